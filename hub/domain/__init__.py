@@ -1,0 +1,1 @@
+"""Pure business rules of the hub: no framework, broker, HTTP or file I/O imports here."""

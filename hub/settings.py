@@ -1,0 +1,44 @@
+"""Frozen settings of the hub, read once from the environment (prefix ``HUB_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".cache" / "hub"
+
+
+class Settings(BaseSettings):
+    """Everything the composition root needs. Secrets are ``SecretStr`` and never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
+
+    app_id: str = "hub"
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_partitions: int = Field(default=3, ge=1)
+    processing_guarantee: str = Field(default="at_least_once", pattern="^(at_least_once|exactly_once)$")
+    # Local state (faust tables, broker data, jar cache) lives under this directory.
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    schema_registry_url: str | None = None
+    partner_center_url: str = "http://127.0.0.1:18080"
+    partner_center_token: SecretStr = SecretStr("local-simulator-token")
+    partner_center_timeout_s: float = Field(default=10.0, gt=0)
+    partner_center_max_attempts: int = Field(default=5, ge=1)
+    # The distributor's own Partner Center identity (indirect provider).
+    distributor_partner_id: str = "5000000"
+    log_level: str = "INFO"
+
+    @property
+    def table_dir(self) -> Path:
+        return self.state_dir / "tables" / self.app_id
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides winning (tests, CLI flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
