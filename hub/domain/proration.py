@@ -1,0 +1,80 @@
+"""Daily proration and exact splitting of minor-unit amounts (parts always sum to the whole)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from typing import TypeVar
+
+_D = TypeVar("_D", bound=date)
+
+
+def add_months(day: _D, months: int) -> _D:
+    """Shift ``day`` (a date or datetime) by whole calendar months, keeping time and zone.
+
+    A day that does not exist in the target month is clamped to its last day
+    (31 January + 1 month = 28 or 29 February), as term and billing-period ends are.
+    """
+    index = day.year * 12 + (day.month - 1) + months
+    year, month0 = divmod(index, 12)
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return day.replace(year=year, month=month0 + 1, day=min(day.day, last))
+
+
+def _div_round_half_away(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half away from zero, in exact integer arithmetic."""
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    return quotient if numerator >= 0 else -quotient
+
+
+def period_days(period_start: date, period_end: date) -> int:
+    """Days in the half-open period ``[period_start, period_end)``; raise if it is empty."""
+    days = (period_end - period_start).days
+    if days <= 0:
+        raise ValueError(f"period {period_start}..{period_end} is empty; end is exclusive")
+    return days
+
+
+def prorate(amount_minor: int, period_start: date, period_end: date, from_day: date) -> int:
+    """The part of ``amount_minor`` (charged for the whole period) covering ``from_day`` onward.
+
+    The period is half-open: ``period_end`` is the first day of the next period, so a January
+    monthly period is 1 Jan..1 Feb (31 days). Days are counted from ``from_day`` (included) to
+    ``period_end`` (excluded); ``from_day`` before the period gives the whole amount, on or after
+    its end gives 0. Result = amount * remaining_days / period_days, rounded to the minor unit
+    half away from zero (so prorating a credit mirrors prorating a charge exactly).
+
+    A refund for a cancellation on day D is ``prorate(charge, start, end, D)``: the cancellation
+    day itself is refunded; the customer keeps paying ``charge - refund``.
+    """
+    total = period_days(period_start, period_end)
+    remaining = (period_end - max(from_day, period_start)).days
+    remaining = min(max(remaining, 0), total)
+    return _div_round_half_away(amount_minor * remaining, total)
+
+
+def split_by_days(amount_minor: int, days: list[int]) -> list[int]:
+    """Split ``amount_minor`` in proportion to ``days`` so the parts sum exactly to it.
+
+    Largest-remainder method: each part gets the floor of its exact share, then the leftover
+    minor units go one each to the parts with the largest remainders, earliest first on a tie.
+    A negative amount is split as the mirror image of the positive one.
+    """
+    if not days:
+        raise ValueError("days must name at least one part")
+    if any(d < 0 for d in days):
+        raise ValueError(f"days must be non-negative, got {days}")
+    total = sum(days)
+    if total == 0:
+        raise ValueError("days must not all be zero")
+    if amount_minor < 0:
+        return [-part for part in split_by_days(-amount_minor, days)]
+    shares = [divmod(amount_minor * d, total) for d in days]
+    parts = [q for q, _ in shares]
+    leftover = amount_minor - sum(parts)
+    by_remainder = sorted(range(len(days)), key=lambda i: (-shares[i][1], i))
+    for i in by_remainder[:leftover]:
+        parts[i] += 1
+    return parts
