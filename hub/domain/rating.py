@@ -1,0 +1,250 @@
+"""Rating: turn a subscription charge into a rated line with Microsoft's cost and our price.
+
+Daily proration: ``full * days / period_days`` rounded half up on the magnitude, per line.
+Periods are inclusive of both dates, as Partner Center's ChargeStartDate/ChargeEndDate are.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.domain.enums import BillingCycle, ChargeType, ProductKind, Term
+from hub.domain.money import check_currency
+from hub.domain.pricing import protected_unit_price, round_half_up
+from hub.domain.reference import PriceListEntry
+from hub.errors import BusinessRuleViolation, ValidationFailed
+
+# Seat reductions and cancellations are refundable only this many calendar days after the
+# purchase or renewal (new commerce). The lifecycle decision lives with the subscription
+# rules; rating refuses too, because a refund outside it is one Microsoft will not return.
+REFUND_WINDOW_DAYS = 7
+
+_LINE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:hub:billing:rated-line")
+
+_FULL_PERIOD = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
+_PRORATED = {ChargeType.ADD_QUANTITY, ChargeType.REMOVE_QUANTITY, ChargeType.CANCEL_IMMEDIATE}
+_REFUNDS = {ChargeType.REMOVE_QUANTITY, ChargeType.CANCEL_IMMEDIATE}
+
+
+def days_inclusive(start: date, end: date) -> int:
+    """Number of calendar days from ``start`` to ``end``, both included."""
+    if end < start:
+        raise ValidationFailed("period_end", end, f"before period start {start}")
+    return (end - start).days + 1
+
+
+def prorate(full_minor: int, days: int, period_days: int) -> int:
+    """The share of ``full_minor`` for ``days`` of ``period_days``, half up on the magnitude."""
+    if period_days <= 0 or not 0 <= days <= period_days:
+        raise ValidationFailed("days", days, f"must be 0..{period_days}")
+    magnitude = round_half_up(Decimal(abs(full_minor)) * days / period_days)
+    return magnitude if full_minor >= 0 else -magnitude
+
+
+class Charge(BaseModel):
+    """One billable event of a subscription, as the lifecycle hands it to rating.
+
+    ``period_start``/``period_end`` bound the current billing period (a month, or a year when
+    billed annually up front). ``effective_date`` is when a seat change or cancellation takes
+    effect (the prorated part runs from it to ``period_end``). ``quantity`` is the seats
+    charged: all seats for new/renew/cycleCharge/cancelImmediate, the change for
+    add/removeQuantity. ``source_id`` is the id of the event that caused the charge, so a
+    replay rates to the same line id.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source_id: str = Field(min_length=1)
+    charge_type: ChargeType
+    subscription_id: str = Field(min_length=1)
+    customer_id: str = Field(min_length=1)
+    reseller_id: str = Field(min_length=1)
+    product_id: str
+    sku_id: str
+    availability_id: str
+    kind: ProductKind = ProductKind.SUBSCRIPTION
+    term: Term
+    billing_cycle: BillingCycle
+    currency: str
+    quantity: int = Field(ge=0)
+    term_start: date
+    period_start: date
+    period_end: date
+    effective_date: date | None = None
+    credit_cost_minor: int = Field(default=0, ge=0, description="customerCredit: Microsoft's")
+    credit_price_minor: int = Field(default=0, ge=0, description="customerCredit: passed on")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return check_currency(value)
+
+    @model_validator(mode="after")
+    def _dates(self) -> Charge:
+        days_inclusive(self.period_start, self.period_end)
+        if self.effective_date is not None and not (
+            self.period_start <= self.effective_date <= self.period_end
+        ):
+            raise ValidationFailed("effective_date", self.effective_date, "outside the period")
+        return self
+
+
+class RatedLine(BaseModel):
+    """A rated charge: what Microsoft charges us (cost) and what we charge (price)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str
+    source_id: str
+    charge_type: ChargeType
+    subscription_id: str
+    customer_id: str
+    reseller_id: str
+    product_id: str
+    sku_id: str
+    availability_id: str
+    kind: ProductKind
+    term: Term
+    billing_cycle: BillingCycle
+    currency: str
+    quantity: int
+    unit_cost_minor: int
+    unit_price_minor: int
+    cost_minor: int
+    price_minor: int
+    period_start: date
+    period_end: date
+    days: int
+    period_days: int
+
+
+def line_id(charge: Charge) -> str:
+    """A uuid5 of everything that identifies the charge: same inputs, same id."""
+    parts = (
+        charge.source_id,
+        charge.charge_type.value,
+        charge.subscription_id,
+        charge.period_start.isoformat(),
+        charge.period_end.isoformat(),
+        (charge.effective_date or charge.period_start).isoformat(),
+        str(charge.quantity),
+    )
+    return str(uuid.uuid5(_LINE_NAMESPACE, "|".join(parts)))
+
+
+def refund_window_open(term_start: date, on: date) -> bool:
+    """True while ``on`` is within the 7 calendar days after a purchase or renewal."""
+    return term_start <= on < term_start + timedelta(days=REFUND_WINDOW_DAYS)
+
+
+def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: int) -> RatedLine:
+    """Rate one charge against the price list in force at its term start (price protection).
+
+    - new, renew, cycleCharge: the full billing period, quantity x unit (annual: the year).
+    - addQuantity: + prorated from ``effective_date`` to ``period_end``.
+    - removeQuantity, cancelImmediate: - prorated likewise, only inside the refund window.
+    - customerCredit: the given credit amounts, negative, no price list involved.
+    """
+    period_days = days_inclusive(charge.period_start, charge.period_end)
+    ct = charge.charge_type
+    if ct == ChargeType.CUSTOMER_CREDIT:
+        return _line(
+            charge,
+            0,
+            0,
+            -charge.credit_cost_minor,
+            -charge.credit_price_minor,
+            charge.period_start,
+            period_days,
+            period_days,
+        )
+    if ct not in _FULL_PERIOD | _PRORATED:
+        raise BusinessRuleViolation("UnratedChargeType", f"{ct} is not rated by the hub")
+    price = protected_unit_price(
+        entries,
+        product_id=charge.product_id,
+        sku_id=charge.sku_id,
+        availability_id=charge.availability_id,
+        term=charge.term,
+        billing_cycle=charge.billing_cycle,
+        currency=charge.currency,
+        term_start=charge.term_start,
+        markup_bps=markup_bps,
+    )
+    full_cost = price.unit_cost_minor * charge.quantity
+    full_price = price.unit_price_minor * charge.quantity
+    if ct in _FULL_PERIOD:
+        return _line(
+            charge,
+            price.unit_cost_minor,
+            price.unit_price_minor,
+            full_cost,
+            full_price,
+            charge.period_start,
+            period_days,
+            period_days,
+        )
+    effective = charge.effective_date
+    if effective is None:
+        raise ValidationFailed("effective_date", None, f"required for {ct}")
+    days = days_inclusive(effective, charge.period_end)
+    sign = 1
+    if ct in _REFUNDS:
+        if not refund_window_open(charge.term_start, effective):
+            raise BusinessRuleViolation(
+                "RefundWindowClosed",
+                f"{ct} on {effective} is more than {REFUND_WINDOW_DAYS} days after the "
+                f"purchase or renewal on {charge.term_start}",
+            )
+        sign = -1
+    return _line(
+        charge,
+        price.unit_cost_minor,
+        price.unit_price_minor,
+        sign * prorate(full_cost, days, period_days),
+        sign * prorate(full_price, days, period_days),
+        effective,
+        days,
+        period_days,
+    )
+
+
+def _line(
+    charge: Charge,
+    unit_cost: int,
+    unit_price: int,
+    cost: int,
+    price: int,
+    start: date,
+    days: int,
+    period_days: int,
+) -> RatedLine:
+    return RatedLine(
+        line_id=line_id(charge),
+        source_id=charge.source_id,
+        charge_type=charge.charge_type,
+        subscription_id=charge.subscription_id,
+        customer_id=charge.customer_id,
+        reseller_id=charge.reseller_id,
+        product_id=charge.product_id,
+        sku_id=charge.sku_id,
+        availability_id=charge.availability_id,
+        kind=charge.kind,
+        term=charge.term,
+        billing_cycle=charge.billing_cycle,
+        currency=charge.currency,
+        quantity=charge.quantity,
+        unit_cost_minor=unit_cost,
+        unit_price_minor=unit_price,
+        cost_minor=cost,
+        price_minor=price,
+        period_start=start,
+        period_end=charge.period_end,
+        days=days,
+        period_days=period_days,
+    )

@@ -1,0 +1,228 @@
+"""Rating each charge type: full periods, annual up front, daily proration, refunds, credits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.domain.enums import BillingCycle, ChargeType, Term
+from hub.domain.rating import Charge, days_inclusive, prorate, rate_charge
+from hub.domain.reference import PriceListEntry
+from hub.errors import BusinessRuleViolation
+
+MONTHLY = PriceListEntry(
+    product_id="P",
+    sku_id="S",
+    availability_id="A",
+    term=Term.P1Y,
+    billing_cycle=BillingCycle.MONTHLY,
+    currency="EUR",
+    unit_cost_minor=1000,  # 10.00 per seat per month
+    effective_from=date(2026, 1, 1),
+)
+ANNUAL = MONTHLY.model_copy(update={"billing_cycle": BillingCycle.ANNUAL, "unit_cost_minor": 12000})
+ENTRIES = [MONTHLY, ANNUAL]
+MARKUP = 2000  # +20%
+
+
+def charge(ct: ChargeType, **over: Any) -> Charge:
+    base: dict[str, Any] = {
+        "source_id": "evt-1",
+        "charge_type": ct,
+        "subscription_id": "sub-1",
+        "customer_id": "cust-1",
+        "reseller_id": "res-1",
+        "product_id": "P",
+        "sku_id": "S",
+        "availability_id": "A",
+        "term": Term.P1Y,
+        "billing_cycle": BillingCycle.MONTHLY,
+        "currency": "EUR",
+        "quantity": 10,
+        "term_start": date(2026, 11, 1),
+        "period_start": date(2026, 11, 1),
+        "period_end": date(2026, 11, 30),
+    }
+    base.update(over)
+    return Charge(**base)
+
+
+@pytest.mark.parametrize("ct", [ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE])
+def test_full_period_charges_bill_every_seat_for_the_month(ct: ChargeType) -> None:
+    line = rate_charge(charge(ct), ENTRIES, MARKUP)
+    assert (line.cost_minor, line.price_minor) == (10_000, 12_000)
+    assert (line.unit_cost_minor, line.unit_price_minor) == (1000, 1200)
+    assert line.charge_type is ct
+    assert (line.period_start, line.period_end, line.days) == (
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+        30,
+    )
+
+
+def test_annual_billing_charges_the_year_up_front() -> None:
+    line = rate_charge(
+        charge(
+            ChargeType.NEW,
+            billing_cycle=BillingCycle.ANNUAL,
+            period_end=date(2027, 10, 31),
+        ),
+        ENTRIES,
+        MARKUP,
+    )
+    assert (line.cost_minor, line.price_minor) == (120_000, 144_000)
+    assert line.period_days == 365
+
+
+def test_mid_cycle_seat_addition_is_prorated_by_day() -> None:
+    # 3 seats added on 16 November: 15 of 30 days -> half a month.
+    line = rate_charge(
+        charge(ChargeType.ADD_QUANTITY, quantity=3, effective_date=date(2026, 11, 16)),
+        ENTRIES,
+        MARKUP,
+    )
+    assert (line.cost_minor, line.price_minor) == (1500, 1800)
+    assert (line.days, line.period_start) == (15, date(2026, 11, 16))
+
+
+def test_seat_removal_inside_the_window_is_a_prorated_refund() -> None:
+    line = rate_charge(
+        charge(ChargeType.REMOVE_QUANTITY, quantity=1, effective_date=date(2026, 11, 5)),
+        ENTRIES,
+        MARKUP,
+    )
+    assert line.days == 26
+    assert (line.cost_minor, line.price_minor) == (-867, -1040)  # 866.67 and 1040 per 26/30
+
+
+def test_day_three_cancellation_refunds_the_unused_days() -> None:
+    # Bought 1 Nov, cancelled 3 Nov: 1-2 Nov are paid, 3-30 Nov (28 days) refunded.
+    line = rate_charge(
+        charge(ChargeType.CANCEL_IMMEDIATE, effective_date=date(2026, 11, 3)),
+        ENTRIES,
+        MARKUP,
+    )
+    assert line.days == 28
+    assert (line.cost_minor, line.price_minor) == (-9333, -11_200)
+
+
+def test_cancellation_after_seven_days_is_rejected() -> None:
+    with pytest.raises(BusinessRuleViolation, match="RefundWindowClosed"):
+        rate_charge(
+            charge(ChargeType.CANCEL_IMMEDIATE, effective_date=date(2026, 11, 8)),
+            ENTRIES,
+            MARKUP,
+        )
+    with pytest.raises(BusinessRuleViolation, match="RefundWindowClosed"):
+        rate_charge(
+            charge(ChargeType.REMOVE_QUANTITY, quantity=1, effective_date=date(2026, 11, 20)),
+            ENTRIES,
+            MARKUP,
+        )
+
+
+def test_day_seven_is_still_inside_the_window() -> None:
+    line = rate_charge(
+        charge(ChargeType.CANCEL_IMMEDIATE, effective_date=date(2026, 11, 7)), ENTRIES, MARKUP
+    )
+    assert line.price_minor < 0
+
+
+def test_customer_credit_is_a_negative_line() -> None:
+    line = rate_charge(
+        charge(
+            ChargeType.CUSTOMER_CREDIT, quantity=0, credit_cost_minor=500, credit_price_minor=600
+        ),
+        [],
+        MARKUP,
+    )
+    assert (line.cost_minor, line.price_minor) == (-500, -600)
+
+
+def test_unrated_charge_type_is_refused() -> None:
+    with pytest.raises(BusinessRuleViolation, match="UnratedChargeType"):
+        rate_charge(charge(ChargeType.CONVERT), ENTRIES, MARKUP)
+
+
+def test_renewal_takes_the_new_price_while_the_term_keeps_the_old() -> None:
+    raised = MONTHLY.model_copy(
+        update={"unit_cost_minor": 1100, "effective_from": date(2026, 12, 1)}
+    )
+    entries = [*ENTRIES, raised]
+    december = {"period_start": date(2026, 12, 1), "period_end": date(2026, 12, 31)}
+    held = rate_charge(charge(ChargeType.CYCLE_CHARGE, **december), entries, MARKUP)
+    assert held.unit_cost_minor == 1000
+    renewed = rate_charge(
+        charge(ChargeType.RENEW, term_start=date(2026, 12, 1), **december), entries, MARKUP
+    )
+    assert renewed.unit_cost_minor == 1100
+
+
+def test_line_id_is_the_same_on_replay_and_differs_per_event() -> None:
+    a = rate_charge(charge(ChargeType.NEW), ENTRIES, MARKUP)
+    assert rate_charge(charge(ChargeType.NEW), ENTRIES, MARKUP) == a
+    assert (
+        rate_charge(charge(ChargeType.NEW, source_id="evt-2"), ENTRIES, MARKUP).line_id != a.line_id
+    )
+
+
+def test_yen_lines_stay_in_whole_yen() -> None:
+    yen = MONTHLY.model_copy(update={"currency": "JPY", "unit_cost_minor": 1234})
+    line = rate_charge(
+        charge(
+            ChargeType.ADD_QUANTITY, currency="JPY", quantity=1, effective_date=date(2026, 11, 30)
+        ),
+        [yen],
+        0,
+    )
+    assert line.cost_minor == 41  # 1234 / 30 = 41.13
+
+
+@given(
+    st.integers(0, 10**9),
+    st.integers(1, 400),
+    st.lists(st.integers(1, 40), min_size=1, max_size=20),
+)
+def test_proration_pieces_sum_to_the_full_charge_within_a_unit_each(
+    full: int, period_days: int, cuts: list[int]
+) -> None:
+    pieces: list[int] = []
+    left = period_days
+    for cut in cuts:
+        if left == 0:
+            break
+        take = min(cut, left)
+        pieces.append(take)
+        left -= take
+    if left:
+        pieces.append(left)
+    parts = [prorate(full, d, period_days) for d in pieces]
+    assert all(p >= 0 for p in parts)
+    assert abs(sum(parts) - full) <= len(parts)
+    assert prorate(full, period_days, period_days) == full
+
+
+@given(st.dates(date(2024, 1, 1), date(2030, 12, 1)), st.integers(0, 30), st.integers(1, 50))
+def test_seat_change_proration_never_exceeds_the_month(
+    start: date, offset: int, seats: int
+) -> None:
+    end = start + timedelta(days=30)
+    eff = start + timedelta(days=offset)
+    line = rate_charge(
+        charge(
+            ChargeType.ADD_QUANTITY,
+            quantity=seats,
+            term_start=date(2026, 1, 1),
+            period_start=start,
+            period_end=end,
+            effective_date=eff,
+        ),
+        ENTRIES,
+        MARKUP,
+    )
+    assert 0 <= line.price_minor <= seats * 1200
+    assert line.days == days_inclusive(eff, end)
