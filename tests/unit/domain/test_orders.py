@@ -16,6 +16,7 @@ from hub.domain.orders import (
     resale_unit_price,
     validate_order,
 )
+from hub.domain.pricing import markup_price
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import ValidationFailed
 
@@ -337,3 +338,9 @@ def test_commitment_sums_lines_and_uses_a_fixed_resale_price_when_listed():
 def test_commitment_without_a_price_raises_validation_failed():
     with pytest.raises(ValidationFailed, match="no EUR price"):
         order_commitment(order(line(cycle=BillingCycle.ANNUAL)), ref().prices, reseller())
+
+
+@given(st.integers(0, 10**12), st.integers(-10_000, 100_000))
+def test_credit_check_prices_seats_exactly_as_billing_does(cost, bps):
+    # The commitment held against the credit limit must equal what is later invoiced.
+    assert resale_unit_price(cost, bps) == markup_price(cost, bps)
