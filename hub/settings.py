@@ -20,11 +20,15 @@ class Settings(BaseSettings):
     app_id: str = "hub"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_partitions: int = Field(default=3, ge=1)
-    processing_guarantee: str = Field(default="at_least_once", pattern="^(at_least_once|exactly_once)$")
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    processing_guarantee: str = Field(
+        default="at_least_once", pattern="^(at_least_once|exactly_once)$"
+    )
     # Local state (faust tables, broker data, jar cache) lives under this directory.
     state_dir: Path = Field(default_factory=_default_state_dir)
-    worker_web_port: int = Field(default=6066, ge=0, le=65535)
-    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # The worker's web server: faust's pages and /metrics (Prometheus) for ops.
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = Field(default=6066, ge=1, le=65535)
     schema_registry_url: str | None = None
     partner_center_url: str = "http://127.0.0.1:18080"
     partner_center_token: SecretStr = SecretStr("local-simulator-token")
@@ -33,6 +37,12 @@ class Settings(BaseSettings):
     # The distributor's own Partner Center identity (indirect provider).
     distributor_partner_id: str = "5000000"
     log_level: str = "INFO"
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """``kafka_bootstrap_servers`` ("h1:p1,h2:p2") as faust broker URLs."""
+        hosts = [h.strip() for h in self.kafka_bootstrap_servers.split(",") if h.strip()]
+        return [f"kafka://{host}" for host in hosts]
 
     @property
     def table_dir(self) -> Path:

@@ -1,0 +1,54 @@
+"""The composition root: frozen settings in, a wired faust app out.
+
+Everything that varies between production, the demo and tests (broker, ports, state dirs,
+connectors) enters here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from hub.settings import Settings
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a stream module needs besides the app: settings now, connectors as flows land."""
+
+    settings: Settings
+
+
+StreamModule = Callable[[faust.App, Context], None]
+
+
+def stream_modules() -> Sequence[StreamModule]:
+    """The flows this worker runs, each a ``register(app, ctx)`` function."""
+    return ()
+
+
+def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None) -> faust.App:
+    """Build the hub's faust app from settings; register each flow's agents on it."""
+    settings.table_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_urls,
+        store="rocksdb://",
+        datadir=str(settings.table_dir),
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=settings.kafka_replication_factor,
+        web_host=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        web_in_thread=False,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+    )
+    setup_prometheus_sensors(app, name_prefix="faust")
+    ctx = Context(settings=settings)
+    for register in stream_modules() if modules is None else modules:
+        register(app, ctx)
+    return app

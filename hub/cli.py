@@ -1,0 +1,188 @@
+"""The ``hub`` command: run the hub, its local broker and its ops tools."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hub.errors import HubError
+from hub.settings import Settings, load_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+DEFAULT_BROKER_PORT = 19092
+DEFAULT_CONTROLLER_PORT = 19093
+
+
+def _say(message: str) -> None:
+    print(f"hub: {message}", file=sys.stderr, flush=True)
+
+
+def _broker_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    given: str | None = getattr(args, "data_dir", None)
+    return Path(given) if given else settings.state_dir / "kafka"
+
+
+# --- hub kafka ... -------------------------------------------------------------------------
+
+
+def _kafka_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.ops import local_kafka
+
+    path = local_kafka.fetch_jars(_say)
+    print(path)
+    return 0
+
+
+def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.ops import local_kafka
+
+    handle = local_kafka.start_broker(
+        _broker_dir(args, settings),
+        port=args.port,
+        controller_port=args.controller_port,
+        fresh=args.fresh,
+        progress=_say,
+    )
+    print(handle.bootstrap)
+    _say(f"stop it with: hub kafka stop --data-dir {handle.data_dir}")
+    return 0
+
+
+def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.ops import local_kafka
+
+    if not local_kafka.stop_broker(_broker_dir(args, settings), progress=_say):
+        _say(f"no broker is running from {_broker_dir(args, settings)}")
+    return 0
+
+
+def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.ops import local_kafka
+
+    handle = local_kafka.broker_status(_broker_dir(args, settings).resolve())
+    if handle is None:
+        _say(f"no broker is running from {_broker_dir(args, settings)}")
+        return 1
+    print(f"{handle.bootstrap} pid={handle.pid} kafka={handle.kafka_version} log={handle.log_file}")
+    return 0
+
+
+# --- hub worker / hub run --------------------------------------------------------------------
+
+
+def _run_worker(settings: Settings, loglevel: str) -> int:
+    """Run the faust worker in the foreground until Ctrl-C or SIGTERM."""
+    import faust
+
+    from hub.app import build_app
+
+    app = build_app(settings)
+    _say(
+        f"worker {settings.app_id} on {settings.kafka_bootstrap_servers}; metrics at "
+        f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics"
+    )
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_worker(settings, args.loglevel)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Start a local broker unless one is given, then the worker; stop what was started."""
+    from hub.ops import local_kafka
+
+    if args.bootstrap or "HUB_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+        if args.bootstrap:
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": args.bootstrap})
+        return _run_worker(settings, args.loglevel)
+    data_dir = _broker_dir(args, settings)
+    already = local_kafka.broker_status(data_dir.resolve())
+    handle = local_kafka.start_broker(
+        data_dir,
+        port=args.port,
+        controller_port=args.controller_port,
+        die_with_parent=True,
+        progress=_say,
+    )
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": handle.bootstrap})
+    try:
+        return _run_worker(settings, args.loglevel)
+    finally:
+        if already is None:
+            local_kafka.stop_broker(data_dir, progress=_say)
+        else:
+            _say(f"leaving the broker at {handle.bootstrap} running (it was not started here)")
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def _add_broker_args(parser: argparse.ArgumentParser, *, ports: bool = True) -> None:
+    parser.add_argument("--data-dir", help="broker data directory (default: $HUB_STATE_DIR/kafka)")
+    if ports:
+        parser.add_argument("--port", type=int, default=DEFAULT_BROKER_PORT)
+        parser.add_argument("--controller-port", type=int, default=DEFAULT_CONTROLLER_PORT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub",
+        description="Kafka-native integration hub for a Microsoft CSP 2-Tier distributor.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="start a local Kafka broker (unless one is given) and a hub worker"
+    )
+    run.add_argument("--bootstrap", help="use this broker instead of starting one")
+    run.add_argument("--loglevel", default="warning")
+    _add_broker_args(run)
+    run.set_defaults(handler=_run)
+
+    worker = commands.add_parser(
+        "worker", help="run a hub worker against HUB_KAFKA_BOOTSTRAP_SERVERS"
+    )
+    worker.add_argument("--loglevel", default="info")
+    worker.set_defaults(handler=_worker)
+
+    kafka = commands.add_parser("kafka", help="the local Apache Kafka broker built from Maven jars")
+    kafka_commands = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
+    fetch = kafka_commands.add_parser("fetch", help="download the broker's jars into the cache")
+    fetch.set_defaults(handler=_kafka_fetch)
+    start = kafka_commands.add_parser("start", help="start the broker in the background")
+    _add_broker_args(start)
+    start.add_argument("--fresh", action="store_true", help="wipe the data directory first")
+    start.set_defaults(handler=_kafka_start)
+    stop = kafka_commands.add_parser("stop", help="stop the broker cleanly")
+    _add_broker_args(stop, ports=False)
+    stop.set_defaults(handler=_kafka_stop)
+    status = kafka_commands.add_parser("status", help="say whether the broker runs, and where")
+    _add_broker_args(status, ports=False)
+    status.set_defaults(handler=_kafka_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args, load_settings())
+    except HubError as exc:
+        _say(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

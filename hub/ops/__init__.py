@@ -1,0 +1,1 @@
+"""Local operations tooling: the broker from Maven jars, process supervision."""

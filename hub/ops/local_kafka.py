@@ -1,0 +1,423 @@
+"""A real single-node Apache Kafka (KRaft) on 127.0.0.1, assembled from Maven Central jars.
+
+Used by the test fixture, the demo and ``hub kafka start``. One broker per data directory: a
+second start finds the running one and returns it; a stale directory or a taken port is an
+error that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from string import Template
+
+from hub.errors import ConfigError
+from hub.ops.paths import cache_dir, ops_dir
+
+Progress = Callable[[str], None]
+
+_STATE_FILE = "broker.json"
+_CLUSTER_ID_FILE = "cluster-id"
+_PR_SET_PDEATHSIG = 1
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BrokerHandle:
+    """Where a running local broker is, and how it was started."""
+
+    bootstrap: str
+    port: int
+    controller_port: int
+    pid: int
+    data_dir: str
+    log_file: str
+    kafka_version: str
+
+
+def kafka_version() -> str:
+    """The Kafka version pinned in ``ops/kafka/pom.xml``."""
+    text = (ops_dir() / "kafka" / "pom.xml").read_text(encoding="utf-8")
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", text)
+    if not match:
+        raise ConfigError("ops/kafka/pom.xml does not pin <kafka.version>")
+    return match.group(1).strip()
+
+
+def jar_dir() -> Path:
+    return cache_dir() / f"kafka-{kafka_version()}" / "libs"
+
+
+def _require(tool: str, hint: str) -> str:
+    found = shutil.which(tool)
+    if not found:
+        raise ConfigError(f"{tool!r} is not on PATH: {hint}")
+    return found
+
+
+def fetch_jars(progress: Progress = _quiet) -> Path:
+    """Download the broker's classpath once into the cache; later calls return at once."""
+    target = jar_dir()
+    marker = target / ".complete"
+    if marker.is_file():
+        return target
+    mvn = _require("mvn", "install Maven (Debian: apt-get install maven) to fetch the Kafka jars")
+    staging = target.with_name(f"libs.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    progress(f"fetching Apache Kafka {kafka_version()} jars from Maven Central into {target}")
+    result = subprocess.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(ops_dir() / "kafka" / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise ConfigError(
+            f"maven could not fetch the Kafka jars (exit {result.returncode}):\n{tail}"
+        )
+    if not any(staging.glob("kafka_2.13-*.jar")):
+        raise ConfigError(f"maven finished but {staging} holds no kafka_2.13 jar")
+    (staging / ".complete").write_text(kafka_version(), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    progress(f"{len(list(target.glob('*.jar')))} jars ready")
+    return target
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when ``pid`` runs and is not a zombie (a zombie answers kill(0) too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _is_our_broker(pid: int, data_dir: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return _pid_alive(pid)
+    return "kafka.Kafka" in cmdline and str(data_dir) in cmdline
+
+
+@contextlib.contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def broker_status(data_dir: Path) -> BrokerHandle | None:
+    """The broker running from ``data_dir``, or None (a stale state file is removed)."""
+    state = data_dir / _STATE_FILE
+    if not state.is_file():
+        return None
+    try:
+        handle = BrokerHandle(**json.loads(state.read_text(encoding="utf-8")))
+    except (ValueError, TypeError):
+        state.unlink(missing_ok=True)
+        return None
+    if _pid_alive(handle.pid) and _is_our_broker(handle.pid, data_dir):
+        return handle
+    state.unlink(missing_ok=True)
+    return None
+
+
+def _check_data_dir(data_dir: Path, fresh: bool) -> str:
+    """Return the cluster id to format with; refuse a directory some other cluster owns."""
+    log_dir = data_dir / "data"
+    id_file = data_dir / _CLUSTER_ID_FILE
+    if fresh:
+        shutil.rmtree(log_dir, ignore_errors=True)
+        id_file.unlink(missing_ok=True)
+    meta = log_dir / "meta.properties"
+    if meta.is_file() and not id_file.is_file():
+        raise ConfigError(
+            f"{log_dir} holds Kafka data that this launcher did not create; "
+            "start with --fresh to wipe it, or choose another --data-dir"
+        )
+    if id_file.is_file():
+        cluster_id = id_file.read_text(encoding="utf-8").strip()
+        if meta.is_file():
+            found = re.search(r"^cluster\.id=(.+)$", meta.read_text(encoding="utf-8"), re.M)
+            if found and found.group(1).strip() != cluster_id:
+                raise ConfigError(
+                    f"{log_dir} belongs to cluster {found.group(1).strip()}, not {cluster_id}: "
+                    "the directory is stale; start with --fresh to wipe it"
+                )
+        return cluster_id
+    cluster_id = _new_cluster_id()
+    id_file.write_text(cluster_id, encoding="utf-8")
+    return cluster_id
+
+
+def _new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes in base64url, never starting with '-'."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
+
+
+def _set_pdeathsig() -> None:
+    """In the child: die with the parent, so a killed ``hub run`` leaves no broker behind."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+async def _admin_answers(bootstrap: str) -> bool:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def admin_answers(bootstrap: str) -> bool:
+    """True when an admin client can list topics (runs in its own thread and event loop)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _admin_answers(bootstrap)).result()
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes], bootstrap: str, data_dir: Path, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(
+                f"the broker exited with code {proc.returncode} while starting; "
+                f"last lines of {data_dir / 'logs' / 'broker.log'}:\n"
+                f"{_tail(data_dir / 'logs' / 'broker.log')}\n{_tail(data_dir / 'broker.out')}"
+            )
+        port = int(bootstrap.rsplit(":", 1)[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1)
+            reachable = sock.connect_ex(("127.0.0.1", port)) == 0
+        if reachable and admin_answers(bootstrap):
+            return
+        time.sleep(0.5)
+    proc.terminate()
+    raise ConfigError(
+        f"the broker did not answer on {bootstrap} within {timeout_s:.0f}s; "
+        f"log:\n{_tail(data_dir / 'logs' / 'broker.log')}"
+    )
+
+
+def start_broker(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    controller_port: int | None = None,
+    fresh: bool = False,
+    heap_mb: int = 512,
+    die_with_parent: bool = False,
+    timeout_s: float = 90.0,
+    progress: Progress = _quiet,
+) -> BrokerHandle:
+    """Start (or find) the broker for ``data_dir`` and return once an admin client answers."""
+    data_dir = data_dir.resolve()
+    java = _require("java", "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
+    jars = fetch_jars(progress)
+    with _locked(data_dir):
+        running = broker_status(data_dir)
+        if running is not None:
+            progress(f"broker already running at {running.bootstrap} (pid {running.pid})")
+            return running
+        port = port or free_port()
+        controller_port = controller_port or free_port()
+        for name, value in (("port", port), ("controller port", controller_port)):
+            if _port_in_use(value):
+                raise ConfigError(
+                    f"{name} {value} on 127.0.0.1 is already in use by another process; "
+                    "choose another with --port/--controller-port or stop that process"
+                )
+        cluster_id = _check_data_dir(data_dir, fresh)
+        log_dir = data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        props = data_dir / "server.properties"
+        template = Template((ops_dir() / "kafka" / "server.properties.template").read_text())
+        props.write_text(
+            template.substitute(
+                port=port, controller_port=controller_port, log_dir=data_dir / "data"
+            ),
+            encoding="utf-8",
+        )
+        classpath = f"{jars}/*"
+        log4j = ops_dir() / "kafka" / "log4j2.yaml"
+        jvm = [
+            java,
+            f"-Xms{heap_mb}m",
+            f"-Xmx{heap_mb}m",
+            "-XX:+UseG1GC",
+            f"-Dkafka.logs.dir={log_dir}",
+            f"-Dlog4j2.configurationFile={log4j}",
+        ]
+        fmt = subprocess.run(
+            [
+                *jvm[:1],
+                "-Xmx256m",
+                f"-Dlog4j2.configurationFile={log4j}",
+                f"-Dkafka.logs.dir={log_dir}",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--standalone",
+                "-g",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            raise ConfigError(
+                f"formatting KRaft storage in {data_dir / 'data'} failed:\n"
+                f"{(fmt.stdout + fmt.stderr).strip()[-2000:]}\n"
+                "if the directory is stale, start with --fresh"
+            )
+        progress(f"starting Kafka {kafka_version()} on 127.0.0.1:{port}")
+        out = (data_dir / "broker.out").open("wb")
+        proc = subprocess.Popen(
+            [*jvm, "-cp", classpath, "kafka.Kafka", str(props)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_set_pdeathsig if die_with_parent else None,
+            cwd=data_dir,
+        )
+        out.close()
+        _CHILDREN[proc.pid] = proc
+        bootstrap = f"127.0.0.1:{port}"
+        _wait_ready(proc, bootstrap, data_dir, timeout_s)
+        handle = BrokerHandle(
+            bootstrap=bootstrap,
+            port=port,
+            controller_port=controller_port,
+            pid=proc.pid,
+            data_dir=str(data_dir),
+            log_file=str(log_dir / "broker.log"),
+            kafka_version=kafka_version(),
+        )
+        (data_dir / _STATE_FILE).write_text(json.dumps(asdict(handle)), encoding="utf-8")
+        progress(f"Kafka ready at {bootstrap} (pid {proc.pid}, data in {data_dir})")
+        return handle
+
+
+# Brokers this process started: reaped on stop so they do not linger as zombies.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def stop_broker(data_dir: Path, *, timeout_s: float = 30.0, progress: Progress = _quiet) -> bool:
+    """Stop the broker of ``data_dir`` cleanly (SIGTERM, then SIGKILL). False if none ran."""
+    data_dir = data_dir.resolve()
+    handle = broker_status(data_dir)
+    if handle is None:
+        return False
+    progress(f"stopping Kafka at {handle.bootstrap} (pid {handle.pid})")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(handle.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    child = _CHILDREN.pop(handle.pid, None)
+    while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None:
+            break
+        if child is None and not _pid_alive(handle.pid):
+            break
+        time.sleep(0.2)
+    else:
+        progress("broker did not stop in time; killing it")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(handle.pid, signal.SIGKILL)
+        if child is not None:
+            child.wait(timeout=10)
+    (data_dir / _STATE_FILE).unlink(missing_ok=True)
+    return True
+
+
+def kill_broker(data_dir: Path) -> None:
+    """SIGKILL the broker (crash and restart tests); its state file stays for a restart."""
+    handle = broker_status(data_dir.resolve())
+    if handle is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(handle.pid, signal.SIGKILL)
+    child = _CHILDREN.pop(handle.pid, None)
+    if child is not None:
+        child.wait(timeout=10)

@@ -1,0 +1,130 @@
+"""Pick the real Kafka broker a test session runs against, and start it if needed.
+
+Order: ``KAFKA_BOOTSTRAP_SERVERS`` set -> use it; a Docker engine answers -> testcontainers
+with the official ``apache/kafka`` image; otherwise the local broker built from Maven jars.
+``HUB_TEST_BROKER=env|docker|local`` forces a choice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.ops import local_kafka
+
+# Same version as ops/kafka/pom.xml and docker-compose.yml.
+KAFKA_IMAGE = "apache/kafka:4.1.1"
+
+
+class BrokerSource(StrEnum):
+    ENV = "env"
+    DOCKER = "docker"
+    LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    bootstrap: str
+    source: BrokerSource
+    # Set for the local broker only: where its data lives, for restart tests.
+    data_dir: Path | None = None
+
+
+def docker_engine_answers() -> bool:
+    """True when a Docker engine (not just the client) answers a ping within a few seconds."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # noqa: BLE001 - no engine, no socket, no SDK: all mean "no Docker"
+        return False
+
+
+def select_source(
+    env: Mapping[str, str], docker_available: Callable[[], bool] = docker_engine_answers
+) -> BrokerSource:
+    forced = env.get("HUB_TEST_BROKER", "").strip().lower()
+    if forced:
+        try:
+            source = BrokerSource(forced)
+        except ValueError:
+            raise ConfigError(f"HUB_TEST_BROKER={forced!r}: use env, docker or local") from None
+        if source is BrokerSource.ENV and not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            raise ConfigError("HUB_TEST_BROKER=env but KAFKA_BOOTSTRAP_SERVERS is not set")
+        return source
+    if env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip():
+        return BrokerSource.ENV
+    if docker_available():
+        return BrokerSource.DOCKER
+    return BrokerSource.LOCAL
+
+
+@contextlib.contextmanager
+def _docker_broker() -> Iterator[BrokerInfo]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    port = local_kafka.free_port()
+    container: Any = (
+        DockerContainer(KAFKA_IMAGE)
+        .with_bind_ports(9092, port)
+        .with_env("KAFKA_NODE_ID", "1")
+        .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+        .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
+        .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{port}")
+        .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+        .with_env(
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        )
+        .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+        .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1")
+        .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        .with_env("KAFKA_NUM_PARTITIONS", "3")
+    )
+    container.start()
+    try:
+        wait_for_logs(container, "Kafka Server started", timeout=120)
+        yield BrokerInfo(bootstrap=f"127.0.0.1:{port}", source=BrokerSource.DOCKER)
+    finally:
+        container.stop()
+
+
+@contextlib.contextmanager
+def _local_broker() -> Iterator[BrokerInfo]:
+    with tempfile.TemporaryDirectory(prefix="hub-test-kafka-") as tmp:
+        data_dir = Path(tmp)
+        handle = local_kafka.start_broker(data_dir, die_with_parent=True)
+        try:
+            yield BrokerInfo(
+                bootstrap=handle.bootstrap, source=BrokerSource.LOCAL, data_dir=data_dir
+            )
+        finally:
+            local_kafka.stop_broker(data_dir)
+
+
+@contextlib.contextmanager
+def session_broker(env: Mapping[str, str]) -> Iterator[BrokerInfo]:
+    """A real broker for one test session, stopped afterwards if this started it."""
+    source = select_source(env)
+    if source is BrokerSource.ENV:
+        yield BrokerInfo(bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"].strip(), source=source)
+    elif source is BrokerSource.DOCKER:
+        with _docker_broker() as broker:
+            yield broker
+    else:
+        with _local_broker() as broker:
+            yield broker
