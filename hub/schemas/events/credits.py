@@ -1,0 +1,72 @@
+"""Service credit events: Microsoft's approval to the distributor and the pass-through."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.domain.enums import BillingMode
+from hub.schemas.envelope import Event
+from hub.schemas.types import Currency, Identifier, NonNegative, ResellerId, UtcDatetime
+
+
+class CustomerCreditAmount(BaseModel):
+    """An amount Microsoft attributed to one customer tenant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: Identifier
+    amount_minor: NonNegative
+
+
+class ServiceCreditApproved(Event):
+    """Microsoft approved a service credit to the distributor for an incident.
+
+    Either a fixed ``amount_minor`` or a ``percentage_tier`` of the affected fees (or both);
+    when per-customer amounts are given they sum to ``amount_minor``.
+    """
+
+    credit_id: Identifier
+    incident_id: Identifier = Field(description="Microsoft's incident id, e.g. EX25194")
+    service: Identifier
+    region: str | None = None
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    amount_minor: NonNegative | None = None
+    percentage_tier: int | None = Field(default=None, ge=1, le=100, description="SLA tier, %")
+    currency: Currency
+    customer_amounts: tuple[CustomerCreditAmount, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.window_end <= self.window_start:
+            raise ValueError("window_end must be after window_start")
+        if self.amount_minor is None and self.percentage_tier is None:
+            raise ValueError("give amount_minor or percentage_tier (or both)")
+        if self.customer_amounts and self.amount_minor is not None:
+            total = sum(c.amount_minor for c in self.customer_amounts)
+            if total != self.amount_minor:
+                raise ValueError(
+                    f"customer_amounts sum to {total}, not amount_minor {self.amount_minor}"
+                )
+        return self
+
+
+class ServiceCreditAllocated(Event):
+    """One customer's share of an approved credit, to land on the right invoice."""
+
+    reseller_id: ResellerId
+    credit_id: Identifier
+    allocation_id: Identifier = Field(description="deterministic: replays allocate nothing twice")
+    incident_id: Identifier
+    customer_id: Identifier
+    subscription_id: str | None = None
+    amount_minor: NonNegative
+    basis_fee_minor: NonNegative = Field(description="the monthly fee the share was taken from")
+    percentage_tier: int | None = Field(default=None, ge=1, le=100)
+    currency: Currency
+    billing_mode: BillingMode
+
+
+EVENTS: tuple[type[Event], ...] = (ServiceCreditApproved, ServiceCreditAllocated)
