@@ -30,27 +30,26 @@ def _div_round_half_away(numerator: int, denominator: int) -> int:
 
 
 def period_days(period_start: date, period_end: date) -> int:
-    """Days in the half-open period ``[period_start, period_end)``; raise if it is empty."""
-    days = (period_end - period_start).days
-    if days <= 0:
-        raise ValueError(f"period {period_start}..{period_end} is empty; end is exclusive")
-    return days
+    """Days in the period ``period_start..period_end``, both included; raise if it is empty."""
+    if period_end < period_start:
+        raise ValueError(f"period {period_start}..{period_end} is empty: it ends before it starts")
+    return (period_end - period_start).days + 1
 
 
 def prorate(amount_minor: int, period_start: date, period_end: date, from_day: date) -> int:
     """The part of ``amount_minor`` (charged for the whole period) covering ``from_day`` onward.
 
-    The period is half-open: ``period_end`` is the first day of the next period, so a January
-    monthly period is 1 Jan..1 Feb (31 days). Days are counted from ``from_day`` (included) to
-    ``period_end`` (excluded); ``from_day`` before the period gives the whole amount, on or after
-    its end gives 0. Result = amount * remaining_days / period_days, rounded to the minor unit
-    half away from zero (so prorating a credit mirrors prorating a charge exactly).
+    Both period dates are included, as Partner Center's ChargeStartDate/ChargeEndDate are: a
+    January monthly period is 1 Jan..31 Jan (31 days). Days are counted from ``from_day`` to
+    ``period_end``, both included; ``from_day`` before the period gives the whole amount, after
+    its last day gives 0. Result = amount * remaining_days / period_days, rounded to the minor
+    unit half away from zero (so prorating a credit mirrors prorating a charge exactly).
 
     A refund for a cancellation on day D is ``prorate(charge, start, end, D)``: the cancellation
     day itself is refunded; the customer keeps paying ``charge - refund``.
     """
     total = period_days(period_start, period_end)
-    remaining = (period_end - max(from_day, period_start)).days
+    remaining = (period_end - max(from_day, period_start)).days + 1
     remaining = min(max(remaining, 0), total)
     return _div_round_half_away(amount_minor * remaining, total)
 

@@ -126,7 +126,7 @@ def provision(
 
 
 def billing_period(subscription: Subscription, at: datetime) -> tuple[date, date]:
-    """The UTC days ``[start, end)`` of the billing period that contains ``at``.
+    """The first and last UTC day (both included) of the billing period that contains ``at``.
 
     Periods are counted from the term start (not chained) so a 31st start does not drift.
     """
@@ -136,7 +136,8 @@ def billing_period(subscription: Subscription, at: datetime) -> tuple[date, date
     k = 0
     while add_months(start, (k + 1) * step) <= at_utc:
         k += 1
-    return add_months(start, k * step).date(), add_months(start, (k + 1) * step).date()
+    first = add_months(start, k * step).date()
+    return first, add_months(start, (k + 1) * step).date() - timedelta(days=1)
 
 
 class Refund(BaseModel):
@@ -146,7 +147,7 @@ class Refund(BaseModel):
 
     quantity: int = Field(ge=1)
     period_start: date
-    period_end: date  # exclusive
+    period_end: date  # the period's last day, included (Partner Center's ChargeEndDate)
     from_day: date  # first refunded day: the UTC day of the change
 
 

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from hub.domain import rating
 from hub.domain.proration import add_months, period_days, prorate, split_by_days
 
 amounts = st.integers(min_value=0, max_value=10**15)
@@ -11,53 +12,55 @@ starts = st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1))
 lengths = st.integers(min_value=1, max_value=1100)
 
 
-def test_january_monthly_period_has_31_days_with_an_exclusive_end():
-    assert period_days(date(2025, 1, 1), date(2025, 2, 1)) == 31
+def test_january_monthly_period_has_31_days_with_both_ends_included():
+    assert period_days(date(2025, 1, 1), date(2025, 1, 31)) == 31
+    assert period_days(date(2025, 1, 1), date(2025, 1, 1)) == 1
 
 
 def test_an_empty_period_is_refused():
     with pytest.raises(ValueError, match="empty"):
-        prorate(100, date(2025, 1, 1), date(2025, 1, 1), date(2025, 1, 1))
+        prorate(100, date(2025, 1, 2), date(2025, 1, 1), date(2025, 1, 1))
 
 
 def test_from_the_first_day_is_the_whole_amount():
-    assert prorate(3100, date(2025, 1, 1), date(2025, 2, 1), date(2025, 1, 1)) == 3100
+    assert prorate(3100, date(2025, 1, 1), date(2025, 1, 31), date(2025, 1, 1)) == 3100
 
 
 def test_from_day_three_charges_the_remaining_29_of_31_days():
     # 3100 * 29 / 31 = 2900 exactly
-    assert prorate(3100, date(2025, 1, 1), date(2025, 2, 1), date(2025, 1, 3)) == 2900
+    assert prorate(3100, date(2025, 1, 1), date(2025, 1, 31), date(2025, 1, 3)) == 2900
 
 
-def test_from_the_period_end_is_nothing():
-    assert prorate(3100, date(2025, 1, 1), date(2025, 2, 1), date(2025, 2, 1)) == 0
+def test_from_the_last_day_is_one_day_and_after_it_nothing():
+    assert prorate(3100, date(2025, 1, 1), date(2025, 1, 31), date(2025, 1, 31)) == 100
+    assert prorate(3100, date(2025, 1, 1), date(2025, 1, 31), date(2025, 2, 1)) == 0
 
 
 def test_from_before_the_period_is_the_whole_amount():
-    assert prorate(3100, date(2025, 1, 1), date(2025, 2, 1), date(2024, 12, 1)) == 3100
+    assert prorate(3100, date(2025, 1, 1), date(2025, 1, 31), date(2024, 12, 1)) == 3100
 
 
 def test_half_a_minor_unit_rounds_away_from_zero():
     # 1 * 1 / 2 = 0.5 -> 1, and the mirror for a credit.
-    assert prorate(1, date(2025, 1, 1), date(2025, 1, 3), date(2025, 1, 2)) == 1
-    assert prorate(-1, date(2025, 1, 1), date(2025, 1, 3), date(2025, 1, 2)) == -1
+    assert prorate(1, date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 2)) == 1
+    assert prorate(-1, date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 2)) == -1
 
 
 def test_below_half_a_minor_unit_rounds_down():
     # 1000 * 1 / 30 = 33.33 -> 33
-    assert prorate(1000, date(2025, 4, 1), date(2025, 5, 1), date(2025, 4, 30)) == 33
+    assert prorate(1000, date(2025, 4, 1), date(2025, 4, 30), date(2025, 4, 30)) == 33
 
 
 @given(amounts, starts, lengths, st.integers(min_value=-50, max_value=1200))
 def test_prorated_amount_is_between_zero_and_the_whole(amount, start, length, offset):
-    end = start + timedelta(days=length)
+    end = start + timedelta(days=length - 1)
     part = prorate(amount, start, end, start + timedelta(days=offset))
     assert 0 <= part <= amount
 
 
 @given(amounts, starts, lengths, st.integers(0, 1100), st.integers(0, 1100))
 def test_prorated_amount_never_grows_as_the_start_day_moves_later(amount, start, length, a, b):
-    end = start + timedelta(days=length)
+    end = start + timedelta(days=length - 1)
     early, late = sorted((a, b))
     assert prorate(amount, start, end, start + timedelta(days=early)) >= prorate(
         amount, start, end, start + timedelta(days=late)
@@ -66,7 +69,7 @@ def test_prorated_amount_never_grows_as_the_start_day_moves_later(amount, start,
 
 @given(amounts, starts, lengths, st.integers(0, 1100))
 def test_prorating_a_credit_mirrors_prorating_a_charge(amount, start, length, offset):
-    end = start + timedelta(days=length)
+    end = start + timedelta(days=length - 1)
     day = start + timedelta(days=offset)
     assert prorate(-amount, start, end, day) == -prorate(amount, start, end, day)
 
@@ -75,7 +78,7 @@ def test_prorating_a_credit_mirrors_prorating_a_charge(amount, start, length, of
 def test_prorated_amount_is_within_half_a_minor_unit_of_the_exact_share(
     amount, start, length, offset
 ):
-    end = start + timedelta(days=length)
+    end = start + timedelta(days=length - 1)
     remaining = max(0, length - offset)
     part = prorate(amount, start, end, start + timedelta(days=offset))
     assert abs(2 * (part * length - amount * remaining)) <= length
@@ -143,3 +146,13 @@ def test_add_months_lands_in_the_right_month(day, months):
     shifted = add_months(day, months)
     assert shifted.year * 12 + shifted.month == day.year * 12 + day.month + months
     assert shifted.day <= day.day
+
+
+@given(st.integers(-(10**15), 10**15), starts, lengths, st.integers(0, 1099))
+def test_refund_proration_agrees_with_billing_rating(amount, start, length, offset):
+    # The refund a lifecycle fact announces must be the one billing later invoices.
+    end = start + timedelta(days=length - 1)
+    day = start + timedelta(days=min(offset, length - 1))
+    days = rating.days_inclusive(day, end)
+    total = rating.days_inclusive(start, end)
+    assert prorate(amount, start, end, day) == rating.prorate(amount, days, total)

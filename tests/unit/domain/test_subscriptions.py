@@ -292,14 +292,14 @@ def test_quantity_of_a_suspended_subscription_cannot_change():
 
 
 def test_cancel_on_day_three_refunds_the_unused_days_of_the_billing_period():
-    # Monthly billing from 10 March: the period is 10 March..10 April (31 days). Cancelled on
+    # Monthly billing from 10 March: the period is 10 March..9 April (31 days). Cancelled on
     # 13 March, the 28 days from the 13th on are refunded.
     change = accepted(cancel(sub(), PURCHASE + timedelta(days=3)))
     refund = change.fact.refund
     assert refund is not None
     assert (refund.period_start, refund.period_end, refund.from_day) == (
         date(2025, 3, 10),
-        date(2025, 4, 10),
+        date(2025, 4, 9),
         date(2025, 3, 13),
     )
     assert refund.quantity == 10
@@ -311,7 +311,7 @@ def test_cancel_of_an_annual_billed_subscription_refunds_against_the_year():
     change = accepted(cancel(sub(cycle=BillingCycle.ANNUAL), PURCHASE + timedelta(days=1)))
     refund = change.fact.refund
     assert refund is not None
-    assert (refund.period_start, refund.period_end) == (date(2025, 3, 10), date(2026, 3, 10))
+    assert (refund.period_start, refund.period_end) == (date(2025, 3, 10), date(2026, 3, 9))
     assert refund_minor(refund, 36_500) == 36_400 * 10
 
 
@@ -340,11 +340,11 @@ def test_billing_period_is_counted_from_the_term_start_without_drift():
     )
     assert billing_period(s, datetime(2025, 3, 30, tzinfo=UTC)) == (
         date(2025, 2, 28),
-        date(2025, 3, 31),
+        date(2025, 3, 30),
     )
     assert billing_period(s, datetime(2025, 3, 31, tzinfo=UTC)) == (
         date(2025, 3, 31),
-        date(2025, 4, 30),
+        date(2025, 4, 29),
     )
 
 
