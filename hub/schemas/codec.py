@@ -64,7 +64,7 @@ class Codec:
         out = io.BytesIO()
         out.write(header)
         try:
-            schemaless_writer(out, contract.schema, event.model_dump())
+            schemaless_writer(out, contract.schema, event.model_dump(warnings=False))
         except Exception as exc:  # fastavro raises ValueError/TypeError/... on a bad datum
             raise SchemaError(f"{contract.name} cannot be encoded: {exc}") from exc
         return out.getvalue()
