@@ -138,8 +138,13 @@ def line_id(charge: Charge) -> str:
 
 
 def refund_window_open(term_start: date, on: date) -> bool:
-    """True while ``on`` is within the 7 calendar days after a purchase or renewal."""
-    return term_start <= on < term_start + timedelta(days=REFUND_WINDOW_DAYS)
+    """True when ``on`` can fall inside the 7 days (168 h) after a purchase or renewal.
+
+    The lifecycle decides on exact times (``subscriptions.within_cancellation_window``);
+    by date alone a change on day start + 7 may still be inside, so that day is allowed here
+    and anything later is refused.
+    """
+    return term_start <= on <= term_start + timedelta(days=REFUND_WINDOW_DAYS)
 
 
 def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: int) -> RatedLine:

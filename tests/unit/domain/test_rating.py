@@ -113,7 +113,7 @@ def test_day_three_cancellation_refunds_the_unused_days() -> None:
 def test_cancellation_after_seven_days_is_rejected() -> None:
     with pytest.raises(BusinessRuleViolation, match="RefundWindowClosed"):
         rate_charge(
-            charge(ChargeType.CANCEL_IMMEDIATE, effective_date=date(2026, 11, 8)),
+            charge(ChargeType.CANCEL_IMMEDIATE, effective_date=date(2026, 11, 9)),
             ENTRIES,
             MARKUP,
         )
@@ -125,11 +125,12 @@ def test_cancellation_after_seven_days_is_rejected() -> None:
         )
 
 
-def test_day_seven_is_still_inside_the_window() -> None:
+def test_seven_days_after_purchase_is_still_inside_the_window() -> None:
+    # Bought 1 Nov: 168 hours can end during 8 Nov, so a change dated 8 Nov is refunded.
     line = rate_charge(
-        charge(ChargeType.CANCEL_IMMEDIATE, effective_date=date(2026, 11, 7)), ENTRIES, MARKUP
+        charge(ChargeType.CANCEL_IMMEDIATE, effective_date=date(2026, 11, 8)), ENTRIES, MARKUP
     )
-    assert line.price_minor < 0
+    assert line.price_minor == -(12_000 * 23 // 30)
 
 
 def test_customer_credit_is_a_negative_line() -> None:
