@@ -147,3 +147,15 @@ def write_missing(avro_dir: Path, models: Iterable[type[BaseModel]]) -> list[Pat
             path.write_text(render(avro_schema(model)), encoding="utf-8")
             written.append(path)
     return written
+
+
+def drift(contracts: Iterable[tuple[type[BaseModel], str]]) -> list[str]:
+    """Models whose derived schema differs from their newest ``.avsc`` (``hub schemas check``)."""
+    problems = []
+    for model, published in contracts:
+        if avro_schema(model) != json.loads(published):
+            problems.append(
+                f"{model.__name__}: model and newest .avsc differ; publish a new version with "
+                "write_missing instead of editing the published file"
+            )
+    return problems

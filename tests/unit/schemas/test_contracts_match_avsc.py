@@ -13,7 +13,7 @@ from schema_factories import EVENT_NAMES
 from hub.errors import SchemaError
 from hub.schemas import avro_files
 from hub.schemas.catalog import Catalog, default_catalog
-from hub.schemas.derive import avro_schema, write_missing
+from hub.schemas.derive import avro_schema, drift, write_missing
 from hub.schemas.envelope import Event
 from hub.schemas.events import ALL_EVENTS
 
@@ -100,3 +100,19 @@ def test_optional_fields_are_null_unions_with_null_default() -> None:
     causation = _field(schema, "causation_id")
     assert causation["type"][0] == "null"
     assert causation["default"] is None
+
+
+def test_drift_reports_nothing_for_the_shipped_contracts() -> None:
+    contracts = default_catalog().contracts.values()
+    assert drift((c.model, c.current.text) for c in contracts) == []
+
+
+def test_drift_reports_a_model_changed_without_a_new_version() -> None:
+    class PaymentReceived(Event):
+        note: str = ""
+
+    published = default_catalog().contract("PaymentReceived").current.text
+    assert drift([(PaymentReceived, published)]) == [
+        "PaymentReceived: model and newest .avsc differ; publish a new version with "
+        "write_missing instead of editing the published file"
+    ]
