@@ -1,0 +1,1 @@
+"""Adapters to systems outside the hub (Microsoft Partner Center first), each behind a port."""

@@ -1,0 +1,109 @@
+"""Publishing and reading hub events outside a worker: CLI commands, the demo, tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from hub.errors import ExternalServiceError
+from hub.schemas.codec import Codec
+from hub.schemas.envelope import Event
+from hub.streams.dead_letter import Headers
+from hub.streams.pipeline import event_headers
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as read back: raw bytes and headers, and its position."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+@contextlib.asynccontextmanager
+async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    # Idempotent producer: a retried send is never written twice.
+    client = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    try:
+        await client.start()
+    except Exception as exc:
+        raise ExternalServiceError(
+            "kafka", f"cannot reach Kafka at {bootstrap}: {exc}", retriable=True
+        ) from exc
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+async def publish(bootstrap: str, codec: Codec, items: Sequence[Outgoing]) -> int:
+    """Encode and send every item, waiting until the broker has them all. Returns the count."""
+    encoded = [(item, codec.encode(item.event)) for item in items]
+    async with producer(bootstrap) as client:
+        futures = [
+            await client.send(
+                item.topic,
+                key=item.key.encode(),
+                value=value,
+                headers=event_headers(item.event),
+            )
+            for item, value in encoded
+        ]
+        await asyncio.gather(*futures)
+    return len(encoded)
+
+
+async def read_all(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> list[Record]:
+    """Everything currently in ``topic`` (all partitions, from the start to the current end)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not assigned:
+            return []
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        records: list[Record] = []
+        remaining = {tp for tp in assigned if ends[tp] > 0}
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while remaining:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{topic}: not read to its end within {timeout_s}s")
+            batch = await consumer.getmany(timeout_ms=500)
+            for items in batch.values():
+                records.extend(
+                    Record(r.topic, r.partition, r.offset, r.key, r.value, list(r.headers or []))
+                    for r in items
+                )
+            # Positions, not counts: transaction markers occupy offsets too.
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return records
+    finally:
+        await consumer.stop()

@@ -1,0 +1,15 @@
+"""Microsoft Partner Center: the async adapter (``PartnerCenterClient``) and its simulator."""
+
+from hub.connectors.partner_center.client import PartnerCenterClient, nce_line
+from hub.connectors.partner_center.config import PartnerCenterConfig
+from hub.connectors.partner_center.errors import ErrorCode, PartnerCenterError
+from hub.connectors.partner_center.operations import Operation
+
+__all__ = [
+    "ErrorCode",
+    "Operation",
+    "PartnerCenterClient",
+    "PartnerCenterConfig",
+    "PartnerCenterError",
+    "nce_line",
+]

@@ -1,0 +1,94 @@
+"""A small client for the simulator's ``/admin`` endpoints, for tests and the local demo."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from hub.connectors.partner_center import wire_json
+from hub.connectors.partner_center.models import Invoice, InvoiceLineItem, ServiceRequest
+from hub.connectors.partner_center.simulator_faults import Fault
+
+
+class SimulatorAdmin:
+    def __init__(self, base_url: str) -> None:
+        self._base = base_url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/admin/state")
+        return result
+
+    async def requests(self, operation: str) -> int:
+        counts: dict[str, int] = (await self.state())["requests"]
+        return counts.get(operation, 0)
+
+    async def inject(self, *faults: Fault) -> None:
+        specs = [fault.model_dump(mode="json") for fault in faults]
+        await self._call("POST", "/admin/faults", {"faults": specs})
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/admin/faults")
+
+    async def advance(self, *, days: int = 0, hours: int = 0, seconds: int = 0) -> str:
+        body = {"advanceDays": days, "advanceHours": hours, "advanceSeconds": seconds}
+        now: str = (await self._call("POST", "/admin/clock", body))["now"]
+        return now
+
+    async def close_invoice(self) -> Invoice:
+        return Invoice.model_validate(await self._call("POST", "/admin/invoices"))
+
+    async def set_line_price(
+        self,
+        unit_price: Decimal,
+        *,
+        subscription_id: str | None = None,
+        charge_type: str | None = None,
+        reference_id: str | None = None,
+    ) -> InvoiceLineItem:
+        body: dict[str, object] = {"unitPrice": str(unit_price)}
+        if subscription_id is not None:
+            body["subscriptionId"] = subscription_id
+        if charge_type is not None:
+            body["chargeType"] = charge_type
+        if reference_id is not None:
+            body["referenceId"] = reference_id
+        return InvoiceLineItem.model_validate(await self._call("POST", "/admin/lines/adjust", body))
+
+    async def microsoft_updates_service_request(
+        self, request_id: str, *, status: str | None = None, note: str | None = None
+    ) -> ServiceRequest:
+        body = {key: value for key, value in (("status", status), ("note", note)) if value}
+        payload = await self._call("POST", f"/admin/servicerequests/{request_id}", body)
+        return ServiceRequest.model_validate(payload)
+
+    async def _call(self, method: str, path: str, body: object | None = None) -> Any:
+        if self._session is None:
+            raise RuntimeError("use SimulatorAdmin as 'async with'")
+        data = json.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        async with self._session.request(
+            method, self._base + path, data=data, headers=headers
+        ) as response:
+            payload = wire_json.loads(await response.read())
+            if response.status >= 400:
+                raise RuntimeError(f"simulator admin {method} {path}: {response.status} {payload}")
+            return payload

@@ -1,0 +1,395 @@
+"""The simulator's world: clock, customers, carts, orders, subscriptions, lines, service requests.
+
+Plain in-memory state behind one lock-free asyncio loop; the web layer only translates HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hub.connectors.partner_center.errors import ErrorCode
+from hub.connectors.partner_center.models import (
+    Cart,
+    CartCheckoutResult,
+    Customer,
+    Invoice,
+    Order,
+    OrderLineItem,
+    ServiceRequest,
+    ServiceRequestNote,
+    ServiceRequestPatch,
+    ServiceRequestStatus,
+)
+from hub.connectors.partner_center.simulator_billing import (
+    TERM_MONTHS,
+    add_months,
+    billing_period_months,
+)
+from hub.connectors.partner_center.simulator_catalog import Catalog, SimCatalogItem
+from hub.connectors.partner_center.simulator_errors import SimError
+from hub.connectors.partner_center.simulator_ledger import ChargeContext, Ledger
+from hub.connectors.partner_center.simulator_subscriptions import (
+    SubscriptionBook,
+    SubscriptionRecord,
+)
+from hub.domain.enums import BillingCycle, Term
+
+
+class SimClock:
+    """Frozen time that moves only when told, so a test can stand on day 3 or day 8."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        moment = start or datetime.now(UTC).replace(microsecond=0)
+        if moment.tzinfo is None:
+            raise ValueError("the simulator clock needs a timezone-aware start")
+        self._now = moment.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("the simulator clock does not run backwards")
+        self._now += delta
+        return self._now
+
+
+@dataclass
+class _CartRecord:
+    cart: Cart
+    customer_id: str
+    idempotency_key: str | None
+    order_id: str | None = None
+
+
+@dataclass
+class _OrderRecord:
+    order: Order
+    idempotency_key: str | None
+
+
+@dataclass
+class SimulatorState:
+    catalog: Catalog = field(default_factory=Catalog)
+    clock: SimClock = field(default_factory=SimClock)
+    provider_partner_id: str = "5000000"
+    currency: str = "USD"
+    tax_rate: Decimal = Decimal(0)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    carts: dict[str, _CartRecord] = field(default_factory=dict)
+    orders: dict[str, _OrderRecord] = field(default_factory=dict)
+    service_requests: dict[str, ServiceRequest] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)
+    ledger: Ledger = field(default_factory=Ledger)
+    # The last requests' identifying headers, so tests can see what a retry repeated.
+    recent: deque[dict[str, str | None]] = field(default_factory=lambda: deque(maxlen=200))
+    # (scope, key) -> id of what that key created; a repeat returns that, never a new one.
+    _keys: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.subscriptions = SubscriptionBook(self.ledger, self.tax_rate)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # -- customers ---------------------------------------------------------------------------
+
+    def create_customer(self, customer: Customer, key: str | None) -> Customer:
+        existing = self._replay("customer", key)
+        if existing is not None:
+            return self.customers[existing]
+        customer_id = str(uuid.uuid4())
+        profile = customer.company_profile.model_copy(
+            update={
+                "tenant_id": customer_id,
+                "company_name": customer.company_profile.company_name
+                or customer.billing_profile.company_name,
+            }
+        )
+        created = customer.model_copy(update={"id": customer_id, "company_profile": profile})
+        self.customers[customer_id] = created
+        self._remember("customer", key, customer_id)
+        return created
+
+    def customer(self, customer_id: str) -> Customer:
+        found = self.customers.get(customer_id)
+        if found is None:
+            raise SimError.not_found(f"customer {customer_id}")
+        return found
+
+    # -- carts and orders --------------------------------------------------------------------
+
+    def create_cart(self, customer_id: str, cart: Cart, key: str | None) -> Cart:
+        self.customer(customer_id)
+        existing = self._replay(f"cart:{customer_id}", key)
+        if existing is not None:
+            return self.carts[existing].cart
+        if not cart.line_items:
+            raise SimError(400, ErrorCode.BAD_REQUEST, "a cart needs at least one line item")
+        for line in cart.line_items:
+            item = self._item(line.catalog_item_id)
+            if item.unit_price(line.term_duration, line.billing_cycle) is None or (
+                billing_period_months(line.term_duration, line.billing_cycle) is None
+            ):
+                raise SimError(
+                    400,
+                    ErrorCode.BAD_REQUEST,
+                    f"{line.catalog_item_id} is not sold as {line.term_duration} "
+                    f"billed {line.billing_cycle}",
+                )
+            if line.quantity > item.max_quantity:
+                raise SimError(
+                    400,
+                    ErrorCode.QUOTA_NOT_AVAILABLE,
+                    f"at most {item.max_quantity} seats of {line.catalog_item_id}",
+                )
+            if line.reseller_partner_id() is None:
+                raise SimError(
+                    400,
+                    ErrorCode.PARTNER_ON_RECORD_REQUIRED,
+                    "an indirect provider must name the transaction_reseller participant",
+                )
+        now = self.now()
+        stored = cart.model_copy(
+            update={
+                "id": str(uuid.uuid4()),
+                "status": "Active",
+                "creation_timestamp": now,
+                "expiration_timestamp": now + timedelta(days=7),
+            }
+        )
+        assert stored.id is not None
+        self.carts[stored.id] = _CartRecord(
+            cart=stored, customer_id=customer_id, idempotency_key=key
+        )
+        self._remember(f"cart:{customer_id}", key, stored.id)
+        return stored
+
+    def checkout(self, customer_id: str, cart_id: str, key: str | None) -> CartCheckoutResult:
+        customer = self.customer(customer_id)
+        done = self._replay(f"checkout:{customer_id}", key)
+        if done is not None:
+            return CartCheckoutResult(orders=[self.orders[done].order])
+        record = self.carts.get(cart_id)
+        if record is None or record.customer_id != customer_id:
+            raise SimError.not_found(f"cart {cart_id}")
+        if record.order_id is not None:
+            raise SimError(400, ErrorCode.CART_ALREADY_CHECKED_OUT, f"cart {cart_id} is ordered")
+        now = self.now()
+        order_id = str(uuid.uuid4())
+        lines: list[OrderLineItem] = []
+        for number, line in enumerate(record.cart.line_items):
+            item = self._item(line.catalog_item_id)
+            subscription = self._subscribe(
+                customer,
+                order_id,
+                item,
+                line.quantity,
+                line.term_duration,
+                line.billing_cycle,
+                line.reseller_partner_id(),
+                now,
+            )
+            lines.append(
+                OrderLineItem(
+                    line_item_number=number,
+                    offer_id=line.catalog_item_id,
+                    subscription_id=subscription.id,
+                    term_duration=line.term_duration,
+                    billing_cycle=line.billing_cycle,
+                    friendly_name=item.sku_name,
+                    quantity=line.quantity,
+                    partner_id_on_record=line.reseller_partner_id(),
+                )
+            )
+        order = Order(
+            id=order_id,
+            reference_customer_id=customer_id,
+            currency_code=self.currency,
+            line_items=lines,
+            creation_date=now,
+            status="completed",
+        )
+        self.orders[order_id] = _OrderRecord(order=order, idempotency_key=key)
+        record.order_id = order_id
+        record.cart = record.cart.model_copy(update={"status": "Ordered"})
+        self._remember(f"checkout:{customer_id}", key, order_id)
+        return CartCheckoutResult(orders=[order])
+
+    def order(self, customer_id: str, order_id: str) -> Order:
+        record = self.orders.get(order_id)
+        if record is None or record.order.reference_customer_id != customer_id:
+            raise SimError.not_found(f"order {order_id}")
+        return record.order
+
+    def orders_of(self, customer_id: str, key: str | None) -> list[Order]:
+        self.customer(customer_id)
+        return [
+            record.order
+            for record in self.orders.values()
+            if record.order.reference_customer_id == customer_id
+            and (key is None or record.idempotency_key == key)
+        ]
+
+    def _subscribe(
+        self,
+        customer: Customer,
+        order_id: str,
+        item: SimCatalogItem,
+        quantity: int,
+        term: Term,
+        cycle: BillingCycle,
+        reseller: str | None,
+        now: datetime,
+    ) -> SubscriptionRecord:
+        price = item.unit_price(term, cycle)
+        months = billing_period_months(term, cycle)
+        assert price is not None
+        assert months is not None
+        assert customer.id is not None
+        subscription_id = str(uuid.uuid4())
+        context = ChargeContext(
+            partner_id=self.provider_partner_id,
+            reseller_mpn_id=reseller or "",
+            customer_id=customer.id,
+            customer_name=customer.billing_profile.company_name,
+            customer_domain=customer.company_profile.domain,
+            customer_country=customer.billing_profile.default_address.country,
+            order_id=order_id,
+            order_date=now,
+            subscription_id=subscription_id,
+            product_id=item.product_id,
+            sku_id=item.sku_id,
+            availability_id=item.availability_id,
+            product_name=item.product_name,
+            sku_name=item.sku_name,
+            currency=self.currency,
+            term_and_billing_cycle=f"{_TERM_LABEL[term]} - {cycle.capitalize()} Billing",
+            billing_frequency=cycle.capitalize(),
+            subscription_start=now,
+            subscription_end=add_months(now, TERM_MONTHS[term]),
+        )
+        record = SubscriptionRecord(
+            id=subscription_id,
+            customer_id=customer.id,
+            item=item,
+            unit_price=price,
+            quantity=quantity,
+            term=term,
+            cycle=cycle,
+            period_months=months,
+            partner_id=reseller,
+            created=now,
+            term_start=now,
+            context=context,
+            order_id=order_id,
+        )
+        self.subscriptions.add(record, now)
+        return record
+
+    def _item(self, catalog_item_id: str) -> SimCatalogItem:
+        item = self.catalog.get(catalog_item_id)
+        if item is None:
+            raise SimError(
+                400,
+                ErrorCode.CATALOG_ITEM_ID_IS_NOT_VALID,
+                f"The catalog item ID {catalog_item_id} is not valid.",
+            )
+        return item
+
+    # -- time and invoices -------------------------------------------------------------------
+
+    def advance(self, delta: timedelta) -> datetime:
+        now = self.clock.advance(delta)
+        self.subscriptions.advance(now)
+        return now
+
+    def month_bounds(self, period: str) -> tuple[datetime, datetime]:
+        start = self.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if period == "previous":
+            return add_months(start, -1), start
+        return start, add_months(start, 1)
+
+    def close_invoice(self) -> Invoice | None:
+        """Invoice every unbilled line posted before this month began."""
+        start, _ = self.month_bounds("current")
+        return self.ledger.close_invoice(start, self.now(), self.currency)
+
+    # -- service requests --------------------------------------------------------------------
+
+    def create_service_request(self, request: ServiceRequest, key: str | None) -> ServiceRequest:
+        existing = self._replay("servicerequest", key)
+        if existing is not None:
+            return self.service_requests[existing]
+        now = self.now()
+        request_id = f"{len(self.service_requests) + 1:015d}"
+        created = request.model_copy(
+            update={
+                "id": request_id,
+                "status": ServiceRequestStatus.OPEN,
+                "created_date": now,
+                "last_modified_date": now,
+                "notes": [self._note(note.text, "Partner") for note in request.notes],
+            }
+        )
+        self.service_requests[request_id] = created
+        self._remember("servicerequest", key, request_id)
+        return created
+
+    def service_request(self, request_id: str) -> ServiceRequest:
+        found = self.service_requests.get(request_id)
+        if found is None:
+            raise SimError.not_found(f"service request {request_id}")
+        return found
+
+    def update_service_request(
+        self, request_id: str, patch: ServiceRequestPatch, author: str = "Partner"
+    ) -> ServiceRequest:
+        current = self.service_request(request_id)
+        notes = list(current.notes)
+        if patch.new_note is not None:
+            notes.append(self._note(patch.new_note.text, author))
+        updated = current.model_copy(
+            update={
+                "status": patch.status or current.status,
+                "notes": notes,
+                "last_modified_date": self.now(),
+            }
+        )
+        self.service_requests[request_id] = updated
+        return updated
+
+    def _note(self, text: str, author: str) -> ServiceRequestNote:
+        return ServiceRequestNote(text=text, created_by_name=author, created_date=self.now())
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, object]:
+        by_status = Counter(str(r.status) for r in self.subscriptions.records.values())
+        return {
+            "now": self.now(),
+            "customers": len(self.customers),
+            "carts": len(self.carts),
+            "orders": len(self.orders),
+            "subscriptions": len(self.subscriptions.records),
+            "subscriptionsByStatus": dict(by_status),
+            "lineItems": len(self.ledger.lines),
+            "invoices": len(self.ledger.invoices()),
+            "serviceRequests": len(self.service_requests),
+            "requests": dict(self.requests),
+            "recentRequests": list(self.recent),
+        }
+
+    def _replay(self, scope: str, key: str | None) -> str | None:
+        return None if key is None else self._keys.get((scope, key))
+
+    def _remember(self, scope: str, key: str | None, created_id: str) -> None:
+        if key is not None:
+            self._keys[(scope, key)] = created_id
+
+
+_TERM_LABEL = {Term.P1M: "1 Month", Term.P1Y: "1 Year", Term.P3Y: "3 Years"}
