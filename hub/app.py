@@ -1,26 +1,21 @@
 """The composition root: frozen settings in, a wired faust app out.
 
-Everything that varies between production, the demo and tests (broker, ports, state dirs,
-connectors) enters here and nowhere else.
+Everything that varies between production, the demo and tests (broker, ports, topic prefix,
+state dirs, connectors) enters here and nowhere else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
+from hub.schemas.codec import Codec
 from hub.settings import Settings
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a stream module needs besides the app: settings now, connectors as flows land."""
-
-    settings: Settings
-
+from hub.streams import reference
+from hub.streams.context import Context
+from hub.topics import TopicCatalog
 
 StreamModule = Callable[[faust.App, Context], None]
 
@@ -28,6 +23,16 @@ StreamModule = Callable[[faust.App, Context], None]
 def stream_modules() -> Sequence[StreamModule]:
     """The flows this worker runs, each a ``register(app, ctx)`` function."""
     return ()
+
+
+def build_codec(settings: Settings) -> Codec:
+    if settings.schema_registry_url is None:
+        return Codec()
+    from hub.connectors.schema_registry import RegistryResolver, SchemaRegistryClient
+
+    homes = TopicCatalog(settings.topic_prefix).event_homes()
+    client = SchemaRegistryClient(settings.schema_registry_url)
+    return Codec(resolver=RegistryResolver(client, homes, strategy="topic_record"))
 
 
 def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None) -> faust.App:
@@ -48,7 +53,14 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         consumer_auto_offset_reset="earliest",
     )
     setup_prometheus_sensors(app, name_prefix="faust")
-    ctx = Context(settings=settings)
+    ctx = Context(
+        app,
+        settings,
+        build_codec(settings),
+        TopicCatalog(settings.topic_prefix),
+        reference.ReferenceTables(app),
+    )
+    reference.register(app, ctx)
     for register in stream_modules() if modules is None else modules:
         register(app, ctx)
     return app

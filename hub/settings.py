@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
 
     app_id: str = "hub"
+    # Prepended to every topic name: lets several hubs (or tests) share one broker.
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)

@@ -6,6 +6,7 @@ are only ever added (Kafka cannot remove them); a topic with more than declared 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,6 +49,15 @@ async def _existing(admin: AIOKafkaAdminClient, names: Sequence[str]) -> dict[st
         return {}
     described: list[dict[str, Any]] = await admin.describe_topics(sorted(present))
     return {d["topic"]: len(d["partitions"]) for d in described if not d.get("error_code")}
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> None:
+    """Metadata lags a create by a moment; return once every new topic is listed."""
+    for _ in range(100):
+        if set(names) <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.1)
+    raise ExternalServiceError("kafka", f"created topics not visible: {sorted(names)}")
 
 
 async def _configs(admin: AIOKafkaAdminClient, names: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -101,6 +111,7 @@ async def _apply(
         changes.extend(
             TopicChange(s.name, ChangeKind.CREATED, f"partitions={s.partitions}") for s in missing
         )
+        await _wait_visible(admin, [s.name for s in missing])
 
     present = [spec for spec in specs if spec.name in existing]
     current = await _configs(admin, [spec.name for spec in present])

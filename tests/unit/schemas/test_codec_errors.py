@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from registry_fakes import MemoryResolver
-from schema_factories import LINE, sample
 
 from hub.errors import SchemaError
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events import orders
+from hub.testing.samples import LINE, sample
 
 
 def _order_bytes() -> bytes:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from schema_factories import EVENT_NAMES
 
 from hub.errors import SchemaError
 from hub.schemas import avro_files
@@ -16,6 +15,7 @@ from hub.schemas.catalog import Catalog, default_catalog
 from hub.schemas.derive import avro_schema, drift, write_missing
 from hub.schemas.envelope import Event
 from hub.schemas.events import ALL_EVENTS
+from hub.testing.samples import EVENT_NAMES
 
 ENVELOPE = ["event_id", "event_time", "correlation_id", "causation_id", "reseller_id"]
 

@@ -8,12 +8,12 @@ from uuid import UUID, uuid4
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from schema_factories import sample
 
 from hub.errors import ValidationFailed
 from hub.schemas.envelope import caused_by, derived_event_id
 from hub.schemas.events.orders import OrderAccepted, OrderRequested
 from hub.schemas.validation import validate
+from hub.testing.samples import sample
 
 
 @given(st.uuids(), st.text(min_size=1), st.lists(st.integers() | st.text()))

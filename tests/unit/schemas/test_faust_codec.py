@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from faust.serializers import codecs
-from schema_factories import sample
 
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import FaustAvroCodec, register_codec
+from hub.testing.samples import sample
 
 
 def test_registered_codec_round_trips_an_event() -> None:

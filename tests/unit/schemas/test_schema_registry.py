@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from schema_factories import sample
 
 from hub.connectors.schema_registry import (
     RegistryResolver,
@@ -21,6 +20,7 @@ from hub.connectors.schema_registry import (
 from hub.errors import ConfigError, ExternalServiceError, SchemaError
 from hub.schemas.catalog import default_catalog
 from hub.schemas.codec import Codec
+from hub.testing.samples import sample
 
 
 class FakeRegistry:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from schema_factories import sample
 
 from hub.errors import ValidationFailed
 from hub.schemas.events import billing, credits, orders, reference, subscriptions, support
 from hub.schemas.validation import ContractViolation, validate
+from hub.testing.samples import sample
 
 
 def _data(name: str, **changes: Any) -> dict[str, Any]:

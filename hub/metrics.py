@@ -1,0 +1,29 @@
+"""The hub's Prometheus metrics, defined once. Labels are bounded sets: never an id."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+EVENTS_IN = Counter(
+    "hub_events_in_total", "Events consumed by a flow", ["flow", "topic", "event_type"]
+)
+EVENTS_OUT = Counter(
+    "hub_events_out_total", "Events produced by a flow", ["flow", "topic", "event_type"]
+)
+PROCESSING_SECONDS = Histogram(
+    "hub_processing_latency_seconds",
+    "Time from an event's event_time to the end of its processing",
+    ["flow"],
+    buckets=_LATENCY_BUCKETS,
+)
+DEAD_LETTERS = Counter(
+    "hub_dead_letters_total",
+    "Messages dead-lettered, by source topic and error type",
+    ["topic", "error_type"],
+)
+RETRIES = Counter("hub_retries_total", "Retries of a retriable failure", ["flow", "error_type"])
+CONSUMER_LAG = Gauge(
+    "hub_consumer_lag_messages", "Messages behind the end of a partition", ["topic", "partition"]
+)

@@ -1,0 +1,50 @@
+"""What every stream module is given: the app, settings, codec, topics and reference tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import faust
+
+from hub.schemas.codec import Codec
+from hub.settings import Settings
+from hub.streams.dead_letter import DeadLetters, Headers
+from hub.streams.pipeline import Pipeline, RetryPolicy
+from hub.topics import Topic, TopicCatalog
+
+if TYPE_CHECKING:
+    from hub.streams.reference import ReferenceTables
+
+
+@dataclass
+class Context:
+    """What a stream module needs besides the app: settings, codec, topics, the send path."""
+
+    app: faust.App
+    settings: Settings
+    codec: Codec
+    topics: TopicCatalog
+    reference: ReferenceTables
+    _raw_topics: dict[str, Any] = field(default_factory=dict)
+
+    def raw_topic(self, name: str) -> Any:
+        """A faust topic carrying raw bytes: the pipeline decodes and encodes, agents never do."""
+        topic = self._raw_topics.get(name)
+        if topic is None:
+            topic = self.app.topic(
+                name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+            )
+            self._raw_topics[name] = topic
+        return topic
+
+    def source(self, topic: Topic) -> Any:
+        return self.raw_topic(self.topics.name(topic))
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> None:
+        await self.raw_topic(topic).send(key=key, value=value, headers=headers)
+
+    def pipeline(self, flow: str, retry: RetryPolicy | None = None) -> Pipeline:
+        return Pipeline(flow, self.codec, self.send, DeadLetters(self.send), retry)

@@ -1,0 +1,125 @@
+"""The one path every consumed message takes: decode, handle, encode, send, or dead-letter.
+
+A faust agent that raises acks its message and loses it, so nothing raises out of here: a
+message either yields its outputs or lands in ``<topic>.dlq`` with the reason. Retriable errors
+(the ``retriable`` flag of ``hub.errors``) are retried with backoff first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from hub.errors import SchemaError
+from hub.metrics import EVENTS_IN, EVENTS_OUT, PROCESSING_SECONDS, RETRIES
+from hub.schemas.codec import Codec
+from hub.schemas.envelope import Event
+from hub.streams.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
+
+
+@dataclass(frozen=True)
+class Emit:
+    """One event a handler wants sent: to ``topic`` under ``key``."""
+
+    topic: str
+    key: str
+    event: Event
+
+
+Handler = Callable[[Event], Awaitable[Sequence[Emit]]]
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DEAD_LETTERED = "dead-lettered"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded in attempts."""
+
+    max_attempts: int = 5
+    base_s: float = 0.2
+    cap_s: float = 10.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+def event_headers(event: Event) -> Headers:
+    """Headers on every event the hub sends: partners can route on them without decoding."""
+    return [
+        ("hub.event-type", type(event).__name__.encode()),
+        ("hub.schema-version", str(event.schema_version).encode()),
+        ("hub.event-id", str(event.event_id).encode()),
+        ("hub.correlation-id", event.correlation_id.encode()),
+    ]
+
+
+class Pipeline:
+    """Runs one flow's handler over raw messages with exactly one outcome per message."""
+
+    def __init__(
+        self,
+        flow: str,
+        codec: Codec,
+        send: RawSender,
+        dead_letters: DeadLetters,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.flow = flow
+        self.codec = codec
+        self._send = send
+        self.dead_letters = dead_letters
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+
+    async def run(self, stream: Any, handler: Handler) -> None:
+        """Drive a faust stream (raw bytes) through ``handler`` until the stream ends."""
+        async for event in stream.events():
+            await self.process(SourceMessage.from_faust(event.message), handler)
+
+    async def process(self, source: SourceMessage, handler: Handler) -> Outcome:
+        try:
+            if source.value is None:
+                raise SchemaError("message has no value (a tombstone is not an event)")
+            event = self.codec.decode(source.value)
+        except Exception as exc:  # noqa: BLE001 - any decode failure is this message's fault
+            return await self._dead_letter(source, exc)
+        event_type = type(event).__name__
+        EVENTS_IN.labels(flow=self.flow, topic=source.topic, event_type=event_type).inc()
+        attempt = 1
+        while True:
+            try:
+                emits = await handler(event)
+                # Encode everything before sending anything: a bad output sends nothing.
+                encoded = [(e, self.codec.encode(e.event)) for e in emits]
+                break
+            except Exception as exc:  # noqa: BLE001 - nothing may escape: it would lose the message
+                if getattr(exc, "retriable", False) and attempt < self.retry.max_attempts:
+                    RETRIES.labels(flow=self.flow, error_type=type(exc).__name__).inc()
+                    await self._sleep(self.retry.delay(attempt, self._rng))
+                    attempt += 1
+                    continue
+                return await self._dead_letter(source, exc)
+        for emit, value in encoded:
+            await self._send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
+            EVENTS_OUT.labels(
+                flow=self.flow, topic=emit.topic, event_type=type(emit.event).__name__
+            ).inc()
+        PROCESSING_SECONDS.labels(flow=self.flow).observe(
+            max(0.0, time.time() - event.event_time.timestamp())
+        )
+        return Outcome.PROCESSED
+
+    async def _dead_letter(self, source: SourceMessage, error: Exception) -> Outcome:
+        await self.dead_letters.send(source, error)
+        return Outcome.DEAD_LETTERED

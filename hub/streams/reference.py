@@ -1,0 +1,126 @@
+"""Reference data as global tables: resellers, customers, catalogue and price lists.
+
+Agents copy the compacted ``ref.*`` topics into faust global tables, so every worker holds the
+whole reference set and flows read it through ``ReferenceView`` (plain mappings of domain models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import faust
+
+from hub.domain.orders import ReferenceView
+from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
+from hub.errors import SchemaError
+from hub.schemas.envelope import Event
+from hub.schemas.events.reference import (
+    CatalogItemUpserted,
+    CustomerUpserted,
+    PriceListEntryUpserted,
+    ResellerUpserted,
+)
+from hub.streams.context import Context
+from hub.streams.pipeline import Emit
+from hub.topics import Topic
+
+M = TypeVar("M")
+
+
+class ModelView(Mapping[str, M]):
+    """A read-only mapping of domain models over a table of JSON documents."""
+
+    def __init__(self, table: Any, parse: Callable[[Any], M]) -> None:
+        self._table = table
+        self._parse = parse
+
+    def __getitem__(self, key: str) -> M:
+        raw = self._table.get(key)
+        if raw is None:
+            raise KeyError(key)
+        return self._parse(raw)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._table.keys()))
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def price_key(entry: PriceListEntry, price_list_id: str) -> str:
+    """Identity of one price entry within its catalogue item's list."""
+    return ":".join(
+        (
+            price_list_id,
+            entry.term.value,
+            entry.billing_cycle.value,
+            entry.currency,
+            entry.effective_from.isoformat(),
+        )
+    )
+
+
+def _prices(raw: Any) -> Sequence[PriceListEntry]:
+    return [PriceListEntry.model_validate(doc) for doc in dict(raw).values()]
+
+
+class ReferenceTables:
+    """The four global tables and the agents that fill them."""
+
+    def __init__(self, app: faust.App, table_prefix: str = "") -> None:
+        def table(name: str) -> Any:
+            return app.GlobalTable(
+                f"{table_prefix}{name}",
+                key_type=str,
+                partitions=1,
+            )
+
+        self.resellers = table("ref-resellers")
+        self.customers = table("ref-customers")
+        self.catalogue = table("ref-catalogue")
+        self.prices = table("ref-prices")
+
+    def view(self) -> ReferenceView:
+        return ReferenceView(
+            resellers=ModelView(self.resellers, ResellerProfile.model_validate),
+            customers=ModelView(self.customers, Customer.model_validate),
+            catalogue=ModelView(self.catalogue, CatalogItem.model_validate),
+            prices=ModelView(self.prices, _prices),
+        )
+
+    async def apply(self, event: Event) -> Sequence[Emit]:
+        """Upsert one reference event into its table; reference events produce nothing."""
+        if isinstance(event, ResellerUpserted):
+            self.resellers[event.reseller_id] = event.reseller.model_dump(mode="json")
+        elif isinstance(event, CustomerUpserted):
+            self.customers[event.customer.customer_id] = event.customer.model_dump(mode="json")
+        elif isinstance(event, CatalogItemUpserted):
+            key = event.item.catalog_item_id
+            if event.active:
+                self.catalogue[key] = event.item.model_dump(mode="json")
+            elif key in self.catalogue:
+                del self.catalogue[key]
+        elif isinstance(event, PriceListEntryUpserted):
+            key = event.entry.catalog_item_id
+            entries = dict(self.prices.get(key) or {})
+            entries[price_key(event.entry, event.price_list_id)] = event.entry.model_dump(
+                mode="json"
+            )
+            self.prices[key] = entries
+        else:
+            raise SchemaError(f"{type(event).__name__} is not reference data")
+        return ()
+
+
+REFERENCE_TOPICS = (Topic.RESELLERS, Topic.CUSTOMERS, Topic.CATALOG, Topic.PRICES)
+
+
+def register(app: faust.App, ctx: Context) -> None:
+    """One agent per reference topic, each copying its topic into its table."""
+    pipeline = ctx.pipeline("reference")
+    for topic in REFERENCE_TOPICS:
+
+        @app.agent(ctx.source(topic), name=f"reference.{topic.value}", concurrency=1)
+        async def load(stream: Any) -> None:
+            await pipeline.run(stream, ctx.reference.apply)

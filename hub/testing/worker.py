@@ -1,0 +1,109 @@
+"""A hub worker in a child process, for integration tests, crash tests and the demo.
+
+The child is ``python -m hub.cli worker`` configured only through ``HUB_*`` variables, so what
+runs is exactly what ops run. Killing it (SIGKILL) is how crash tests simulate a dying worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from hub.ops.local_kafka import free_port
+
+
+class WorkerProcess:
+    """One worker: ``start``, ``wait_ready``, then ``stop`` (clean) or ``kill`` (crash)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        state_dir: Path,
+        *,
+        topic_prefix: str,
+        app_id: str,
+        env: Mapping[str, str] | None = None,
+        web_port: int | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        self.web_port = web_port or free_port()
+        self.log_path = state_dir / f"worker-{app_id}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+            "HUB_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "HUB_TOPIC_PREFIX": topic_prefix,
+            "HUB_APP_ID": app_id,
+            "HUB_STATE_DIR": str(state_dir),
+            "HUB_WORKER_WEB_PORT": str(self.web_port),
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}/metrics"
+
+    def start(self) -> WorkerProcess:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"\n--- start {self.starts} ---\n".encode())
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "worker", "--loglevel", "warning"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        return self
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310
+            return str(response.read().decode())
+
+    def wait_ready(self, timeout_s: float = 90.0) -> WorkerProcess:
+        """Until the worker's web server answers (its agents are then starting)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"worker exited while starting:\n{self.log_tail()}")
+            try:
+                self.metrics()
+                return self
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"worker not ready after {timeout_s}s:\n{self.log_tail()}")
+
+    def stop(self, timeout_s: float = 60.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no commit, no flush: a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)

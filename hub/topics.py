@@ -1,0 +1,379 @@
+"""The topic catalogue: every topic's name, key, contracts, partitions, retention and access.
+
+Names carry an optional prefix (``HUB_TOPIC_PREFIX``) so several hubs, or several tests, share a
+broker without seeing each other. Per-reseller topics live under ``partner.<reseller_id>.`` so a
+prefix ACL gives each reseller its own topics and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+DLQ_SUFFIX = ".dlq"
+_RESELLER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+_DAY_MS = 24 * 60 * 60 * 1000
+_WEEK_MS = 7 * _DAY_MS
+# Money and audit topics keep ten years: invoices and credits must be replayable for audits.
+_TEN_YEARS_MS = 3650 * _DAY_MS
+
+
+class Topic(StrEnum):
+    """The fixed topics, by role. Values are the names without the prefix."""
+
+    # Reseller ingress: each reseller's system writes its own events, keyed by reseller id.
+    ORDERS = "reseller.orders"
+    SUBSCRIPTION_CHANGES = "reseller.subscription-changes"
+    TICKETS = "reseller.tickets"
+    PAYMENTS = "reseller.payments"
+    # Reference data: compacted, loaded into global tables.
+    RESELLERS = "ref.resellers"
+    CUSTOMERS = "ref.customers"
+    CATALOG = "ref.catalog"
+    PRICES = "ref.prices"
+    # The hub's own flows.
+    ORDER_DECISIONS = "hub.orders.decisions"
+    PROVISIONING = "hub.orders.provisioning"
+    SUBSCRIPTION_EVENTS = "hub.subscriptions.events"
+    CHARGES = "hub.billing.charges"
+    INVOICES = "hub.billing.invoices"
+    REVENUE = "hub.billing.revenue"
+    COLLECTIONS = "hub.billing.collections"
+    RECONCILIATION_LINES = "hub.reconciliation.lines"
+    RECONCILIATION_MISMATCHES = "hub.reconciliation.mismatches"
+    SUPPORT_EVENTS = "hub.support.events"
+    INCIDENTS = "hub.support.incidents"
+    CREDITS_APPROVED = "hub.credits.approved"
+    CREDITS_ALLOCATED = "hub.credits.allocated"
+    OPS_COMMANDS = "hub.ops.commands"
+
+
+class PartnerTopic(StrEnum):
+    """A reseller's own topics: ``partner.<reseller_id>.<kind>``."""
+
+    STATUS = "status"
+    BILLING = "billing"
+    SUPPORT = "support"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as the catalogue declares it; ``apply`` makes the broker match."""
+
+    name: str
+    key: str
+    events: tuple[str, ...]
+    description: str
+    partitions: int = 3
+    compacted: bool = False
+    retention_ms: int | None = _WEEK_MS
+    writers: tuple[str, ...] = ("hub",)
+    readers: tuple[str, ...] = ("hub", "ops")
+    dead_letter: bool = True
+    configs: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def broker_configs(self) -> dict[str, str]:
+        """The topic-level configs the broker should hold for this spec."""
+        configs = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        if self.retention_ms is not None and not self.compacted:
+            configs["retention.ms"] = str(self.retention_ms)
+        configs.update(self.configs)
+        return configs
+
+
+_RESELLER = "reseller:<reseller_id>"
+
+_FIXED: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        Topic.ORDERS,
+        "reseller_id",
+        ("OrderRequested",),
+        "orders from resellers' systems",
+        writers=(_RESELLER,),
+    ),
+    TopicSpec(
+        Topic.SUBSCRIPTION_CHANGES,
+        "reseller_id",
+        ("SubscriptionChangeRequested",),
+        "quantity changes, suspend, reactivate, cancel, auto-renew",
+        writers=(_RESELLER,),
+    ),
+    TopicSpec(
+        Topic.TICKETS,
+        "reseller_id",
+        ("TicketOpened", "TicketUpdated"),
+        "support tickets from resellers' customers",
+        writers=(_RESELLER,),
+    ),
+    TopicSpec(
+        Topic.PAYMENTS,
+        "reseller_id",
+        ("PaymentReceived",),
+        "payments by resellers",
+        writers=(_RESELLER, "finance"),
+        retention_ms=_TEN_YEARS_MS,
+    ),
+    TopicSpec(
+        Topic.RESELLERS,
+        "reseller_id",
+        ("ResellerUpserted",),
+        "reseller profiles",
+        compacted=True,
+        partitions=1,
+        writers=("ops",),
+    ),
+    TopicSpec(
+        Topic.CUSTOMERS,
+        "customer_id",
+        ("CustomerUpserted",),
+        "end customers of resellers",
+        compacted=True,
+        partitions=1,
+        writers=("ops",),
+    ),
+    TopicSpec(
+        Topic.CATALOG,
+        "catalog_item_id",
+        ("CatalogItemUpserted",),
+        "sellable products",
+        compacted=True,
+        partitions=1,
+        writers=("ops",),
+    ),
+    TopicSpec(
+        Topic.PRICES,
+        "price_key",
+        ("PriceListEntryUpserted",),
+        "Microsoft cost price lists",
+        compacted=True,
+        partitions=1,
+        writers=("ops",),
+    ),
+    TopicSpec(
+        Topic.ORDER_DECISIONS,
+        "reseller_id",
+        ("OrderAccepted", "OrderHeld", "OrderRejected"),
+        "validation and credit-check outcomes",
+    ),
+    TopicSpec(
+        Topic.PROVISIONING,
+        "reseller_id",
+        ("SubscriptionProvisioned", "ProvisioningFailed"),
+        "what Microsoft provisioned, or why not",
+        retention_ms=_TEN_YEARS_MS,
+    ),
+    TopicSpec(
+        Topic.SUBSCRIPTION_EVENTS,
+        "subscription_id",
+        ("SubscriptionChanged", "SubscriptionChangeRejected"),
+        "subscription lifecycle facts",
+        retention_ms=_TEN_YEARS_MS,
+    ),
+    TopicSpec(
+        Topic.CHARGES,
+        "reseller_id",
+        ("ChargeRated",),
+        "rated charges (cost and price)",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.INVOICES,
+        "reseller_id",
+        ("InvoiceIssued", "CreditNoteIssued"),
+        "every invoice and credit note (the distributor's finance reads the full set)",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.REVENUE,
+        "reseller_id",
+        ("RevenueRecognised",),
+        "monthly revenue recognition",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.COLLECTIONS,
+        "reseller_id",
+        ("DunningStageReached",),
+        "dunning and credit holds",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.RECONCILIATION_LINES,
+        "subscription_id",
+        ("ReconciliationLineReceived",),
+        "Microsoft's reconciliation lines",
+        retention_ms=_TEN_YEARS_MS,
+        writers=("hub", "finance"),
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.RECONCILIATION_MISMATCHES,
+        "subscription_id",
+        ("ReconciliationMismatch",),
+        "differences between Microsoft's lines and the hub's",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.SUPPORT_EVENTS,
+        "ticket_id",
+        (
+            "TicketRouted",
+            "TicketEscalated",
+            "TicketUpdated",
+            "TicketResolved",
+            "SlaWarning",
+            "SlaBreached",
+        ),
+        "support routing, escalation, SLA",
+        readers=("hub", "ops", "desk"),
+    ),
+    TopicSpec(
+        Topic.INCIDENTS,
+        "incident_id",
+        ("IncidentDetected",),
+        "correlated multi-customer incidents",
+        readers=("hub", "ops", "desk"),
+    ),
+    TopicSpec(
+        Topic.CREDITS_APPROVED,
+        "incident_id",
+        ("ServiceCreditApproved",),
+        "service credits Microsoft approved to the distributor",
+        retention_ms=_TEN_YEARS_MS,
+        writers=("hub", "finance"),
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.CREDITS_ALLOCATED,
+        "subscription_id",
+        ("ServiceCreditAllocated",),
+        "credits passed through to affected customers",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.OPS_COMMANDS,
+        "subject_id",
+        (),
+        "ops commands (release held order, close month)",
+        writers=("ops", "finance"),
+    ),
+)
+
+_PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
+    PartnerTopic.STATUS: (
+        (
+            "OrderAccepted",
+            "OrderHeld",
+            "OrderRejected",
+            "SubscriptionProvisioned",
+            "ProvisioningFailed",
+            "SubscriptionChanged",
+            "SubscriptionChangeRejected",
+        ),
+        "order and subscription status for one reseller",
+    ),
+    PartnerTopic.BILLING: (
+        (
+            "ChargeRated",
+            "InvoiceIssued",
+            "CreditNoteIssued",
+            "DunningStageReached",
+            "ServiceCreditAllocated",
+        ),
+        "invoices, credit notes, charges and credits for one reseller",
+    ),
+    PartnerTopic.SUPPORT: (
+        ("TicketRouted", "TicketUpdated", "TicketResolved", "SlaWarning", "SlaBreached"),
+        "tickets routed to one reseller's own support queue",
+    ),
+}
+
+
+def check_reseller_id(reseller_id: str) -> str:
+    if not _RESELLER_ID.fullmatch(reseller_id):
+        raise ValueError(
+            f"reseller id {reseller_id!r} cannot name a topic: use 1-64 of A-Z a-z 0-9 _ -"
+        )
+    return reseller_id
+
+
+@dataclass(frozen=True)
+class TopicCatalog:
+    """The catalogue under one prefix ("" in production; a unique one per test)."""
+
+    prefix: str = ""
+
+    def name(self, topic: Topic) -> str:
+        return f"{self.prefix}{topic.value}"
+
+    def partner(self, reseller_id: str, kind: PartnerTopic) -> str:
+        return f"{self.prefix}partner.{check_reseller_id(reseller_id)}.{kind.value}"
+
+    def partner_prefix(self, reseller_id: str) -> str:
+        """The prefix a reseller's read ACL is granted on."""
+        return f"{self.prefix}partner.{check_reseller_id(reseller_id)}."
+
+    @staticmethod
+    def dead_letter(topic_name: str) -> str:
+        return f"{topic_name}{DLQ_SUFFIX}"
+
+    def fixed(self) -> tuple[TopicSpec, ...]:
+        return tuple(replace(spec, name=f"{self.prefix}{spec.name}") for spec in _FIXED)
+
+    def for_reseller(self, reseller_id: str) -> tuple[TopicSpec, ...]:
+        reader = f"reseller:{check_reseller_id(reseller_id)}"
+        return tuple(
+            TopicSpec(
+                self.partner(reseller_id, kind),
+                "subject_id",
+                events,
+                description,
+                retention_ms=_TEN_YEARS_MS if kind is PartnerTopic.BILLING else _WEEK_MS * 4,
+                readers=(reader, "hub", "ops"),
+                dead_letter=False,
+            )
+            for kind, (events, description) in _PARTNER.items()
+        )
+
+    def dead_letters(self, specs: Iterable[TopicSpec]) -> tuple[TopicSpec, ...]:
+        """One ``.dlq`` topic per consumed topic: original bytes and the reason, kept long."""
+        return tuple(
+            TopicSpec(
+                self.dead_letter(spec.name),
+                spec.key,
+                (),
+                f"dead letters of {spec.name}: original bytes, headers and the reason",
+                partitions=1,
+                retention_ms=_TEN_YEARS_MS,
+                readers=("hub", "ops"),
+                dead_letter=False,
+            )
+            for spec in specs
+            if spec.dead_letter
+        )
+
+    def event_homes(self) -> dict[str, str]:
+        """Each event's home topic (the first fixed topic carrying it): its registry subject."""
+        homes: dict[str, str] = {}
+        for spec in self.fixed():
+            for event in spec.events:
+                homes.setdefault(event, spec.name)
+        return homes
+
+    def subjects(self) -> dict[str, tuple[str, ...]]:
+        """Fixed topic -> the events it carries, for ``hub schemas register``."""
+        return {spec.name: spec.events for spec in self.fixed() if spec.events}
+
+    def all(self, reseller_ids: Iterable[str] = ()) -> tuple[TopicSpec, ...]:
+        fixed = self.fixed()
+        partner = tuple(s for rid in sorted(set(reseller_ids)) for s in self.for_reseller(rid))
+        return fixed + self.dead_letters(fixed) + partner

@@ -1,0 +1,123 @@
+"""Topic catalogue applied to a real broker; the pipeline's good-or-dead-letter guarantee."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from hub.connectors.kafka_admin import ChangeKind, apply_topics
+from hub.connectors.kafka_io import Outgoing, publish, read_all
+from hub.connectors.kafka_io import producer as kafka_producer
+from hub.ops.local_kafka import free_port
+from hub.schemas.codec import Codec
+from hub.testing.broker import BrokerInfo
+from hub.testing.samples import sample
+from hub.topics import PartnerTopic, Topic, TopicCatalog, TopicSpec
+
+APPS = Path(__file__).parent / "apps"
+
+
+async def test_topics_apply_twice_creates_once_then_changes_nothing(kafka: BrokerInfo) -> None:
+    catalog = TopicCatalog(f"t{uuid.uuid4().hex[:8]}.")
+    specs = catalog.all(["contoso", "fabrikam"])
+
+    first = await apply_topics(kafka.bootstrap, specs)
+    second = await apply_topics(kafka.bootstrap, specs)
+
+    assert {c.kind for c in first} == {ChangeKind.CREATED}
+    assert len(first) == len(specs)
+    assert {c.kind for c in second} == {ChangeKind.UNCHANGED}
+    names = {c.topic for c in first}
+    assert catalog.partner("contoso", PartnerTopic.BILLING) in names
+    assert catalog.partner("fabrikam", PartnerTopic.STATUS) in names
+    assert catalog.dead_letter(catalog.name(Topic.ORDERS)) in names
+
+
+async def test_topics_apply_restores_a_drifted_config(kafka: BrokerInfo) -> None:
+    catalog = TopicCatalog(f"t{uuid.uuid4().hex[:8]}.")
+    spec = next(s for s in catalog.fixed() if s.name == catalog.name(Topic.INVOICES))
+    drifted = dataclasses.replace(spec, retention_ms=1000, partitions=1)
+    await apply_topics(kafka.bootstrap, [drifted])
+
+    changes = await apply_topics(kafka.bootstrap, [spec])
+
+    kinds = {c.kind for c in changes}
+    assert kinds == {ChangeKind.CONFIG_UPDATED, ChangeKind.PARTITIONS_ADDED}
+    assert (await apply_topics(kafka.bootstrap, [spec]))[0].kind is ChangeKind.UNCHANGED
+
+
+async def test_one_good_and_one_poison_message_give_one_output_and_one_dead_letter(
+    kafka: BrokerInfo, topic_name: Callable[[str], str], tmp_path: Path
+) -> None:
+    src, dst = topic_name("src"), topic_name("dst")
+    prefix = topic_name("hub") + "."
+    source = TopicSpec(src, "reseller_id", ("OrderRequested",), "test source", partitions=1)
+    sink = TopicSpec(dst, "reseller_id", ("OrderRequested",), "test sink", partitions=1)
+    catalog = TopicCatalog(prefix)
+    await apply_topics(
+        kafka.bootstrap, [source, sink, *catalog.dead_letters([source]), *catalog.fixed()]
+    )
+    codec = Codec()
+    good = sample("OrderRequested")
+    poison_value = b'{"order_id": "sent as JSON, not Avro"}'
+    async with kafka_producer(kafka.bootstrap) as client:
+        await client.send_and_wait(
+            src, key=b"contoso", value=poison_value, headers=[("origin", b"reseller-erp")]
+        )
+    await publish(kafka.bootstrap, codec, [Outgoing(src, "contoso", good)])
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "HUB_TOPIC_PREFIX": prefix,
+        "HUB_APP_ID": topic_name("app"),
+        "HUB_STATE_DIR": str(tmp_path),
+        "HUB_WORKER_WEB_PORT": str(free_port()),
+        "PIPELINE_SRC": src,
+        "PIPELINE_DST": dst,
+    }
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, str(APPS / "pipeline_app.py"), "worker", "-l", "warn"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        outputs, dead = [], []
+        for _ in range(120):
+            outputs = await read_all(kafka.bootstrap, dst)
+            dead = await read_all(kafka.bootstrap, TopicCatalog.dead_letter(src))
+            if outputs and dead:
+                break
+            assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1)  # anything extra would show up now
+        outputs = await read_all(kafka.bootstrap, dst)
+        dead = await read_all(kafka.bootstrap, TopicCatalog.dead_letter(src))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+    assert len(outputs) == 1, log.read_text(errors="replace")[-3000:]
+    assert codec.decode(outputs[0].value or b"") == good
+    assert dict(outputs[0].headers)["hub.event-type"] == b"OrderRequested"
+    assert len(dead) == 1
+    letter = dead[0]
+    assert letter.key == b"contoso"
+    assert letter.value == poison_value
+    headers = dict(letter.headers)
+    assert headers["origin"] == b"reseller-erp"
+    assert headers["dlq.error.type"] == b"SchemaError"
+    assert b"magic" in headers["dlq.error.message"].lower()
+    assert headers["dlq.source.topic"] == src.encode()
+    assert headers["dlq.source.partition"] == b"0"
+    assert headers["dlq.source.offset"] == b"0"
+    assert headers["dlq.error.retriable"] == b"false"
+    assert b"T" in headers["dlq.time"]
