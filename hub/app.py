@@ -22,7 +22,9 @@ StreamModule = Callable[[faust.App, Context], None]
 
 def stream_modules() -> Sequence[StreamModule]:
     """The flows this worker runs, each a ``register(app, ctx)`` function."""
-    return ()
+    from hub.streams import billing, credits, orders, support
+
+    return (orders.register, billing.register, support.register, credits.register)
 
 
 def build_codec(settings: Settings) -> Codec:

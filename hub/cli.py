@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = kafka_commands.add_parser("status", help="say whether the broker runs, and where")
     _add_broker_args(status, ports=False)
     status.set_defaults(handler=_kafka_status)
+    from hub.commands import billing, credits, orders, support
+
+    for area in (orders, billing, support, credits):
+        area.add_commands(commands)
     return parser
 
 
