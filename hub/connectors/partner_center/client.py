@@ -226,6 +226,7 @@ class PartnerCenterClient:
     async def find_order_by_idempotency_key(
         self, customer_id: str, idempotency_key: str, *, correlation_id: str
     ) -> Order | None:
+        """The order placed under ``idempotency_key``, where the service records keys."""
         reply = await self._transport.send(
             Operation.LIST_ORDERS,
             "GET",
@@ -233,8 +234,10 @@ class PartnerCenterClient:
             correlation_id=correlation_id,
             params={IDEMPOTENCY_QUERY: idempotency_key},
         )
-        orders = _parse(Collection[Order], reply, Operation.LIST_ORDERS)
-        return orders.items[0] if orders.items else None
+        orders = _parse(Collection[Order], reply, Operation.LIST_ORDERS).items
+        # Only an order that carries the key counts: a service that ignores the query (real
+        # Partner Center does) lists every order, and none of those may be taken for ours.
+        return next((order for order in orders if order.idempotency_key == idempotency_key), None)
 
     # -- subscriptions ---------------------------------------------------------------------
 

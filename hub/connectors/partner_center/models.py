@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.domain.enums import BillingCycle, ChargeType, Severity, SubscriptionStatus, Term
 
 TRANSACTION_RESELLER = "transaction_reseller"
+IDEMPOTENCY_ATTRIBUTE = "idempotencyKey"
 
 T = TypeVar("T")
 
@@ -125,6 +126,12 @@ class Order(WireModel):
     creation_date: datetime = Field(alias="creationDate")
     status: str
     transaction_type: str = Field(default="UserPurchase", alias="transactionType")
+    # Microsoft's object attributes; the simulator adds ``idempotencyKey`` here.
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.attributes.get(IDEMPOTENCY_ATTRIBUTE)
 
 
 class OrderError(WireModel):

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -507,14 +508,18 @@ async def serve(
 async def _serve_forever(host: str, port: int, token: str | None) -> None:
     handle = await serve(host, port, simulator=PartnerCenterSimulator(token=token))
     log.info("partner center simulator listening", extra={"url": handle.url})
+    stopped = asyncio.Event()
+    # SIGTERM too, so scripts and supervisors can stop it as cleanly as Ctrl-C does.
+    with contextlib.suppress(NotImplementedError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
-        await asyncio.Event().wait()
+        await stopped.wait()
     finally:
         await handle.close()
 
 
 def run_simulator(host: str, port: int, *, token: str | None = None) -> None:
-    """Serve until Ctrl-C (for ``hub sim partner-center``)."""
+    """Serve until Ctrl-C or SIGTERM (for ``hub sim partner-center``)."""
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(host, port, token))
 

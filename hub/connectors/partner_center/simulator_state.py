@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from hub.connectors.partner_center.errors import ErrorCode
 from hub.connectors.partner_center.models import (
+    IDEMPOTENCY_ATTRIBUTE,
     Cart,
     CartCheckoutResult,
     Customer,
@@ -213,6 +214,7 @@ class SimulatorState:
             line_items=lines,
             creation_date=now,
             status="completed",
+            attributes={"objectType": "Order", **({IDEMPOTENCY_ATTRIBUTE: key} if key else {})},
         )
         self.orders[order_id] = _OrderRecord(order=order, idempotency_key=key)
         record.order_id = order_id

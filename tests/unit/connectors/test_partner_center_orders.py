@@ -6,11 +6,18 @@ import pytest
 from conftest import BASIC, RESELLER, PlaceOrder, basic_line, new_customer
 from prometheus_client import CollectorRegistry
 
-from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterError, nce_line
+from hub.connectors.partner_center import (
+    PartnerCenterClient,
+    PartnerCenterConfig,
+    PartnerCenterError,
+    nce_line,
+)
+from hub.connectors.partner_center.simulator import SimulatorHandle
 from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.connectors.partner_center.simulator_faults import Fault, FaultKind, LostResponseMode
 from hub.domain.enums import BillingCycle, SubscriptionStatus, Term
 from hub.errors import ExternalServiceError
+from hub.settings import load_settings
 
 
 async def test_customer_is_created_for_the_indirect_reseller(client: PartnerCenterClient) -> None:
@@ -150,3 +157,39 @@ async def test_quantity_over_the_offer_limit_is_quota_not_available(
         )
 
     assert caught.value.code == "10002"
+
+
+async def test_lookup_ignores_orders_that_do_not_carry_the_key(
+    client: PartnerCenterClient, sim: SimulatorHandle
+) -> None:
+    customer = await client.create_customer(new_customer(), correlation_id="c")
+    assert customer.id is not None
+    await client.place_order(customer.id, [basic_line()], correlation_id="c", idempotency_key="a")
+    # As real Partner Center would answer: an order listed, but without our key on it.
+    for record in sim.simulator.state.orders.values():
+        record.order.attributes.clear()
+
+    found = await client.find_order_by_idempotency_key(customer.id, "a", correlation_id="c")
+
+    assert found is None
+
+
+async def test_unknown_customer_is_not_found_and_not_retried(
+    client: PartnerCenterClient, admin: SimulatorAdmin
+) -> None:
+    with pytest.raises(PartnerCenterError) as caught:
+        await client.get_customer("no-such-customer", correlation_id="c")
+
+    assert caught.value.status == 404
+    assert caught.value.retriable is False
+    assert await admin.requests("get_customer") == 1
+
+
+def test_config_comes_from_hub_settings() -> None:
+    settings = load_settings(partner_center_url="http://pc.local", partner_center_max_attempts=3)
+
+    config = PartnerCenterConfig.from_settings(settings)
+
+    assert config.base_url == "http://pc.local"
+    assert config.max_attempts == 3
+    assert config.token.get_secret_value() == settings.partner_center_token.get_secret_value()
