@@ -63,7 +63,7 @@ async def test_timeout_is_retried(
 ) -> None:
     await admin.inject(Fault(kind=FaultKind.TIMEOUT, count=1, seconds=5))
 
-    async with make_client(timeout_s=0.3) as client:
+    async with make_client(timeout_s=1.0) as client:
         created = await client.create_customer(new_customer(), correlation_id="c")
 
     assert created.id
