@@ -124,6 +124,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             _say(f"leaving the broker at {handle.bootstrap} running (it was not started here)")
 
 
+def _sim_partner_center(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.connectors.partner_center.simulator import run_simulator
+
+    _say(f"Partner Center simulator on http://{args.host}:{args.port} (Ctrl-C stops it)")
+    run_simulator(args.host, args.port, token=settings.partner_center_token.get_secret_value())
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -154,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--loglevel", default="info")
     worker.set_defaults(handler=_worker)
+
+    sim = commands.add_parser("sim", help="local simulators of external systems")
+    sims = sim.add_subparsers(dest="sim_command", required=True, metavar="SYSTEM")
+    partner_center = sims.add_parser(
+        "partner-center", help="a stateful Partner Center simulator with fault injection"
+    )
+    partner_center.add_argument("--host", default="127.0.0.1")
+    partner_center.add_argument("--port", type=int, default=18080)
+    partner_center.set_defaults(handler=_sim_partner_center)
 
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker built from Maven jars")
     kafka_commands = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
