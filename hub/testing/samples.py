@@ -203,6 +203,14 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         unit_price_minor=644,
         currency="EUR",
     ),
+    "OrderReviewDecided": lambda: o.OrderReviewDecided(
+        **envelope("review"),
+        order_id="PO-2025-0042",
+        decision="release",
+        reviewer="finance.jane",
+        reason="customer paid by wire, limit raise pending",
+        decided_at=T0,
+    ),
     "ProvisioningFailed": lambda: o.ProvisioningFailed(
         **envelope("fail"),
         **_order_ids(),

@@ -144,6 +144,26 @@ class ProvisioningFailed(Event):
     message: Text
 
 
+ReviewDecision = Literal["release", "reject"]
+
+
+class OrderReviewDecided(Event):
+    """Finance reviewed a held order: release it to Microsoft, or reject it (an ops command)."""
+
+    reseller_id: ResellerId
+    order_id: Identifier
+    decision: ReviewDecision
+    reviewer: Identifier = Field(description="who decided, for the audit trail")
+    reason: Text | None = Field(default=None, description="why; required to reject")
+    decided_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _reject_has_reason(self) -> Self:
+        if self.decision == "reject" and self.reason is None:
+            raise ValueError("a rejection needs a reason the reseller can read")
+        return self
+
+
 EVENTS: tuple[type[Event], ...] = (
     OrderRequested,
     OrderAccepted,
@@ -151,4 +171,5 @@ EVENTS: tuple[type[Event], ...] = (
     OrderRejected,
     SubscriptionProvisioned,
     ProvisioningFailed,
+    OrderReviewDecided,
 )
