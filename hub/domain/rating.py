@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.domain.enums import BillingCycle, ChargeType, ProductKind, Term
 from hub.domain.money import check_currency
 from hub.domain.pricing import protected_unit_price, round_half_up
 from hub.domain.reference import PriceListEntry
+from hub.domain.subscriptions import CANCELLATION_WINDOW, within_cancellation_window
 from hub.errors import BusinessRuleViolation, ValidationFailed
 
-# Seat reductions and cancellations are refundable only this many calendar days after the
-# purchase or renewal (new commerce). The lifecycle decision lives with the subscription
-# rules; rating refuses too, because a refund outside it is one Microsoft will not return.
-REFUND_WINDOW_DAYS = 7
+# Seat reductions and cancellations are refundable only inside the lifecycle's window
+# (``subscriptions.within_cancellation_window``, the authority). Rating refuses a refund outside
+# it, because it is one Microsoft will not return, but never with a rule of its own.
+REFUND_WINDOW_DAYS = CANCELLATION_WINDOW.days
 
 _LINE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:hub:billing:rated-line")
 
@@ -78,6 +79,12 @@ class Charge(BaseModel):
     effective_date: date | None = None
     credit_cost_minor: int = Field(default=0, ge=0, description="customerCredit: Microsoft's")
     credit_price_minor: int = Field(default=0, ge=0, description="customerCredit: passed on")
+    window_start: AwareDatetime | None = Field(
+        default=None, description="exact purchase/renewal instant, when known"
+    )
+    effective_at: AwareDatetime | None = Field(
+        default=None, description="exact instant of the change, when known"
+    )
 
     @field_validator("currency")
     @classmethod
@@ -137,14 +144,29 @@ def line_id(charge: Charge) -> str:
     return str(uuid.uuid5(_LINE_NAMESPACE, "|".join(parts)))
 
 
-def refund_window_open(term_start: date, on: date) -> bool:
-    """True when ``on`` can fall inside the 7 days (168 h) after a purchase or renewal.
+def refund_window_open(window_start: datetime, at: datetime) -> bool:
+    """Whether a refund at ``at`` is inside the window opened at ``window_start``.
 
-    The lifecycle decides on exact times (``subscriptions.within_cancellation_window``);
-    by date alone a change on day start + 7 may still be inside, so that day is allowed here
-    and anything later is refused.
+    This is ``subscriptions.within_cancellation_window`` itself: the lifecycle decides, and
+    rating must never refuse a change the lifecycle accepted (nor accept one it refused).
+    """
+    return within_cancellation_window(window_start, at)
+
+
+def refund_day_possible(term_start: date, on: date) -> bool:
+    """By dates alone (no times known): whether some instant of day ``on`` can fall inside a
+    window opened during day ``term_start``.
+
+    Any instant the lifecycle accepts lies on a day from ``term_start`` to ``term_start + 7``,
+    so this never refuses what the lifecycle accepted; it only catches dates no window covers.
     """
     return term_start <= on <= term_start + timedelta(days=REFUND_WINDOW_DAYS)
+
+
+def _refund_allowed(charge: Charge, effective: date) -> bool:
+    if charge.window_start is not None and charge.effective_at is not None:
+        return refund_window_open(charge.window_start, charge.effective_at)
+    return refund_day_possible(charge.term_start, effective)
 
 
 def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: int) -> RatedLine:
@@ -200,7 +222,7 @@ def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: i
     days = days_inclusive(effective, charge.period_end)
     sign = 1
     if ct in _REFUNDS:
-        if not refund_window_open(charge.term_start, effective):
+        if not _refund_allowed(charge, effective):
             raise BusinessRuleViolation(
                 "RefundWindowClosed",
                 f"{ct} on {effective} is more than {REFUND_WINDOW_DAYS} days after the "

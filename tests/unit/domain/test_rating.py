@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,8 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.domain.enums import BillingCycle, ChargeType, Term
-from hub.domain.rating import Charge, days_inclusive, prorate, rate_charge
+from hub.domain.rating import (
+    Charge,
+    days_inclusive,
+    prorate,
+    rate_charge,
+    refund_day_possible,
+    refund_window_open,
+)
 from hub.domain.reference import PriceListEntry
+from hub.domain.subscriptions import within_cancellation_window
 from hub.errors import BusinessRuleViolation
 
 MONTHLY = PriceListEntry(
@@ -227,3 +235,46 @@ def test_seat_change_proration_never_exceeds_the_month(
     )
     assert 0 <= line.price_minor <= seats * 1200
     assert line.days == days_inclusive(eff, end)
+
+
+# --- the refund window agrees with the lifecycle (subscriptions.within_cancellation_window) ---
+
+BOUGHT = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
+
+
+def _cancel_at(at: datetime, **over: Any) -> Charge:
+    return charge(
+        ChargeType.CANCEL_IMMEDIATE,
+        term_start=BOUGHT.date(),
+        period_start=date(2026, 3, 10),
+        period_end=date(2026, 4, 9),
+        effective_date=at.date(),
+        **over,
+    )
+
+
+def test_cancel_on_the_seventh_day_accepted_by_the_lifecycle_is_refunded_by_rating() -> None:
+    cancelled = datetime(2026, 3, 17, 14, 0, tzinfo=UTC)
+    assert within_cancellation_window(BOUGHT, cancelled)
+    exact = rate_charge(
+        _cancel_at(cancelled, window_start=BOUGHT, effective_at=cancelled), ENTRIES, MARKUP
+    )
+    by_date = rate_charge(_cancel_at(cancelled), ENTRIES, MARKUP)
+    assert exact.price_minor < 0
+    assert exact == by_date
+
+
+def test_cancel_one_minute_after_168_hours_is_refused_by_both() -> None:
+    late = BOUGHT + timedelta(days=7, minutes=1)
+    assert not within_cancellation_window(BOUGHT, late)
+    with pytest.raises(BusinessRuleViolation, match="RefundWindowClosed"):
+        rate_charge(_cancel_at(late, window_start=BOUGHT, effective_at=late), ENTRIES, MARKUP)
+
+
+@given(st.integers(0, 10 * 24 * 60))
+def test_rating_never_refuses_a_refund_the_lifecycle_accepted(minutes: int) -> None:
+    at = BOUGHT + timedelta(minutes=minutes)
+    lifecycle = within_cancellation_window(BOUGHT, at)
+    assert refund_window_open(BOUGHT, at) == lifecycle
+    if lifecycle:
+        assert refund_day_possible(BOUGHT.date(), at.date())
