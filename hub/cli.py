@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -186,9 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = kafka_commands.add_parser("status", help="say whether the broker runs, and where")
     _add_broker_args(status, ports=False)
     status.set_defaults(handler=_kafka_status)
-    from hub.commands import billing, credits, orders, support
+    from hub.commands import billing, contracts, credits, orders, support
 
-    for area in (orders, billing, support, credits):
+    for area in (contracts, orders, billing, support, credits):
         area.add_commands(commands)
     return parser
 
@@ -196,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    if args.command not in ("run", "worker"):
+        # One-shot commands: the client's transient retries (new topic without a leader yet)
+        # are not news; real failures still surface as errors.
+        logging.getLogger("aiokafka").setLevel(logging.ERROR)
     try:
         return handler(args, load_settings())
     except HubError as exc:

@@ -31,6 +31,23 @@ def kafka() -> Iterator[BrokerInfo]:
         yield broker
 
 
+@pytest.fixture(scope="session")
+def schema_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Confluent-compatible registry: ``HUB_TEST_REGISTRY_URL``, else local Apicurio."""
+    given = os.environ.get("HUB_TEST_REGISTRY_URL")
+    if given:
+        yield given
+        return
+    from hub.ops.local_registry import start_registry, stop_registry
+
+    data_dir = tmp_path_factory.mktemp("registry")
+    handle = start_registry(data_dir, die_with_parent=True)
+    try:
+        yield handle.url
+    finally:
+        stop_registry(data_dir)
+
+
 @pytest.fixture
 def topic_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """Topic names unique to this test: ``topic_name("orders")`` -> ``t.<test>.<rand>.orders``."""

@@ -52,10 +52,17 @@ async def _existing(admin: AIOKafkaAdminClient, names: Sequence[str]) -> dict[st
 
 
 async def _wait_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> None:
-    """Metadata lags a create by a moment; return once every new topic is listed."""
-    for _ in range(100):
+    """Metadata lags a create by a moment; return once every new partition has a leader."""
+    for _ in range(150):
         if set(names) <= set(await admin.list_topics()):
-            return
+            described: list[dict[str, Any]] = await admin.describe_topics(list(names))
+            if all(
+                not d.get("error_code")
+                and d["partitions"]
+                and all(p.get("leader", -1) >= 0 for p in d["partitions"])
+                for d in described
+            ):
+                return
         await asyncio.sleep(0.1)
     raise ExternalServiceError("kafka", f"created topics not visible: {sorted(names)}")
 

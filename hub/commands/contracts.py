@@ -1,0 +1,196 @@
+"""``hub topics``, ``hub schemas``, ``hub reference`` and ``hub registry``: contracts and data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hub.commands import Subcommands, say
+from hub.settings import Settings
+
+# --- topics ----------------------------------------------------------------------------------
+
+
+def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.connectors.kafka_admin import ChangeKind, apply_topics
+    from hub.connectors.reference_files import load_reference_file, reseller_ids
+    from hub.topics import TopicCatalog
+
+    resellers = list(args.reseller or [])
+    for path in args.resellers_from or []:
+        resellers += reseller_ids(load_reference_file(Path(path)))
+    specs = TopicCatalog(settings.topic_prefix).all(resellers)
+    changes = asyncio.run(
+        apply_topics(
+            settings.kafka_bootstrap_servers,
+            specs,
+            replication_factor=settings.kafka_replication_factor,
+        )
+    )
+    changed = [c for c in changes if c.kind is not ChangeKind.UNCHANGED]
+    for change in changed if not args.verbose else changes:
+        print(change)
+    say(f"{len(specs)} topics checked, {len(changed)} changed")
+    return 0
+
+
+def _topics_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.topics import TopicCatalog
+
+    for spec in TopicCatalog(settings.topic_prefix).all(args.reseller or []):
+        policy = "compact" if spec.compacted else f"retention={spec.retention_ms}ms"
+        events = ",".join(spec.events) or "-"
+        print(
+            f"{spec.name:<45} key={spec.key:<16} p={spec.partitions} {policy:<26} "
+            f"w={'|'.join(spec.writers)} r={'|'.join(spec.readers)} events={events}"
+        )
+    return 0
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def _schemas_check(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.schemas.avro_files import AVRO_DIR
+    from hub.schemas.catalog import default_catalog
+    from hub.schemas.compat import check_repo
+    from hub.schemas.derive import drift
+
+    avro_dir = Path(args.avro_dir) if args.avro_dir else AVRO_DIR
+    problems = check_repo(avro_dir)
+    if avro_dir == AVRO_DIR:
+        contracts = default_catalog().contracts.values()
+        problems += drift((c.model, c.current.text) for c in contracts)
+    for problem in problems:
+        print(problem)
+    if problems:
+        say(f"{len(problems)} compatibility problem(s) in {avro_dir}")
+        return 1
+    say(f"every schema in {avro_dir} is backward compatible with its previous version")
+    return 0
+
+
+def _schemas_register(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.connectors.schema_registry import SchemaRegistryClient, register_all
+    from hub.errors import ConfigError
+    from hub.topics import TopicCatalog
+
+    url = args.registry or settings.schema_registry_url
+    if not url:
+        raise ConfigError("no registry: pass --registry URL or set HUB_SCHEMA_REGISTRY_URL")
+    subjects = TopicCatalog(settings.topic_prefix).subjects()
+    registered = register_all(SchemaRegistryClient(url), subjects, strategy="topic_record")
+    for subject, schema_id in sorted(registered.items()):
+        print(f"{schema_id:>6}  {subject}")
+    say(f"{len(registered)} subjects registered at {url}")
+    return 0
+
+
+# --- reference data --------------------------------------------------------------------------
+
+
+def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.app import build_codec
+    from hub.connectors.kafka_admin import apply_topics
+    from hub.connectors.kafka_io import Outgoing, publish
+    from hub.connectors.reference_files import load_reference_file, reference_events
+    from hub.schemas.events.reference import (
+        CatalogItemUpserted,
+        CustomerUpserted,
+        ResellerUpserted,
+    )
+    from hub.topics import Topic, TopicCatalog
+
+    ref = load_reference_file(Path(args.file), section=args.section)
+    say("validated " + ", ".join(f"{n} {what}" for what, n in ref.counts().items()))
+    catalog = TopicCatalog(settings.topic_prefix)
+    bootstrap = settings.kafka_bootstrap_servers
+    if not args.no_topics:
+        resellers = [r.reseller_id for r in ref.resellers]
+        asyncio.run(apply_topics(bootstrap, catalog.all(resellers)))
+    items = []
+    for key, event in reference_events(ref, datetime.now(UTC)):
+        if isinstance(event, ResellerUpserted):
+            topic = Topic.RESELLERS
+        elif isinstance(event, CustomerUpserted):
+            topic = Topic.CUSTOMERS
+        elif isinstance(event, CatalogItemUpserted):
+            topic = Topic.CATALOG
+        else:
+            topic = Topic.PRICES
+        items.append(Outgoing(catalog.name(topic), key, event))
+    sent = asyncio.run(publish(bootstrap, build_codec(settings), items))
+    say(f"published {sent} reference events to {bootstrap}")
+    return 0
+
+
+# --- registry --------------------------------------------------------------------------------
+
+
+def _registry_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.data_dir) if args.data_dir else settings.state_dir / "registry"
+
+
+def _registry_start(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.ops.local_registry import start_registry
+
+    handle = start_registry(_registry_dir(args, settings), port=args.port, progress=say)
+    print(handle.url)
+    say(f"use it with: HUB_SCHEMA_REGISTRY_URL={handle.url}")
+    return 0
+
+
+def _registry_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.ops.local_registry import stop_registry
+
+    if not stop_registry(_registry_dir(args, settings), progress=say):
+        say("no schema registry is running from there")
+    return 0
+
+
+def add_commands(commands: Subcommands) -> None:
+    topics = commands.add_parser("topics", help="the topic catalogue, applied to a broker")
+    actions = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    apply = actions.add_parser("apply", help="create or update every topic; print what changed")
+    apply.add_argument("--reseller", action="append", help="also this reseller's partner topics")
+    apply.add_argument(
+        "--resellers-from", action="append", metavar="FILE", help="resellers of a reference file"
+    )
+    apply.add_argument("-v", "--verbose", action="store_true", help="list unchanged topics too")
+    apply.set_defaults(handler=_topics_apply)
+    listing = actions.add_parser("list", help="print the catalogue")
+    listing.add_argument("--reseller", action="append")
+    listing.set_defaults(handler=_topics_list)
+
+    schemas = commands.add_parser("schemas", help="Avro contracts: compatibility and registry")
+    actions = schemas.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
+    check = actions.add_parser("check", help="fail if a schema change is not backward compatible")
+    check.add_argument("--avro-dir", help="check this directory instead of the shipped schemas")
+    check.set_defaults(handler=_schemas_check)
+    register = actions.add_parser("register", help="register every contract in a registry")
+    register.add_argument("--registry", help="Confluent-compatible base URL")
+    register.set_defaults(handler=_schemas_register)
+
+    reference = commands.add_parser("reference", help="reseller, customer and catalogue data")
+    actions = reference.add_subparsers(dest="reference_command", required=True, metavar="ACTION")
+    load = actions.add_parser("load", help="validate a YAML/CSV file and publish it")
+    load.add_argument("file")
+    load.add_argument(
+        "--section",
+        choices=("resellers", "customers", "catalog", "price_lists"),
+        help="what a CSV file holds",
+    )
+    load.add_argument("--no-topics", action="store_true", help="do not create partner topics")
+    load.set_defaults(handler=_reference_load)
+
+    registry = commands.add_parser("registry", help="the local schema registry (Apicurio)")
+    actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+    start = actions.add_parser("start", help="start it in the background; print its URL")
+    start.add_argument("--port", type=int, default=18081)
+    start.add_argument("--data-dir")
+    start.set_defaults(handler=_registry_start)
+    stop = actions.add_parser("stop", help="stop it")
+    stop.add_argument("--data-dir")
+    stop.set_defaults(handler=_registry_stop)

@@ -1,0 +1,57 @@
+"""`hub schemas check` passes on the shipped contracts and fails on an incompatible change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.cli import build_parser, main
+
+FIXTURES = Path(__file__).parent / "schemas" / "fixtures"
+
+
+def test_schemas_check_passes_on_the_repository() -> None:
+    assert main(["schemas", "check"]) == 0
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    ["changed_type", "removed_field_without_default", "renamed_enum_symbol"],
+)
+def test_schemas_check_fails_on_an_incompatible_fixture(
+    fixture: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["schemas", "check", "--avro-dir", str(FIXTURES / fixture)]) == 1
+    assert "order_requested v2 reading v1" in capsys.readouterr().out
+
+
+def test_schemas_check_accepts_a_compatible_change() -> None:
+    assert (
+        main(
+            [
+                "schemas",
+                "check",
+                "--avro-dir",
+                str(FIXTURES / "compatible_added_field_with_default"),
+            ]
+        )
+        == 0
+    )
+
+
+def test_help_lists_every_command_area(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    out = capsys.readouterr().out
+    for command in ("run", "worker", "kafka", "sim", "topics", "schemas", "reference", "registry"):
+        assert command in out
+
+
+def test_a_bad_reference_file_is_a_clear_error_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "r.yaml"
+    bad.write_text("resellers: [{reseller_id: x}]\n")
+    assert main(["reference", "load", str(bad)]) == 2
+    assert "r.yaml:resellers[0]" in capsys.readouterr().err
