@@ -12,6 +12,7 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from hub.schemas.codec import Codec
+from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
 from hub.streams import reference
 from hub.streams.context import Context
@@ -55,10 +56,13 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         consumer_auto_offset_reset="earliest",
     )
     setup_prometheus_sensors(app, name_prefix="faust")
+    codec = build_codec(settings)
+    # Also as a faust codec: `value_serializer="hub-avro"` for any topic that wants it.
+    register_codec(codec)
     ctx = Context(
         app,
         settings,
-        build_codec(settings),
+        codec,
         TopicCatalog(settings.topic_prefix),
         reference.ReferenceTables(app),
     )
