@@ -42,6 +42,7 @@ class Topic(StrEnum):
     INVOICES = "hub.billing.invoices"
     REVENUE = "hub.billing.revenue"
     COLLECTIONS = "hub.billing.collections"
+    BILLING_INPUTS = "hub.billing.inputs"
     RECONCILIATION_LINES = "hub.reconciliation.lines"
     RECONCILIATION_MISMATCHES = "hub.reconciliation.mismatches"
     SUPPORT_EVENTS = "hub.support.events"
@@ -49,6 +50,8 @@ class Topic(StrEnum):
     CREDITS_APPROVED = "hub.credits.approved"
     CREDITS_ALLOCATED = "hub.credits.allocated"
     OPS_COMMANDS = "hub.ops.commands"
+    SUPPORT_TICKET_COMMANDS = "hub.support.ticket-commands"
+    SUPPORT_CORRELATION = "hub.support.correlation"
 
 
 class PartnerTopic(StrEnum):
@@ -265,6 +268,37 @@ _FIXED: tuple[TopicSpec, ...] = (
         (),
         "ops commands (release held order, close month)",
         writers=("ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.SUPPORT_TICKET_COMMANDS,
+        "reseller_id",
+        ("TicketResolved",),
+        "support-internal: SLA ticks and resolutions, co-partitioned with reseller.tickets",
+        retention_ms=_DAY_MS,
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.SUPPORT_CORRELATION,
+        "correlation_key",
+        ("TicketOpened", "TicketRouted", "TicketUpdated"),
+        "support-internal: escalatable tickets re-keyed by service and region",
+        retention_ms=_WEEK_MS,
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.BILLING_INPUTS,
+        "reseller_id",
+        (
+            "BillingRunRequested",
+            "SubscriptionChanged",
+            "ServiceCreditAllocated",
+            "ReconciliationLineReceived",
+        ),
+        "billing-internal: runs (close, dunning, reconcile) and inputs re-keyed by reseller; "
+        "last in the list so it is no event's home (registry subject)",
+        retention_ms=_TEN_YEARS_MS,
+        writers=("hub", "ops", "finance"),
+        readers=("hub",),
     ),
 )
 

@@ -1,11 +1,170 @@
-"""The support flow's agents (not wired yet)."""
+"""The support flow's agents: intake and routing, SLA timers, escalation and incidents.
+
+Design. Two agents own all state, each over topics co-partitioned with its tables:
+- ``support.intake`` reads ``reseller.tickets`` and ``hub.support.ticket-commands`` (both keyed
+  by reseller id): routes tickets, holds the SLA timer of each ticket in ``support-tickets``.
+- ``support.escalation`` reads ``hub.support.correlation`` (keyed by service and region):
+  correlates incidents, opens Microsoft service requests, relays Microsoft's changes.
+Faust timers run outside any event, where a table write has no partition, so timers never
+write: the SLA timer sends a tick command to each partition of the ticket-commands topic this
+worker owns, and the Microsoft poller sends what it observed to the correlation topic under the
+request's key. The agents then evaluate and write the flags in the same step as they emit the
+facts, so a restarted worker resumes from the changelog: a pending breach still fires, and a
+fired one (flag restored) never fires again. Event ids are derived, so a redelivery repeats
+the same ids at most.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
 import faust
 
+from hub.connectors.partner_center.config import PartnerCenterConfig
+from hub.domain.enums import Severity
+from hub.errors import HubError
+from hub.schemas.envelope import Event
+from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
+from hub.streams.dead_letter import SourceMessage
+from hub.streams.pipeline import Emit, Pipeline, event_headers
+from hub.streams.support_config import SupportConfig
+from hub.streams.support_escalation import Escalations
+from hub.streams.support_intake import Intake
+from hub.streams.support_microsoft import PartnerCenterServiceRequests
+from hub.streams.support_records import escalation_key
+from hub.streams.support_topics import command_kind, decode_command, encode_command
+from hub.topics import Topic
+
+log = logging.getLogger(__name__)
+
+RESOLVE_INCIDENT = "support.resolve-incident"
+
+
+async def _send(ctx: Context, emits: Sequence[Emit]) -> None:
+    encoded = [(e, ctx.codec.encode(e.event)) for e in emits]
+    for emit, value in encoded:
+        await ctx.send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
+
+
+def _multi_topic(app: faust.App, *names: str) -> Any:
+    return app.topic(
+        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
+async def _drive(
+    stream: Any, ctx: Context, pipeline: Pipeline, handler: Any, on_command: Any
+) -> None:
+    """Events go through the pipeline; internal commands through ``on_command``, and a command
+    that fails is dead-lettered like any message."""
+    async for item in stream.events():
+        source = SourceMessage.from_faust(item.message)
+        kind = command_kind(source.headers)
+        if kind is None:
+
+            async def handle(event: Event, partition: int = source.partition) -> Sequence[Emit]:
+                result: Sequence[Emit] = await handler(event, partition)
+                return result
+
+            await pipeline.process(source, handle)
+            continue
+        try:
+            emits = await on_command(kind, decode_command(source.value), source.partition)
+            await _send(ctx, emits)
+        except Exception as exc:  # noqa: BLE001 - a failed command is dead-lettered, never lost
+            await pipeline.dead_letters.send(source, exc)
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    """Registers this flow's agents on `app` (none yet)."""
+    """Registers the support agents and timers on ``app``."""
+    config = SupportConfig()
+    partitions = ctx.settings.kafka_partitions
+    catalog = ctx.topics
+    tickets = app.Table("support-tickets", partitions=partitions, key_type=str)
+    records = app.Table("support-escalations", partitions=partitions, key_type=str)
+    correlations = app.Table("support-correlation", partitions=partitions, key_type=str)
+    intake = Intake(catalog, config, ctx.reference.view, tickets)
+    microsoft = PartnerCenterServiceRequests(PartnerCenterConfig.from_settings(ctx.settings))
+    escalations = Escalations(catalog, config, ctx.reference.view, records, correlations, microsoft)
+    commands_topic = catalog.name(Topic.SUPPORT_TICKET_COMMANDS)
+    correlation_topic = catalog.name(Topic.SUPPORT_CORRELATION)
+
+    async def intake_command(kind: str, doc: dict[str, Any], partition: int) -> list[Emit]:
+        if kind != "sla_tick":
+            raise HubError(f"unknown intake command {kind!r}")
+        return intake.tick(partition, datetime.fromisoformat(str(doc["now"])))
+
+    @app.agent(
+        _multi_topic(app, catalog.name(Topic.TICKETS), commands_topic),
+        name="support.intake",
+        concurrency=1,
+    )
+    async def intake_agent(stream: Any) -> None:
+        await _drive(stream, ctx, ctx.pipeline("support.intake"), intake.handle, intake_command)
+
+    async def escalation_command(kind: str, doc: dict[str, Any], partition: int) -> list[Emit]:
+        return await escalations.command({**doc, "kind": kind}, partition, datetime.now(UTC))
+
+    @app.agent(ctx.source(Topic.SUPPORT_CORRELATION), name="support.escalation", concurrency=1)
+    async def escalation_agent(stream: Any) -> None:
+        pipeline = ctx.pipeline("support.escalation")
+        await _drive(stream, ctx, pipeline, escalations.handle, escalation_command)
+
+    @app.agent(ctx.source(Topic.OPS_COMMANDS), name="support.ops", concurrency=1)
+    async def ops_agent(stream: Any) -> None:
+        # Other flows' commands share the topic: this agent acts on its own kind only.
+        async for item in stream.events():
+            source = SourceMessage.from_faust(item.message)
+            if command_kind(source.headers) != RESOLVE_INCIDENT:
+                continue
+            try:
+                doc = decode_command(source.value)
+                value, headers = encode_command(
+                    "resolve_incident", {"incident_id": str(doc["incident_id"])}
+                )
+                # The incident lives in one partition; the id alone does not say which.
+                for partition in range(partitions):
+                    await ctx.raw_topic(correlation_topic).send(
+                        key=None, value=value, partition=partition, headers=headers
+                    )
+            except Exception as exc:  # noqa: BLE001 - dead-lettered, never lost
+                await ctx.pipeline("support.ops").dead_letters.send(source, exc)
+
+    @app.timer(interval=config.sla_tick_s)  # type: ignore[untyped-decorator]
+    async def sla_ticks() -> None:
+        value, headers = encode_command("sla_tick", {"now": datetime.now(UTC).isoformat()})
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == commands_topic:
+                await ctx.raw_topic(commands_topic).send(
+                    key=None, value=value, partition=tp.partition, headers=headers
+                )
+        counts = intake.open_by_severity()
+        for severity in Severity:
+            metrics.OPEN_TICKETS.labels(severity=severity.value).set(counts.get(severity.value, 0))
+
+    @app.timer(interval=config.poll_s)  # type: ignore[untyped-decorator]
+    async def poll_microsoft() -> None:
+        for record in escalations.open_requests():
+            try:
+                observed = await microsoft.get(
+                    record.sr_id or "", correlation_id=record.correlation_id
+                )
+            except HubError as exc:
+                log.warning("service request %s not polled: %s", record.sr_id, exc)
+                continue
+            if observed.status == record.sr_status and len(observed.notes) == record.note_count:
+                continue
+            value, headers = encode_command(
+                "sr_observed",
+                {
+                    "ref": escalation_key(record.kind, record.ref),
+                    "sr_id": observed.sr_id,
+                    "status": observed.status,
+                    "notes": list(observed.notes),
+                },
+            )
+            await ctx.send(correlation_topic, record.correlation_key.encode(), value, headers)
