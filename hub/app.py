@@ -14,7 +14,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
-from hub.streams import reference
+from hub.streams import lag, reference
 from hub.streams.context import Context
 from hub.topics import TopicCatalog
 
@@ -67,6 +67,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         reference.ReferenceTables(app),
     )
     reference.register(app, ctx)
+    lag.register(app, settings.kafka_bootstrap_servers, settings.lag_interval_s)
     for register in stream_modules() if modules is None else modules:
         register(app, ctx)
     return app

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # The distributor's own Partner Center identity (indirect provider).
     distributor_partner_id: str = "5000000"
     log_level: str = "INFO"
+    # How often the worker measures its consumer lag for Prometheus.
+    lag_interval_s: float = Field(default=15.0, gt=0)
 
     @property
     def broker_urls(self) -> list[str]:
