@@ -215,3 +215,13 @@ def set_overdue(exposure: Exposure, overdue_minor: int) -> Exposure:
 def set_credit_hold(exposure: Exposure, on_hold: bool) -> Exposure:
     """Collections puts a reseller on credit hold or lifts it; the credit check reads it."""
     return exposure.model_copy(update={"on_hold": on_hold})
+
+
+def commitment_billed_by(exposure: Exposure, subtotal_minor: int) -> int:
+    """How much of the open commitment an invoice with ``subtotal_minor`` (before tax) bills.
+
+    Commitments are counted before tax, so the pre-tax subtotal leaves the commitment (never more
+    than is committed); the tax-inclusive total becomes a receivable. Pass the result to
+    ``apply_invoice(..., consumes_commitment_minor=...)``.
+    """
+    return min(max(subtotal_minor, 0), exposure.committed_minor)

@@ -35,3 +35,10 @@ def idempotency_key_for_order(order_id: str) -> str:
     if not order_id:
         raise ValueError("order_id must be non-empty")
     return str(derive_event_id("PartnerCenterOrderPlacement", order_id))
+
+
+def idempotency_key_for_customer(customer_id: str) -> str:
+    """The request id used when creating ``customer_id``'s tenant at Microsoft: one tenant ever."""
+    if not customer_id:
+        raise ValueError("customer_id must be non-empty")
+    return str(derive_event_id("PartnerCenterCustomerCreation", customer_id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -443,3 +443,31 @@ def expire(sub: Subscription, at: datetime) -> Change | Rejected:
     if (rejected := _term_not_ended(sub, at)) is not None:
         return rejected
     return _change(sub, sub.term_end, LifecycleKind.EXPIRED, None, status=_S.EXPIRED)
+
+
+ChangeRequestKind = Literal["change_quantity", "suspend", "reactivate", "cancel", "set_auto_renew"]
+
+
+def request_change(
+    sub: Subscription,
+    kind: ChangeRequestKind,
+    at: datetime,
+    *,
+    new_quantity: int | None = None,
+    auto_renew: bool | None = None,
+    max_quantity: int | None = None,
+) -> Change | Rejected:
+    """Apply a reseller's change request of ``kind`` (the request contract's names) at ``at``."""
+    if kind == "change_quantity":
+        if new_quantity is None:
+            raise ValueError("change_quantity needs new_quantity")
+        return change_quantity(sub, at, new_quantity, max_quantity=max_quantity)
+    if kind == "suspend":
+        return suspend(sub, at)
+    if kind == "reactivate":
+        return reactivate(sub, at)
+    if kind == "cancel":
+        return cancel(sub, at)
+    if auto_renew is None:
+        raise ValueError("set_auto_renew needs auto_renew")
+    return set_auto_renew(sub, at, auto_renew)

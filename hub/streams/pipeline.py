@@ -8,6 +8,7 @@ message either yields its outputs or lands in ``<topic>.dlq`` with the reason. R
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,6 +22,8 @@ from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.streams.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Emit:
@@ -32,6 +35,9 @@ class Emit:
 
 
 Handler = Callable[[Event], Awaitable[Sequence[Emit]]]
+# Called with (event, error, attempts) when a decoded event is about to be dead-lettered: what it
+# returns is sent first, so a flow can report the failure (e.g. ProvisioningFailed) as an event.
+FailureHandler = Callable[[Event, Exception, int], Awaitable[Sequence[Emit]]]
 
 
 class Outcome(StrEnum):
@@ -82,12 +88,16 @@ class Pipeline:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
 
-    async def run(self, stream: Any, handler: Handler) -> None:
+    async def run(
+        self, stream: Any, handler: Handler, on_failure: FailureHandler | None = None
+    ) -> None:
         """Drive a faust stream (raw bytes) through ``handler`` until the stream ends."""
         async for event in stream.events():
-            await self.process(SourceMessage.from_faust(event.message), handler)
+            await self.process(SourceMessage.from_faust(event.message), handler, on_failure)
 
-    async def process(self, source: SourceMessage, handler: Handler) -> Outcome:
+    async def process(
+        self, source: SourceMessage, handler: Handler, on_failure: FailureHandler | None = None
+    ) -> Outcome:
         try:
             if source.value is None:
                 raise SchemaError("message has no value (a tombstone is not an event)")
@@ -109,16 +119,33 @@ class Pipeline:
                     await self._sleep(self.retry.delay(attempt, self._rng))
                     attempt += 1
                     continue
+                if on_failure is not None:
+                    await self._report_failure(on_failure, event, exc, attempt)
                 return await self._dead_letter(source, exc)
+        await self._send_all(encoded)
+        PROCESSING_SECONDS.labels(flow=self.flow).observe(
+            max(0.0, time.time() - event.event_time.timestamp())
+        )
+        return Outcome.PROCESSED
+
+    async def _send_all(self, encoded: Sequence[tuple[Emit, bytes]]) -> None:
         for emit, value in encoded:
             await self._send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
             EVENTS_OUT.labels(
                 flow=self.flow, topic=emit.topic, event_type=type(emit.event).__name__
             ).inc()
-        PROCESSING_SECONDS.labels(flow=self.flow).observe(
-            max(0.0, time.time() - event.event_time.timestamp())
-        )
-        return Outcome.PROCESSED
+
+    async def _report_failure(
+        self, on_failure: FailureHandler, event: Event, error: Exception, attempts: int
+    ) -> None:
+        """Send what ``on_failure`` makes of ``error``; the message is dead-lettered either way."""
+        try:
+            emits = await on_failure(event, error, attempts)
+            encoded = [(e, self.codec.encode(e.event)) for e in emits]
+        except Exception as exc:  # noqa: BLE001 - the dead letter below still records the cause
+            log.warning("failure report of %s failed: %r", self.flow, exc)
+            return
+        await self._send_all(encoded)
 
     async def _dead_letter(self, source: SourceMessage, error: Exception) -> Outcome:
         await self.dead_letters.send(source, error)

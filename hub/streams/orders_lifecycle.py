@@ -1,0 +1,147 @@
+"""Subscription lifecycle: a reseller's change request -> domain rules -> Partner Center PATCH.
+
+The 7-day rule is decided in ``hub.domain.subscriptions``; Microsoft enforces it too, and if it
+refuses what the hub allowed, its refusal (code and text) becomes the rejection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterError
+from hub.connectors.partner_center.models import SubscriptionPatch
+from hub.domain.orders import ReferenceView
+from hub.domain.subscriptions import Change, Rejected, Subscription, refund_minor, request_change
+from hub.errors import SchemaError
+from hub.schemas.envelope import Event, caused_by
+from hub.schemas.events.subscriptions import (
+    SubscriptionChanged,
+    SubscriptionChangeRejected,
+    SubscriptionChangeRequested,
+)
+from hub.streams import orders_metrics as metrics
+from hub.streams.orders_intake import Clock, utc_now
+from hub.streams.orders_state import OrderTables, StoredEvent, SubscriptionRecord
+from hub.streams.pipeline import Emit
+from hub.topics import PartnerTopic, Topic, TopicCatalog
+
+NOT_FOUND = "SubscriptionNotFound"
+REFUSED = "PartnerCenterRefused"
+
+
+def patch_for(old: Subscription, new: Subscription) -> SubscriptionPatch:
+    """The PATCH that moves Microsoft's subscription from ``old`` to ``new`` (changed fields)."""
+    return SubscriptionPatch(
+        quantity=new.quantity if new.quantity != old.quantity else None,
+        status=new.status if new.status != old.status else None,
+        auto_renew_enabled=new.auto_renew if new.auto_renew != old.auto_renew else None,
+    )
+
+
+@dataclass
+class Lifecycle:
+    topics: TopicCatalog
+    tables: OrderTables
+    reference: Callable[[], ReferenceView]
+    client: PartnerCenterClient
+    clock: Clock = utc_now
+
+    def emits(self, event: Event, subscription_id: str) -> list[Emit]:
+        reseller_id = event.reseller_id or ""
+        return [
+            Emit(self.topics.name(Topic.SUBSCRIPTION_EVENTS), subscription_id, event),
+            Emit(self.topics.partner(reseller_id, PartnerTopic.STATUS), subscription_id, event),
+        ]
+
+    async def on_change(self, event: Event) -> Sequence[Emit]:
+        if not isinstance(event, SubscriptionChangeRequested):
+            raise SchemaError(f"{type(event).__name__} does not belong on the changes topic")
+        key = f"{event.reseller_id}/{event.change_id}"
+        done = self.tables.changes.get(key)
+        if done is not None:
+            return self.emits(StoredEvent.model_validate(done).event(), event.subscription_id)
+        outcome = await self._decide(event)
+        self.tables.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
+        return self.emits(outcome, event.subscription_id)
+
+    async def _decide(self, request: SubscriptionChangeRequested) -> Event:
+        record = self.tables.subscription(request.subscription_id)
+        # Another reseller's subscription is reported as missing: ids must not leak existence.
+        if (
+            record is None
+            or record.subscription.reseller_id != request.reseller_id
+            or record.subscription.customer_id != request.customer_id
+        ):
+            return self._rejected(
+                request,
+                NOT_FOUND,
+                f"subscription {request.subscription_id!r} is not a "
+                f"subscription of customer {request.customer_id!r} of this reseller",
+            )
+        sub = record.subscription
+        item = self.reference().catalogue.get(sub.catalog_item_id)
+        result = request_change(
+            sub,
+            request.kind,
+            request.requested_at,
+            new_quantity=request.new_quantity,
+            auto_renew=request.auto_renew,
+            max_quantity=item.max_quantity if item else None,
+        )
+        if isinstance(result, Rejected):
+            return self._rejected(request, result.code.value, result.reason)
+        await self.client.start()
+        try:
+            await self.client.update_subscription(
+                record.microsoft_customer_id,
+                sub.subscription_id,
+                patch_for(sub, result.subscription),
+                correlation_id=request.correlation_id,
+            )
+        except PartnerCenterError as exc:
+            if exc.retriable:
+                raise  # the pipeline retries with backoff, then dead-letters
+            said = exc.description or str(exc)
+            return self._rejected(request, REFUSED, f"Partner Center {exc.code}: {said}")
+        self.tables.put_subscription(
+            record.model_copy(update={"subscription": result.subscription})
+        )
+        return self._changed(request, record, result)
+
+    def _changed(
+        self, request: SubscriptionChangeRequested, record: SubscriptionRecord, change: Change
+    ) -> SubscriptionChanged:
+        fact = change.fact
+        refund = refund_minor(fact.refund, record.unit_price_minor) if fact.refund else 0
+        metrics.count_change(fact.kind.value)
+        return SubscriptionChanged(
+            **caused_by(request, "SubscriptionChanged"),
+            event_time=self.clock(),
+            change_id=request.change_id,
+            customer_id=request.customer_id,
+            subscription_id=request.subscription_id,
+            kind=request.kind,
+            effective_at=fact.effective_at,
+            old_quantity=fact.old_quantity,
+            new_quantity=fact.new_quantity,
+            status=fact.new_status,
+            auto_renew=change.subscription.auto_renew,
+            refund_minor=refund,
+            currency=record.currency,
+        )
+
+    def _rejected(
+        self, request: SubscriptionChangeRequested, code: str, message: str
+    ) -> SubscriptionChangeRejected:
+        metrics.count_change_rejected(code)
+        return SubscriptionChangeRejected(
+            **caused_by(request, "SubscriptionChangeRejected"),
+            event_time=self.clock(),
+            change_id=request.change_id,
+            customer_id=request.customer_id,
+            subscription_id=request.subscription_id,
+            kind=request.kind,
+            code=code,
+            message=message,
+        )
