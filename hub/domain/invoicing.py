@@ -89,6 +89,48 @@ def period_bounds(period: str) -> tuple[date, date]:
     return start, following - timedelta(days=1)
 
 
+# Line wording per language; a language without its own wording falls back to English.
+_CHARGE_WORDS: dict[str, dict[ChargeType, str]] = {
+    "en": {
+        ChargeType.NEW: "New subscription",
+        ChargeType.RENEW: "Renewal",
+        ChargeType.CYCLE_CHARGE: "Subscription fee",
+        ChargeType.ADD_QUANTITY: "Seats added",
+        ChargeType.REMOVE_QUANTITY: "Seats removed (refund)",
+        ChargeType.CANCEL_IMMEDIATE: "Cancellation (refund)",
+        ChargeType.CUSTOMER_CREDIT: "Service credit",
+    },
+    "de": {
+        ChargeType.NEW: "Neues Abonnement",
+        ChargeType.RENEW: "Verlängerung",
+        ChargeType.CYCLE_CHARGE: "Abonnementgebühr",
+        ChargeType.ADD_QUANTITY: "Lizenzen hinzugefügt",
+        ChargeType.REMOVE_QUANTITY: "Lizenzen entfernt (Gutschrift)",
+        ChargeType.CANCEL_IMMEDIATE: "Kündigung (Gutschrift)",
+        ChargeType.CUSTOMER_CREDIT: "Servicegutschrift",
+    },
+    "fr": {
+        ChargeType.NEW: "Nouvel abonnement",
+        ChargeType.RENEW: "Renouvellement",
+        ChargeType.CYCLE_CHARGE: "Frais d'abonnement",
+        ChargeType.ADD_QUANTITY: "Licences ajoutées",
+        ChargeType.REMOVE_QUANTITY: "Licences retirées (avoir)",
+        ChargeType.CANCEL_IMMEDIATE: "Résiliation (avoir)",
+        ChargeType.CUSTOMER_CREDIT: "Crédit de service",
+    },
+}
+
+
+def line_description(line: InvoiceLine, language: str) -> str:
+    """The line's text in ``language`` (a BCP 47 tag; its primary subtag picks the wording)."""
+    words = _CHARGE_WORDS.get(language.split("-")[0], _CHARGE_WORDS["en"])
+    what = words.get(line.charge_type, line.charge_type.value)
+    return (
+        f"{what}: {line.product_id}/{line.sku_id} x{line.quantity}, "
+        f"{line.period_start.isoformat()}..{line.period_end.isoformat()}"
+    )
+
+
 def invoice_number(prefix: str, sequence: int) -> str:
     return f"{prefix}-{sequence:08d}"
 

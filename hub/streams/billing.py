@@ -1,11 +1,68 @@
-"""The billing flow's agents (not wired yet)."""
+"""The billing flow's agents: rating, month-end close, collections, reconciliation.
+
+Every agent runs the shared ``BillingLedger`` through the pipeline (decode, handle, send, or
+dead-letter). Inputs not keyed by reseller (lifecycle facts by subscription, service credits)
+are first re-keyed onto ``hub.billing.inputs`` so all billing state of a reseller lives on its
+partition. Money agents run with concurrency 1.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import faust
 
+from hub.schemas.envelope import Event
+from hub.schemas.events.credits import ServiceCreditAllocated
+from hub.schemas.events.subscriptions import SubscriptionChanged
+from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
 from hub.streams.context import Context
+from hub.streams.pipeline import Emit
+from hub.topics import Topic
+
+# Sources whose events billing needs, keyed otherwise than by reseller.
+_REKEYED = (Topic.SUBSCRIPTION_EVENTS, Topic.CREDITS_ALLOCATED)
+# Sources keyed by reseller, handled in place.
+_BY_RESELLER = (Topic.PROVISIONING, Topic.PAYMENTS, Topic.BILLING_INPUTS)
+
+
+def build_tables(app: faust.App, ctx: Context) -> BillingTables:
+    def table(name: str) -> Any:
+        return app.Table(f"billing-{name}", default=None, partitions=ctx.settings.kafka_partitions)
+
+    return BillingTables(**{name: table(name) for name in BillingTables.__dataclass_fields__})
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    """Registers this flow's agents on `app` (none yet)."""
+    """Re-keying agents, then one agent per reseller-keyed source over the shared ledger."""
+    ledger = BillingLedger(
+        build_tables(app, ctx),
+        ctx.topics,
+        ctx.reference.view(),
+        Distributor(
+            party_id=ctx.settings.distributor_partner_id,
+            name="Cloud Distributor",
+            country="DE",
+        ),
+    )
+    inputs = ctx.topics.name(Topic.BILLING_INPUTS)
+
+    async def rekey(event: Event) -> Sequence[Emit]:
+        if isinstance(event, SubscriptionChanged | ServiceCreditAllocated):
+            return [Emit(inputs, event.reseller_id, event)]
+        return []  # rejections and the like bill nothing
+
+    for topic in _REKEYED:
+        pipeline = ctx.pipeline("billing")
+
+        @app.agent(ctx.source(topic), name=f"billing.rekey.{topic.value}", concurrency=1)
+        async def forward(stream: Any, pipeline: Any = pipeline) -> None:
+            await pipeline.run(stream, rekey)
+
+    for topic in _BY_RESELLER:
+        pipeline = ctx.pipeline("billing")
+
+        @app.agent(ctx.source(topic), name=f"billing.{topic.value}", concurrency=1)
+        async def bill(stream: Any, pipeline: Any = pipeline) -> None:
+            await pipeline.run(stream, ledger.handle)

@@ -350,6 +350,9 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         difference_minor=1,
         currency="EUR",
     ),
+    "BillingRunRequested": lambda: b.BillingRunRequested(
+        **envelope("run", None), run="close", period="2026-11", as_of=date(2026, 12, 1)
+    ),
     "TicketOpened": lambda: t.TicketOpened(
         **envelope("tick"),
         ticket_id="t-1",

@@ -270,6 +270,30 @@ class ReconciliationMismatch(Event):
         return self
 
 
+BillingRun = Literal["close", "dunning", "reconcile"]
+
+
+class BillingRunRequested(Event):
+    """Finance asks for a billing run: close a month, assess dunning, or reconcile a month.
+
+    Month end is this command, never the wall clock. Without ``reseller_id`` it is for every
+    reseller (the billing flow fans it out, one per reseller, keyed by reseller id).
+    """
+
+    run: BillingRun
+    period: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, close/reconcile"
+    )
+    as_of: date = Field(description="the business day of the run: issue date, dunning date")
+    requested_by: str = Field(default="ops", description="who asked (a person or a job)")
+
+    @model_validator(mode="after")
+    def _period_for_month_runs(self) -> Self:
+        if self.run in ("close", "reconcile") and self.period is None:
+            raise ValueError(f"a {self.run} run needs a period (YYYY-MM)")
+        return self
+
+
 EVENTS: tuple[type[Event], ...] = (
     ReconciliationLineReceived,
     ChargeRated,
@@ -279,4 +303,5 @@ EVENTS: tuple[type[Event], ...] = (
     RevenueRecognised,
     DunningStageReached,
     ReconciliationMismatch,
+    BillingRunRequested,
 )

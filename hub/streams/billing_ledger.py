@@ -1,0 +1,592 @@
+"""The billing flow's handlers over its tables: rate, close a month, collect, reconcile.
+
+Tables are plain mappings (faust tables in the worker, dicts in unit tests). Every table is
+written only while handling an event keyed by reseller id, so each key lives on its reseller's
+partition. Each handled event's outputs are kept by event id: a redelivered event yields the
+same events again (same ids) and never a second charge, invoice or notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.domain import charges as ch
+from hub.domain.collections import (
+    DunningStage,
+    Payment,
+    Receivable,
+    apply_payment,
+    dunning_transitions,
+)
+from hub.domain.enums import (
+    BillingCycle,
+    BillingMode,
+    ChargeType,
+    ProductKind,
+    SubscriptionStatus,
+)
+from hub.domain.invoicing import Invoice, InvoiceKind, build_invoice, period_bounds
+from hub.domain.orders import ReferenceView
+from hub.domain.rating import Charge, RatedLine, rate_charge
+from hub.domain.reconciliation import ReconciliationLine, reconcile
+from hub.domain.reference import ResellerProfile
+from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
+from hub.domain.tax import TaxTable, default_tax_table
+from hub.errors import BusinessRuleViolation, RetriableError
+from hub.schemas.envelope import Event
+from hub.schemas.events import ALL_EVENTS
+from hub.schemas.events.billing import (
+    BillingRunRequested,
+    Party,
+    PaymentReceived,
+    ReconciliationLineReceived,
+)
+from hub.schemas.events.credits import ServiceCreditAllocated
+from hub.schemas.events.orders import SubscriptionProvisioned
+from hub.schemas.events.subscriptions import SubscriptionChanged
+from hub.streams import billing_documents as docs
+from hub.streams import billing_metrics as metrics
+from hub.streams.pipeline import Emit
+from hub.topics import PartnerTopic, Topic, TopicCatalog
+
+Table = MutableMapping[str, Any]
+_EVENT_TYPES = {model.__name__: model for model in ALL_EVENTS}
+# Billed up front for more than a month: recognised month by month.
+_UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
+_SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
+_LIVE = {SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED}
+
+
+@dataclass
+class BillingTables:
+    """The flow's state. Keys: ids, or ``<reseller>|<...>`` for per-reseller entries."""
+
+    done: Table  # event id -> the emits it produced (redelivery re-sends them)
+    subscriptions: Table  # subscription id -> BilledSubscription
+    reseller_subs: Table  # reseller -> [subscription ids]
+    lines: Table  # line id -> RatedLine
+    unbilled: Table  # reseller -> [line ids not yet invoiced]
+    cost_index: Table  # reseller|YYYY-MM -> [line ids charged from that month]
+    series: Table  # invoice series -> last number used
+    closed: Table  # reseller|YYYY-MM -> run id that closed it; reseller|last -> YYYY-MM
+    receivables: Table  # reseller -> [Receivable]
+    credit: Table  # reseller|currency -> overpayments and credit notes not yet used
+    dunning: Table  # reseller -> {invoice id: stage}
+    revenue: Table  # reseller -> {line id: [customer, subscription, RevenueSchedule]}
+    recon: Table  # reseller|YYYY-MM -> {source:line: ReconciliationLineReceived}
+
+    @classmethod
+    def in_memory(cls) -> BillingTables:
+        return cls(**{name: {} for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Distributor:
+    """The distributor as the issuer of reseller-billed invoices."""
+
+    party_id: str
+    name: str
+    country: str
+
+
+def _list(table: Table, key: str) -> list[Any]:
+    return list(table.get(key) or [])
+
+
+def _month(day: Any) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+class BillingLedger:
+    """One handler per input; each returns the events to send (``Emit``)."""
+
+    def __init__(
+        self,
+        tables: BillingTables,
+        topics: TopicCatalog,
+        reference: ReferenceView,
+        distributor: Distributor,
+        tax: TaxTable | None = None,
+    ) -> None:
+        self.t = tables
+        self.topics = topics
+        self.ref = reference
+        self.distributor = distributor
+        self.tax = tax or default_tax_table()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    async def handle(self, event: Event) -> Sequence[Emit]:
+        """Dispatch one input; a redelivered event gets exactly its first outputs again."""
+        if isinstance(event, BillingRunRequested) and event.reseller_id is None:
+            return self._fan_out(event)
+        stored = self.t.done.get(str(event.event_id))
+        if stored is not None:
+            return [self._restore(doc) for doc in stored]
+        emits = self._dispatch(event)
+        self.t.done[str(event.event_id)] = [self._store(e) for e in emits]
+        return emits
+
+    def _dispatch(self, event: Event) -> list[Emit]:
+        if isinstance(event, SubscriptionProvisioned):
+            return self.on_provisioned(event)
+        if isinstance(event, SubscriptionChanged):
+            return self.on_changed(event)
+        if isinstance(event, ServiceCreditAllocated):
+            return self.on_credit_allocated(event)
+        if isinstance(event, PaymentReceived):
+            return self.on_payment(event)
+        if isinstance(event, ReconciliationLineReceived):
+            return self.on_reconciliation_line(event)
+        if isinstance(event, BillingRunRequested):
+            if event.run == "close":
+                return self.on_close(event)
+            if event.run == "dunning":
+                return self.on_dunning(event)
+            return self.on_reconcile(event)
+        # Other events sharing an input topic (ProvisioningFailed, rejections) bill nothing.
+        return []
+
+    @staticmethod
+    def _store(emit: Emit) -> list[Any]:
+        return [emit.topic, emit.key, type(emit.event).__name__, emit.event.model_dump(mode="json")]
+
+    @staticmethod
+    def _restore(doc: list[Any]) -> Emit:
+        topic, key, name, body = doc
+        return Emit(topic, key, _EVENT_TYPES[name].model_validate(body))
+
+    def _partner(self, reseller_id: str) -> str:
+        return self.topics.partner(reseller_id, PartnerTopic.BILLING)
+
+    def _reseller(self, reseller_id: str) -> ResellerProfile:
+        try:
+            return self.ref.resellers[reseller_id]
+        except KeyError:
+            raise BusinessRuleViolation(
+                "UnknownReseller", f"{reseller_id} has no profile"
+            ) from None
+
+    def _fan_out(self, run: BillingRunRequested) -> list[Emit]:
+        inputs = self.topics.name(Topic.BILLING_INPUTS)
+        return [Emit(inputs, rid, docs.fanned_out(run, rid)) for rid in sorted(self.ref.resellers)]
+
+    # --- rating --------------------------------------------------------------------------
+
+    def _sub(self, subscription_id: str) -> ch.BilledSubscription | None:
+        raw = self.t.subscriptions.get(subscription_id)
+        return None if raw is None else ch.BilledSubscription.model_validate(raw)
+
+    def _save_sub(self, sub: ch.BilledSubscription) -> None:
+        self.t.subscriptions[sub.subscription_id] = sub.model_dump(mode="json")
+        subs = _list(self.t.reseller_subs, sub.reseller_id)
+        if sub.subscription_id not in subs:
+            self.t.reseller_subs[sub.reseller_id] = [*subs, sub.subscription_id]
+
+    def _rate(self, cause: Event, sub: ch.BilledSubscription, charge: Charge) -> list[Emit]:
+        """Rate ``charge`` at the term's protected price; a line rated before is not re-added."""
+        line = rate_charge(charge, [sub.protected_entry()], 0)
+        return self._book(cause, line, sub)
+
+    def _book(self, cause: Event, line: RatedLine, sub: ch.BilledSubscription) -> list[Emit]:
+        rid = line.reseller_id
+        if line.line_id not in self.t.lines:
+            self.t.lines[line.line_id] = line.model_dump(mode="json")
+            self.t.unbilled[rid] = [*_list(self.t.unbilled, rid), line.line_id]
+            month = f"{rid}|{_month(line.period_start)}"
+            self.t.cost_index[month] = [*_list(self.t.cost_index, month), line.line_id]
+            if line.charge_type in _SCHEDULED and line.billing_cycle in _UP_FRONT:
+                schedule = schedule_revenue(
+                    line.line_id,
+                    line.price_minor,
+                    line.currency,
+                    line.period_start,
+                    line.period_end,
+                )
+                plans = dict(self.t.revenue.get(rid) or {})
+                plans[line.line_id] = [
+                    sub.customer_id,
+                    sub.subscription_id,
+                    schedule.model_dump(mode="json"),
+                ]
+                self.t.revenue[rid] = plans
+            metrics.CHARGES_RATED.labels(charge_type=line.charge_type.value).inc()
+        event = docs.charge_rated(cause, line)
+        return [
+            Emit(self.topics.name(Topic.CHARGES), rid, event),
+            Emit(self._partner(rid), line.subscription_id, event),
+        ]
+
+    def on_provisioned(self, ev: SubscriptionProvisioned) -> list[Emit]:
+        item = self.ref.catalogue.get(f"{ev.product_id}:{ev.sku_id}:{ev.availability_id}")
+        sub = ch.BilledSubscription(
+            subscription_id=ev.subscription_id,
+            customer_id=ev.customer_id,
+            reseller_id=ev.reseller_id,
+            product_id=ev.product_id,
+            sku_id=ev.sku_id,
+            availability_id=ev.availability_id,
+            kind=item.kind if item is not None else ProductKind.SUBSCRIPTION,
+            term=ev.term,
+            billing_cycle=ev.billing_cycle,
+            currency=ev.currency,
+            quantity=ev.quantity,
+            term_start=ev.term_start,
+            term_end=ev.term_end,
+            auto_renew=ev.auto_renew,
+            unit_cost_minor=ev.unit_cost_minor,
+            unit_price_minor=ev.unit_price_minor,
+        )
+        if self._sub(sub.subscription_id) is not None:
+            # Provisioned twice under two event ids: the subscription is already billed.
+            return []
+        self._save_sub(sub)
+        return self._rate(ev, sub, ch.purchase_charge(sub, str(ev.event_id)))
+
+    def on_changed(self, ev: SubscriptionChanged) -> list[Emit]:
+        sub = self._sub(ev.subscription_id)
+        if sub is None:
+            # The provisioning fact travels another topic and may not be here yet.
+            raise RetriableError(f"subscription {ev.subscription_id} is not provisioned yet")
+        charge = ch.change_charge(
+            sub,
+            str(ev.event_id),
+            kind=ev.kind,
+            old_quantity=ev.old_quantity,
+            new_quantity=ev.new_quantity,
+            effective_at=ev.effective_at,
+        )
+        emits = self._rate(ev, sub, charge) if charge is not None else []
+        if charge is not None and charge.charge_type == ChargeType.CANCEL_IMMEDIATE:
+            self._replan_revenue(sub, charge)
+        self._save_sub(
+            ch.apply_change(
+                sub,
+                kind=ev.kind,
+                new_quantity=ev.new_quantity,
+                auto_renew=ev.auto_renew,
+                active=ev.status in _LIVE,
+            )
+        )
+        return emits
+
+    def _replan_revenue(self, sub: ch.BilledSubscription, cancel: Charge) -> None:
+        """A cancellation re-plans the open months of the up-front charge it refunds."""
+        rid = sub.reseller_id
+        plans = dict(self.t.revenue.get(rid) or {})
+        closed_through = self.t.closed.get(f"{rid}|last")
+        refund_lines = [
+            RatedLine.model_validate(self.t.lines[i])
+            for i in _list(self.t.unbilled, rid)
+            if i in self.t.lines
+        ]
+        refund = sum(
+            -ln.price_minor
+            for ln in refund_lines
+            if ln.subscription_id == sub.subscription_id
+            and ln.charge_type == ChargeType.CANCEL_IMMEDIATE
+            and ln.source_id == cancel.source_id
+        )
+        on = cancel.effective_date or cancel.period_start
+        for line_id, (customer, sid, raw) in sorted(plans.items()):
+            schedule = RevenueSchedule.model_validate(raw)
+            if sid != sub.subscription_id or not (
+                schedule.service_start <= on <= schedule.service_end
+            ):
+                continue
+            adjusted = adjust_on_cancellation(
+                schedule,
+                cancel_date=on,
+                refund_minor=min(refund, schedule.total_minor),
+                closed_through=closed_through,
+            )
+            plans[line_id] = [customer, sid, adjusted.model_dump(mode="json")]
+        self.t.revenue[rid] = plans
+
+    def on_credit_allocated(self, ev: ServiceCreditAllocated) -> list[Emit]:
+        """Hook for the service-credit flow: a customer's share becomes a ``customerCredit``
+        line that lands on the next invoice (reseller-billed or white-label alike)."""
+        sub = self._sub(ev.subscription_id) if ev.subscription_id else None
+        if sub is None:
+            raise BusinessRuleViolation(
+                "UnknownSubscription",
+                f"credit {ev.allocation_id} names no subscription billing knows",
+            )
+        day = ev.event_time.date()
+        charge = Charge.model_validate(
+            {
+                **ch.purchase_charge(sub, ev.allocation_id).model_dump(),
+                "charge_type": ChargeType.CUSTOMER_CREDIT,
+                "quantity": 0,
+                "period_start": day,
+                "period_end": day,
+                "credit_cost_minor": ev.amount_minor,
+                "credit_price_minor": ev.amount_minor,
+            }
+        )
+        return self._book(ev, rate_charge(charge, [], 0), sub)
+
+    # --- month end -----------------------------------------------------------------------
+
+    def on_close(self, run: BillingRunRequested) -> list[Emit]:
+        rid = run.reseller_id or ""
+        period = run.period or ""
+        key = f"{rid}|{period}"
+        if key in self.t.closed:
+            return []  # closed before, by another run: nothing new
+        first, last = period_bounds(period)
+        profile = self._reseller(rid)
+        emits: list[Emit] = []
+        for sid in _list(self.t.reseller_subs, rid):
+            emits += self._cycle(run, sid, first, last, profile)
+        emits += self._invoice(run, rid, profile, last)
+        emits += self._recognise(run, rid, period)
+        self.t.closed[key] = str(run.event_id)
+        self.t.closed[f"{rid}|last"] = max(period, self.t.closed.get(f"{rid}|last") or period)
+        emits += self.on_dunning(run)
+        return emits
+
+    def _cycle(
+        self, run: BillingRunRequested, sid: str, first: Any, last: Any, profile: ResellerProfile
+    ) -> list[Emit]:
+        sub = self._sub(sid)
+        if sub is None:
+            return []
+        source = str(run.event_id)
+        emits: list[Emit] = []
+        for charge in ch.cycle_charges(sub, first, last, source):
+            emits += self._rate(run, sub, charge)
+        while ch.renewal_due(sub, last):
+            prices = list(self.ref.prices.get(sub.catalog_item_id) or [])
+            sub = ch.renew(sub, prices, profile.markup_bps)
+            emits += self._rate(run, sub, ch.renewal_charge(sub, source))
+            for charge in ch.cycle_charges(sub, first, last, source):
+                emits += self._rate(run, sub, charge)
+        if ch.expired(sub, last) and sub.active:
+            sub = sub.model_copy(update={"active": False})
+        self._save_sub(sub)
+        return emits
+
+    def _invoice(
+        self, run: BillingRunRequested, rid: str, profile: ResellerProfile, last: Any
+    ) -> list[Emit]:
+        pending = [RatedLine.model_validate(self.t.lines[i]) for i in _list(self.t.unbilled, rid)]
+        due = [ln for ln in pending if ln.period_start <= last]
+        if not due:
+            return []
+        white_label = profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL
+        groups: dict[tuple[str, str], list[RatedLine]] = {}
+        for ln in due:
+            recipient = ln.customer_id if white_label else rid
+            groups.setdefault((recipient, ln.currency), []).append(ln)
+        first, _ = period_bounds(run.period or "")
+        emits: list[Emit] = []
+        for (recipient, currency), lines in sorted(groups.items()):
+            emits += self._one_invoice(run, profile, recipient, currency, lines, first, last)
+        billed = {ln.line_id for ln in due}
+        self.t.unbilled[rid] = [i for i in _list(self.t.unbilled, rid) if i not in billed]
+        return emits
+
+    def _one_invoice(
+        self,
+        run: BillingRunRequested,
+        profile: ResellerProfile,
+        recipient_id: str,
+        currency: str,
+        lines: list[RatedLine],
+        first: Any,
+        last: Any,
+    ) -> list[Emit]:
+        rid = profile.reseller_id
+        if profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL:
+            customer = self.ref.customers.get(recipient_id)
+            if customer is None:
+                raise BusinessRuleViolation("UnknownCustomer", f"{recipient_id} has no profile")
+            issuer = Party(party_id=rid, name=profile.name, country=profile.country)
+            recipient = Party(party_id=recipient_id, name=customer.name, country=customer.country)
+            rule = self.tax.rule_for(customer.country, customer.region)
+            exempt, language = False, customer.language
+            series, prefix = f"{rid}:white-label", f"{rid.upper()}"
+        else:
+            d = self.distributor
+            issuer = Party(party_id=d.party_id, name=d.name, country=d.country)
+            recipient = Party(party_id=rid, name=profile.name, country=profile.country)
+            rule = self.tax.rule_for(profile.country)
+            exempt, language = profile.tax_exempt_resale, profile.languages[0]
+            # The distributor keeps one continuous series per reseller account, so every
+            # series lives on its reseller's partition.
+            series, prefix = f"{d.party_id}:{rid}", f"D{d.party_id}-{rid.upper()}"
+        last_number = int(self.t.series.get(series) or 0)
+        invoice = build_invoice(
+            lines,
+            issuer_id=issuer.party_id,
+            recipient_id=recipient_id,
+            currency=currency,
+            period_start=first,
+            period_end=last,
+            issue_date=run.as_of,
+            payment_terms_days=profile.payment_terms_days,
+            last_number=last_number,
+            number_prefix=prefix,
+            tax_rule=rule,
+            resale_exempt=exempt,
+        )
+        self.t.series[series] = invoice.sequence
+        self._receivable(rid, invoice)
+        event = docs.document(
+            run,
+            invoice,
+            reseller_id=rid,
+            issuer=issuer,
+            recipient=recipient,
+            billing_mode=profile.billing_mode,
+            brand=profile.brand,
+            language=language,
+            tax_rule=rule,
+        )
+        kind = "credit_note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "invoice"
+        metrics.INVOICES_ISSUED.labels(kind=kind, currency=currency).inc()
+        metrics.INVOICED_MINOR.labels(kind=kind, currency=currency).inc(abs(invoice.total_minor))
+        return [
+            Emit(self.topics.name(Topic.INVOICES), rid, event),
+            Emit(self._partner(rid), invoice.invoice_id, event),
+        ]
+
+    def _receivable(self, rid: str, invoice: Invoice) -> None:
+        if invoice.kind is InvoiceKind.CREDIT_NOTE:
+            key = f"{rid}|{invoice.currency}"
+            self.t.credit[key] = int(self.t.credit.get(key) or 0) - invoice.total_minor
+            return
+        receivable = Receivable(
+            invoice_id=invoice.invoice_id,
+            number=invoice.number,
+            reseller_id=rid,
+            currency=invoice.currency,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            total_minor=invoice.total_minor,
+        )
+        self.t.receivables[rid] = [
+            *_list(self.t.receivables, rid),
+            receivable.model_dump(mode="json"),
+        ]
+
+    def _recognise(self, run: BillingRunRequested, rid: str, period: str) -> list[Emit]:
+        topic = self.topics.name(Topic.REVENUE)
+        emits: list[Emit] = []
+        for _, (customer, sid, raw) in sorted((self.t.revenue.get(rid) or {}).items()):
+            schedule = RevenueSchedule.model_validate(raw)
+            event = docs.revenue_recognised(run, rid, customer, sid, schedule, period)
+            if event is not None:
+                emits.append(Emit(topic, rid, event))
+        return emits
+
+    # --- collections ---------------------------------------------------------------------
+
+    def _receivables(self, rid: str) -> list[Receivable]:
+        return [Receivable.model_validate(r) for r in _list(self.t.receivables, rid)]
+
+    def on_payment(self, ev: PaymentReceived) -> list[Emit]:
+        """Apply a payment to open invoices (named ones first); what is left becomes credit."""
+        rid = ev.reseller_id
+        payment = Payment(
+            payment_id=ev.payment_id,
+            reseller_id=rid,
+            currency=ev.currency,
+            amount_minor=ev.amount_minor,
+            received_on=ev.received_at.date(),
+            invoice_id=ev.invoice_ids[0] if ev.invoice_ids else None,
+        )
+        result = apply_payment(self._receivables(rid), payment)
+        if not result.duplicate:
+            self.t.receivables[rid] = [r.model_dump(mode="json") for r in result.receivables]
+            if result.credit_minor:
+                key = f"{rid}|{ev.currency}"
+                self.t.credit[key] = int(self.t.credit.get(key) or 0) + result.credit_minor
+            metrics.PAYMENTS_APPLIED.labels(currency=ev.currency).inc()
+        # A settled invoice leaves dunning: its stage is forgotten so a later debt starts over.
+        stages = dict(self.t.dunning.get(rid) or {})
+        for r in result.receivables:
+            if r.balance_minor <= 0:
+                stages.pop(r.invoice_id, None)
+        self.t.dunning[rid] = stages
+        return []
+
+    def on_dunning(self, run: BillingRunRequested) -> list[Emit]:
+        rid = run.reseller_id or ""
+        previous = {k: DunningStage(v) for k, v in (self.t.dunning.get(rid) or {}).items()}
+        notices = dunning_transitions(self._receivables(rid), previous, run.as_of)
+        stages = {k: int(v) for k, v in previous.items()}
+        reached: dict[tuple[str, DunningStage], list[Any]] = {}
+        currency = {r.invoice_id: r.currency for r in self._receivables(rid)}
+        for n in notices:
+            stages[n.invoice_id] = int(n.stage)
+            if n.stage > n.previous and n.balance_minor > 0:
+                reached.setdefault((currency[n.invoice_id], n.stage), []).append(n)
+        self.t.dunning[rid] = stages
+        emits: list[Emit] = []
+        for (cur, stage), items in sorted(reached.items()):
+            event = docs.dunning_reached(run, rid, cur, stage, items)
+            metrics.DUNNING_STAGES.labels(stage=event.stage).inc()
+            emits.append(Emit(self.topics.name(Topic.COLLECTIONS), rid, event))
+            emits.append(Emit(self._partner(rid), rid, event))
+        return emits
+
+    # --- reconciliation ------------------------------------------------------------------
+
+    def on_reconciliation_line(self, ev: ReconciliationLineReceived) -> list[Emit]:
+        rid = ev.reseller_id or ""
+        key = f"{rid}|{_month(ev.charge_start_date)}"
+        lines = dict(self.t.recon.get(key) or {})
+        lines[f"{ev.source_id}:{ev.line_number}"] = ev.model_dump(mode="json")
+        self.t.recon[key] = lines
+        return []
+
+    def on_reconcile(self, run: BillingRunRequested) -> list[Emit]:
+        rid, period = run.reseller_id or "", run.period or ""
+        stored = (self.t.recon.get(f"{rid}|{period}") or {}).values()
+        microsoft = [
+            to_reconciliation_line(ReconciliationLineReceived.model_validate(d)) for d in stored
+        ]
+        hub = [
+            RatedLine.model_validate(self.t.lines[i])
+            for i in _list(self.t.cost_index, f"{rid}|{period}")
+            if RatedLine.model_validate(self.t.lines[i]).charge_type != ChargeType.CUSTOMER_CREDIT
+        ]
+        result = reconcile(microsoft, hub)
+        topic = self.topics.name(Topic.RECONCILIATION_MISMATCHES)
+        emits: list[Emit] = []
+        for m in result.mismatches:
+            event = docs.mismatch_event(run, rid, period, m)
+            metrics.MISMATCHES.labels(kind=event.kind).inc()
+            emits.append(Emit(topic, m.subscription_id, event))
+        return emits
+
+
+def to_reconciliation_line(ev: ReconciliationLineReceived) -> ReconciliationLine:
+    """The domain's view of a received line (amounts as Microsoft wrote them)."""
+    return ReconciliationLine.model_validate(
+        {
+            "customer_id": ev.customer_id,
+            "reseller_mpn_id": ev.reseller_mpn_id,
+            "order_id": ev.order_id,
+            "invoice_number": ev.invoice_number,
+            "subscription_id": ev.subscription_id or "",
+            "product_id": ev.product_id,
+            "sku_id": ev.sku_id,
+            "availability_id": ev.availability_id,
+            "charge_type": ev.charge_type,
+            "unit_price": ev.unit_price,
+            "effective_unit_price": ev.effective_unit_price,
+            "quantity": ev.quantity,
+            "billable_quantity": ev.billable_quantity,
+            "subtotal": ev.subtotal,
+            "tax_total": ev.tax_total,
+            "total": ev.total,
+            "currency": ev.currency,
+            "charge_start_date": ev.charge_start_date,
+            "charge_end_date": ev.charge_end_date,
+        }
+    )

@@ -1,0 +1,338 @@
+"""The billing ledger over in-memory tables: rating, month-end close, collections, replay."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode, Term
+from hub.domain.orders import ReferenceView
+from hub.domain.reference import Brand, Customer, ResellerProfile
+from hub.schemas.envelope import Event
+from hub.schemas.events import billing as b
+from hub.schemas.events.orders import SubscriptionProvisioned
+from hub.schemas.events.subscriptions import SubscriptionChanged
+from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
+from hub.streams.pipeline import Emit
+from hub.topics import PartnerTopic, Topic, TopicCatalog
+
+TOPICS = TopicCatalog("t.")
+T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+BRAND = Brand(display_name="Fabrikam IT", signature="Your Fabrikam team", reply_to="a@fab.fr")
+
+
+def _reseller(rid: str, mode: BillingMode, country: str, lang: str) -> ResellerProfile:
+    return ResellerProfile(
+        reseller_id=rid,
+        partner_id="1234567",
+        name=f"{rid} Ltd",
+        country=country,
+        currency="EUR",
+        languages=(lang,),
+        billing_mode=mode,
+        support_mode=SupportMode.RESELLER_OWN,
+        credit_limit_minor=10_000_000,
+        payment_terms_days=30,
+        brand=BRAND if mode is BillingMode.DISTRIBUTOR_WHITE_LABEL else None,
+    )
+
+
+def reference() -> ReferenceView:
+    return ReferenceView(
+        resellers={
+            "contoso": _reseller("contoso", BillingMode.RESELLER_BILLS, "DE", "de"),
+            "fabrikam": _reseller("fabrikam", BillingMode.DISTRIBUTOR_WHITE_LABEL, "FR", "fr"),
+        },
+        customers={
+            "cust-fr": Customer(
+                customer_id="cust-fr",
+                reseller_id="fabrikam",
+                name="Client SA",
+                country="FR",
+                language="fr",
+                currency="EUR",
+            ),
+            "cust-de": Customer(
+                customer_id="cust-de",
+                reseller_id="contoso",
+                name="Kunde GmbH",
+                country="DE",
+                language="de",
+                currency="EUR",
+            ),
+        },
+        catalogue={},
+        prices={},
+    )
+
+
+def ledger(tables: BillingTables | None = None) -> BillingLedger:
+    return BillingLedger(
+        tables or BillingTables.in_memory(),
+        TOPICS,
+        reference(),
+        Distributor(party_id="5000000", name="Distributor GmbH", country="DE"),
+    )
+
+
+def env(seed: str, rid: str | None, at: datetime = T0) -> dict[str, Any]:
+    return {
+        "event_id": uuid.uuid5(uuid.NAMESPACE_URL, seed),
+        "event_time": at,
+        "correlation_id": seed,
+        "reseller_id": rid,
+    }
+
+
+def provisioned(
+    sub: str,
+    rid: str,
+    customer: str,
+    *,
+    cycle: BillingCycle = BillingCycle.MONTHLY,
+    qty: int = 10,
+    start: date = date(2026, 11, 1),
+) -> SubscriptionProvisioned:
+    annual = cycle is BillingCycle.ANNUAL
+    return SubscriptionProvisioned(
+        **env(f"prov-{sub}", rid),
+        order_id=f"o-{sub}",
+        line_index=0,
+        customer_id=customer,
+        subscription_id=sub,
+        microsoft_order_id=f"ms-{sub}",
+        product_id="CFQ7TTC0LH18",
+        sku_id="0001",
+        availability_id="CFQ7TTC0K5DL",
+        quantity=qty,
+        term=Term.P1Y,
+        billing_cycle=cycle,
+        term_start=start,
+        term_end=start.replace(year=start.year + 1),
+        unit_cost_minor=7200 if annual else 600,
+        unit_price_minor=8400 if annual else 700,
+        currency="EUR",
+    )
+
+
+def changed(sub: str, rid: str, customer: str, old: int, new: int, at: datetime) -> Event:
+    return SubscriptionChanged(
+        **env(f"chg-{sub}-{new}-{at.isoformat()}", rid, at),
+        change_id=f"c-{sub}-{new}",
+        customer_id=customer,
+        subscription_id=sub,
+        kind="change_quantity" if new else "cancel",
+        effective_at=at,
+        old_quantity=old,
+        new_quantity=new,
+        status="active" if new else "deleted",
+        auto_renew=bool(new),
+        currency="EUR",
+    )
+
+
+def run(kind: str, seed: str, *, period: str | None, as_of: date, rid: str | None = None) -> Event:
+    return b.BillingRunRequested(
+        **env(seed, rid),
+        run=kind,
+        period=period,
+        as_of=as_of,  # type: ignore[arg-type]
+    )
+
+
+async def feed(ldg: BillingLedger, events: Sequence[Event]) -> list[Emit]:
+    """Handle events, following fanned-out runs as the worker would."""
+    out: list[Emit] = []
+    queue = list(events)
+    while queue:
+        emits = await ldg.handle(queue.pop(0))
+        for e in emits:
+            if e.topic == TOPICS.name(Topic.BILLING_INPUTS):
+                queue.insert(0, e.event)
+            else:
+                out.append(e)
+    return out
+
+
+def of(emits: Sequence[Emit], topic: str, kind: type[Event]) -> list[Any]:
+    return [e.event for e in emits if e.topic == topic and isinstance(e.event, kind)]
+
+
+def month_of_activity() -> list[Event]:
+    return [
+        provisioned("s-contoso", "contoso", "cust-de"),
+        provisioned("s-fab", "fabrikam", "cust-fr"),
+        changed("s-contoso", "contoso", "cust-de", 10, 12, datetime(2026, 11, 16, tzinfo=UTC)),
+        changed("s-fab", "fabrikam", "cust-fr", 10, 8, datetime(2026, 11, 3, tzinfo=UTC)),
+    ]
+
+
+async def test_provisioning_rates_a_new_charge_to_charges_and_the_partner_topic() -> None:
+    emits = await feed(ledger(), [provisioned("s1", "contoso", "cust-de")])
+    charges = of(emits, TOPICS.name(Topic.CHARGES), b.ChargeRated)
+    partner = of(emits, TOPICS.partner("contoso", PartnerTopic.BILLING), b.ChargeRated)
+    assert len(charges) == 1
+    assert partner == charges
+    assert charges[0].charge_type is ChargeType.NEW
+    assert (charges[0].cost_minor, charges[0].price_minor) == (6000, 7000)
+    assert (charges[0].period_start, charges[0].period_end) == (
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+    )
+
+
+async def test_a_redelivered_event_yields_the_same_charge_and_no_second_line() -> None:
+    tables = BillingTables.in_memory()
+    ldg = ledger(tables)
+    event = provisioned("s1", "contoso", "cust-de")
+    first = await feed(ldg, [event])
+    again = await feed(ldg, [event])
+    assert [e.event for e in again] == [e.event for e in first]
+    assert len(tables.lines) == 1
+    assert tables.unbilled["contoso"] == [first[0].event.charge_id]
+
+
+async def test_seat_changes_are_prorated_by_day_and_reductions_refund() -> None:
+    emits = await feed(ledger(), month_of_activity())
+    charges = of(emits, TOPICS.name(Topic.CHARGES), b.ChargeRated)
+    added = next(c for c in charges if c.charge_type is ChargeType.ADD_QUANTITY)
+    removed = next(c for c in charges if c.charge_type is ChargeType.REMOVE_QUANTITY)
+    assert (added.quantity, added.price_minor) == (2, 700)  # 2 x 7.00 x 15/30
+    assert (removed.quantity, removed.price_minor) == (-2, -1307)  # 2 x 7.00 x 28/30
+
+
+async def test_close_bills_the_reseller_and_white_label_customers_on_their_own_topics() -> None:
+    close = run("close", "close-nov", period="2026-11", as_of=date(2026, 12, 1))
+    emits = await feed(ledger(), [*month_of_activity(), close])
+    contoso = of(emits, TOPICS.partner("contoso", PartnerTopic.BILLING), b.InvoiceIssued)
+    fabrikam = of(emits, TOPICS.partner("fabrikam", PartnerTopic.BILLING), b.InvoiceIssued)
+    assert len(contoso) == 1
+    assert len(fabrikam) == 1
+    reseller_billed, white_label = contoso[0], fabrikam[0]
+    assert reseller_billed.recipient.party_id == "contoso"
+    assert reseller_billed.issuer.party_id == "5000000"
+    assert reseller_billed.subtotal_minor == 7000 + 700
+    assert reseller_billed.tax_minor == 0  # bought for resale
+    assert reseller_billed.due_date == date(2026, 12, 31)
+    assert white_label.recipient.party_id == "cust-fr"
+    assert white_label.issuer.party_id == "fabrikam"
+    assert white_label.brand == BRAND
+    assert white_label.subtotal_minor == 7000 - 1307
+    assert white_label.tax_minor == 1139  # TVA 20% on 5693, per line: 1400 - 261
+    assert white_label.lines[0].description.startswith("Nouvel abonnement")
+    assert {e.event for e in emits if e.topic == TOPICS.name(Topic.INVOICES)} == {
+        reseller_billed,
+        white_label,
+    }
+
+
+async def test_closing_twice_issues_nothing_new_and_numbers_run_on() -> None:
+    ldg = ledger()
+    nov = run("close", "close-nov", period="2026-11", as_of=date(2026, 12, 1))
+    nov_again = run("close", "close-nov-2", period="2026-11", as_of=date(2026, 12, 2))
+    dec = run("close", "close-dec", period="2026-12", as_of=date(2027, 1, 1))
+    first = await feed(ldg, [*month_of_activity(), nov])
+    second = await feed(ldg, [nov_again])
+    third = await feed(ldg, [dec])
+    assert of(first, TOPICS.name(Topic.INVOICES), b.InvoiceIssued)
+    assert of(second, TOPICS.name(Topic.INVOICES), b.InvoiceIssued) == []
+    december = of(third, TOPICS.partner("contoso", PartnerTopic.BILLING), b.InvoiceIssued)
+    assert [i.number for i in december] == ["D5000000-CONTOSO-00000002"]
+    assert [ln.charge_type for ln in december[0].lines] == [ChargeType.CYCLE_CHARGE]
+    assert december[0].subtotal_minor == 12 * 700
+
+
+async def test_replaying_the_same_inputs_gives_identical_invoices() -> None:
+    close = run("close", "close-nov", period="2026-11", as_of=date(2026, 12, 1))
+    one = await feed(ledger(), [*month_of_activity(), close])
+    two = await feed(ledger(), [*month_of_activity(), close])
+    invoices = TOPICS.name(Topic.INVOICES)
+    assert of(one, invoices, b.InvoiceIssued) == of(two, invoices, b.InvoiceIssued)
+
+
+async def test_a_refund_only_month_gives_a_credit_note_with_positive_amounts() -> None:
+    ldg = ledger()
+    await feed(
+        ldg,
+        [
+            provisioned("s1", "contoso", "cust-de", start=date(2026, 11, 28)),
+            run("close", "nov", period="2026-11", as_of=date(2026, 12, 1)),
+        ],
+    )
+    # Bought 28 Nov, cancelled 2 Dec (inside 7 days): 2..27 Dec (26 of 30 days) refunded.
+    cancel = changed("s1", "contoso", "cust-de", 10, 0, datetime(2026, 12, 2, 8, tzinfo=UTC))
+    emits = await feed(ldg, [cancel, run("close", "dec", period="2026-12", as_of=date(2027, 1, 1))])
+    (note,) = of(emits, TOPICS.name(Topic.INVOICES), b.CreditNoteIssued)
+    assert note.total_minor == note.subtotal_minor == 6067  # 7000 x 26/30
+    assert note.number == "D5000000-CONTOSO-00000002"
+    assert of(emits, TOPICS.name(Topic.INVOICES), b.InvoiceIssued) == []
+
+
+async def test_unpaid_invoice_walks_through_dunning_to_a_credit_hold() -> None:
+    ldg = ledger()
+    await feed(
+        ldg,
+        [
+            provisioned("s1", "contoso", "cust-de"),
+            run("close", "nov", period="2026-11", as_of=date(2026, 12, 1)),
+        ],
+    )
+    stages = []
+    for day in (date(2027, 1, 1), date(2027, 1, 15), date(2027, 1, 16), date(2027, 1, 30)):
+        emits = await feed(ldg, [run("dunning", f"d-{day}", period=None, as_of=day)])
+        stages += [
+            e.stage for e in of(emits, TOPICS.name(Topic.COLLECTIONS), b.DunningStageReached)
+        ]
+    assert stages == ["reminder", "final_notice", "credit_hold"]
+    partner = TOPICS.partner("contoso", PartnerTopic.BILLING)
+    assert of(emits, partner, b.DunningStageReached)[0].credit_hold
+
+
+async def test_partial_payment_keeps_dunning_and_full_payment_stops_it() -> None:
+    tables = BillingTables.in_memory()
+    ldg = ledger(tables)
+    await feed(
+        ldg,
+        [
+            provisioned("s1", "contoso", "cust-de"),
+            run("close", "nov", period="2026-11", as_of=date(2026, 12, 1)),
+        ],
+    )
+
+    def pay(pid: str, amount: int) -> Event:
+        return b.PaymentReceived(
+            **env(pid, "contoso"),
+            payment_id=pid,
+            amount_minor=amount,
+            currency="EUR",
+            received_at=datetime(2026, 12, 20, tzinfo=UTC),
+            method="bank_transfer",
+        )
+
+    await feed(ldg, [pay("p1", 3000), pay("p1", 3000)])
+    assert tables.receivables["contoso"][0]["applied"] == [["p1", 3000]]
+    late = await feed(ldg, [run("dunning", "d1", period=None, as_of=date(2027, 1, 2))])
+    assert of(late, TOPICS.name(Topic.COLLECTIONS), b.DunningStageReached)[0].overdue_minor == 4000
+    await feed(ldg, [pay("p2", 5000)])
+    assert tables.credit["contoso|EUR"] == 1000
+    later = await feed(ldg, [run("dunning", "d2", period=None, as_of=date(2027, 2, 1))])
+    assert of(later, TOPICS.name(Topic.COLLECTIONS), b.DunningStageReached) == []
+
+
+async def test_annual_charge_is_recognised_month_by_month_at_close() -> None:
+    ldg = ledger()
+    emits = await feed(
+        ldg,
+        [
+            provisioned("s1", "contoso", "cust-de", cycle=BillingCycle.ANNUAL, qty=1),
+            run("close", "nov", period="2026-11", as_of=date(2026, 12, 1)),
+        ],
+    )
+    (nov,) = of(emits, TOPICS.name(Topic.REVENUE), b.RevenueRecognised)
+    assert nov.charge_total_minor == 8400
+    assert nov.amount_minor == 690  # 30 of 365 days
+    dec = await feed(ldg, [run("close", "dec", period="2026-12", as_of=date(2027, 1, 1))])
+    (december,) = of(dec, TOPICS.name(Topic.REVENUE), b.RevenueRecognised)
+    assert december.recognised_to_date_minor == 1404  # 8400 x 61/365, cumulative rounding
