@@ -40,7 +40,6 @@ from hub.schemas.events.orders import (
     OrderLine,
     OrderRejected,
     OrderRequested,
-    OrderReviewDecided,
     ProvisioningFailed,
     SubscriptionProvisioned,
 )
@@ -62,7 +61,8 @@ from hub.topics import PartnerTopic, Topic, TopicCatalog
 BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # 6.00 USD per seat-month at the simulator
 STANDARD = ("CFQ7TTC0LDPB", "0001", "CFQ7TTC0K5BB")
 UNKNOWN_AT_MICROSOFT = ("CFQ7TTC0NOPE", "0001", "CFQ7TTC0NONE")
-RESELLERS = {"contoso": 10_000_000, "fabrikam": 50_000, "northwind": 10_000_000}
+RESELLERS = {"contoso": 10_000_000, "fabrikam": 50_000, "northwind": 10_000_000, "adatum": 0}
+ON_CREDIT_HOLD = {"adatum"}
 CODEC = Codec()
 
 
@@ -72,6 +72,22 @@ class Hub:
     topics: TopicCatalog
     worker: WorkerProcess
     simulator_url: str
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env |= {
+            "HUB_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "HUB_TOPIC_PREFIX": self.topics.prefix,
+            "HUB_WORKER_WEB_PORT": str(self.worker.web_port),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "hub.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     def web(self, path: str) -> Any:
         url = f"http://127.0.0.1:{self.worker.web_port}{path}"
@@ -102,6 +118,7 @@ def _reference_events() -> list[tuple[Topic, str, Event]]:
             support_mode=SupportMode.RESELLER_OWN,
             credit_limit_minor=limit,
             payment_terms_days=30,
+            on_credit_hold=reseller_id in ON_CREDIT_HOLD,
         )
         event = ResellerUpserted(**_envelope(reseller_id), reseller=profile)
         out.append((Topic.RESELLERS, reseller_id, event))
@@ -317,18 +334,34 @@ async def test_order_over_the_credit_limit_is_held_then_released_and_provisioned
     assert held[0].reason_code == "over_credit_limit"  # type: ignore[attr-defined]
     assert held[0].exposure_minor == 72_000  # type: ignore[attr-defined]
 
-    release = OrderReviewDecided(
-        **_envelope("fabrikam"),
-        order_id=second.order_id,
-        decision="release",
-        reviewer="finance.jane",
-        reason="paid by wire",
-        decided_at=datetime.now(UTC),
-    )
-    await _send(hub, Topic.OPS_COMMANDS, release)
+    released = hub.cli("orders", "release", second.order_id, "--reseller", "fabrikam")
+    assert released.returncode == 0, released.stderr
     await _wait_events(hub, _status(hub, "fabrikam"), second.order_id, SubscriptionProvisioned)
     decisions = await _events(hub, hub.topics.name(Topic.ORDER_DECISIONS), second.order_id)
     assert [type(e) for e in decisions] == [OrderHeld, OrderAccepted]
+    shown = hub.cli("orders", "show", second.order_id, "--reseller", "fabrikam")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["status"] == "provisioned"
+
+
+async def test_held_order_rejected_by_review_is_rejected_with_the_reason(hub: Hub) -> None:
+    customer = await _customer(hub, "adatum")
+    order = _order("adatum", customer, (BASIC, 1))
+    await _send(hub, Topic.ORDERS, order)
+    held = await _wait_events(hub, _status(hub, "adatum"), order.order_id, OrderHeld)
+    assert held[0].reason_code == "reseller_on_credit_hold"  # type: ignore[attr-defined]
+
+    rejected = hub.cli(
+        "orders", "reject", order.order_id, "--reseller", "adatum", "--reason", "unpaid invoices"
+    )
+    assert rejected.returncode == 0, rejected.stderr
+
+    found = await _wait_events(hub, _status(hub, "adatum"), order.order_id, OrderRejected)
+    reason = found[0].reasons[0]  # type: ignore[attr-defined]
+    assert reason.code == "ReviewRejected"
+    assert "unpaid invoices" in reason.message
+    unknown = hub.cli("orders", "show", "PO-never", "--reseller", "adatum")
+    assert unknown.returncode == 1
 
 
 async def test_reseller_on_credit_hold_with_overdue_money_gets_orders_rejected(hub: Hub) -> None:
