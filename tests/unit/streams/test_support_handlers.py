@@ -1,0 +1,344 @@
+"""The support agents' handlers over plain dicts and a fake Microsoft: no broker needed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
+from hub.domain.orders import ReferenceView
+from hub.domain.reference import Brand, Customer, ResellerProfile
+from hub.domain.support.escalation import ServiceRequestPayload
+from hub.errors import ValidationFailed
+from hub.schemas.envelope import Event
+from hub.schemas.events.support import (
+    IncidentDetected,
+    SlaBreached,
+    SlaWarning,
+    TicketEscalated,
+    TicketOpened,
+    TicketResolved,
+    TicketRouted,
+    TicketUpdated,
+)
+from hub.streams.pipeline import Emit
+from hub.streams.support_config import SupportConfig
+from hub.streams.support_escalation import Escalations
+from hub.streams.support_intake import Intake
+from hub.streams.support_microsoft import Observed
+from hub.topics import PartnerTopic, Topic, TopicCatalog
+
+CATALOG = TopicCatalog("p.")
+BRAND = Brand(display_name="Woodgrove", signature="Woodgrove team", reply_to="help@wg.example")
+T0 = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)  # a Wednesday, Berlin on shift
+
+
+def _reseller(reseller_id: str, mode: SupportMode) -> ResellerProfile:
+    return ResellerProfile(
+        reseller_id=reseller_id,
+        partner_id="1234567",
+        name=reseller_id,
+        country="DE",
+        currency="EUR",
+        languages=("de",),
+        billing_mode=BillingMode.RESELLER_BILLS,
+        support_mode=mode,
+        credit_limit_minor=0,
+        payment_terms_days=30,
+        brand=BRAND,
+    )
+
+
+def _customer(customer_id: str, reseller_id: str, language: str = "de") -> Customer:
+    return Customer(
+        customer_id=customer_id,
+        reseller_id=reseller_id,
+        name=customer_id,
+        country="DE",
+        language=language,
+        currency="EUR",
+    )
+
+
+VIEW = ReferenceView(
+    resellers={
+        "own": _reseller("own", SupportMode.RESELLER_OWN),
+        "wl": _reseller("wl", SupportMode.DISTRIBUTOR_WHITE_LABEL),
+    },
+    customers={"c-own": _customer("c-own", "own"), "c-wl": _customer("c-wl", "wl")},
+    catalogue={},
+    prices={},
+)
+
+
+def opened(
+    reseller_id: str = "own",
+    customer_id: str = "c-own",
+    *,
+    at: datetime = T0,
+    language: str = "de",
+    category: TicketCategory = TicketCategory.QUESTIONS,
+    severity: Severity = Severity.MINIMAL,
+    region: str | None = "eu-west",
+    ticket_id: str | None = None,
+) -> TicketOpened:
+    return TicketOpened(
+        event_id=uuid.uuid4(),
+        event_time=at,
+        correlation_id="c-1",
+        reseller_id=reseller_id,
+        ticket_id=ticket_id or f"t-{uuid.uuid4().hex[:8]}",
+        customer_id=customer_id,
+        title="Down",
+        description="Mailboxes unreachable",
+        category=category,
+        severity=severity,
+        language=language,
+        service="exchange",
+        region=region,
+    )
+
+
+def intake(config: SupportConfig | None = None) -> Intake:
+    return Intake(CATALOG, config or SupportConfig(), lambda: VIEW, {})
+
+
+@dataclass
+class FakeMicrosoft:
+    created: dict[str, Observed] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)
+
+    async def create(
+        self, payload: ServiceRequestPayload, *, idempotency_key: str, correlation_id: str
+    ) -> Observed:
+        # Like the simulator: the same idempotency key gives the same request.
+        if idempotency_key not in self.created:
+            sr_id = f"sr-{len(self.created) + 1}"
+            self.created[idempotency_key] = Observed(sr_id=sr_id, status="open", notes=())
+        return self.created[idempotency_key]
+
+    async def get(self, sr_id: str, *, correlation_id: str) -> Observed:
+        raise NotImplementedError
+
+    async def close(self, sr_id: str, *, note: str, correlation_id: str) -> None:
+        self.closed.append(sr_id)
+
+
+def escalations(threshold: int = 5) -> tuple[Escalations, FakeMicrosoft]:
+    fake = FakeMicrosoft()
+    config = SupportConfig(incident_threshold=threshold)
+    return Escalations(CATALOG, config, lambda: VIEW, {}, {}, fake), fake
+
+
+def events_of(emits: list[Emit], kind: type[Event], topic: str | None = None) -> list[Any]:
+    return [e.event for e in emits if isinstance(e.event, kind) and topic in (None, e.topic)]
+
+
+# -- intake ---------------------------------------------------------------------------------
+
+
+async def test_reseller_own_ticket_goes_to_its_partner_topic_and_ops_only() -> None:
+    emits = await intake().handle(opened(), 0)
+
+    assert {e.topic for e in emits} == {
+        CATALOG.partner("own", PartnerTopic.SUPPORT),
+        CATALOG.name(Topic.SUPPORT_EVENTS),
+    }
+
+
+async def test_desk_ticket_carries_the_resellers_brand_on_the_desk_queue() -> None:
+    emits = await intake().handle(opened("wl", "c-wl"), 0)
+
+    routed = events_of(emits, TicketRouted, "p.desk.emea.de")
+    assert routed
+    assert routed[0].brand == BRAND
+
+
+async def test_unknown_reseller_is_refused() -> None:
+    with pytest.raises(ValidationFailed, match="unknown reseller"):
+        await intake().handle(opened("nobody", "c-own"), 0)
+
+
+async def test_customer_of_another_reseller_is_refused() -> None:
+    with pytest.raises(ValidationFailed, match="not a customer of"):
+        await intake().handle(opened("wl", "c-own"), 0)
+
+
+async def test_redelivered_ticket_yields_the_same_routed_event_and_keeps_its_timer() -> None:
+    handler = intake()
+    ticket = opened()
+    first = await handler.handle(ticket, 0)
+    stored = dict(handler.tickets)
+
+    again = await handler.handle(ticket, 0)
+
+    assert [e.event for e in again] == [e.event for e in first]
+    assert handler.tickets == stored
+
+
+async def test_escalatable_ticket_is_forwarded_by_service_and_region() -> None:
+    emits = await intake().handle(opened(category=TicketCategory.BUG), 0)
+
+    forwarded = [e for e in emits if e.topic == CATALOG.name(Topic.SUPPORT_CORRELATION)]
+    assert {e.key for e in forwarded} == {"exchange|eu-west"}
+    assert {type(e.event) for e in forwarded} == {TicketRouted, TicketOpened}
+
+
+@settings(max_examples=30, deadline=None)
+@given(ticks=st.lists(st.integers(min_value=0, max_value=3 * 3600), min_size=1, max_size=12))
+async def test_breach_and_warning_fire_at_most_once_whatever_the_ticks(ticks: list[int]) -> None:
+    handler = intake()
+    await handler.handle(opened(severity=Severity.CRITICAL), 0)
+    emits: list[Emit] = []
+    for offset in [*sorted(ticks), 3 * 3600]:
+        emits += handler.tick(0, T0 + timedelta(seconds=offset))
+
+    breaches = events_of(emits, SlaBreached, CATALOG.name(Topic.SUPPORT_EVENTS))
+    warnings = events_of(emits, SlaWarning, CATALOG.name(Topic.SUPPORT_EVENTS))
+    assert [b.target for b in breaches] == ["initial_response"]
+    assert len(warnings) <= 1
+
+
+async def test_tick_leaves_other_partitions_timers_alone() -> None:
+    handler = intake()
+    await handler.handle(opened(severity=Severity.CRITICAL), 1)
+
+    assert handler.tick(0, T0 + timedelta(days=9)) == []
+    assert handler.tick(1, T0 + timedelta(days=9))
+
+
+async def test_response_stops_the_first_response_clock() -> None:
+    handler = intake()
+    ticket = opened(severity=Severity.CRITICAL)
+    await handler.handle(ticket, 0)
+    reply = TicketUpdated(
+        event_id=uuid.uuid4(),
+        event_time=T0 + timedelta(minutes=5),
+        correlation_id="c-1",
+        reseller_id="own",
+        ticket_id=ticket.ticket_id,
+        author="reseller",
+        status="open",
+    )
+    await handler.handle(reply, 0)
+
+    emits = handler.tick(0, T0 + timedelta(hours=3))
+
+    assert not events_of(emits, SlaBreached)
+
+
+# -- escalation and incidents ---------------------------------------------------------------
+
+
+async def _feed(handler: Escalations, ticket: TicketOpened) -> list[Emit]:
+    routed = await intake().handle(ticket, 0)
+    emits: list[Emit] = []
+    for emit in routed:
+        if emit.topic == CATALOG.name(Topic.SUPPORT_CORRELATION):
+            emits += await handler.handle(emit.event, 0)
+    return emits
+
+
+async def test_critical_escalatable_ticket_opens_one_request_even_when_redelivered() -> None:
+    handler, fake = escalations()
+    ticket = opened(category=TicketCategory.BUG, severity=Severity.CRITICAL)
+
+    first = await _feed(handler, ticket)
+    await handler.handle(ticket, 0)
+
+    assert len(fake.created) == 1
+    assert events_of(first, TicketEscalated)[0].service_request_id == "sr-1"
+
+
+async def test_moderate_ticket_waits_for_the_partner_tier_then_escalates_once() -> None:
+    handler, fake = escalations()
+    ticket = opened(category=TicketCategory.BUG, severity=Severity.MODERATE)
+    await _feed(handler, ticket)
+    assert not fake.created
+    gives_up = TicketUpdated(
+        event_id=uuid.uuid4(),
+        event_time=T0,
+        correlation_id="c-1",
+        reseller_id="own",
+        ticket_id=ticket.ticket_id,
+        author="reseller",
+        status="escalated",
+    )
+
+    await handler.handle(gives_up, 0)
+    await handler.handle(gives_up, 0)
+
+    assert len(fake.created) == 1
+
+
+async def test_tickets_above_threshold_are_one_incident_with_one_request() -> None:
+    handler, fake = escalations(threshold=3)
+    owners = [("own", "c-own"), ("wl", "c-wl")]
+    emits: list[Emit] = []
+    tickets = [
+        opened(
+            *owners[i % 2],
+            at=T0 + timedelta(minutes=i),
+            category=TicketCategory.SERVICE_NOT_ACCESSIBLE,
+            severity=Severity.MODERATE,
+        )
+        for i in range(6)
+    ]
+    for ticket in tickets:
+        emits += await _feed(handler, ticket)
+
+    detected = events_of(emits, IncidentDetected)
+    assert len(detected) == 1
+    assert set(detected[0].reseller_ids) == {"own", "wl"}
+    assert len(fake.created) == 1
+    linked = events_of(emits, TicketEscalated)
+    assert {e.ticket_id for e in linked} == {t.ticket_id for t in tickets}
+    assert {e.incident_id for e in linked} == {detected[0].incident_id}
+
+
+async def test_microsoft_change_is_relayed_once_and_closing_resolves_the_ticket() -> None:
+    handler, _ = escalations()
+    ticket = opened(category=TicketCategory.BUG, severity=Severity.CRITICAL)
+    await _feed(handler, ticket)
+    ref = f"ticket:{ticket.ticket_id}"
+    note = Observed(sr_id="sr-1", status="attention_needed", notes=("send logs",))
+
+    first = await handler.observed(ref, note, T0)
+    again = await handler.observed(ref, note, T0)
+    closed = await handler.observed(
+        ref, Observed(sr_id="sr-1", status="closed", notes=("send logs", "fixed")), T0
+    )
+
+    assert [u.note for u in events_of(first, TicketUpdated)] == ["send logs"] * 2
+    assert again == []
+    resolved = [e for e in closed if isinstance(e.event, TicketResolved)]
+    assert CATALOG.name(Topic.SUPPORT_TICKET_COMMANDS) in {e.topic for e in resolved}
+    assert {e.key for e in resolved if e.topic.endswith("ticket-commands")} == {"own"}
+
+
+async def test_resolving_an_incident_resolves_every_linked_ticket_and_closes_the_request() -> None:
+    handler, fake = escalations(threshold=2)
+    tickets = [
+        opened(
+            at=T0 + timedelta(minutes=i), category=TicketCategory.BUG, severity=Severity.MODERATE
+        )
+        for i in range(3)
+    ]
+    emits: list[Emit] = []
+    for ticket in tickets:
+        emits += await _feed(handler, ticket)
+    incident_id = events_of(emits, IncidentDetected)[0].incident_id
+
+    resolved = await handler.resolve(incident_id, 0, T0 + timedelta(hours=1), by="distributor")
+    twice = await handler.resolve(incident_id, 0, T0 + timedelta(hours=1), by="distributor")
+
+    ops = events_of(resolved, TicketResolved, CATALOG.name(Topic.SUPPORT_EVENTS))
+    assert {e.ticket_id for e in ops} == {t.ticket_id for t in tickets}
+    assert fake.closed == ["sr-1"]
+    assert twice == []
