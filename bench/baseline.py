@@ -1,0 +1,102 @@
+"""The floor any flow is measured against: a raw aiokafka consume -> produce passthrough.
+
+Same broker, same run, same message count and rate as the flow under test, no decoding and no
+state: what is left when the hub's work is taken away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hub.connectors.kafka_admin import apply_topics
+from hub.topics import TopicSpec
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run: messages, seconds from first send to last arrival, per-message latency."""
+
+    messages: int
+    seconds: float
+    latencies_s: tuple[float, ...]
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+
+def percentile(values: tuple[float, ...] | list[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+async def paced(count: int, rate: float | None, send: Callable[[int], Awaitable[None]]) -> None:
+    """Call ``send(i)`` ``count`` times, at ``rate`` per second or as fast as possible."""
+    start = time.monotonic()
+    for index in range(count):
+        if rate:
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await send(index)
+
+
+async def passthrough(
+    bootstrap: str, prefix: str, count: int, rate: float | None, payload: bytes
+) -> Run:
+    """Send ``count`` messages to ``<prefix>in``, copy them to ``<prefix>out``, time the trip."""
+    source, sink = f"{prefix}in", f"{prefix}out"
+    await apply_topics(
+        bootstrap, [TopicSpec(source, "k", (), "bench in"), TopicSpec(sink, "k", (), "bench out")]
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    relay_in = AIOKafkaConsumer(
+        source, bootstrap_servers=bootstrap, group_id=f"{prefix}relay", auto_offset_reset="earliest"
+    )
+    watch = AIOKafkaConsumer(
+        sink, bootstrap_servers=bootstrap, group_id=f"{prefix}watch", auto_offset_reset="earliest"
+    )
+    await asyncio.gather(producer.start(), relay_in.start(), watch.start())
+    sent: dict[bytes, float] = {}
+    latencies: list[float] = []
+
+    async def relay() -> None:
+        async for message in relay_in:
+            await producer.send(sink, key=message.key, value=message.value)
+
+    async def observe() -> None:
+        async for message in watch:
+            if message.key in sent:
+                latencies.append(time.monotonic() - sent[message.key])
+            if len(latencies) >= count:
+                return
+
+    relay_task = asyncio.create_task(relay())
+    try:
+        await asyncio.sleep(3)  # let both groups join before the clock starts
+        observer = asyncio.create_task(observe())
+        start = time.monotonic()
+
+        async def send(index: int) -> None:
+            key = f"m{index}".encode()
+            sent[key] = time.monotonic()
+            await producer.send(source, key=key, value=payload)
+
+        await paced(count, rate, send)
+        await asyncio.wait_for(observer, timeout=120)
+        return Run(count, time.monotonic() - start, tuple(latencies))
+    finally:
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+        await asyncio.gather(relay_in.stop(), watch.stop(), producer.stop())
