@@ -133,6 +133,19 @@ def _sim_partner_center(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from hub.demo.runner import run_demo
+
+    summary_json = Path(args.summary_json) if args.summary_json else None
+    asyncio.run(
+        run_demo(settings, bootstrap=args.bootstrap, serve=args.serve, summary_json=summary_json)
+    )
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -157,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--loglevel", default="warning")
     _add_broker_args(run)
     run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the whole hub on a local broker, driven through a month of five resellers",
+    )
+    demo.add_argument("--bootstrap", help="use this broker (topics get a run prefix)")
+    demo.add_argument("--serve", action="store_true", help="keep everything running afterwards")
+    demo.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON")
+    demo.set_defaults(handler=_demo)
 
     worker = commands.add_parser(
         "worker", help="run a hub worker against HUB_KAFKA_BOOTSTRAP_SERVERS"

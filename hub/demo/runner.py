@@ -1,0 +1,107 @@
+"""Runs the demo: environment up, reference data in, the story's steps, the summary, teardown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hub.connectors.kafka_io import Outgoing, publish
+from hub.connectors.reference_files import load_reference_file, reference_events
+from hub.demo.environment import DemoEnvironment, Say, demo_environment, start_worker
+from hub.demo.scenario import CODEC, STEPS, DemoState, Step, wait_for
+from hub.demo.summary import Summary, build_summary
+from hub.ops.paths import ops_dir
+from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
+from hub.settings import Settings
+from hub.topics import Topic
+
+
+def _say(message: str) -> None:
+    print(f"hub demo: {message}", file=sys.stderr, flush=True)
+
+
+async def load_sample_reference(env: DemoEnvironment, say: Say) -> list[str]:
+    ref = load_reference_file(ops_dir() / "sample" / "reference.yaml")
+    items = []
+    for key, event in reference_events(ref, datetime.now(UTC)):
+        if isinstance(event, ResellerUpserted):
+            topic = Topic.RESELLERS
+        elif isinstance(event, CustomerUpserted):
+            topic = Topic.CUSTOMERS
+        elif isinstance(event, CatalogItemUpserted):
+            topic = Topic.CATALOG
+        else:
+            topic = Topic.PRICES
+        items.append(Outgoing(env.topics.name(topic), key, event))
+    await publish(env.bootstrap, CODEC, items)
+    say("sample reference data: " + ", ".join(f"{n} {k}" for k, n in ref.counts().items()))
+    return [r.reseller_id for r in ref.resellers]
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    bootstrap: str | None = None,
+    serve: bool = False,
+    steps: Sequence[Step] = STEPS,
+    say: Say = _say,
+    summary_json: Path | None = None,
+) -> Summary:
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    started = time.monotonic()
+    async with demo_environment(settings, bootstrap=bootstrap, run_id=run_id, say=say) as env:
+        reference = ops_dir() / "sample" / "reference.yaml"
+        resellers = [r.reseller_id for r in load_reference_file(reference).resellers]
+        await start_worker(env, resellers, say)
+        await load_sample_reference(env, say)
+        await _wait_reference_loaded(env)
+        state = DemoState(run_id=run_id, started=datetime.now(UTC))
+        for number, (title, step) in enumerate(steps, start=1):
+            t0 = time.monotonic()
+            say(f"[{number}/{len(steps)}] {title} ...")
+            outcome = await step(env, state)
+            say(f"[{number}/{len(steps)}] {outcome} ({time.monotonic() - t0:.1f}s)")
+        summary = await build_summary(env.bootstrap, env.topics)
+        print(summary.render(), flush=True)
+        if summary_json is not None:
+            text = json.dumps(summary.as_dict(), indent=2, sort_keys=True)
+            await asyncio.to_thread(summary_json.write_text, text)
+        print(
+            f"\nMetrics: {env.worker.metrics_url}  (Prometheus: ops/prometheus/prometheus.yml "
+            f"scrapes it)\nDemo took {time.monotonic() - started:.0f}s.",
+            flush=True,
+        )
+        if serve:
+            say("serving: the broker, simulator and worker keep running; Ctrl-C stops them")
+            try:
+                while env.worker.running():  # noqa: ASYNC110 - polling a child process
+                    await asyncio.sleep(1)
+            except asyncio.CancelledError:
+                pass
+        return summary
+
+
+async def _wait_reference_loaded(env: DemoEnvironment) -> None:
+    """The worker's reference tables fill from the ref topics; wait until its view has them."""
+    import urllib.request
+
+    worker = env.worker
+
+    async def loaded() -> bool:
+        def scrape() -> str:
+            with urllib.request.urlopen(worker.metrics_url, timeout=5) as r:  # noqa: S310
+                return str(r.read().decode())
+
+        text = await asyncio.to_thread(scrape)
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("hub_events_in_total{") and 'flow="reference"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total >= 100
+
+    await wait_for("the reference data in the worker's tables", loaded, timeout_s=120)
