@@ -1,9 +1,64 @@
-"""`hub support ...` commands."""
+"""`hub support ...` commands: the queue view (rebuilt from topics) and incident resolution."""
 
 from __future__ import annotations
 
-from hub.commands import Subcommands
+import argparse
+import asyncio
+
+from hub.commands import Subcommands, say
+from hub.settings import Settings
+
+
+async def _queues(settings: Settings) -> str:
+    from hub.connectors.kafka_io import read_all
+    from hub.schemas.codec import Codec
+    from hub.streams.support_queues import queue_report
+    from hub.topics import Topic, TopicCatalog
+
+    catalog = TopicCatalog(settings.topic_prefix)
+    codec = Codec()
+    events = []
+    for topic in (Topic.TICKETS, Topic.SUPPORT_EVENTS):
+        for record in await read_all(settings.kafka_bootstrap_servers, catalog.name(topic)):
+            try:
+                events.append(codec.decode(record.value or b""))
+            except Exception:  # noqa: BLE001, S112 - a bad record is the pipeline's to dead-letter
+                continue
+    return queue_report(events).to_markdown()
+
+
+def _show_queues(args: argparse.Namespace, settings: Settings) -> int:
+    print(asyncio.run(_queues(settings)))
+    return 0
+
+
+async def _send_resolve(settings: Settings, incident_id: str) -> None:
+    from hub.connectors.kafka_io import producer
+    from hub.streams.support_topics import RESOLVE_INCIDENT, encode_command
+    from hub.topics import Topic, TopicCatalog
+
+    value, headers = encode_command(RESOLVE_INCIDENT, {"incident_id": incident_id})
+    topic = TopicCatalog(settings.topic_prefix).name(Topic.OPS_COMMANDS)
+    async with producer(settings.kafka_bootstrap_servers) as client:
+        await client.send_and_wait(topic, key=incident_id.encode(), value=value, headers=headers)
+
+
+def _resolve_incident(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_send_resolve(settings, args.incident_id))
+    say(f"asked the hub to resolve incident {args.incident_id} and its linked tickets")
+    return 0
 
 
 def add_commands(commands: Subcommands) -> None:
-    """Adds this area's subcommands (none yet)."""
+    """``hub support queues`` and ``hub support resolve-incident <id>``."""
+    support = commands.add_parser("support", help="support desk: queues and incidents")
+    actions = support.add_subparsers(dest="support_command", required=True, metavar="ACTION")
+    queues = actions.add_parser(
+        "queues", help="open tickets per queue, language and severity, and SLA breaches"
+    )
+    queues.set_defaults(handler=_show_queues)
+    resolve = actions.add_parser(
+        "resolve-incident", help="resolve an incident and every ticket linked to it"
+    )
+    resolve.add_argument("incident_id")
+    resolve.set_defaults(handler=_resolve_incident)

@@ -36,12 +36,15 @@ from hub.streams.support_escalation import Escalations
 from hub.streams.support_intake import Intake
 from hub.streams.support_microsoft import PartnerCenterServiceRequests
 from hub.streams.support_records import escalation_key
-from hub.streams.support_topics import command_kind, decode_command, encode_command
+from hub.streams.support_topics import (
+    RESOLVE_INCIDENT,
+    command_kind,
+    decode_command,
+    encode_command,
+)
 from hub.topics import Topic
 
 log = logging.getLogger(__name__)
-
-RESOLVE_INCIDENT = "support.resolve-incident"
 
 
 async def _send(ctx: Context, emits: Sequence[Emit]) -> None:

@@ -18,6 +18,8 @@ from hub.streams.dead_letter import Headers
 from hub.topics import TopicCatalog, TopicSpec
 
 COMMAND_HEADER = "hub.support.command"
+# The ops command on ``hub.ops.commands`` that resolves an incident (``hub support ...``).
+RESOLVE_INCIDENT = "support.resolve-incident"
 _FOUR_WEEKS_MS = 28 * 24 * 60 * 60 * 1000
 
 

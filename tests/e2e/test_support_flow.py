@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -350,3 +351,60 @@ def test_twenty_tickets_about_one_service_and_region_are_one_incident_escalated_
             if type(e).__name__ == "TicketResolved" and e.ticket_id in ids
         ]  # type: ignore[attr-defined]
     assert {e.ticket_id for e in resolved} == ids  # type: ignore[attr-defined]
+
+
+def _hub_cli(hub: Hub, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env |= {
+        "HUB_KAFKA_BOOTSTRAP_SERVERS": hub.bootstrap,
+        "HUB_TOPIC_PREFIX": hub.catalog.prefix,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", "support", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def test_ops_resolving_an_incident_resolves_its_tickets_and_the_queue_view_shows_them(
+    hub: Hub,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=20)
+    tickets = [
+        ticket(
+            "own2",
+            "c-own2",
+            at=start + timedelta(seconds=10 * i),
+            category=TicketCategory.REGIONAL_MULTI_TENANT_IMPACT,
+            severity=Severity.MINIMAL,
+            service="intune",
+            region="ap-south",
+        )
+        for i in range(5)
+    ]
+    hub.publish(*tickets)
+    detected = hub.wait_for(
+        hub.catalog.name(Topic.INCIDENTS), lambda e: getattr(e, "service", "") == "intune"
+    )
+    assert detected, hub.worker.log_tail()
+    queues_before = _hub_cli(hub, "queues").stdout
+
+    _hub_cli(hub, "resolve-incident", detected[0].incident_id)  # type: ignore[attr-defined]
+    ids = {t.ticket_id for t in tickets}
+    own = hub.catalog.partner("own2", PartnerTopic.SUPPORT)
+    deadline = time.monotonic() + 60
+    resolved: set[str] = set()
+    while resolved != ids and time.monotonic() < deadline:
+        time.sleep(0.5)
+        resolved = {
+            e.ticket_id  # type: ignore[attr-defined]
+            for e in hub.read(own)
+            if type(e).__name__ == "TicketResolved" and getattr(e, "ticket_id", "") in ids
+        }
+
+    assert resolved == ids, hub.worker.log_tail()
+    assert "| partner.own2.support | de | minimal |" in queues_before
+    assert "| desk.emea.de | de |" in queues_before
