@@ -49,11 +49,18 @@ def run_command(
     )
 
 
-def charge_end_day(start: datetime, end: datetime) -> date:
-    """Partner Center's ChargeEndDate as the period's last day: an end at midnight is the
-    instant the period ends (the next day's start), an end later in a day is on that day."""
-    if end > start and end.time() == time(0) and end.tzinfo in (None, UTC):
-        return (end - timedelta(days=1)).date()
+def charge_end_day(item: InvoiceLineItem) -> date:
+    """ChargeEndDate as the last charged day, the way the hub's lines state it.
+
+    Partner Center's files give the last day at midnight (inclusive). A line whose end carries
+    the subscription's start time of day instead (the simulator's periods run from instant to
+    instant) ends at that instant, so its last charged day is the day before.
+    """
+    end, anchor = item.charge_end_date.astimezone(UTC), item.subscription_start_date
+    if anchor is not None:
+        anchor = anchor.astimezone(UTC)
+        if anchor.time() != time(0) and end.time() == anchor.time():
+            return (end - timedelta(days=1)).date()
     return end.date()
 
 
@@ -107,7 +114,7 @@ def line_event(
             "pricing_currency": item.pricing_currency or None,
             "pc_to_bc_exchange_rate": str(item.pc_to_bc_exchange_rate),
             "charge_start_date": item.charge_start_date.date(),
-            "charge_end_date": charge_end_day(item.charge_start_date, item.charge_end_date),
+            "charge_end_date": charge_end_day(item),
             "term_and_billing_cycle": item.term_and_billing_cycle,
             "billing_frequency": item.billing_frequency,
             "credit_reason_code": item.credit_reason_code or None,
