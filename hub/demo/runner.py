@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +51,7 @@ async def run_demo(
     steps: Sequence[Step] = STEPS,
     say: Say = _say,
     summary_json: Path | None = None,
+    before_teardown: Callable[[DemoEnvironment, Summary], Awaitable[None]] | None = None,
 ) -> Summary:
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     started = time.monotonic()
@@ -76,6 +77,8 @@ async def run_demo(
             f"scrapes it)\nDemo took {time.monotonic() - started:.0f}s.",
             flush=True,
         )
+        if before_teardown is not None:
+            await before_teardown(env, summary)
         if serve:
             say("serving: the broker, simulator and worker keep running; Ctrl-C stops them")
             try:

@@ -1,0 +1,72 @@
+"""The demo on the session's broker: its story's outcomes, read back from the hub's topics,
+and bounded metric labels under its load."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.demo.environment import DemoEnvironment
+from hub.demo.runner import run_demo
+from hub.demo.summary import Summary
+from hub.ops.local_kafka import free_port
+from hub.settings import Settings
+from hub.testing.broker import BrokerInfo
+
+# A label value that is an id (order, ticket, uuid, customer) would make series unbounded.
+ID_LIKE = re.compile(r"(ord-|tkt-|out-|chg-|[0-9a-f]{8}-[0-9a-f]{4}-|muenchen|leeds|osaka)")
+MAX_SERIES_PER_FAMILY = 200
+
+
+async def test_the_demo_story_ends_as_the_hub_decided_and_labels_stay_bounded(
+    kafka: BrokerInfo, tmp_path: Path
+) -> None:
+    settings = Settings(state_dir=tmp_path, worker_web_port=free_port())
+    scraped: dict[str, str] = {}
+
+    async def keep_metrics(env: DemoEnvironment, _: Summary) -> None:
+        with urllib.request.urlopen(env.worker.metrics_url, timeout=10) as response:
+            scraped["text"] = response.read().decode()
+
+    summary = await run_demo(
+        settings,
+        bootstrap=kafka.bootstrap,
+        say=lambda _: None,
+        summary_json=tmp_path / "summary.json",
+        before_teardown=keep_metrics,
+    )
+    s = summary.as_dict()
+
+    assert s["orders"]["contoso-de"] == {"accepted": 2}
+    assert s["orders"]["northwind-gb"] == {"accepted": 2, "held": 1, "rejected": 1}
+    assert s["orders"]["tailspin-us"] == {"accepted": 1, "rejected": 2}
+    assert s["rejection_reasons"] == {
+        "OrderExceedsCreditLimit": 1,
+        "UnknownCatalogItem": 1,
+        "CustomerNotFound": 1,
+    }
+    assert sum(s["subscriptions"].values()) == 9
+    assert s["changes"] == {
+        "change_quantity": 1,
+        "cancel": 1,
+        "change_quantity rejected (SeatReductionWindowClosed)": 1,
+    }
+    assert s["incidents"] == 1
+    assert s["dead_letters"] == {}
+    assert sum(s["tickets_by_queue"].values()) == 11
+    assert "partner.contoso-de.support" in s["tickets_by_queue"]
+    assert (tmp_path / "summary.json").is_file()
+
+    series: dict[str, int] = defaultdict(int)
+    for family in text_string_to_metric_families(scraped["text"]):
+        for sample in family.samples:
+            series[family.name] += 1
+            for value in sample.labels.values():
+                assert not ID_LIKE.search(value), f"{sample.name} has an id-like label {value!r}"
+    assert series, "no metrics scraped"
+    too_many = {name: n for name, n in series.items() if n > MAX_SERIES_PER_FAMILY}
+    assert not too_many, too_many
