@@ -52,6 +52,9 @@ class Topic(StrEnum):
     OPS_COMMANDS = "hub.ops.commands"
     SUPPORT_TICKET_COMMANDS = "hub.support.ticket-commands"
     SUPPORT_CORRELATION = "hub.support.correlation"
+    CREDITS_SUBSCRIPTIONS = "hub.credits.subscriptions"
+    CREDITS_INDEX = "hub.credits.index"
+    CREDITS_AUDIT = "hub.credits.audit"
 
 
 class PartnerTopic(StrEnum):
@@ -299,6 +302,30 @@ _FIXED: tuple[TopicSpec, ...] = (
         retention_ms=_TEN_YEARS_MS,
         writers=("hub", "ops", "finance"),
         readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.CREDITS_SUBSCRIPTIONS,
+        "subscription_id",
+        ("SubscriptionProvisioned",),
+        "credits-internal: provisioned subscriptions re-keyed to meet their lifecycle changes",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.CREDITS_INDEX,
+        "service",
+        ("SubscriptionProvisioned", "SubscriptionChanged", "ServiceCreditApproved"),
+        "credits-internal: subscriptions and approvals re-keyed by Microsoft service",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.CREDITS_AUDIT,
+        "credit_id",
+        ("ServiceCreditAllocationReported",),
+        "how each approved service credit was allocated, and its remainder",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
     ),
 )
 

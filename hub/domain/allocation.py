@@ -6,7 +6,7 @@ Exact minor units by the largest-remainder method; what cannot be allocated is r
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -321,7 +321,25 @@ def allocate_tier_credit(
     The total is the tier share of all capped fees (distributor currency, rounded down) and
     is spread by full monthly fee, so each part is the tier share within one minor unit.
     """
-    pct = tier_percentage(service, uptime_pct)
+    return allocate_percentage(
+        tier_percentage(service, uptime_pct), currency, affected, service=service
+    )
+
+
+def allocate_percentage(
+    percentage: int,
+    currency: str,
+    affected: Sequence[AffectedSubscription],
+    *,
+    service: str | None = None,
+) -> AllocationResult:
+    """Credit every affected subscription ``percentage`` % of its ``service`` fee.
+
+    The total is that share of all capped fees (distributor currency, rounded down), spread by
+    full monthly fee, so each part is the share within one minor unit.
+    """
+    if not 0 <= percentage <= 100:
+        raise ValidationFailed("percentage", percentage, "must be 0..100")
     total_caps = 0
     dist_exp = exponent(currency)
     for sub in affected:
@@ -329,5 +347,66 @@ def allocate_tier_credit(
         num, den = sub.rate_to_distributor.as_integer_ratio()
         scale = den * 10 ** exponent(sub.currency)
         total_caps += sub.fee_for(service) * num * 10**dist_exp // scale
-    approved = total_caps * pct // 100
+    approved = total_caps * percentage // 100
     return allocate_credit(approved, currency, affected, service=service, by_affected_days=False)
+
+
+def allocate_approved(
+    currency: str,
+    affected: Sequence[AffectedSubscription],
+    *,
+    service: str | None = None,
+    amount_minor: int | None = None,
+    percentage: int | None = None,
+    customer_amounts: Mapping[str, int] | None = None,
+) -> AllocationResult:
+    """Allocate an approval as Microsoft stated it.
+
+    Per-customer amounts, when given, are each split across that customer's subscriptions
+    (a customer with none leaves its amount as remainder). Else a fixed amount is spread by
+    fee x affected days, or by full fee when a tier percentage is also stated (the tier already
+    prices the outage); a percentage alone credits that share of every fee.
+    """
+    if customer_amounts:
+        return _per_customer(currency, affected, service, customer_amounts)
+    if amount_minor is not None:
+        by_days = percentage is None
+        return allocate_credit(
+            amount_minor, currency, affected, service=service, by_affected_days=by_days
+        )
+    if percentage is not None:
+        return allocate_percentage(percentage, currency, affected, service=service)
+    raise ValidationFailed("approval", None, "give an amount, a percentage or customer amounts")
+
+
+def _per_customer(
+    currency: str,
+    affected: Sequence[AffectedSubscription],
+    service: str | None,
+    customer_amounts: Mapping[str, int],
+) -> AllocationResult:
+    by_customer: dict[str, list[AffectedSubscription]] = {}
+    for sub in affected:
+        by_customer.setdefault(sub.customer_id, []).append(sub)
+    allocations: list[CreditAllocation] = []
+    remainder = 0
+    reasons: set[RemainderReason] = set()
+    for customer_id in sorted(customer_amounts):
+        part = allocate_credit(
+            customer_amounts[customer_id],
+            currency,
+            by_customer.get(customer_id, []),
+            service=service,
+        )
+        allocations.extend(part.allocations)
+        remainder += part.remainder_minor
+        reasons.add(part.remainder_reason)
+    reason = RemainderReason.NONE
+    if remainder:
+        reason = (
+            RemainderReason.CAPS_REACHED
+            if RemainderReason.CAPS_REACHED in reasons
+            else RemainderReason.NO_ELIGIBLE_FEES
+        )
+    total = sum(customer_amounts.values())
+    return AllocationResult(total, currency, tuple(allocations), remainder, reason)

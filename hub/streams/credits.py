@@ -1,11 +1,114 @@
-"""The credits flow's agents (not wired yet)."""
+"""The credits flow's agents: the subscription index by service, and allocation of approvals.
+
+Topics and agents (all concurrency 1):
+- ``credits.route``: ``hub.orders.provisioning`` -> ``hub.credits.subscriptions`` (by sub id).
+- ``credits.link``: ``hub.credits.subscriptions`` + ``hub.subscriptions.events`` (both by sub
+  id, co-partitioned with ``credits-links``) -> ``hub.credits.index`` keyed by service.
+- ``credits.approvals``: ``hub.credits.approved`` (by incident) -> ``hub.credits.index`` by service.
+- ``credits.index``: ``hub.credits.index`` (by service): folds subscriptions into
+  ``credits-index`` and allocates approvals against it (``credits-approvals``,
+  ``credits-allocation-lines``), emitting ``ServiceCreditAllocated`` to ``hub.credits.allocated``
+  and to the reseller's own ``partner.<id>.billing``, and the audit to ``hub.credits.audit``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import faust
 
+from hub.errors import ValidationFailed
+from hub.schemas.envelope import Event
+from hub.schemas.events.credits import ServiceCreditApproved
+from hub.schemas.events.orders import SubscriptionProvisioned
+from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.context import Context
+from hub.streams.credits_allocation import Allocator
+from hub.streams.credits_index import CreditIndex
+from hub.streams.dead_letter import SourceMessage
+from hub.streams.pipeline import Emit, Pipeline
+from hub.topics import Topic, TopicCatalog
+
+
+class IndexHandler:
+    """Dispatches the events of ``hub.credits.index``; the message key is the service."""
+
+    def __init__(self, index: CreditIndex, allocator: Allocator) -> None:
+        self.index = index
+        self.allocator = allocator
+
+    async def handle(self, event: Event, service: str) -> Sequence[Emit]:
+        if isinstance(event, ServiceCreditApproved):
+            return self.allocator.on_approval(event, service)
+        if isinstance(event, SubscriptionProvisioned | SubscriptionChanged):
+            self.index.apply(event, service)
+            return []
+        raise ValidationFailed("event", type(event).__name__, "not a credits index event")
+
+
+def approvals_router(catalog: TopicCatalog) -> Any:
+    index_topic = catalog.name(Topic.CREDITS_INDEX)
+
+    async def route(event: Event) -> Sequence[Emit]:
+        if not isinstance(event, ServiceCreditApproved):
+            raise ValidationFailed("event", type(event).__name__, "not a ServiceCreditApproved")
+        return [Emit(index_topic, event.service, event)]
+
+    return route
+
+
+async def run_keyed(stream: Any, pipeline: Pipeline, handler: IndexHandler) -> None:
+    """Like ``Pipeline.run``, but the handler also gets the message key (the service)."""
+    async for item in stream.events():
+        source = SourceMessage.from_faust(item.message)
+        key = source.key.decode() if source.key is not None else ""
+
+        async def handle(event: Event, key: str = key) -> Sequence[Emit]:
+            return await handler.handle(event, key)
+
+        await pipeline.process(source, handle)
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    """Registers this flow's agents on `app` (none yet)."""
+    """Registers the credits agents and tables on ``app``."""
+    partitions = ctx.settings.kafka_partitions
+    catalog = ctx.topics
+
+    def table(name: str) -> Any:
+        return app.Table(f"credits-{name}", key_type=str, partitions=partitions)
+
+    index = CreditIndex(catalog, ctx.reference.view, table("links"), table("index"))
+    allocator = Allocator(
+        catalog,
+        ctx.reference.view,
+        index.index,
+        table("approvals"),
+        table("allocation-lines"),
+    )
+    handler = IndexHandler(index, allocator)
+    route_approval = approvals_router(catalog)
+    linked = app.topic(
+        catalog.name(Topic.CREDITS_SUBSCRIPTIONS),
+        catalog.name(Topic.SUBSCRIPTION_EVENTS),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    @app.agent(ctx.source(Topic.PROVISIONING), name="credits.route", concurrency=1)
+    async def route(stream: Any) -> None:
+        await ctx.pipeline("credits.route").run(stream, index.route)
+
+    @app.agent(linked, name="credits.link", concurrency=1)
+    async def link(stream: Any) -> None:
+        await ctx.pipeline("credits.link").run(stream, index.link)
+
+    @app.agent(ctx.source(Topic.CREDITS_APPROVED), name="credits.approvals", concurrency=1)
+    async def approvals(stream: Any) -> None:
+        await ctx.pipeline("credits.approvals").run(stream, route_approval)
+
+    @app.agent(ctx.source(Topic.CREDITS_INDEX), name="credits.index", concurrency=1)
+    async def allocate(stream: Any) -> None:
+        await run_keyed(stream, ctx.pipeline("credits"), handler)

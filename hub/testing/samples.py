@@ -449,6 +449,45 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         currency="EUR",
         billing_mode=BillingMode.RESELLER_BILLS,
     ),
+    "ServiceCreditAllocationReported": lambda: c.ServiceCreditAllocationReported(
+        **envelope("scar", None),
+        credit_id="cr-1",
+        incident_id="EX25194",
+        service="exchange",
+        currency="EUR",
+        approved_minor=10_000,
+        allocated_minor=7_000,
+        remainder_minor=3_000,
+        remainder_reason="caps_reached",
+        basis="fee_x_days",
+        fx_difference_minor="0",
+        affected_count=2,
+        allocation_count=1,
+        part=0,
+        parts=1,
+        lines=(
+            c.CreditAllocationLine(
+                subscription_id="sub-9",
+                customer_id="a1b2c3d4-tenant",
+                reseller_id="contoso",
+                monthly_fee_minor=28_000,
+                customer_currency="EUR",
+                affected_days=1,
+                days_in_month=31,
+                rate_to_distributor="1",
+                amount_minor=7_000,
+                customer_amount_minor=7_000,
+            ),
+        ),
+        excluded=(
+            c.CreditExclusion(
+                subscription_id="sub-10",
+                customer_id="e5f6-tenant",
+                reseller_id="fabrikam-it",
+                reason="no_fx_rate",
+            ),
+        ),
+    ),
 }
 
 

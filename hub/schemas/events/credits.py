@@ -8,7 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.domain.enums import BillingMode
 from hub.schemas.envelope import Event
-from hub.schemas.types import Currency, Identifier, NonNegative, ResellerId, UtcDatetime
+from hub.schemas.types import (
+    Currency,
+    DecimalText,
+    Identifier,
+    NonNegative,
+    Quantity,
+    ResellerId,
+    UtcDatetime,
+)
 
 
 class CustomerCreditAmount(BaseModel):
@@ -69,4 +77,61 @@ class ServiceCreditAllocated(Event):
     billing_mode: BillingMode
 
 
-EVENTS: tuple[type[Event], ...] = (ServiceCreditApproved, ServiceCreditAllocated)
+class CreditAllocationLine(BaseModel):
+    """Why one subscription got its share: its fee, the days hit, the rate, both amounts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subscription_id: Identifier
+    customer_id: Identifier
+    reseller_id: ResellerId
+    monthly_fee_minor: NonNegative = Field(description="the cap, in the customer's currency")
+    customer_currency: Currency
+    affected_days: NonNegative
+    days_in_month: NonNegative
+    rate_to_distributor: DecimalText = Field(description="distributor units per customer unit")
+    amount_minor: NonNegative = Field(description="in the approval's currency")
+    customer_amount_minor: NonNegative = Field(description="in the customer's currency")
+
+
+class CreditExclusion(BaseModel):
+    """An affected subscription that could not be credited, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subscription_id: Identifier
+    customer_id: Identifier
+    reseller_id: ResellerId
+    reason: Identifier = Field(description="e.g. no_fx_rate")
+
+
+class ServiceCreditAllocationReported(Event):
+    """The audit record of one approval's allocation, in ``parts`` events of bounded size.
+
+    Every part repeats the totals; ``approved_minor == allocated_minor + remainder_minor``.
+    """
+
+    credit_id: Identifier
+    incident_id: Identifier
+    service: Identifier
+    currency: Currency
+    approved_minor: NonNegative
+    allocated_minor: NonNegative
+    remainder_minor: NonNegative
+    remainder_reason: Identifier = Field(description="none, caps_reached, no_eligible_fees")
+    basis: Identifier = Field(description="fee_x_days, full_fee, percentage, per_customer")
+    percentage_tier: int | None = Field(default=None, ge=1, le=100)
+    fx_difference_minor: DecimalText = Field(description="conversion rounding, approval currency")
+    affected_count: NonNegative
+    allocation_count: NonNegative
+    part: NonNegative
+    parts: Quantity
+    lines: tuple[CreditAllocationLine, ...] = ()
+    excluded: tuple[CreditExclusion, ...] = ()
+
+
+EVENTS: tuple[type[Event], ...] = (
+    ServiceCreditApproved,
+    ServiceCreditAllocated,
+    ServiceCreditAllocationReported,
+)
