@@ -344,7 +344,6 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
     ),
     PartnerTopic.BILLING: (
         (
-            "ChargeRated",
             "InvoiceIssued",
             "CreditNoteIssued",
             "DunningStageReached",

@@ -213,11 +213,9 @@ class BillingLedger:
                 ]
                 self.t.revenue[rid] = plans
             metrics.CHARGES_RATED.labels(charge_type=line.charge_type.value).inc()
-        event = docs.charge_rated(cause, line)
-        return [
-            Emit(self.topics.name(Topic.CHARGES), rid, event),
-            Emit(self._partner(rid), line.subscription_id, event),
-        ]
+        # Internal only: a rated line carries the distributor's Microsoft cost, which no
+        # reseller may read; resellers see their charges on their invoices.
+        return [Emit(self.topics.name(Topic.CHARGES), rid, docs.charge_rated(cause, line))]
 
     def on_provisioned(self, ev: SubscriptionProvisioned) -> list[Emit]:
         item = self.ref.catalogue.get(f"{ev.product_id}:{ev.sku_id}:{ev.availability_id}")
