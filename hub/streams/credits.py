@@ -27,8 +27,12 @@ from hub.streams.context import Context
 from hub.streams.credits_allocation import Allocator
 from hub.streams.credits_index import CreditIndex
 from hub.streams.dead_letter import SourceMessage
-from hub.streams.pipeline import Emit, Pipeline
+from hub.streams.pipeline import Emit, Pipeline, RetryPolicy
 from hub.topics import Topic, TopicCatalog
+
+# Reference data (catalogue, resellers) loads beside the flows at start: give it time to arrive
+# before a fact that needs it is dead-lettered.
+REFERENCE_RETRY = RetryPolicy(max_attempts=8, base_s=0.5, cap_s=10.0)
 
 
 class IndexHandler:
@@ -103,7 +107,7 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(linked, name="credits.link", concurrency=1)
     async def link(stream: Any) -> None:
-        await ctx.pipeline("credits.link").run(stream, index.link)
+        await ctx.pipeline("credits.link", REFERENCE_RETRY).run(stream, index.link)
 
     @app.agent(ctx.source(Topic.CREDITS_APPROVED), name="credits.approvals", concurrency=1)
     async def approvals(stream: Any) -> None:
@@ -111,4 +115,4 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.source(Topic.CREDITS_INDEX), name="credits.index", concurrency=1)
     async def allocate(stream: Any) -> None:
-        await run_keyed(stream, ctx.pipeline("credits"), handler)
+        await run_keyed(stream, ctx.pipeline("credits", REFERENCE_RETRY), handler)
