@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
+from hub.connectors.kafka_auth import auth_from_settings
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
-from hub.streams import lag, reference
+from hub.streams import lag, ops_commands, reference
 from hub.streams.context import Context
 from hub.topics import TopicCatalog
 
@@ -41,6 +42,16 @@ def build_codec(settings: Settings) -> Codec:
 def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None) -> faust.App:
     """Build the hub's faust app from settings; register each flow's agents on it."""
     settings.table_dir.mkdir(parents=True, exist_ok=True)
+    auth = auth_from_settings(settings)
+    credentials = (
+        None
+        if auth is None
+        else faust.SASLCredentials(
+            username=auth.username,
+            password=auth.password.get_secret_value(),
+            mechanism=auth.mechanism,
+        )
+    )
     app = faust.App(
         settings.app_id,
         broker=settings.broker_urls,
@@ -54,6 +65,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         web_in_thread=False,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
+        broker_credentials=credentials,
     )
     setup_prometheus_sensors(app, name_prefix="faust")
     codec = build_codec(settings)
@@ -70,4 +82,5 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
     lag.register(app, settings.kafka_bootstrap_servers, settings.lag_interval_s)
     for register in stream_modules() if modules is None else modules:
         register(app, ctx)
+    ops_commands.register(app, ctx)
     return app

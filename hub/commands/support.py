@@ -32,19 +32,42 @@ def _show_queues(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _send_resolve(settings: Settings, incident_id: str) -> None:
-    from hub.connectors.kafka_io import producer
-    from hub.streams.support_topics import RESOLVE_INCIDENT, encode_command
+async def _send_resolve(settings: Settings, incident_id: str, requested_by: str) -> None:
+    """Publish the contract `IncidentResolutionRequested`, routed by the incident's service."""
+    from datetime import UTC, datetime
+
+    from hub.app import build_codec
+    from hub.connectors.kafka_io import Outgoing, publish, read_all
+    from hub.errors import ValidationFailed
+    from hub.schemas.envelope import new_event_id
+    from hub.schemas.events.support import IncidentDetected, IncidentResolutionRequested
     from hub.topics import Topic, TopicCatalog
 
-    value, headers = encode_command(RESOLVE_INCIDENT, {"incident_id": incident_id})
-    topic = TopicCatalog(settings.topic_prefix).name(Topic.OPS_COMMANDS)
-    async with producer(settings.kafka_bootstrap_servers) as client:
-        await client.send_and_wait(topic, key=incident_id.encode(), value=value, headers=headers)
+    catalog = TopicCatalog(settings.topic_prefix)
+    codec = build_codec(settings)
+    incident = None
+    for record in await read_all(settings.kafka_bootstrap_servers, catalog.name(Topic.INCIDENTS)):
+        event = codec.decode(record.value) if record.value else None
+        if isinstance(event, IncidentDetected) and event.incident_id == incident_id:
+            incident = event
+    if incident is None:
+        raise ValidationFailed("incident_id", incident_id, "no such incident was detected")
+    command = IncidentResolutionRequested(
+        event_id=new_event_id(),
+        event_time=datetime.now(UTC),
+        correlation_id=incident.correlation_id,
+        causation_id=incident.event_id,
+        incident_id=incident_id,
+        service=incident.service,
+        region=incident.region,
+        requested_by=requested_by,
+    )
+    topic = catalog.name(Topic.OPS_COMMANDS)
+    await publish(settings.kafka_bootstrap_servers, codec, [Outgoing(topic, incident_id, command)])
 
 
 def _resolve_incident(args: argparse.Namespace, settings: Settings) -> int:
-    asyncio.run(_send_resolve(settings, args.incident_id))
+    asyncio.run(_send_resolve(settings, args.incident_id, args.requested_by))
     say(f"asked the hub to resolve incident {args.incident_id} and its linked tickets")
     return 0
 
@@ -61,4 +84,5 @@ def add_commands(commands: Subcommands) -> None:
         "resolve-incident", help="resolve an incident and every ticket linked to it"
     )
     resolve.add_argument("incident_id")
+    resolve.add_argument("--requested-by", default="ops", help="who resolves (audit trail)")
     resolve.set_defaults(handler=_resolve_incident)

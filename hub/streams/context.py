@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from hub.schemas.codec import Codec
+from hub.schemas.envelope import Event
 from hub.settings import Settings
 from hub.streams.dead_letter import DeadLetters, Headers
-from hub.streams.pipeline import Pipeline, RetryPolicy
+from hub.streams.pipeline import Handler, Pipeline, RetryPolicy
 from hub.topics import Topic, TopicCatalog
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ class Context:
     codec: Codec
     topics: TopicCatalog
     reference: ReferenceTables
+    # Ops command contract -> the flow's handler; one agent dispatches (hub.streams.ops_commands).
+    ops_handlers: dict[type[Event], Handler] = field(default_factory=dict)
     _raw_topics: dict[str, Any] = field(default_factory=dict)
 
     def raw_topic(self, name: str) -> Any:
@@ -45,6 +48,11 @@ class Context:
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
     ) -> None:
         await self.raw_topic(topic).send(key=key, value=value, headers=headers)
+
+    def on_ops_command(self, command: type[Event], handler: Handler) -> None:
+        if command in self.ops_handlers:
+            raise ValueError(f"{command.__name__} already has an ops command handler")
+        self.ops_handlers[command] = handler
 
     def pipeline(self, flow: str, retry: RetryPolicy | None = None) -> Pipeline:
         return Pipeline(flow, self.codec, self.send, DeadLetters(self.send), retry)

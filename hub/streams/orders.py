@@ -13,6 +13,7 @@ import faust
 import mode
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
+from hub.schemas.events.orders import OrderReviewDecided
 from hub.streams.context import Context
 from hub.streams.orders_intake import OrderIntake
 from hub.streams.orders_lifecycle import Lifecycle
@@ -64,9 +65,7 @@ def register(app: faust.App, ctx: Context) -> None:
     async def order_intake(stream: Any) -> None:
         await orders_pipeline.run(stream, intake.on_order)
 
-    @app.agent(ctx.source(Topic.OPS_COMMANDS), name="orders.review", concurrency=1)
-    async def order_review(stream: Any) -> None:
-        await orders_pipeline.run(stream, intake.on_review)
+    ctx.on_ops_command(OrderReviewDecided, intake.on_review)
 
     for topic in EXPOSURE_TOPICS:
 

@@ -27,6 +27,7 @@ from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.domain.enums import Severity
 from hub.errors import HubError
 from hub.schemas.envelope import Event
+from hub.schemas.events.support import IncidentResolutionRequested
 from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
 from hub.streams.dead_letter import SourceMessage
@@ -37,10 +38,10 @@ from hub.streams.support_intake import Intake
 from hub.streams.support_microsoft import PartnerCenterServiceRequests
 from hub.streams.support_records import escalation_key
 from hub.streams.support_topics import (
-    RESOLVE_INCIDENT,
     command_kind,
     decode_command,
     encode_command,
+    ticket_correlation_key,
 )
 from hub.topics import Topic
 
@@ -117,25 +118,13 @@ def register(app: faust.App, ctx: Context) -> None:
         pipeline = ctx.pipeline("support.escalation")
         await _drive(stream, ctx, pipeline, escalations.handle, escalation_command)
 
-    @app.agent(ctx.source(Topic.OPS_COMMANDS), name="support.ops", concurrency=1)
-    async def ops_agent(stream: Any) -> None:
-        # Other flows' commands share the topic: this agent acts on its own kind only.
-        async for item in stream.events():
-            source = SourceMessage.from_faust(item.message)
-            if command_kind(source.headers) != RESOLVE_INCIDENT:
-                continue
-            try:
-                doc = decode_command(source.value)
-                value, headers = encode_command(
-                    "resolve_incident", {"incident_id": str(doc["incident_id"])}
-                )
-                # The incident lives in one partition; the id alone does not say which.
-                for partition in range(partitions):
-                    await ctx.raw_topic(correlation_topic).send(
-                        key=None, value=value, partition=partition, headers=headers
-                    )
-            except Exception as exc:  # noqa: BLE001 - dead-lettered, never lost
-                await ctx.pipeline("support.ops").dead_letters.send(source, exc)
+    async def resolve_incident(event: Event) -> Sequence[Emit]:
+        # The incident's state lives with its service and region: route the command there.
+        if not isinstance(event, IncidentResolutionRequested):
+            return []
+        return [Emit(correlation_topic, ticket_correlation_key(event.service, event.region), event)]
+
+    ctx.on_ops_command(IncidentResolutionRequested, resolve_incident)
 
     @app.timer(interval=config.sla_tick_s)  # type: ignore[untyped-decorator]
     async def sla_ticks() -> None:

@@ -33,6 +33,7 @@ from hub.errors import ValidationFailed
 from hub.schemas.envelope import Event, derived_event_id
 from hub.schemas.events.support import (
     IncidentDetected,
+    IncidentResolutionRequested,
     TicketEscalated,
     TicketOpened,
     TicketResolved,
@@ -123,6 +124,8 @@ class Escalations:
             return await self._opened(event, partition)
         if isinstance(event, TicketUpdated) and event.status == "escalated":
             return await self._partner_gives_up(event)
+        if isinstance(event, IncidentResolutionRequested):
+            return await self.resolve(event.incident_id, partition, event.event_time, by="ops")
         raise ValidationFailed("event", type(event).__name__, "not an escalation agent event")
 
     def _routed(self, event: TicketRouted, partition: int) -> list[Emit]:
@@ -365,8 +368,6 @@ class Escalations:
                 notes=tuple(str(n) for n in doc["notes"]),
             )
             return await self.observed(str(doc["ref"]), observed, now)
-        if kind == "resolve_incident":
-            return await self.resolve(str(doc["incident_id"]), partition, now, by="distributor")
         raise ValidationFailed("kind", kind, "not a support escalation command")
 
     async def observed(self, ref: str, observed: Observed, now: datetime) -> list[Emit]:

@@ -1,7 +1,7 @@
 """Support topics beyond the fixed catalogue: desk queues, and the internal command framing.
 
 Desk queue topics are named by ``routing.desk_queue`` under the catalogue prefix. Internal
-commands (SLA ticks, Microsoft observations, incident resolution) are small JSON documents
+commands (SLA ticks, Microsoft observations) are small JSON documents
 marked by a header, carried on support-internal topics that nobody outside the hub reads.
 """
 
@@ -18,8 +18,6 @@ from hub.streams.dead_letter import Headers
 from hub.topics import TopicCatalog, TopicSpec
 
 COMMAND_HEADER = "hub.support.command"
-# The ops command on ``hub.ops.commands`` that resolves an incident (``hub support ...``).
-RESOLVE_INCIDENT = "support.resolve-incident"
 _FOUR_WEEKS_MS = 28 * 24 * 60 * 60 * 1000
 
 

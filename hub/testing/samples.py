@@ -420,6 +420,13 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         ticket_ids=("t-1", "t-2", "t-3"),
         reseller_ids=("contoso", "fabrikam-it"),
     ),
+    "IncidentResolutionRequested": lambda: t.IncidentResolutionRequested(
+        **envelope("irr", None),
+        incident_id="inc-1",
+        service="exchange",
+        region="eu-west",
+        requested_by="ops",
+    ),
     "ServiceCreditApproved": lambda: c.ServiceCreditApproved(
         **envelope("sca", None),
         credit_id="cr-1",

@@ -130,6 +130,16 @@ class IncidentDetected(Event):
         return self
 
 
+class IncidentResolutionRequested(Event):
+    """Ops ask the hub to resolve an incident and every ticket linked to it."""
+
+    incident_id: Identifier
+    service: Identifier = Field(description="the incident's service: where its state lives")
+    region: str | None = None
+    requested_by: Identifier
+    note: Text = "Resolved by the distributor's desk"
+
+
 EVENTS: tuple[type[Event], ...] = (
     TicketOpened,
     TicketRouted,
@@ -139,4 +149,5 @@ EVENTS: tuple[type[Event], ...] = (
     SlaWarning,
     SlaBreached,
     IncidentDetected,
+    IncidentResolutionRequested,
 )
