@@ -16,12 +16,13 @@ from hub.settings import Settings
 def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
     from hub.connectors.kafka_admin import ChangeKind, apply_topics
     from hub.connectors.reference_files import load_reference_file, reseller_ids
+    from hub.topic_plan import every_topic
     from hub.topics import TopicCatalog
 
     resellers = list(args.reseller or [])
     for path in args.resellers_from or []:
         resellers += reseller_ids(load_reference_file(Path(path)))
-    specs = TopicCatalog(settings.topic_prefix).all(resellers)
+    specs = every_topic(TopicCatalog(settings.topic_prefix), resellers)
     changes = asyncio.run(
         apply_topics(
             settings.kafka_bootstrap_servers,
@@ -37,9 +38,10 @@ def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _topics_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.topic_plan import every_topic
     from hub.topics import TopicCatalog
 
-    for spec in TopicCatalog(settings.topic_prefix).all(args.reseller or []):
+    for spec in every_topic(TopicCatalog(settings.topic_prefix), args.reseller or []):
         policy = "compact" if spec.compacted else f"retention={spec.retention_ms}ms"
         events = ",".join(spec.events) or "-"
         print(
@@ -101,6 +103,7 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
         CustomerUpserted,
         ResellerUpserted,
     )
+    from hub.topic_plan import every_topic
     from hub.topics import Topic, TopicCatalog
 
     ref = load_reference_file(Path(args.file), section=args.section)
@@ -109,7 +112,7 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
     bootstrap = settings.kafka_bootstrap_servers
     if not args.no_topics:
         resellers = [r.reseller_id for r in ref.resellers]
-        asyncio.run(apply_topics(bootstrap, catalog.all(resellers)))
+        asyncio.run(apply_topics(bootstrap, every_topic(catalog, resellers)))
     items = []
     for key, event in reference_events(ref, datetime.now(UTC)):
         if isinstance(event, ResellerUpserted):

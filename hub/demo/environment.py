@@ -22,6 +22,7 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.ops import local_kafka
 from hub.settings import Settings
 from hub.testing.worker import WorkerProcess
+from hub.topic_plan import every_topic
 from hub.topics import TopicCatalog
 
 Say = Callable[[str], None]
@@ -158,7 +159,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 async def start_worker(env: DemoEnvironment, reseller_ids: list[str], say: Say) -> None:
     """Create every topic, then start the worker and wait until it serves."""
-    changes = await apply_topics(env.bootstrap, env.topics.all(reseller_ids))
+    changes = await apply_topics(env.bootstrap, every_topic(env.topics, reseller_ids))
     say(f"{len(changes)} topics ready")
     env.worker.start()
     await asyncio.to_thread(env.worker.wait_ready, 120.0)
