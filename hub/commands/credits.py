@@ -448,7 +448,7 @@ def add_commands(commands: Subcommands) -> None:
     approve.add_argument("--currency", required=True, help="currency of the approved amount")
     how = approve.add_mutually_exclusive_group(required=True)
     how.add_argument("--amount", help="approved amount, e.g. 123.45")
-    how.add_argument("--tier-percent", type=int, help="SLA tier: % of each affected fee")
+    how.add_argument("--tier-percent", type=int, help="SLA tier: %% of each affected fee")
     approve.add_argument("--credit-id", help="default: <incident_id>:<service>")
     approve.set_defaults(handler=_approve)
 

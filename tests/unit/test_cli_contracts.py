@@ -55,3 +55,27 @@ def test_a_bad_reference_file_is_a_clear_error_not_a_crash(
     bad.write_text("resellers: [{reseller_id: x}]\n")
     assert main(["reference", "load", str(bad)]) == 2
     assert "r.yaml:resellers[0]" in capsys.readouterr().err
+
+
+def _every_command_path() -> list[list[str]]:
+    import argparse
+
+    paths: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    paths.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(build_parser(), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _every_command_path(), ids=" ".join)
+def test_every_command_prints_its_help(path: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([*path, "--help"])
+    assert exited.value.code == 0
+    assert "usage: hub " + " ".join(path) in capsys.readouterr().out
