@@ -9,7 +9,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hub.errors import HubError
+from pydantic import SecretStr
+
+from hub.errors import ConfigError, HubError
 from hub.settings import Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -47,10 +49,26 @@ def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
         controller_port=args.controller_port,
         fresh=args.fresh,
         progress=_say,
+        secure=args.secure,
+        scram_users=_scram_users(args, settings) if args.secure else None,
+        super_user=settings.kafka_sasl_username or "hub",
     )
     print(handle.bootstrap)
     _say(f"stop it with: hub kafka stop --data-dir {handle.data_dir}")
     return 0
+
+
+def _scram_users(args: argparse.Namespace, settings: Settings) -> dict[str, SecretStr]:
+    """The hub's SCRAM user from settings, plus any from ``--users-file`` (JSON name: password)."""
+    import json
+
+    if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
+        raise ConfigError("--secure needs HUB_KAFKA_SASL_USERNAME and HUB_KAFKA_SASL_PASSWORD")
+    users = {settings.kafka_sasl_username: settings.kafka_sasl_password}
+    if args.users_file:
+        listed = json.loads(Path(args.users_file).read_text(encoding="utf-8"))
+        users |= {str(name): SecretStr(str(password)) for name, password in listed.items()}
+    return users
 
 
 def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
@@ -202,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     start = kafka_commands.add_parser("start", help="start the broker in the background")
     _add_broker_args(start)
     start.add_argument("--fresh", action="store_true", help="wipe the data directory first")
+    start.add_argument(
+        "--secure",
+        action="store_true",
+        help="SASL/SCRAM only, ACLs enforced (the hub's user from HUB_KAFKA_SASL_*)",
+    )
+    start.add_argument(
+        "--users-file",
+        metavar="FILE",
+        help="with --secure: JSON {user: password} of SCRAM users created at first format",
+    )
     start.set_defaults(handler=_kafka_start)
     stop = kafka_commands.add_parser("stop", help="stop the broker cleanly")
     _add_broker_args(stop, ports=False)
@@ -209,9 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = kafka_commands.add_parser("status", help="say whether the broker runs, and where")
     _add_broker_args(status, ports=False)
     status.set_defaults(handler=_kafka_status)
-    from hub.commands import billing, contracts, credits, orders, support
+    from hub.commands import billing, contracts, credits, orders, security, support
 
-    for area in (contracts, orders, billing, support, credits):
+    for area in (contracts, orders, billing, support, credits, security):
         area.add_commands(commands)
     return parser
 

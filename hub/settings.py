@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,15 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
+    # SASL_PLAINTEXT with SCRAM against a broker started `hub kafka start --secure`.
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", pattern="^(PLAINTEXT|SASL_PLAINTEXT)$"
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$"
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     processing_guarantee: str = Field(
         default="at_least_once", pattern="^(at_least_once|exactly_once)$"
     )
@@ -41,6 +50,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # How often the worker measures its consumer lag for Prometheus.
     lag_interval_s: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol != "PLAINTEXT" and (
+            not self.kafka_sasl_username or self.kafka_sasl_password is None
+        ):
+            raise ValueError(
+                "HUB_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT needs HUB_KAFKA_SASL_USERNAME "
+                "and HUB_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @property
     def broker_urls(self) -> list[str]:

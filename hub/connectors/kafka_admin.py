@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.admin.new_partitions import NewPartitions
 
+from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
 from hub.errors import ExternalServiceError
 from hub.topics import TopicSpec
 
@@ -81,10 +82,16 @@ async def _configs(admin: AIOKafkaAdminClient, names: Iterable[str]) -> dict[str
 
 
 async def apply_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], *, replication_factor: int = 1
+    bootstrap: str,
+    specs: Sequence[TopicSpec],
+    *,
+    replication_factor: int = 1,
+    auth: KafkaAuth | None = None,
 ) -> list[TopicChange]:
     """Bring the broker in line with ``specs``; return one change line per topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=30_000, **client_kwargs(auth)
+    )
     try:
         await admin.start()
     except Exception as exc:

@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import TopicAuthorizationFailedError
+from aiokafka.protocol.metadata import MetadataRequest
 
+from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
 from hub.errors import ExternalServiceError
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
@@ -36,9 +39,13 @@ class Record:
 
 
 @contextlib.asynccontextmanager
-async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(
+    bootstrap: str, *, auth: KafkaAuth | None = None
+) -> AsyncIterator[AIOKafkaProducer]:
     # Idempotent producer: a retried send is never written twice.
-    client = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    client = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **client_kwargs(auth)
+    )
     try:
         await client.start()
     except Exception as exc:
@@ -51,10 +58,12 @@ async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
         await client.stop()
 
 
-async def publish(bootstrap: str, codec: Codec, items: Sequence[Outgoing]) -> int:
+async def publish(
+    bootstrap: str, codec: Codec, items: Sequence[Outgoing], *, auth: KafkaAuth | None = None
+) -> int:
     """Encode and send every item, waiting until the broker has them all. Returns the count."""
     encoded = [(item, codec.encode(item.event)) for item in items]
-    async with producer(bootstrap) as client:
+    async with producer(bootstrap, auth=auth) as client:
         futures = [
             await client.send(
                 item.topic,
@@ -68,20 +77,40 @@ async def publish(bootstrap: str, codec: Codec, items: Sequence[Outgoing]) -> in
     return len(encoded)
 
 
-async def read_all(bootstrap: str, topic: str, *, timeout_s: float = 60.0) -> list[Record]:
+async def _refuse_if_unauthorized(consumer: AIOKafkaConsumer, topic: str) -> None:
+    """Raise the broker's TopicAuthorizationFailedError rather than read a denied topic as empty.
+
+    A metadata request for all topics silently omits those the client may not describe; asking
+    by name (without auto-creating it) makes the broker say which it is.
+    """
+    client = consumer._client
+    request = MetadataRequest([topic], allow_auto_topic_creation=False)
+    response = await client.send(client.get_random_node(), request)
+    for error_code, *_ in response.topics:
+        if error_code == TopicAuthorizationFailedError.errno:
+            raise TopicAuthorizationFailedError(topic)
+
+
+async def read_all(
+    bootstrap: str, topic: str, *, timeout_s: float = 60.0, auth: KafkaAuth | None = None
+) -> list[Record]:
     """Everything currently in ``topic`` (all partitions, from the start to the current end)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        **client_kwargs(auth),
     )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
             await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
+            partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await _refuse_if_unauthorized(consumer, topic)
+            partitions = set()
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not assigned:
             return []

@@ -2,7 +2,7 @@
 
 Used by the test fixture, the demo and ``hub kafka start``. One broker per data directory: a
 second start finds the running one and returns it; a stale directory or a taken port is an
-error that says what to do.
+error that says what to do. ``secure=True`` runs it with SASL/SCRAM and ACLs enforced.
 """
 
 from __future__ import annotations
@@ -16,23 +16,34 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 
+from pydantic import SecretStr
+
+from hub.connectors.kafka_auth import SCRAM_SHA_512, KafkaAuth, client_kwargs
 from hub.errors import ConfigError
 from hub.ops.paths import cache_dir, ops_dir
 
 Progress = Callable[[str], None]
 
 _STATE_FILE = "broker.json"
+_SECRETS_FILE = "secrets.json"
+# The broker's own principals in secure mode; super users beside the hub's.
+CONTROLLER_USER = "controller"
+BROKER_USER = "broker"
+# What StorageTool's --add-scram value syntax and the JAAS quoting can carry unescaped.
+_SCRAM_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_SCRAM_PASSWORD = re.compile(r"^[A-Za-z0-9._~+/@#%^*()!-]{8,256}$")
 _CLUSTER_ID_FILE = "cluster-id"
 _PR_SET_PDEATHSIG = 1
 
@@ -52,6 +63,8 @@ class BrokerHandle:
     data_dir: str
     log_file: str
     kafka_version: str
+    # SASL_PLAINTEXT when started with secure=True: clients need SCRAM credentials.
+    security_protocol: str = "PLAINTEXT"
 
 
 def kafka_version() -> str:
@@ -229,10 +242,12 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-async def _admin_answers(bootstrap: str) -> bool:
+async def _admin_answers(bootstrap: str, auth: KafkaAuth | None) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=3000, **client_kwargs(auth)
+    )
     try:
         await admin.start()
         await admin.list_topics()
@@ -244,14 +259,18 @@ async def _admin_answers(bootstrap: str) -> bool:
             await admin.close()
 
 
-def admin_answers(bootstrap: str) -> bool:
+def admin_answers(bootstrap: str, auth: KafkaAuth | None = None) -> bool:
     """True when an admin client can list topics (runs in its own thread and event loop)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _admin_answers(bootstrap)).result()
+        return pool.submit(asyncio.run, _admin_answers(bootstrap, auth)).result()
 
 
 def _wait_ready(
-    proc: subprocess.Popen[bytes], bootstrap: str, data_dir: Path, timeout_s: float
+    proc: subprocess.Popen[bytes],
+    bootstrap: str,
+    data_dir: Path,
+    timeout_s: float,
+    auth: KafkaAuth | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -265,13 +284,109 @@ def _wait_ready(
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(1)
             reachable = sock.connect_ex(("127.0.0.1", port)) == 0
-        if reachable and admin_answers(bootstrap):
+        if reachable and admin_answers(bootstrap, auth):
             return
         time.sleep(0.5)
     proc.terminate()
     raise ConfigError(
         f"the broker did not answer on {bootstrap} within {timeout_s:.0f}s; "
         f"log:\n{_tail(data_dir / 'logs' / 'broker.log')}"
+    )
+
+
+@dataclass(frozen=True)
+class _Secure:
+    """Secure mode's inputs: the hub's super user and every SCRAM user to create."""
+
+    super_user: str
+    users: Mapping[str, SecretStr]
+    broker_password: str
+    controller_password: str
+
+    def auth(self) -> KafkaAuth:
+        return KafkaAuth(self.super_user, self.users[self.super_user])
+
+    def add_scram_args(self) -> list[str]:
+        users = {BROKER_USER: self.broker_password} | {
+            name: password.get_secret_value() for name, password in self.users.items()
+        }
+        args: list[str] = []
+        for name, password in sorted(users.items()):
+            args += ["--add-scram", f"{SCRAM_SHA_512}=[name={name},password={password}]"]
+        return args
+
+
+def _broker_secrets(data_dir: Path) -> dict[str, str]:
+    """The broker's and controller's own passwords: made once, reused on every restart."""
+    path = data_dir / _SECRETS_FILE
+    if path.is_file():
+        found: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return found
+    made = {name: secrets.token_urlsafe(24) for name in (BROKER_USER, CONTROLLER_USER)}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(made), encoding="utf-8")
+    return made
+
+
+def _secure_options(
+    data_dir: Path, super_user: str, users: Mapping[str, SecretStr] | None
+) -> _Secure:
+    users = dict(users or {})
+    if super_user not in users:
+        raise ConfigError(
+            f"secure mode needs a SCRAM password for the hub's own user {super_user!r} "
+            "(HUB_KAFKA_SASL_USERNAME / HUB_KAFKA_SASL_PASSWORD)"
+        )
+    for name, password in users.items():
+        if name in (BROKER_USER, CONTROLLER_USER) or not _SCRAM_NAME.fullmatch(name):
+            raise ConfigError(f"{name!r} cannot be a SCRAM user name here")
+        if not _SCRAM_PASSWORD.fullmatch(password.get_secret_value()):
+            raise ConfigError(
+                f"the password of {name!r} must be 8-256 characters of "
+                "A-Z a-z 0-9 . _ ~ + / @ # % ^ * ( ) ! - (no commas, brackets or quotes)"
+            )
+    own = _broker_secrets(data_dir)
+    return _Secure(super_user, users, own[BROKER_USER], own[CONTROLLER_USER])
+
+
+def _merge_properties(base: str, overlay: str) -> str:
+    """``base`` with each key the overlay sets replaced in place; new keys appended."""
+    wanted: dict[str, str] = {}
+    for line in overlay.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            wanted[key.strip()] = value
+    merged: list[str] = []
+    for line in base.splitlines():
+        key = line.partition("=")[0].strip()
+        if not line.lstrip().startswith("#") and key in wanted:
+            merged.append(f"{key}={wanted.pop(key)}")
+        else:
+            merged.append(line)
+    merged.append("# secure mode: see ops/kafka/secure.properties.template for why")
+    merged += [f"{key}={value}" for key, value in wanted.items()]
+    return "\n".join(merged) + "\n"
+
+
+def _render_properties(
+    port: int, controller_port: int, log_dir: Path, secure: _Secure | None
+) -> str:
+    base = Template((ops_dir() / "kafka" / "server.properties.template").read_text())
+    text = base.substitute(port=port, controller_port=controller_port, log_dir=log_dir)
+    if secure is None:
+        return text
+    overlay = Template((ops_dir() / "kafka" / "secure.properties.template").read_text())
+    return _merge_properties(
+        text,
+        overlay.substitute(
+            port=port,
+            controller_port=controller_port,
+            broker_user=BROKER_USER,
+            broker_password=secure.broker_password,
+            controller_user=CONTROLLER_USER,
+            controller_password=secure.controller_password,
+            super_user=secure.super_user,
+        ),
     )
 
 
@@ -285,8 +400,16 @@ def start_broker(
     die_with_parent: bool = False,
     timeout_s: float = 90.0,
     progress: Progress = _quiet,
+    secure: bool = False,
+    scram_users: Mapping[str, SecretStr] | None = None,
+    super_user: str = "hub",
 ) -> BrokerHandle:
-    """Start (or find) the broker for ``data_dir`` and return once an admin client answers."""
+    """Start (or find) the broker for ``data_dir`` and return once an admin client answers.
+
+    ``secure=True``: a SASL_PLAINTEXT listener with SCRAM-SHA-512 and the StandardAuthorizer
+    denying what no ACL allows. ``scram_users`` (name -> password, ``super_user`` among them)
+    are created when the storage is first formatted; ``super_user`` may do everything.
+    """
     data_dir = data_dir.resolve()
     java = _require("java", "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
     jars = fetch_jars(progress)
@@ -294,6 +417,11 @@ def start_broker(
         running = broker_status(data_dir)
         if running is not None:
             progress(f"broker already running at {running.bootstrap} (pid {running.pid})")
+            if secure != (running.security_protocol != "PLAINTEXT"):
+                raise ConfigError(
+                    f"the broker running from {data_dir} was started "
+                    f"{'with' if not secure else 'without'} --secure; stop it first"
+                )
             return running
         port = port or free_port()
         controller_port = controller_port or free_port()
@@ -304,14 +432,16 @@ def start_broker(
                     "choose another with --port/--controller-port or stop that process"
                 )
         cluster_id = _check_data_dir(data_dir, fresh)
+        options = _secure_options(data_dir, super_user, scram_users) if secure else None
         log_dir = data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         props = data_dir / "server.properties"
-        template = Template((ops_dir() / "kafka" / "server.properties.template").read_text())
+        if options is not None:
+            # It holds the broker's own passwords.
+            props.touch(mode=0o600)
+            props.chmod(0o600)
         props.write_text(
-            template.substitute(
-                port=port, controller_port=controller_port, log_dir=data_dir / "data"
-            ),
+            _render_properties(port, controller_port, data_dir / "data", options),
             encoding="utf-8",
         )
         classpath = f"{jars}/*"
@@ -340,6 +470,7 @@ def start_broker(
                 str(props),
                 "--standalone",
                 "-g",
+                *(options.add_scram_args() if options is not None else []),
             ],
             capture_output=True,
             text=True,
@@ -365,7 +496,9 @@ def start_broker(
         out.close()
         _CHILDREN[proc.pid] = proc
         bootstrap = f"127.0.0.1:{port}"
-        _wait_ready(proc, bootstrap, data_dir, timeout_s)
+        _wait_ready(
+            proc, bootstrap, data_dir, timeout_s, options.auth() if options is not None else None
+        )
         handle = BrokerHandle(
             bootstrap=bootstrap,
             port=port,
@@ -374,6 +507,7 @@ def start_broker(
             data_dir=str(data_dir),
             log_file=str(log_dir / "broker.log"),
             kafka_version=kafka_version(),
+            security_protocol="SASL_PLAINTEXT" if secure else "PLAINTEXT",
         )
         (data_dir / _STATE_FILE).write_text(json.dumps(asdict(handle)), encoding="utf-8")
         progress(f"Kafka ready at {bootstrap} (pid {proc.pid}, data in {data_dir})")
