@@ -8,6 +8,7 @@ only its own customers' credits, and neither a second delivery nor a crash alloc
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.commands.credits import approval_event, audit
+from hub import cli
+from hub.commands.credits import approval_event
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
@@ -258,7 +260,7 @@ def hub(kafka: BrokerInfo, tmp_path: Path) -> Iterator[Hub]:
 
 
 def test_approval_reaches_each_affected_subscription_on_its_resellers_billing_topic_only(
-    hub: Hub,
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     c = hub.catalog
     subs = [
@@ -271,9 +273,24 @@ def test_approval_reaches_each_affected_subscription_on_its_resellers_billing_to
     hub.publish(subs)
     wait_for(hub.worker, "index of 5 subscriptions", lambda: index_updates(hub.worker) >= 5)
 
-    first = approval("EX25194", "100.00")
+    monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP_SERVERS", hub.kafka.bootstrap)
+    monkeypatch.setenv("HUB_TOPIC_PREFIX", c.prefix)
+    window = ["--service", "exchange", "--from", WINDOW[0].isoformat()]
+    window += ["--to", WINDOW[1].isoformat()]
+    assert cli.main(["credits", "claim", "EX25194", *window, "--json"]) == 0
+    claim = json.loads(capsys.readouterr().out)
+    assert {r["subscription_id"]: r["seats"] for r in claim} == {
+        "sub-a1-exo": 10,
+        "sub-a2-exo": 20,
+        "sub-b1-exo": 30,
+        "sub-c1-exo": 40,
+    }
+    assert {r["tenant"] for r in claim} >= {"cust-b1.onmicrosoft.com"}
+
+    approve = ["credits", "approve", "EX25194", *window, "--currency", "EUR", "--amount", "100.00"]
+    assert cli.main(approve) == 0
     approved = c.name(Topic.CREDITS_APPROVED)
-    hub.publish([Outgoing(approved, first.incident_id, first)])
+    (first,) = [e for e in hub.read(approved) if isinstance(e, ServiceCreditApproved)]
     wait_for(hub.worker, "allocation report", lambda: hub.reports(first.credit_id))
     # The same approval again, and once more as a fresh event with the same credit id.
     again = first.model_copy(update={"event_id": new_event_id()})
@@ -311,9 +328,12 @@ def test_approval_reaches_each_affected_subscription_on_its_resellers_billing_to
         assert {e.subscription_id for e in credits} == expected
         assert {e.reseller_id for e in credits} == {rid}
 
-    docs = audit("EX25194", hub.read(Topic.CREDITS_APPROVED) + hub.read(Topic.CREDITS_AUDIT))
+    capsys.readouterr()
+    assert cli.main(["credits", "show", "EX25194", "--json"]) == 0
+    docs = json.loads(capsys.readouterr().out)
     assert [d["status"] for d in docs] == ["allocated"]
     assert len(docs[0]["lines"]) == 4
+    assert (docs[0]["allocated_minor"], docs[0]["remainder_minor"]) == (10_000, 0)
 
 
 def test_worker_killed_during_allocation_still_credits_each_subscription_once(
