@@ -267,7 +267,7 @@ def _wait_reference(port: int, timeout_s: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def _simulator() -> Iterator[str]:
+def simulator() -> Iterator[str]:
     """The Partner Center simulator as its own process (no injected latency or faults)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with (
         _broker(args.bootstrap) as bootstrap,
-        _simulator() as simulator_url,
+        simulator() as simulator_url,
         tempfile.TemporaryDirectory() as tmp,
     ):
         rows = asyncio.run(

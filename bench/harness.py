@@ -1,0 +1,196 @@
+"""Drives one measured run: pre-encoded events in, arrivals watched on the sink topics.
+
+Every input carries a unique correlation id; every hub output keeps its cause's correlation id
+(``caused_by``) and names its type in the ``hub.event-type`` header, so arrivals are matched from
+headers alone and the observer never decodes. Workers and relays are child processes whose CPU
+and peak RSS are read from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.baseline import PRODUCER_TUNING, Run, paced
+from bench.proc import Usage, usage
+from hub.schemas.codec import Codec
+from hub.schemas.envelope import Event
+from hub.streams.pipeline import event_headers
+
+CODEC = Codec()
+TYPE_HEADER, CORRELATION_HEADER = "hub.event-type", "hub.correlation-id"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One input, encoded before the clock starts so the sender measures Kafka, not Avro."""
+
+    id: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def message(event: Event, correlation_id: str) -> Message:
+    """``event`` re-tagged with a unique correlation id, keyed by its reseller like the hub's."""
+    tagged = event.model_copy(update={"correlation_id": correlation_id})
+    return Message(
+        correlation_id,
+        (tagged.reseller_id or "").encode(),
+        CODEC.encode(tagged),
+        list(event_headers(tagged)),
+    )
+
+
+class Arrivals:
+    """Reads sink topics from the start; notes when each (event type, correlation id) shows."""
+
+    def __init__(self, bootstrap: str, topics: Sequence[str], partitions: int) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._partitions = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        self.seen: dict[tuple[str, str], float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.assign(self._partitions)
+        await self._consumer.seek_to_beginning(*self._partitions)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+            now = time.monotonic()
+            for records in batches.values():
+                for record in records:
+                    headers = dict(record.headers or ())
+                    kind = headers.get(TYPE_HEADER, b"").decode()
+                    cid = headers.get(CORRELATION_HEADER, b"").decode()
+                    self.seen.setdefault((kind, cid), now)
+
+    async def wait(self, kind: str, ids: Sequence[str], timeout_s: float) -> float:
+        """When the last of ``ids`` arrived as ``kind``; ``TimeoutError`` says how many did not."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            missing = [i for i in ids if (kind, i) not in self.seen]
+            if not missing:
+                return max(self.seen[(kind, i)] for i in ids)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(missing)} of {len(ids)} never arrived as {kind}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+
+class Child:
+    """A measured child process (relay, faust app, hub worker), output kept in a log file."""
+
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.argv, self.env, self.log_path = list(argv), dict(env), log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Child:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One milestone of one run, and what the worker spent over the whole run."""
+
+    run: Run
+    cpu_s: float
+    worker: Usage
+
+
+class Driver:
+    """Sends into one source topic and waits for milestones on the sinks ``arrivals`` watches."""
+
+    def __init__(self, bootstrap: str, arrivals: Arrivals, pid: int) -> None:
+        self.bootstrap = bootstrap
+        self.arrivals = arrivals
+        self.pid = pid
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
+
+    async def __aenter__(self) -> Driver:
+        await asyncio.gather(self._producer.start(), self.arrivals.start())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await asyncio.gather(self._producer.stop(), self.arrivals.stop())
+
+    async def send(
+        self, topic: str, messages: Sequence[Message], rate: float | None
+    ) -> dict[str, float]:
+        sent: dict[str, float] = {}
+
+        async def one(index: int) -> None:
+            item = messages[index]
+            sent[item.id] = time.monotonic()
+            await self._producer.send(topic, key=item.key, value=item.value, headers=item.headers)
+
+        await paced(len(messages), rate, one)
+        await self._producer.flush()
+        return sent
+
+    async def measure(
+        self,
+        topic: str,
+        messages: Sequence[Message],
+        kinds: Sequence[str],
+        rate: float | None = None,
+        timeout_s: float | None = None,
+    ) -> list[Measured]:
+        """Send ``messages``, wait until each reached every kind; one ``Measured`` per kind."""
+        timeout = timeout_s if timeout_s is not None else 90 + len(messages) / 20
+        before = usage(self.pid)
+        start = time.monotonic()
+        sent = await self.send(topic, messages, rate)
+        ends = [await self.arrivals.wait(kind, list(sent), timeout) for kind in kinds]
+        after = usage(self.pid)
+        cpu = after.cpu_s - before.cpu_s
+        seen = self.arrivals.seen
+        return [
+            Measured(
+                Run(len(messages), end - start, tuple(seen[(kind, i)] - sent[i] for i in sent)),
+                cpu,
+                after,
+            )
+            for kind, end in zip(kinds, ends, strict=True)
+        ]

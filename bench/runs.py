@@ -1,0 +1,230 @@
+"""How each kind of scenario is run: baselines, hub flows through a worker, in-process batches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.harness import CODEC, Arrivals, Child, Driver, Measured, Message, clean_env, message
+from bench.report import RAW, Kind, Result, measured, unavailable
+from bench.scenarios import Batch, HubFlow
+from hub.connectors.kafka_admin import apply_topics
+from hub.connectors.kafka_io import publish
+from hub.ops.local_kafka import free_port
+from hub.schemas.envelope import Event
+from hub.testing.worker import WorkerProcess
+from hub.topics import TopicCatalog, TopicSpec
+
+PARTITIONS = 3  # the hub's default (HUB_KAFKA_PARTITIONS); baselines use the same
+WARMUP_TIMEOUT_S = 150.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    burst: int
+    warmup: int
+    rate: float
+    rate_seconds: float
+    subscriptions: int
+
+    @property
+    def at_rate(self) -> int:
+        return int(self.rate * self.rate_seconds)
+
+
+QUICK = Sizes(burst=200, warmup=10, rate=1000.0, rate_seconds=1.0, subscriptions=1_000_000)
+FULL = Sizes(burst=2000, warmup=20, rate=1000.0, rate_seconds=5.0, subscriptions=1_000_000)
+
+
+def reference_loaded(metrics: str) -> float:
+    """How many reference events the worker has consumed, from its Prometheus page."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("hub_events_in_total{") and 'flow="reference"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _wait_reference(worker: WorkerProcess, expected: int, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while reference_loaded(worker.metrics()) < expected:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker never loaded the {expected} reference events")
+        time.sleep(0.3)
+
+
+class Bench:
+    """One benchmark run: a broker, a scratch directory, a run id that names every topic."""
+
+    def __init__(
+        self, bootstrap: str, work: Path, run_id: str, sizes: Sizes, simulator_url: str
+    ) -> None:
+        self.bootstrap, self.work, self.run_id = bootstrap, work, run_id
+        self.sizes, self.simulator_url = sizes, simulator_url
+
+    def prefix(self, slug: str) -> str:
+        return f"bench.{self.run_id}.{slug}."
+
+    def split(self, slug: str, events: Sequence[Event]) -> tuple[list[Message], ...]:
+        """Inputs tagged with unique correlation ids, cut into warm-up, burst and fixed-rate."""
+        tagged = [message(e, f"{self.run_id}-{slug}-{i}") for i, e in enumerate(events)]
+        warm, burst = self.sizes.warmup, self.sizes.warmup + self.sizes.burst
+        return tagged[:warm], tagged[warm:burst], tagged[burst:]
+
+    # -- baselines ------------------------------------------------------------------------
+
+    async def baseline(self, which: str, payload: Event) -> list[Result]:
+        """The raw relay or the bare faust agent: a burst, then the fixed offered load."""
+        slug = "raw" if which == RAW else "faust"
+        prefix = self.prefix(slug)
+        source, sink = f"{prefix}in", f"{prefix}out"
+        await apply_topics(
+            self.bootstrap,
+            [TopicSpec(source, "reseller", (), "bench in"), TopicSpec(sink, "reseller", (), "out")],
+        )
+        child = self._baseline_child(which, prefix, source, sink)
+        kind = type(payload).__name__
+        sizes = self.sizes
+        warm, burst, steady = self.split(
+            slug, [payload] * (sizes.warmup + sizes.burst + sizes.at_rate)
+        )
+        try:
+            child.start()
+            async with Driver(
+                self.bootstrap, Arrivals(self.bootstrap, [sink], PARTITIONS), child.pid
+            ) as d:
+                await d.measure(source, warm, [kind], timeout_s=WARMUP_TIMEOUT_S)
+                (b,) = await d.measure(source, burst, [kind])
+                (s,) = await d.measure(source, steady, [kind], rate=sizes.rate)
+        finally:
+            child.stop()
+        return [
+            measured(which, Kind.BASELINE, b.run, b.cpu_s, b.worker.peak_rss_bytes),
+            _at_rate(which, s, sizes.rate),
+        ]
+
+    def _baseline_child(self, which: str, prefix: str, source: str, sink: str) -> Child:
+        log = self.work / f"{prefix}log"
+        if which == RAW:
+            argv = [
+                sys.executable,
+                "-m",
+                "bench.relay",
+                "--bootstrap",
+                self.bootstrap,
+                "--source",
+                source,
+                "--sink",
+                sink,
+                "--group",
+                f"{prefix}relay",
+            ]
+            return Child(argv, clean_env(), log)
+        env = {
+            **clean_env(),
+            "BENCH_FAUST_APP_ID": f"{prefix}app",
+            "BENCH_FAUST_BOOTSTRAP": self.bootstrap,
+            "BENCH_FAUST_DATADIR": str(self.work / f"{prefix}data"),
+            "BENCH_FAUST_WEB_PORT": str(free_port()),
+            "BENCH_FAUST_SOURCE": source,
+            "BENCH_FAUST_SINK": sink,
+        }
+        return Child([sys.executable, "-m", "bench.faust_bare", "worker", "-l", "warn"], env, log)
+
+    # -- hub flows --------------------------------------------------------------------------
+
+    async def hub_flow(self, flow: HubFlow) -> list[Result]:
+        """One worker: reference data in, a warm-up, a burst, and the fixed load if asked."""
+        prefix = self.prefix(flow.slug)
+        topics = TopicCatalog(prefix)
+        await apply_topics(self.bootstrap, topics.all(list(flow.resellers)))
+        reference = flow.reference(topics)
+        await publish(self.bootstrap, CODEC, reference)
+        sizes = self.sizes
+        total = sizes.warmup + sizes.burst + (sizes.at_rate if flow.latency_run else 0)
+        warm, burst, steady = self.split(flow.slug, [flow.make(i) for i in range(total)])
+        worker = WorkerProcess(
+            self.bootstrap,
+            self.work / flow.slug,
+            topic_prefix=prefix,
+            app_id=f"bench-{flow.slug}-{self.run_id}",
+            env={"HUB_PARTNER_CENTER_URL": self.simulator_url},
+        )
+        sinks = sorted({topics.name(m.topic) for m in flow.milestones})
+        kinds = [m.event_type for m in flow.milestones]
+        source = topics.name(flow.source)
+        try:
+            await asyncio.to_thread(worker.start().wait_ready)
+            await asyncio.to_thread(_wait_reference, worker, len(reference))
+            assert worker.proc is not None
+            arrivals = Arrivals(self.bootstrap, sinks, PARTITIONS)
+            async with Driver(self.bootstrap, arrivals, worker.proc.pid) as d:
+                await d.measure(source, warm, kinds, timeout_s=WARMUP_TIMEOUT_S)
+                bursts = await d.measure(source, burst, kinds)
+                steady_runs = (
+                    await d.measure(source, steady, kinds[:1], rate=sizes.rate)
+                    if flow.latency_run
+                    else []
+                )
+        finally:
+            await asyncio.to_thread(worker.stop)
+        results = [
+            measured(
+                m.scenario,
+                Kind.PIPELINE,
+                b.run,
+                b.cpu_s,
+                b.worker.peak_rss_bytes,
+                note=flow.note if i == 0 else "",
+            )
+            for i, (m, b) in enumerate(zip(flow.milestones, bursts, strict=True))
+        ]
+        results += [_at_rate(flow.milestones[0].scenario, s, sizes.rate) for s in steady_runs]
+        return results
+
+    # -- batches ----------------------------------------------------------------------------
+
+    async def batch(self, batch: Batch) -> Result:
+        """``batch`` in a child process: its own timing, and the child's CPU and peak RSS."""
+        n = self.sizes.subscriptions
+        log = self.work / f"batch-{batch.target.replace(':', '.')}.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.batch_child",
+            batch.target,
+            str(n),
+            json.dumps(batch.kwargs),
+        ]
+        child = Child(argv, clean_env(), log).start()
+        # wait4 gives exactly this child's rusage at exit; /proc would lose VmHWM at exit.
+        _, status, rusage = await asyncio.to_thread(os.wait4, child.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        assert child.proc is not None
+        child.proc.returncode = code
+        lines = log.read_text(errors="replace").strip().splitlines()
+        if code != 0 or not lines:
+            tail = " | ".join(lines[-3:])
+            return unavailable(batch.scenario, Kind.BATCH, f"failed: exit {code}: {tail}")
+        numbers = json.loads(lines[-1])
+        return Result(
+            scenario=batch.scenario,
+            kind=Kind.BATCH,
+            events=n,
+            seconds=float(numbers[batch.seconds]),
+            cpu_s_per_1k=(rusage.ru_utime + rusage.ru_stime) / n * 1000,
+            peak_rss_mib=rusage.ru_maxrss / 1024,  # KiB on Linux
+            note=batch.note(numbers),
+        )
+
+
+def _at_rate(scenario: str, s: Measured, rate: float) -> Result:
+    return measured(
+        scenario, Kind.LATENCY, s.run, s.cpu_s, s.worker.peak_rss_bytes, offered_per_s=rate
+    )

@@ -1,0 +1,141 @@
+"""What the benchmark runs: each hub flow as inputs, reference data and the outputs that end it.
+
+A flow comes from its own bench module (bench/orders.py, support.py, billing.py, credits.py);
+adding one is one line in ``HUB_FLOWS`` or ``BATCHES``. A module or function that is not there
+yet makes its rows "not available" instead of failing the run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.connectors.kafka_io import Outgoing
+from hub.schemas.envelope import Event
+from hub.topics import Topic, TopicCatalog
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One row of the report: the time until every input reached ``event_type`` on ``topic``."""
+
+    scenario: str
+    topic: Topic
+    event_type: str
+
+
+@dataclass(frozen=True)
+class HubFlow:
+    """A hub pipeline driven through a real worker."""
+
+    slug: str
+    resellers: tuple[str, ...]
+    reference: Callable[[TopicCatalog], list[Outgoing]]
+    source: Topic
+    make: Callable[[int], Event]  # the i-th input (ids derived from i stay unique per worker)
+    milestones: tuple[Milestone, ...]
+    latency_run: bool = False  # also measured at the fixed offered load (first milestone)
+    note: str = ""
+
+
+def orders() -> HubFlow:
+    from bench import orders as o
+
+    return HubFlow(
+        "orders",
+        (o.RESELLER,),
+        o.reference,
+        Topic.ORDERS,
+        lambda i: o.order(f"B-{i}"),
+        (
+            Milestone("order intake -> OrderAccepted", Topic.ORDER_DECISIONS, "OrderAccepted"),
+            Milestone(
+                "order -> SubscriptionProvisioned (simulator)",
+                Topic.PROVISIONING,
+                "SubscriptionProvisioned",
+            ),
+        ),
+        latency_run=True,
+        note="one worker for both rows: its CPU covers intake, provisioning and rating",
+    )
+
+
+def support() -> HubFlow:
+    from bench import support as s
+
+    return HubFlow(
+        "support",
+        (s.RESELLER,),
+        s.reference,
+        Topic.TICKETS,
+        lambda i: s.ticket(f"T-{i}"),
+        (
+            Milestone(
+                "ticket routing: TicketOpened -> TicketRouted", Topic.SUPPORT_EVENTS, "TicketRouted"
+            ),
+        ),
+        latency_run=True,
+    )
+
+
+def billing() -> HubFlow:
+    from bench import billing as b
+
+    return HubFlow(
+        "billing",
+        b.RESELLERS,
+        b.reference,
+        Topic.PROVISIONING,
+        b.provisioned,
+        (
+            Milestone(
+                "rating: SubscriptionProvisioned -> ChargeRated", Topic.CHARGES, "ChargeRated"
+            ),
+        ),
+    )
+
+
+# Each entry: (the rows it reports if unavailable, the factory). One line per flow.
+HUB_FLOWS: tuple[tuple[tuple[str, ...], Callable[[], HubFlow]], ...] = (
+    (("order intake -> OrderAccepted", "order -> SubscriptionProvisioned (simulator)"), orders),
+    (("rating: SubscriptionProvisioned -> ChargeRated",), billing),
+    (("ticket routing: TicketOpened -> TicketRouted",), support),
+)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """In-process work: ``function(n)`` run in a child process, returning a dict of numbers."""
+
+    scenario: str
+    target: str  # "module:function", called with the size, returns a JSON-able dict
+    seconds: str  # the key of the dict holding the time the row reports
+    kwargs: dict[str, Any]
+    note: Callable[[dict[str, Any]], str]
+
+
+def credits() -> Batch:
+    module: Any = importlib.import_module("bench.credits")
+    run = getattr(module, "run", None)
+    if not callable(run):
+        raise AttributeError("bench.credits has no run(n)")
+    # Timed without tracemalloc (it slows allocation several-fold); memory comes from rusage.
+    kwargs = {"trace": False} if "trace" in inspect.signature(run).parameters else {}
+    return Batch(
+        "service-credit allocation (one approval)",
+        "bench.credits:run",
+        "allocate_s",
+        kwargs,
+        lambda r: (
+            f"building inputs {r.get('build_inputs_s')} s + allocate_credit "
+            f"{r.get('allocate_s')} s (the row: allocate_credit only); peak RSS: the process"
+        ),
+    )
+
+
+BATCHES: tuple[tuple[str, Callable[[], Batch]], ...] = (
+    ("service-credit allocation (one approval)", credits),
+)

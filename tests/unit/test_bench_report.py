@@ -1,0 +1,113 @@
+"""The benchmark's pure parts: percentiles, /proc parsing, metric parsing and the report table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/ sits beside hub/ but is not an installed package: import it from the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bench.baseline import Run, percentile
+from bench.proc import cpu_ticks, peak_rss_bytes
+from bench.report import FAUST, RAW, Kind, markdown, measured, ratio, to_json, unavailable
+from bench.runs import reference_loaded
+
+# A real /proc/<pid>/stat line, with a command name holding a space and a parenthesis.
+STAT = (
+    "4242 (python (bench) x) S 1 4242 4242 0 -1 4194560 9021 0 0 0 "
+    "1234 56 0 0 20 0 3 0 777 123456789 4321 18446744073709551615 0 0 0 0 0 0 0 16781312 "
+    "16386 0 0 0 17 1 0 0 0 0 0"
+)
+STATUS = "Name:\tpython\nVmPeak:\t  300000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t  100000 kB\n"
+
+
+def test_cpu_ticks_adds_utime_and_stime_after_a_command_name_with_spaces() -> None:
+    assert cpu_ticks(STAT) == 1234 + 56
+
+
+def test_peak_rss_is_vmhwm_in_bytes() -> None:
+    assert peak_rss_bytes(STATUS) == 123456 * 1024
+
+
+def test_status_without_vmhwm_is_an_error() -> None:
+    try:
+        peak_rss_bytes("Name:\tkthreadd\nState:\tS (sleeping)\n")
+    except ValueError:
+        return
+    raise AssertionError("a missing VmHWM must not read as zero")
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([], 99) == 0.0
+
+
+@given(
+    st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=200),
+    st.floats(0, 100),
+    st.floats(0, 100),
+)
+def test_a_percentile_is_a_sample_and_grows_with_the_rank(
+    values: list[float], low: float, high: float
+) -> None:
+    low, high = min(low, high), max(low, high)
+    assert percentile(values, low) in values
+    assert percentile(values, low) <= percentile(values, high)
+
+
+def test_reference_events_are_summed_from_the_worker_metrics() -> None:
+    page = "\n".join(
+        [
+            "# HELP hub_events_in_total Events consumed by a flow",
+            'hub_events_in_total{event_type="ResellerUpserted",flow="reference",topic="a"} 1.0',
+            'hub_events_in_total{event_type="CustomerUpserted",flow="reference",topic="b"} 2.0',
+            'hub_events_in_total{event_type="OrderRequested",flow="orders",topic="c"} 9.0',
+            'hub_events_in_created{event_type="ResellerUpserted",flow="reference"} 1.7e9',
+        ]
+    )
+    assert reference_loaded(page) == 3.0
+
+
+def _run(messages: int, seconds: float) -> Run:
+    return Run(messages, seconds, tuple(i / 1000 for i in range(1, messages + 1)))
+
+
+def test_pipelines_are_compared_with_both_baselines_measured_in_the_run() -> None:
+    raw = measured(RAW, Kind.BASELINE, _run(1000, 1.0), 0.2, 40 * 2**20)
+    bare = measured(FAUST, Kind.BASELINE, _run(1000, 2.0), 0.5, 60 * 2**20)
+    intake = measured("order intake", Kind.PIPELINE, _run(1000, 4.0), 3.0, 110 * 2**20)
+    assert ratio(intake, raw) == 0.25
+    assert ratio(intake, bare) == 0.5
+    assert ratio(raw, raw) is None
+    assert intake.cpu_s_per_1k == 3.0
+    assert intake.p99_ms == 990.0
+    table = markdown([raw, bare, intake])
+    line = next(row for row in table.splitlines() if row.startswith("| order intake |"))
+    assert line == (
+        "| order intake | 1,000 | 250.0 | 500.0 | 950.0 | 990.0 | 3.000 | 110.0 | 0.25x | 0.50x |"
+    )
+
+
+def test_a_fixed_rate_run_reports_latency_not_a_throughput_ratio() -> None:
+    raw = measured(RAW, Kind.BASELINE, _run(100, 0.1), 0.0, 2**20)
+    steady = measured("ticket routing", Kind.LATENCY, _run(100, 1.0), 0.1, 2**20, 1000.0)
+    assert ratio(steady, raw) is None
+    line = markdown([raw, steady]).splitlines()[-1]
+    assert line.startswith("| ticket routing @ 1,000/s offered | 100 | 100.0 |")
+    assert line.endswith("| - | - |")
+
+
+def test_a_missing_scenario_is_a_row_that_says_so() -> None:
+    table = markdown([unavailable("rating", Kind.PIPELINE)])
+    assert "| rating | not available | - |" in table
+    rows = to_json([unavailable("rating", Kind.PIPELINE)], {"at": "now"})["results"]
+    assert rows[0]["status"] == "not available"
+    assert rows[0]["ratio_raw"] is None
