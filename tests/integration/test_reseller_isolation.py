@@ -255,3 +255,32 @@ def test_no_password_reaches_the_broker_logs(secure_broker: SecureBroker) -> Non
     assert logs
     for secret in [*PASSWORDS.values(), *own.values()]:
         assert secret not in logs
+
+
+async def test_a_hub_worker_joins_the_secure_broker_with_its_settings_credentials(
+    secure_broker: SecureBroker, tmp_path: Path
+) -> None:
+    from hub.testing.worker import WorkerProcess
+
+    app_id = "iso-worker"
+    worker = WorkerProcess(
+        secure_broker.bootstrap,
+        tmp_path,
+        topic_prefix=PREFIX,
+        app_id=app_id,
+        env={
+            "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "HUB_KAFKA_SASL_USERNAME": "hub",
+            "HUB_KAFKA_SASL_PASSWORD": PASSWORDS["hub"],
+        },
+    )
+    try:
+        await asyncio.to_thread(worker.start().wait_ready)
+        deadline = asyncio.get_running_loop().time() + 60
+        # The consumer group exists only once faust's consumer authenticated and joined.
+        while app_id not in await _groups(secure_broker, secure_broker.auth("hub")):
+            assert asyncio.get_running_loop().time() < deadline, worker.log_tail()
+            await asyncio.sleep(1)
+        assert PASSWORDS["hub"] not in worker.log_tail(1_000_000)
+    finally:
+        worker.stop()
