@@ -42,6 +42,12 @@ class DemoState:
     run_id: str
     started: datetime
     subscriptions: dict[str, SubscriptionProvisioned] = field(default_factory=dict)
+
+    @property
+    def period(self) -> str:
+        """The billing month the story happens in (YYYY-MM)."""
+        return self.started.strftime("%Y-%m")
+
     notes: list[str] = field(default_factory=list)
 
     def envelope(self, reseller_id: str | None, at: datetime | None = None) -> dict[str, Any]:
@@ -353,7 +359,9 @@ async def regional_outage(env: DemoEnvironment, state: DemoState) -> str:
             title="Exchange Online: mail not delivered",
             description="Outlook cannot send or receive since 09:10",
             category=TicketCategory.SERVICE_NOT_ACCESSIBLE,
-            severity=Severity.CRITICAL,
+            # Moderate: each ticket waits for its partner tier, so Microsoft hears of the
+            # outage once, as an incident (a critical ticket would be escalated on its own).
+            severity=Severity.MODERATE,
             language=lang,
             service="exchange",
             region="westeurope",
@@ -373,6 +381,121 @@ async def regional_outage(env: DemoEnvironment, state: DemoState) -> str:
     return f"{len(events)} outage tickets from 4 resellers became one incident, escalated once"
 
 
+# --- billing ---------------------------------------------------------------------------------
+
+
+async def _settled(
+    env: DemoEnvironment, topic: Topic, *types: type[Event], quiet_s: float = 3.0
+) -> int:
+    """Wait until the count of ``types`` on ``topic`` is above zero and stops moving."""
+    last, since = -1, time.monotonic()
+    deadline = time.monotonic() + 120
+    while True:
+        n = await count_on(env, topic, *types)
+        if n != last:
+            last, since = n, time.monotonic()
+        elif n > 0 and time.monotonic() - since >= quiet_s:
+            return n
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing settled on {topic.value}")
+        await asyncio.sleep(0.5)
+
+
+async def month_end_close(env: DemoEnvironment, state: DemoState) -> str:
+    from hub.schemas.events.billing import CreditNoteIssued, InvoiceIssued
+
+    await env.hub("billing", "close", "--period", state.period)
+    n = await _settled(env, Topic.INVOICES, InvoiceIssued, CreditNoteIssued)
+    return f"{state.period} closed: {n} invoices and credit notes (per reseller and white-label)"
+
+
+async def payments_and_dunning(env: DemoEnvironment, state: DemoState) -> str:
+    """Contoso and Adatum pay; Northwind does not and goes through dunning to a credit hold,
+    which the order credit check then applies to Northwind's next order."""
+    from hub.schemas.events.billing import DunningStageReached, InvoiceIssued, PaymentReceived
+    from hub.schemas.events.orders import OrderAccepted, OrderHeld, OrderRejected
+
+    invoices = [
+        e
+        for e in await decoded(env, env.topics.name(Topic.INVOICES))
+        if isinstance(e, InvoiceIssued)
+    ]
+    payers = {"contoso-de", "adatum-jp", "fabrikam-fr", "tailspin-us"}
+    payments = [
+        PaymentReceived(
+            **state.envelope(invoice.reseller_id),
+            payment_id=f"pay-{invoice.invoice_id}",
+            amount_minor=invoice.total_minor,
+            currency=invoice.currency,
+            received_at=datetime.now(UTC),
+            method="bank_transfer",
+            reference=invoice.number,
+            invoice_ids=(invoice.invoice_id,),
+        )
+        for invoice in invoices
+        if invoice.reseller_id in payers and invoice.total_minor > 0
+    ]
+    await publish(
+        env.bootstrap,
+        CODEC,
+        [Outgoing(env.topics.name(Topic.PAYMENTS), p.reseller_id, p) for p in payments],
+    )
+    latest_due = max((i.due_date for i in invoices), default=state.started.date())
+    await env.hub("billing", "dunning", "--date", str(latest_due + timedelta(days=31)))
+    await _settled(env, Topic.COLLECTIONS, DunningStageReached)
+
+    late = OrderRequested(
+        **state.envelope("northwind-gb"),
+        order_id=f"ord-3004-{state.run_id}",
+        customer_id="bristol-charity",
+        lines=(
+            OrderLine(
+                product_id=EXCHANGE[0],
+                sku_id=EXCHANGE[1],
+                availability_id=EXCHANGE[2],
+                quantity=2,
+                term=Term.P1Y,
+                billing_cycle=BillingCycle.MONTHLY,
+            ),
+        ),
+        requested_at=datetime.now(UTC),
+    )
+    await publish(
+        env.bootstrap, CODEC, [Outgoing(env.topics.name(Topic.ORDERS), "northwind-gb", late)]
+    )
+
+    async def decided() -> bool:
+        events = await decoded(env, env.topics.name(Topic.ORDER_DECISIONS))
+        return any(
+            getattr(e, "order_id", None) == late.order_id
+            for e in events
+            if isinstance(e, OrderAccepted | OrderHeld | OrderRejected)
+        )
+
+    await wait_for("a decision on Northwind's order after its credit hold", decided)
+    return (
+        f"{len(payments)} payments applied; Northwind unpaid -> dunning -> credit hold; "
+        "its next order is stopped by the credit check"
+    )
+
+
+async def reconciliation(env: DemoEnvironment, state: DemoState) -> str:
+    """Microsoft's reconciliation lines, one with a price Microsoft changed, against the hub's."""
+    from decimal import Decimal
+
+    from hub.schemas.events.billing import ReconciliationMismatch
+
+    sub = state.subscriptions.get("ord-1001")
+    async with SimulatorAdmin(env.simulator_url) as admin:
+        if sub is not None:
+            await admin.set_line_price(
+                Decimal("13.10"), subscription_id=sub.subscription_id, charge_type="new"
+            )
+    await env.hub("billing", "reconcile", "--period", state.period)
+    n = await _settled(env, Topic.RECONCILIATION_MISMATCHES, ReconciliationMismatch)
+    return f"Microsoft's lines matched against the hub's: {n} mismatch(es) raised for finance"
+
+
 Step = tuple[str, Callable[[DemoEnvironment, DemoState], Awaitable[str]]]
 
 STEPS: Sequence[Step] = (
@@ -382,4 +505,7 @@ STEPS: Sequence[Step] = (
     ("subscription changes under the 7-day rule", change_subscriptions),
     ("support tickets in five languages", open_tickets),
     ("a regional outage", regional_outage),
+    ("month-end close", month_end_close),
+    ("payments, an overdue reseller and dunning", payments_and_dunning),
+    ("reconciliation with Microsoft", reconciliation),
 )
