@@ -102,7 +102,12 @@ async def read_all(
         isolation_level="read_committed",
         **client_kwargs(auth),
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except Exception:
+        # Refused or unauthenticated: close what start() opened, then say why.
+        await consumer.stop()
+        raise
     try:
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
