@@ -79,7 +79,9 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         reference.ReferenceTables(app),
     )
     reference.register(app, ctx)
-    lag.register(app, settings.kafka_bootstrap_servers, settings.lag_interval_s)
+    lag.register(
+        app, settings.kafka_bootstrap_servers, settings.lag_interval_s, auth_from_settings(settings)
+    )
     for register in stream_modules() if modules is None else modules:
         register(app, ctx)
     ops_commands.register(app, ctx)

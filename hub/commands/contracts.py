@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.commands import Subcommands, say
+from hub.connectors.kafka_auth import auth_from_settings
 from hub.settings import Settings
 
 # --- topics ----------------------------------------------------------------------------------
@@ -28,6 +29,7 @@ def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
             settings.kafka_bootstrap_servers,
             specs,
             replication_factor=settings.kafka_replication_factor,
+            auth=auth_from_settings(settings),
         )
     )
     changed = [c for c in changes if c.kind is not ChangeKind.UNCHANGED]
@@ -112,7 +114,11 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
     bootstrap = settings.kafka_bootstrap_servers
     if not args.no_topics:
         resellers = [r.reseller_id for r in ref.resellers]
-        asyncio.run(apply_topics(bootstrap, every_topic(catalog, resellers)))
+        asyncio.run(
+            apply_topics(
+                bootstrap, every_topic(catalog, resellers), auth=auth_from_settings(settings)
+            )
+        )
     items = []
     for key, event in reference_events(ref, datetime.now(UTC)):
         if isinstance(event, ResellerUpserted):
@@ -124,7 +130,9 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
         else:
             topic = Topic.PRICES
         items.append(Outgoing(catalog.name(topic), key, event))
-    sent = asyncio.run(publish(bootstrap, build_codec(settings), items))
+    sent = asyncio.run(
+        publish(bootstrap, build_codec(settings), items, auth=auth_from_settings(settings))
+    )
     say(f"published {sent} reference events to {bootstrap}")
     return 0
 

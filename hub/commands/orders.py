@@ -20,6 +20,7 @@ import uuid
 from datetime import UTC, datetime
 
 from hub.commands import Handler, Subcommands, say
+from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, publish
 from hub.schemas.codec import Codec
 from hub.schemas.events.orders import OrderReviewDecided, ReviewDecision
@@ -61,7 +62,14 @@ def _review(decision: ReviewDecision) -> Handler:
         )
         topic = TopicCatalog(settings.topic_prefix).name(Topic.OPS_COMMANDS)
         outgoing = [Outgoing(topic, args.reseller, command)]
-        asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing))
+        asyncio.run(
+            publish(
+                settings.kafka_bootstrap_servers,
+                Codec(),
+                outgoing,
+                auth=auth_from_settings(settings),
+            )
+        )
         say(f"{decision} of order {args.order_id} sent (event {command.event_id})")
         return 0
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from hub.commands import Subcommands, say
+from hub.connectors.kafka_auth import auth_from_settings
 from hub.settings import Settings
 
 
@@ -19,7 +20,9 @@ async def _queues(settings: Settings) -> str:
     codec = Codec()
     events = []
     for topic in (Topic.TICKETS, Topic.SUPPORT_EVENTS):
-        for record in await read_all(settings.kafka_bootstrap_servers, catalog.name(topic)):
+        for record in await read_all(
+            settings.kafka_bootstrap_servers, catalog.name(topic), auth=auth_from_settings(settings)
+        ):
             try:
                 events.append(codec.decode(record.value or b""))
             except Exception:  # noqa: BLE001, S112 - a bad record is the pipeline's to dead-letter
@@ -46,7 +49,11 @@ async def _send_resolve(settings: Settings, incident_id: str, requested_by: str)
     catalog = TopicCatalog(settings.topic_prefix)
     codec = build_codec(settings)
     incident = None
-    for record in await read_all(settings.kafka_bootstrap_servers, catalog.name(Topic.INCIDENTS)):
+    for record in await read_all(
+        settings.kafka_bootstrap_servers,
+        catalog.name(Topic.INCIDENTS),
+        auth=auth_from_settings(settings),
+    ):
         event = codec.decode(record.value) if record.value else None
         if isinstance(event, IncidentDetected) and event.incident_id == incident_id:
             incident = event
@@ -63,7 +70,12 @@ async def _send_resolve(settings: Settings, incident_id: str, requested_by: str)
         requested_by=requested_by,
     )
     topic = catalog.name(Topic.OPS_COMMANDS)
-    await publish(settings.kafka_bootstrap_servers, codec, [Outgoing(topic, incident_id, command)])
+    await publish(
+        settings.kafka_bootstrap_servers,
+        codec,
+        [Outgoing(topic, incident_id, command)],
+        auth=auth_from_settings(settings),
+    )
 
 
 def _resolve_incident(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,15 +13,20 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
 from hub.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
 
-async def measure_lag(bootstrap: str, group_id: str) -> dict[tuple[str, int], int]:
+async def measure_lag(
+    bootstrap: str, group_id: str, auth: KafkaAuth | None = None
+) -> dict[tuple[str, int], int]:
     """Lag of every partition the group has committed on: end offset minus committed offset."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs(auth))
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs(auth)
+    )
     await admin.start()
     await consumer.start()
     try:
@@ -38,10 +43,12 @@ async def measure_lag(bootstrap: str, group_id: str) -> dict[tuple[str, int], in
         await admin.close()
 
 
-def register(app: faust.App, bootstrap: str, interval_s: float) -> None:
+def register(
+    app: faust.App, bootstrap: str, interval_s: float, auth: KafkaAuth | None = None
+) -> None:
     async def report_lag() -> None:
         try:
-            lags = await measure_lag(bootstrap, app.conf.id)
+            lags = await measure_lag(bootstrap, app.conf.id, auth)
         except Exception as exc:  # noqa: BLE001 - a missed sample must never stop the worker
             log.warning("consumer lag not measured: %s", exc)
             return
