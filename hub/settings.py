@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # The distributor's own Partner Center identity (indirect provider).
     distributor_partner_id: str = "5000000"
     log_level: str = "INFO"
+    # A reseller on credit hold with money overdue: its orders are held for review (default),
+    # or rejected outright when this is true.
+    credit_hold_rejects_orders: bool = False
     # How often the worker measures its consumer lag for Prometheus.
     lag_interval_s: float = Field(default=15.0, gt=0)
 

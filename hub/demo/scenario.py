@@ -475,7 +475,7 @@ async def payments_and_dunning(env: DemoEnvironment, state: DemoState) -> str:
     await wait_for("a decision on Northwind's order after its credit hold", decided)
     return (
         f"{len(payments)} payments applied; Northwind unpaid -> dunning -> credit hold; "
-        "its next order is stopped by the credit check"
+        "its next order is held for finance's review"
     )
 
 

@@ -41,8 +41,9 @@ class CreditPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    # On hold with money overdue: refuse outright rather than queue for review.
-    reject_on_hold_with_overdue: bool = True
+    # On hold with money overdue: by default the order waits for finance's review (it can be
+    # released once the reseller pays); a distributor may prefer to refuse it outright.
+    reject_on_hold_with_overdue: bool = False
     # An order larger than the whole limit can never fit: refuse rather than hold.
     reject_order_over_limit: bool = True
 

@@ -13,6 +13,7 @@ import faust
 import mode
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
+from hub.domain.credit import CreditPolicy
 from hub.schemas.events.orders import OrderReviewDecided
 from hub.streams.context import Context
 from hub.streams.orders_intake import OrderIntake
@@ -54,7 +55,8 @@ def register(app: faust.App, ctx: Context) -> None:
         async def on_stop(self) -> None:
             await client.stop()
 
-    intake = OrderIntake(ctx.topics, tables, ctx.reference.view)
+    policy = CreditPolicy(reject_on_hold_with_overdue=ctx.settings.credit_hold_rejects_orders)
+    intake = OrderIntake(ctx.topics, tables, ctx.reference.view, policy)
     provisioning = Provisioning(ctx.topics, tables, ctx.reference.view, client)
     lifecycle = Lifecycle(ctx.topics, tables, ctx.reference.view, client)
     orders_pipeline = ctx.pipeline("orders")

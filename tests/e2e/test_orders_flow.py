@@ -364,7 +364,7 @@ async def test_held_order_rejected_by_review_is_rejected_with_the_reason(hub: Hu
     assert unknown.returncode == 1
 
 
-async def test_reseller_on_credit_hold_with_overdue_money_gets_orders_rejected(hub: Hub) -> None:
+async def test_reseller_on_credit_hold_with_overdue_money_gets_orders_held(hub: Hub) -> None:
     customer = await _customer(hub, "northwind")
     dunning = DunningStageReached(
         **_envelope("northwind"),
@@ -380,10 +380,11 @@ async def test_reseller_on_credit_hold_with_overdue_money_gets_orders_rejected(h
     order = _order("northwind", customer, (BASIC, 1))
     await _send(hub, Topic.ORDERS, order)
 
-    rejected = await _wait_events(
-        hub, hub.topics.name(Topic.ORDER_DECISIONS), order.order_id, OrderRejected
+    held = await _wait_events(
+        hub, hub.topics.name(Topic.ORDER_DECISIONS), order.order_id, OrderHeld
     )
-    assert [r.code for r in rejected[0].reasons] == ["CreditHoldWithOverdue"]  # type: ignore[attr-defined]
+    assert held[0].reason_code == "reseller_on_credit_hold"  # type: ignore[attr-defined]
+    assert "overdue" in held[0].message  # type: ignore[attr-defined]
 
 
 async def test_unknown_customer_reseller_and_sku_are_rejected_with_reasons(hub: Hub) -> None:

@@ -82,22 +82,23 @@ def test_policy_can_hold_instead_of_reject_an_order_above_the_limit():
     assert decision.code is CreditReason.ORDER_EXCEEDS_LIMIT
 
 
-def test_reseller_on_hold_with_overdue_is_rejected_even_for_a_small_order():
+def test_reseller_on_hold_with_overdue_is_held_for_review_even_for_a_small_order():
     decision = credit_decision(reseller(), exposure(50_000, overdue=20_000, on_hold=True), 1)
-    assert decision.outcome is CreditOutcome.REJECT
+    assert decision.outcome is CreditOutcome.HOLD
     assert decision.code is CreditReason.CREDIT_HOLD_WITH_OVERDUE
     assert "200.00 EUR overdue" in decision.reason
 
 
 def test_hold_flag_on_the_reseller_profile_counts_as_credit_hold():
     decision = credit_decision(reseller(on_hold=True), exposure(overdue=1), 1)
-    assert decision.outcome is CreditOutcome.REJECT
-
-
-def test_policy_can_hold_instead_of_reject_a_reseller_on_hold_with_overdue():
-    policy = CreditPolicy(reject_on_hold_with_overdue=False)
-    decision = credit_decision(reseller(), exposure(overdue=1, on_hold=True), 1, policy)
     assert decision.outcome is CreditOutcome.HOLD
+    assert decision.code is CreditReason.CREDIT_HOLD_WITH_OVERDUE
+
+
+def test_policy_can_reject_instead_of_hold_a_reseller_on_hold_with_overdue():
+    policy = CreditPolicy(reject_on_hold_with_overdue=True)
+    decision = credit_decision(reseller(), exposure(overdue=1, on_hold=True), 1, policy)
+    assert decision.outcome is CreditOutcome.REJECT
     assert decision.code is CreditReason.CREDIT_HOLD_WITH_OVERDUE
 
 
@@ -200,7 +201,7 @@ def test_negative_payment_or_commitment_is_refused():
 
 def test_collections_hold_and_overdue_feed_the_credit_check():
     held = set_credit_hold(set_overdue(exposure(), 700), True)
-    assert credit_decision(reseller(), held, 1).outcome is CreditOutcome.REJECT
+    assert credit_decision(reseller(), held, 1).code is CreditReason.CREDIT_HOLD_WITH_OVERDUE
     paid = apply_payment(held, 700)
     assert credit_decision(reseller(), paid, 1).code is CreditReason.CREDIT_HOLD
     lifted = set_credit_hold(paid, False)

@@ -197,7 +197,7 @@ async def test_invalid_order_is_rejected_with_every_reason_and_no_status_for_unk
     assert [e.topic for e in emits] == [TOPICS.name(Topic.ORDER_DECISIONS)]
 
 
-async def test_payments_free_headroom_and_dunning_hold_rejects_once_per_event() -> None:
+async def test_payments_free_headroom_and_dunning_hold_holds_once_per_event() -> None:
     tables = _tables()
     intake = _intake(tables)
     dunning = DunningStageReached(
@@ -212,9 +212,10 @@ async def test_payments_free_headroom_and_dunning_hold_rejects_once_per_event() 
     await intake.on_exposure_event(dunning)
     await intake.on_exposure_event(dunning)
     assert tables.exposure_of("contoso", "USD").overdue_minor == 5_000
-    rejected = (await intake.on_order(_order(1)))[0].event
-    assert isinstance(rejected, OrderRejected)
-    assert rejected.reasons[0].code == "CreditHoldWithOverdue"
+    first = (await intake.on_order(_order(1)))[0].event
+    assert isinstance(first, OrderHeld)
+    assert first.reason_code == "reseller_on_credit_hold"
+    assert "overdue" in first.message
 
     payment = PaymentReceived(
         **_envelope(),
