@@ -87,6 +87,20 @@ class Pipeline:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        # Labelled metric children, looked up once per (topic, event type) instead of per message.
+        self._events_in: dict[tuple[str, str], Any] = {}
+        self._events_out: dict[tuple[str, str], Any] = {}
+        self._latency = PROCESSING_SECONDS.labels(flow=flow)
+
+    def _count(
+        self, metric: Any, children: dict[tuple[str, str], Any], topic: str, kind: str
+    ) -> None:
+        child = children.get((topic, kind))
+        if child is None:
+            child = children[(topic, kind)] = metric.labels(
+                flow=self.flow, topic=topic, event_type=kind
+            )
+        child.inc()
 
     async def run(
         self, stream: Any, handler: Handler, on_failure: FailureHandler | None = None
@@ -105,7 +119,7 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - any decode failure is this message's fault
             return await self._dead_letter(source, exc)
         event_type = type(event).__name__
-        EVENTS_IN.labels(flow=self.flow, topic=source.topic, event_type=event_type).inc()
+        self._count(EVENTS_IN, self._events_in, source.topic, event_type)
         attempt = 1
         while True:
             try:
@@ -123,17 +137,13 @@ class Pipeline:
                     await self._report_failure(on_failure, event, exc, attempt)
                 return await self._dead_letter(source, exc)
         await self._send_all(encoded)
-        PROCESSING_SECONDS.labels(flow=self.flow).observe(
-            max(0.0, time.time() - event.event_time.timestamp())
-        )
+        self._latency.observe(max(0.0, time.time() - event.event_time.timestamp()))
         return Outcome.PROCESSED
 
     async def _send_all(self, encoded: Sequence[tuple[Emit, bytes]]) -> None:
         for emit, value in encoded:
             await self._send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
-            EVENTS_OUT.labels(
-                flow=self.flow, topic=emit.topic, event_type=type(emit.event).__name__
-            ).inc()
+            self._count(EVENTS_OUT, self._events_out, emit.topic, type(emit.event).__name__)
 
     async def _report_failure(
         self, on_failure: FailureHandler, event: Event, error: Exception, attempts: int

@@ -29,17 +29,32 @@ M = TypeVar("M")
 
 
 class ModelView(Mapping[str, M]):
-    """A read-only mapping of domain models over a table of JSON documents."""
+    """A read-only mapping of domain models over a table of JSON documents.
+
+    Parsed models are cached per key together with the document they came from, and reused only
+    while the table still holds an equal document: a lookup costs a dict comparison instead of a
+    pydantic validation, and an update is seen at once. Models are frozen, so sharing is safe.
+    """
 
     def __init__(self, table: Any, parse: Callable[[Any], M]) -> None:
         self._table = table
         self._parse = parse
+        self._cache: dict[str, tuple[Any, M]] = {}
 
     def __getitem__(self, key: str) -> M:
         raw = self._table.get(key)
         if raw is None:
             raise KeyError(key)
-        return self._parse(raw)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == raw:
+            return hit[1]
+        model = self._parse(raw)
+        self._cache[key] = (raw, model)
+        return model
+
+    def __contains__(self, key: object) -> bool:
+        # Membership needs no model: skip the parse Mapping.__contains__ would do.
+        return self._table.get(key) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._table.keys()))
@@ -62,7 +77,8 @@ def price_key(entry: PriceListEntry, price_list_id: str) -> str:
 
 
 def _prices(raw: Any) -> Sequence[PriceListEntry]:
-    return [PriceListEntry.model_validate(doc) for doc in dict(raw).values()]
+    # A tuple: the parsed list is cached and shared between lookups, so it must not be mutable.
+    return tuple(PriceListEntry.model_validate(doc) for doc in dict(raw).values())
 
 
 class ReferenceTables:
@@ -80,14 +96,16 @@ class ReferenceTables:
         self.customers = table("ref-customers")
         self.catalogue = table("ref-catalogue")
         self.prices = table("ref-prices")
-
-    def view(self) -> ReferenceView:
-        return ReferenceView(
+        self._views = ReferenceView(
             resellers=ModelView(self.resellers, ResellerProfile.model_validate),
             customers=ModelView(self.customers, Customer.model_validate),
             catalogue=ModelView(self.catalogue, CatalogItem.model_validate),
             prices=ModelView(self.prices, _prices),
         )
+
+    def view(self) -> ReferenceView:
+        # One view (and its parse caches) for every caller: a view holds no state of its own.
+        return self._views
 
     async def apply(self, event: Event) -> Sequence[Emit]:
         """Upsert one reference event into its table; reference events produce nothing."""
