@@ -144,10 +144,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sim_partner_center(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.connectors.partner_center.simulator import run_simulator
+    from pathlib import Path
 
+    from hub.connectors.partner_center.simulator import load_catalog, run_simulator
+
+    catalog = load_catalog(Path(args.reference)) if args.reference else None
     _say(f"Partner Center simulator on http://{args.host}:{args.port} (Ctrl-C stops it)")
-    run_simulator(args.host, args.port, token=settings.partner_center_token.get_secret_value())
+    run_simulator(
+        args.host,
+        args.port,
+        token=settings.partner_center_token.get_secret_value(),
+        catalog=catalog,
+    )
     return 0
 
 
@@ -211,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     partner_center.add_argument("--host", default="127.0.0.1")
     partner_center.add_argument("--port", type=int, default=18080)
+    partner_center.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="price per market currency from this reference file's catalogue and price lists",
+    )
     partner_center.set_defaults(handler=_sim_partner_center)
 
     kafka = commands.add_parser("kafka", help="the local Apache Kafka broker built from Maven jars")

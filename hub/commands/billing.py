@@ -22,7 +22,7 @@ from hub.domain.invoicing import period_bounds
 from hub.domain.money import Money
 from hub.schemas.codec import Codec
 from hub.schemas.events.billing import BillingRun, BillingRunRequested, ReconciliationLineReceived
-from hub.schemas.events.reference import ResellerUpserted
+from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.validation import validate
 from hub.settings import Settings
 from hub.topics import Topic, TopicCatalog
@@ -182,13 +182,19 @@ async def fetch_lines(settings: Settings, invoice_id: str | None) -> list[Invoic
 
 
 async def _currencies(settings: Settings) -> set[str]:
-    topic = TopicCatalog(settings.topic_prefix).name(Topic.RESELLERS)
+    """Every currency either side may have lines in: the hub costs a subscription in its
+    reseller's currency, Microsoft bills it in the customer's market currency. Asking for
+    each (unbilled lines are fetched one currency at a time) leaves no line unseen."""
+    topics = TopicCatalog(settings.topic_prefix)
     codec = Codec()
     found = set()
-    for record in await read_all(settings.kafka_bootstrap_servers, topic):
-        event = codec.decode(record.value) if record.value is not None else None
-        if isinstance(event, ResellerUpserted):
-            found.add(event.reseller.currency)
+    for topic in (Topic.RESELLERS, Topic.CUSTOMERS):
+        for record in await read_all(settings.kafka_bootstrap_servers, topics.name(topic)):
+            event = codec.decode(record.value) if record.value is not None else None
+            if isinstance(event, ResellerUpserted):
+                found.add(event.reseller.currency)
+            elif isinstance(event, CustomerUpserted):
+                found.add(event.customer.currency)
     return found
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.ops import local_kafka
+from hub.ops.paths import ops_dir
 from hub.settings import Settings
 from hub.testing.worker import WorkerProcess
 from hub.topic_plan import every_topic
@@ -114,6 +115,8 @@ async def demo_environment(
                 "partner-center",
                 "--port",
                 str(sim_port),
+                "--reference",
+                str(ops_dir() / "sample" / "reference.yaml"),
             ],
             stdout=sim_log.open("wb"),
             stderr=subprocess.STDOUT,

@@ -2,6 +2,8 @@
 
 Speaks the adapter's resource shapes under ``/v1``; ``/admin`` moves the clock, injects faults
 and price differences, sets Microsoft's side of service requests, and reports state for tests.
+Customers are billed in one fixed currency (the built-in sample) or, given ``currency=None``,
+each in its market's currency from a catalogue with per-currency prices (``--reference``).
 Extension beyond Microsoft: ``X-Idempotency-Key`` is persisted, and
 ``GET /v1/customers/{id}/orders?idempotencyKey=...`` finds the order placed with it.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -42,7 +45,11 @@ from hub.connectors.partner_center.models import (
     SubscriptionPatch,
 )
 from hub.connectors.partner_center.operations import Operation
-from hub.connectors.partner_center.simulator_catalog import Catalog, SimCatalogItem
+from hub.connectors.partner_center.simulator_catalog import (
+    Catalog,
+    SimCatalogItem,
+    sample_catalog,
+)
 from hub.connectors.partner_center.simulator_errors import SimError
 from hub.connectors.partner_center.simulator_faults import (
     Fault,
@@ -129,12 +136,16 @@ class PartnerCenterSimulator:
         start: datetime | None = None,
         token: str | None = None,
         provider_partner_id: str = "5000000",
-        currency: str = "USD",
+        currency: str | None = "USD",
         tax_rate: Decimal = Decimal(0),
         faults: list[Fault] | None = None,
     ) -> None:
+        """``currency`` bills every customer in that one currency; None bills each customer in
+        its market's (its country's) currency. Without ``catalog`` the built-in sample is
+        priced in ``currency`` (USD when None)."""
+        items = catalog if catalog is not None else sample_catalog(currency or "USD")
         self.state = SimulatorState(
-            catalog=Catalog(catalog) if catalog is not None else Catalog(),
+            catalog=Catalog(items),
             clock=SimClock(start),
             provider_partner_id=provider_partner_id,
             currency=currency,
@@ -433,10 +444,10 @@ class PartnerCenterSimulator:
         return _admin_json({"now": now})
 
     async def _admin_close_invoice(self, request: web.Request) -> web.Response:
-        invoice = self.state.close_invoice()
-        if invoice is None:
+        invoices = self.state.close_invoices()
+        if not invoices:
             raise SimError.not_found("an unbilled line from a past month")
-        return _json(invoice, 201)
+        return _json(_collection(invoices), 201)
 
     async def _admin_adjust_line(self, request: web.Request) -> web.Response:
         payload = await _admin_body(request)
@@ -505,8 +516,19 @@ async def serve(
     return SimulatorHandle(url=f"http://{bound_host}:{bound_port}", simulator=sim, _runner=runner)
 
 
-async def _serve_forever(host: str, port: int, token: str | None) -> None:
-    handle = await serve(host, port, simulator=PartnerCenterSimulator(token=token))
+def _simulator(
+    token: str | None, catalog: tuple[SimCatalogItem, ...] | None
+) -> PartnerCenterSimulator:
+    # A loaded price list prices per market currency; the sample keeps its single USD.
+    if catalog is None:
+        return PartnerCenterSimulator(token=token)
+    return PartnerCenterSimulator(token=token, catalog=catalog, currency=None)
+
+
+async def _serve_forever(
+    host: str, port: int, token: str | None, catalog: tuple[SimCatalogItem, ...] | None
+) -> None:
+    handle = await serve(host, port, simulator=_simulator(token, catalog))
     log.info("partner center simulator listening", extra={"url": handle.url})
     stopped = asyncio.Event()
     # SIGTERM too, so scripts and supervisors can stop it as cleanly as Ctrl-C does.
@@ -518,10 +540,28 @@ async def _serve_forever(host: str, port: int, token: str | None) -> None:
         await handle.close()
 
 
-def run_simulator(host: str, port: int, *, token: str | None = None) -> None:
-    """Serve until Ctrl-C or SIGTERM (for ``hub sim partner-center``)."""
+def run_simulator(
+    host: str,
+    port: int,
+    *,
+    token: str | None = None,
+    catalog: tuple[SimCatalogItem, ...] | None = None,
+) -> None:
+    """Serve until Ctrl-C or SIGTERM (for ``hub sim partner-center``).
+
+    With ``catalog`` (see ``catalog_from_reference``) customers are billed in their market's
+    currency at the catalogue's prices; without it, in USD from the built-in sample.
+    """
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_forever(host, port, token))
+        asyncio.run(_serve_forever(host, port, token, catalog))
+
+
+def load_catalog(path: Path) -> tuple[SimCatalogItem, ...]:
+    """The catalogue and Microsoft's cost prices of a hub reference file (YAML or CSV)."""
+    from hub.connectors.partner_center.simulator_catalog import catalog_from_reference
+    from hub.connectors.reference_files import load_reference_file
+
+    return catalog_from_reference(load_reference_file(path))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -529,9 +569,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--token", default=None, help="require this bearer token")
+    parser.add_argument(
+        "--reference", type=Path, default=None, help="price per market from this reference file"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    run_simulator(args.host, args.port, token=args.token)
+    catalog = load_catalog(args.reference) if args.reference is not None else None
+    run_simulator(args.host, args.port, token=args.token, catalog=catalog)
 
 
 if __name__ == "__main__":

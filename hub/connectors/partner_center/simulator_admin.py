@@ -53,8 +53,18 @@ class SimulatorAdmin:
         now: str = (await self._call("POST", "/admin/clock", body))["now"]
         return now
 
+    async def close_invoices(self) -> list[Invoice]:
+        """Close last month: one invoice per billing currency with lines due."""
+        payload = await self._call("POST", "/admin/invoices")
+        return [Invoice.model_validate(item) for item in payload["items"]]
+
     async def close_invoice(self) -> Invoice:
-        return Invoice.model_validate(await self._call("POST", "/admin/invoices"))
+        """Close last month where every due line is in one currency; that invoice."""
+        invoices = await self.close_invoices()
+        if len(invoices) != 1:
+            currencies = ", ".join(invoice.currency_code for invoice in invoices)
+            raise RuntimeError(f"closing gave one invoice per currency ({currencies}), not one")
+        return invoices[0]
 
     async def set_line_price(
         self,

@@ -167,26 +167,23 @@ class Ledger:
             and period_start <= line.posted_at < period_end
         ]
 
-    def close_invoice(
-        self, before: datetime, invoice_date: datetime, currency: str
-    ) -> Invoice | None:
-        """Invoice every unbilled line posted before ``before``; None when there is none."""
-        due = [
-            line
-            for line in self.lines
-            if not line.invoice_number
-            and line.posted_at < before
-            and line.context.currency == currency
-        ]
-        if not due:
-            return None
-        invoice_id = f"G{len(self._invoices) + 1:09d}"
-        record = _InvoiceRecord(id=invoice_id, invoice_date=invoice_date, currency=currency)
-        for line in due:
-            line.invoice_number = invoice_id
-            record.references.append(line.reference_id)
-        self._invoices[invoice_id] = record
-        return self._render_invoice(record)
+    def close_invoices(self, before: datetime, invoice_date: datetime) -> list[Invoice]:
+        """Invoice every unbilled line posted before ``before``: one invoice per billing
+        currency, as Partner Center issues them; empty when nothing is due."""
+        due: dict[str, list[LedgerLine]] = {}
+        for line in self.lines:
+            if not line.invoice_number and line.posted_at < before:
+                due.setdefault(line.context.currency, []).append(line)
+        invoices: list[Invoice] = []
+        for currency, lines in sorted(due.items()):
+            invoice_id = f"G{len(self._invoices) + 1:09d}"
+            record = _InvoiceRecord(id=invoice_id, invoice_date=invoice_date, currency=currency)
+            for line in lines:
+                line.invoice_number = invoice_id
+                record.references.append(line.reference_id)
+            self._invoices[invoice_id] = record
+            invoices.append(self._render_invoice(record))
+        return invoices
 
     def invoices(self) -> list[Invoice]:
         return [self._render_invoice(record) for record in self._invoices.values()]

@@ -33,6 +33,7 @@ from hub.connectors.partner_center.simulator_billing import (
 from hub.connectors.partner_center.simulator_catalog import Catalog, SimCatalogItem
 from hub.connectors.partner_center.simulator_errors import SimError
 from hub.connectors.partner_center.simulator_ledger import ChargeContext, Ledger
+from hub.connectors.partner_center.simulator_markets import market_currency
 from hub.connectors.partner_center.simulator_subscriptions import (
     SubscriptionBook,
     SubscriptionRecord,
@@ -78,9 +79,13 @@ class SimulatorState:
     catalog: Catalog = field(default_factory=Catalog)
     clock: SimClock = field(default_factory=SimClock)
     provider_partner_id: str = "5000000"
-    currency: str = "USD"
+    # One billing currency for every customer (the built-in sample's way), or None: each
+    # customer is billed in its market's currency, as Partner Center does.
+    currency: str | None = "USD"
     tax_rate: Decimal = Decimal(0)
     customers: dict[str, Customer] = field(default_factory=dict)
+    # customer id -> billing currency, fixed when the customer is created (its market's).
+    billing_currencies: dict[str, str] = field(default_factory=dict)
     carts: dict[str, _CartRecord] = field(default_factory=dict)
     orders: dict[str, _OrderRecord] = field(default_factory=dict)
     service_requests: dict[str, ServiceRequest] = field(default_factory=dict)
@@ -103,6 +108,8 @@ class SimulatorState:
         existing = self._replay("customer", key)
         if existing is not None:
             return self.customers[existing]
+        # Refuse an unknown market before anything is created, whichever currency bills.
+        market = market_currency(customer.billing_profile.default_address.country)
         customer_id = str(uuid.uuid4())
         profile = customer.company_profile.model_copy(
             update={
@@ -113,6 +120,7 @@ class SimulatorState:
         )
         created = customer.model_copy(update={"id": customer_id, "company_profile": profile})
         self.customers[customer_id] = created
+        self.billing_currencies[customer_id] = self.currency or market
         self._remember("customer", key, customer_id)
         return created
 
@@ -122,10 +130,14 @@ class SimulatorState:
             raise SimError.not_found(f"customer {customer_id}")
         return found
 
+    def billing_currency(self, customer_id: str) -> str:
+        self.customer(customer_id)
+        return self.billing_currencies[customer_id]
+
     # -- carts and orders --------------------------------------------------------------------
 
     def create_cart(self, customer_id: str, cart: Cart, key: str | None) -> Cart:
-        self.customer(customer_id)
+        currency = self.billing_currency(customer_id)
         existing = self._replay(f"cart:{customer_id}", key)
         if existing is not None:
             return self.carts[existing].cart
@@ -133,14 +145,14 @@ class SimulatorState:
             raise SimError(400, ErrorCode.BAD_REQUEST, "a cart needs at least one line item")
         for line in cart.line_items:
             item = self._item(line.catalog_item_id)
-            if item.unit_price(line.term_duration, line.billing_cycle) is None or (
+            if item.unit_price(line.term_duration, line.billing_cycle, currency) is None or (
                 billing_period_months(line.term_duration, line.billing_cycle) is None
             ):
                 raise SimError(
                     400,
                     ErrorCode.BAD_REQUEST,
                     f"{line.catalog_item_id} is not sold as {line.term_duration} "
-                    f"billed {line.billing_cycle}",
+                    f"billed {line.billing_cycle} in {currency}",
                 )
             if line.quantity > item.max_quantity:
                 raise SimError(
@@ -172,6 +184,7 @@ class SimulatorState:
 
     def checkout(self, customer_id: str, cart_id: str, key: str | None) -> CartCheckoutResult:
         customer = self.customer(customer_id)
+        currency = self.billing_currency(customer_id)
         done = self._replay(f"checkout:{customer_id}", key)
         if done is not None:
             return CartCheckoutResult(orders=[self.orders[done].order])
@@ -187,6 +200,7 @@ class SimulatorState:
             item = self._item(line.catalog_item_id)
             subscription = self._subscribe(
                 customer,
+                currency,
                 order_id,
                 item,
                 line.quantity,
@@ -210,7 +224,7 @@ class SimulatorState:
         order = Order(
             id=order_id,
             reference_customer_id=customer_id,
-            currency_code=self.currency,
+            currency_code=currency,
             line_items=lines,
             creation_date=now,
             status="completed",
@@ -240,6 +254,7 @@ class SimulatorState:
     def _subscribe(
         self,
         customer: Customer,
+        currency: str,
         order_id: str,
         item: SimCatalogItem,
         quantity: int,
@@ -248,7 +263,7 @@ class SimulatorState:
         reseller: str | None,
         now: datetime,
     ) -> SubscriptionRecord:
-        price = item.unit_price(term, cycle)
+        price = item.unit_price(term, cycle, currency)
         months = billing_period_months(term, cycle)
         assert price is not None
         assert months is not None
@@ -269,7 +284,7 @@ class SimulatorState:
             availability_id=item.availability_id,
             product_name=item.product_name,
             sku_name=item.sku_name,
-            currency=self.currency,
+            currency=currency,
             term_and_billing_cycle=f"{_TERM_LABEL[term]} - {cycle.capitalize()} Billing",
             billing_frequency=cycle.capitalize(),
             subscription_start=now,
@@ -316,10 +331,10 @@ class SimulatorState:
             return add_months(start, -1), start
         return start, add_months(start, 1)
 
-    def close_invoice(self) -> Invoice | None:
-        """Invoice every unbilled line posted before this month began."""
+    def close_invoices(self) -> list[Invoice]:
+        """Invoice every unbilled line posted before this month began, one per currency."""
         start, _ = self.month_bounds("current")
-        return self.ledger.close_invoice(start, self.now(), self.currency)
+        return self.ledger.close_invoices(start, self.now())
 
     # -- service requests --------------------------------------------------------------------
 
