@@ -19,7 +19,7 @@ import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -279,9 +279,12 @@ def approval_event(
     region: str | None,
     credit_id: str | None,
     now: datetime,
+    fx_rates: Mapping[str, Decimal] | None = None,
+    rate_date: date | None = None,
 ) -> ServiceCreditApproved:
     """The approval as ops enter it; the credit id defaults to incident and service, so the
-    same approval entered twice is recognised and allocated once."""
+    same approval entered twice is recognised and allocated once. ``fx_rates`` are customer
+    currency units per one unit of ``currency``, fixed on ``rate_date`` (default: today)."""
     event_id = uuid.uuid4()
     amount_minor = None if amount is None else Money.from_decimal(amount, currency).minor
     if amount is not None and Money.of(amount_minor or 0, currency).to_decimal() != amount:
@@ -301,8 +304,32 @@ def approval_event(
             "amount_minor": amount_minor,
             "percentage_tier": tier_percent,
             "currency": currency,
+            "fx_rates": [
+                {"currency": cur, "rate": str(rate), "rate_date": rate_date or now.date()}
+                for cur, rate in sorted((fx_rates or {}).items())
+            ],
         },
     )
+
+
+def parse_fx(items: Sequence[str]) -> dict[str, Decimal]:
+    """``["GBP=0.85", "JPY=162.5"]`` -> rates by currency; a currency given twice is refused."""
+    rates: dict[str, Decimal] = {}
+    for item in items:
+        cur, sep, text = item.partition("=")
+        cur = cur.strip().upper()
+        if not sep or not cur:
+            raise ValidationFailed("fx", item, "write CUR=RATE, e.g. GBP=0.85")
+        try:
+            rate = Decimal(text.strip())
+        except InvalidOperation:
+            raise ValidationFailed("fx", item, "rate must be a decimal, e.g. 0.85") from None
+        if not rate.is_finite() or rate <= 0:
+            raise ValidationFailed("fx", item, "rate must be a positive decimal")
+        if cur in rates:
+            raise ValidationFailed("fx", item, f"{cur} given twice")
+        rates[cur] = rate
+    return rates
 
 
 def _approve(args: argparse.Namespace, settings: Settings) -> int:
@@ -320,8 +347,10 @@ def _approve(args: argparse.Namespace, settings: Settings) -> int:
             region=incident.region,
             credit_id=args.credit_id,
             now=datetime.now(UTC),
+            fx_rates=parse_fx(args.fx or []),
+            rate_date=date.fromisoformat(args.fx_date) if args.fx_date else None,
         )
-    except (HubError, InvalidOperation) as exc:
+    except (HubError, InvalidOperation, ValueError) as exc:
         say(f"approval refused: {exc}")
         return 1
     topic = TopicCatalog(settings.topic_prefix).name(Topic.CREDITS_APPROVED)
@@ -388,6 +417,17 @@ def render_audit(docs: Sequence[Mapping[str, Any]]) -> str:
             f"  {doc['affected_count']} affected subscriptions,"
             f" {doc['allocation_count']} credited, {len(doc['excluded'])} excluded"
         )
+        stated = {r["currency"]: r["rate"] for r in doc.get("approval", {}).get("fx_rates", [])}
+
+        def rate(
+            line: Mapping[str, Any], stated: Mapping[str, str] = stated, cur: str = cur
+        ) -> str:
+            # As the approval stated it; the line's own rate is its 28-digit inverse.
+            given = stated.get(line["customer_currency"])
+            if given is None:
+                return str(line["rate_to_distributor"])
+            return f"{given} {line['customer_currency']}/{cur}"
+
         rows = [
             {
                 "reseller_id": ln["reseller_id"],
@@ -395,7 +435,7 @@ def render_audit(docs: Sequence[Mapping[str, Any]]) -> str:
                 "subscription_id": ln["subscription_id"],
                 "fee_cap": money(ln["monthly_fee_minor"], ln["customer_currency"]),
                 "days": f"{ln['affected_days']}/{ln['days_in_month']}",
-                "fx_rate": ln["rate_to_distributor"],
+                "fx_rate": rate(ln),
                 "share": money(ln["amount_minor"]),
                 "credit": money(ln["customer_amount_minor"], ln["customer_currency"]),
             }
@@ -450,6 +490,14 @@ def add_commands(commands: Subcommands) -> None:
     how.add_argument("--amount", help="approved amount, e.g. 123.45")
     how.add_argument("--tier-percent", type=int, help="SLA tier: %% of each affected fee")
     approve.add_argument("--credit-id", help="default: <incident_id>:<service>")
+    approve.add_argument(
+        "--fx",
+        action="append",
+        metavar="CUR=RATE",
+        help="rate for customers billed in CUR: CUR units per 1 unit of --currency "
+        "(repeatable, e.g. --fx GBP=0.85 --fx JPY=162.5); without one they are excluded",
+    )
+    approve.add_argument("--fx-date", help="day the rates were fixed (default: today)")
     approve.set_defaults(handler=_approve)
 
     show = actions.add_parser("show", help="who got what of an incident's credits, and why")

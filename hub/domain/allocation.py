@@ -27,7 +27,10 @@ class AffectedSubscription(NamedTuple):
     ``rate_to_distributor`` is distributor-currency units per one customer-currency unit
     (1 when both are the same). A suite lists its per-service monthly fee shares in
     ``service_fees`` (minor units, customer currency); then only the affected service's share
-    counts, both as weight and as cap.
+    counts, both as weight and as cap. ``fx_rate``, when given, is the rate as an approval
+    states it: customer-currency units per one distributor-currency unit; the conversion then
+    uses it exactly (its inverse as ``rate_to_distributor`` would be a rounded decimal) and
+    ``rate_to_distributor`` only shows that inverse.
 
     A named tuple, not a pydantic model: an approval can touch a million of these and
     per-item validation would dominate; ``allocate_credit`` checks each item in its loop.
@@ -43,6 +46,14 @@ class AffectedSubscription(NamedTuple):
     days_in_month: int
     rate_to_distributor: Decimal = _ONE
     service_fees: tuple[tuple[str, int], ...] = ()
+    fx_rate: Decimal | None = None
+
+    def ratio_to_distributor(self) -> tuple[int, int]:
+        """The exact rate to the distributor currency as (numerator, denominator)."""
+        if self.fx_rate is not None:
+            num, den = self.fx_rate.as_integer_ratio()
+            return den, num
+        return self.rate_to_distributor.as_integer_ratio()
 
     def fee_for(self, service: str | None) -> int:
         """The monthly fee of ``service`` in this subscription (all of it when not a suite)."""
@@ -70,15 +81,21 @@ class CreditAllocation(NamedTuple):
     customer_amount_minor: int
     customer_currency: str
     rate_to_distributor: Decimal
+    fx_rate: Decimal | None = None
 
     def fx_difference_minor(self) -> Decimal:
         """Distributor-currency minor units lost (+) or gained (-) converting to the customer.
 
-        The customer amount is the distributor amount divided by the rate, rounded half up to
-        the customer's minor unit; this is what that rounding leaves over, exactly.
+        The customer amount is the distributor amount divided by the rate (or times the stated
+        ``fx_rate``), rounded half up to the customer's minor unit; this is what that rounding
+        leaves over: exact for a ``rate_to_distributor``, to 28 digits for a stated ``fx_rate``
+        whose inverse has no finite decimal.
         """
         shift = exponent(self.currency) - exponent(self.customer_currency)
-        converted = Decimal(self.customer_amount_minor) * self.rate_to_distributor
+        if self.fx_rate is not None:
+            converted = Decimal(self.customer_amount_minor) / self.fx_rate
+        else:
+            converted = Decimal(self.customer_amount_minor) * self.rate_to_distributor
         return Decimal(self.amount_minor) - converted.scaleb(shift)
 
 
@@ -118,6 +135,11 @@ def _check(sub: AffectedSubscription, distributor_currency: str) -> None:
         raise ValidationFailed("rate_to_distributor", sub.rate_to_distributor, "must be > 0")
     if sub.currency == distributor_currency and sub.rate_to_distributor != _ONE:
         raise ValidationFailed("rate_to_distributor", sub.rate_to_distributor, "same currency")
+    if sub.fx_rate is not None:
+        if sub.fx_rate <= 0:
+            raise ValidationFailed("fx_rate", sub.fx_rate, "must be > 0")
+        if sub.currency == distributor_currency and sub.fx_rate != _ONE:
+            raise ValidationFailed("fx_rate", sub.fx_rate, "same currency")
     for name, fee in sub.service_fees:
         if fee < 0:
             raise ValidationFailed(f"service_fees[{name}]", fee, "must be >= 0")
@@ -149,7 +171,7 @@ def allocate_credit(
     n = len(affected)
     # Per distinct (currency, rate), a fee converts to distributor minor units exactly as
     # fee * num / den; weights stay integers by scaling everything to a common denominator.
-    fx_index: dict[tuple[str, Decimal], int] = {}
+    fx_index: dict[tuple[str, Decimal, Decimal | None], int] = {}
     nums: list[int] = []
     dens: list[int] = []
     idx = [0] * n
@@ -157,17 +179,17 @@ def allocate_credit(
     day_weights = [0] * n
     seen: set[str] = set()
     for i, sub in enumerate(affected):
-        sid, _, _, svc, cur, fee, aff, dim, rate, shares = sub
+        sid, _, _, svc, cur, fee, aff, dim, rate, shares, stated = sub
         if fee < 0 or not 28 <= dim <= 31 or not 0 <= aff <= dim or shares:
             _check(sub, currency)  # the slow, precise check only where it can fail
         if sid in seen:
             raise ValidationFailed("subscription_id", sid, "listed twice")
         seen.add(sid)
-        k = fx_index.get((cur, rate))
+        k = fx_index.get((cur, rate, stated))
         if k is None:
             _check(sub, currency)
-            num, den = rate.as_integer_ratio()
-            k = fx_index[(cur, rate)] = len(nums)
+            num, den = sub.ratio_to_distributor()
+            k = fx_index[(cur, rate, stated)] = len(nums)
             nums.append(num * 10**dist_exp)
             dens.append(den * 10 ** exponent(cur))
         idx[i] = k
@@ -226,6 +248,7 @@ def allocate_credit(
                     customer,
                     sub.currency,
                     sub.rate_to_distributor,
+                    sub.fx_rate,
                 ),
             )
         )
@@ -344,7 +367,7 @@ def allocate_percentage(
     dist_exp = exponent(currency)
     for sub in affected:
         _check(sub, currency)
-        num, den = sub.rate_to_distributor.as_integer_ratio()
+        num, den = sub.ratio_to_distributor()
         scale = den * 10 ** exponent(sub.currency)
         total_caps += sub.fee_for(service) * num * 10**dist_exp // scale
     approved = total_caps * percentage // 100

@@ -249,15 +249,29 @@ def allocation_inputs(
     affected: Iterable[Affected],
     distributor_currency: str,
     rates: Mapping[str, Decimal],
+    *,
+    fx_rates: Mapping[str, Decimal] | None = None,
 ) -> tuple[list[AffectedSubscription], list[Excluded]]:
     """The allocation's inputs; a subscription billed in a currency without a stated rate to
-    the distributor's currency is excluded (and listed), never credited at a guessed rate."""
+    the distributor's currency is excluded (and listed), never credited at a guessed rate.
+
+    ``rates`` are distributor units per customer unit; ``fx_rates`` are rates as an approval
+    states them, customer units per distributor unit, and win over ``rates``: the allocation
+    converts with them exactly and shows their inverse (28 digits) as ``rate_to_distributor``.
+    """
+    stated = fx_rates or {}
     inputs: list[AffectedSubscription] = []
     excluded: list[Excluded] = []
     for a in affected:
         e = a.entry
+        fx_rate: Decimal | None = None
         if e.currency == distributor_currency:
             rate = Decimal(1)
+        elif e.currency in stated:
+            fx_rate = stated[e.currency]
+            if fx_rate <= 0:
+                raise ValidationFailed("fx_rates", fx_rate, f"rate for {e.currency} must be > 0")
+            rate = Decimal(1) / fx_rate
         elif e.currency in rates:
             rate = rates[e.currency]
         else:
@@ -274,6 +288,8 @@ def allocation_inputs(
                 a.affected_days,
                 a.days_in_month,
                 rate,
+                (),
+                fx_rate,
             )
         )
     return inputs, excluded

@@ -304,13 +304,32 @@ class BillingLedger:
         self.t.revenue[rid] = plans
 
     def on_credit_allocated(self, ev: ServiceCreditAllocated) -> list[Emit]:
-        """Hook for the service-credit flow: a customer's share becomes a ``customerCredit``
-        line that lands on the next invoice (reseller-billed or white-label alike)."""
+        """A customer's share of a service credit becomes a ``customerCredit`` line on the next
+        invoice of whoever bills the customer: the reseller's invoice from the distributor, or
+        the customer's white-label invoice in the reseller's name (``_invoice`` groups by the
+        reseller's billing mode). The line is dated on the approval's day, its id derives from
+        the allocation id, so a second delivery of the same allocation adds no second line.
+        """
         sub = self._sub(ev.subscription_id) if ev.subscription_id else None
         if sub is None:
+            if not ev.subscription_id:
+                raise BusinessRuleViolation(
+                    "UnknownSubscription", f"credit {ev.allocation_id} names no subscription"
+                )
+            # The provisioning fact travels another topic and may not be here yet.
+            raise RetriableError(
+                f"credit {ev.allocation_id}: subscription {ev.subscription_id} not billed yet"
+            )
+        if (sub.reseller_id, sub.customer_id, sub.currency) != (
+            ev.reseller_id,
+            ev.customer_id,
+            ev.currency,
+        ):
             raise BusinessRuleViolation(
-                "UnknownSubscription",
-                f"credit {ev.allocation_id} names no subscription billing knows",
+                "CreditDoesNotMatchSubscription",
+                f"credit {ev.allocation_id} is for {ev.reseller_id}/{ev.customer_id} in "
+                f"{ev.currency}; subscription {sub.subscription_id} is billed to "
+                f"{sub.reseller_id}/{sub.customer_id} in {sub.currency}",
             )
         day = ev.event_time.date()
         charge = Charge.model_validate(
@@ -320,6 +339,7 @@ class BillingLedger:
                 "quantity": 0,
                 "period_start": day,
                 "period_end": day,
+                "effective_date": None,
                 "credit_cost_minor": ev.amount_minor,
                 "credit_price_minor": ev.amount_minor,
             }

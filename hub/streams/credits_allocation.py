@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -88,7 +89,16 @@ def terms_of(approval: ServiceCreditApproved) -> dict[str, Any]:
             "customer_amounts",
         },
     )
+    # Only when stated: records stored before v2 of the contract hold no fx_rates, and a
+    # redelivered approval without rates must still match them.
+    if approval.fx_rates:
+        doc["fx_rates"] = [r.model_dump(mode="json") for r in approval.fx_rates]
     return dict(doc)
+
+
+def stated_rates(approval: ServiceCreditApproved) -> dict[str, Decimal]:
+    """Customer-currency units per one approval-currency unit, by customer currency."""
+    return {r.currency: Decimal(r.rate) for r in approval.fx_rates}
 
 
 def basis_of(approval: ServiceCreditApproved) -> str:
@@ -177,7 +187,9 @@ class Allocator:
             region=approval.region,
             customer_region=region_of,
         )
-        inputs, excluded = allocation_inputs(affected, approval.currency, {})
+        inputs, excluded = allocation_inputs(
+            affected, approval.currency, {}, fx_rates=stated_rates(approval)
+        )
         result = allocate_approved(
             approval.currency,
             inputs,

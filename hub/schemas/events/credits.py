@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,13 +30,34 @@ class CustomerCreditAmount(BaseModel):
     amount_minor: NonNegative
 
 
+class FxRate(BaseModel):
+    """A stated exchange rate from the approval's currency to a customer's billing currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    currency: Currency = Field(description="the customer's billing currency")
+    rate: DecimalText = Field(
+        description="units of the customer's currency per 1 unit of the approval's currency"
+    )
+    rate_date: date = Field(description="the day the rate was fixed")
+
+    @model_validator(mode="after")
+    def _positive(self) -> Self:
+        if Decimal(self.rate) <= 0:
+            raise ValueError(f"rate for {self.currency} must be > 0, got {self.rate}")
+        return self
+
+
 class ServiceCreditApproved(Event):
     """Microsoft approved a service credit to the distributor for an incident.
 
     Either a fixed ``amount_minor`` or a ``percentage_tier`` of the affected fees (or both);
-    when per-customer amounts are given they sum to ``amount_minor``.
+    when per-customer amounts are given they sum to ``amount_minor``. v2 adds ``fx_rates``:
+    customers billed in a listed currency are credited at that rate, others in a currency
+    other than the approval's are excluded (``no_fx_rate``).
     """
 
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
     credit_id: Identifier
     incident_id: Identifier = Field(description="Microsoft's incident id, e.g. EX25194")
     service: Identifier
@@ -45,11 +68,17 @@ class ServiceCreditApproved(Event):
     percentage_tier: int | None = Field(default=None, ge=1, le=100, description="SLA tier, %")
     currency: Currency
     customer_amounts: tuple[CustomerCreditAmount, ...] = ()
+    fx_rates: tuple[FxRate, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.window_end <= self.window_start:
             raise ValueError("window_end must be after window_start")
+        currencies = [r.currency for r in self.fx_rates]
+        if len(set(currencies)) != len(currencies):
+            raise ValueError(f"fx_rates name a currency twice: {currencies}")
+        if self.currency in currencies:
+            raise ValueError(f"fx_rates must not list the approval's own currency {self.currency}")
         if self.amount_minor is None and self.percentage_tier is None:
             raise ValueError("give amount_minor or percentage_tier (or both)")
         if self.customer_amounts and self.amount_minor is not None:

@@ -284,3 +284,37 @@ def test_a_million_subscriptions_allocate_in_a_few_seconds() -> None:
     elapsed = time.perf_counter() - start
     assert result.allocated_minor + result.remainder_minor == 987_654_321
     assert elapsed < 30, elapsed  # about 4 s here; generous for a loaded CI box
+
+
+def test_stated_rate_rounds_a_half_pence_up_where_its_rounded_inverse_would_not() -> None:
+    # 0.10 EUR at 0.85 GBP/EUR is exactly 8.5 pence: half up gives 9. The inverse of 0.85 as a
+    # 28-digit decimal (1.1764...824) is a hair too big and would give 8.
+    stated = AffectedSubscription(
+        "s-gbp",
+        "c",
+        "r",
+        "exchange",
+        "GBP",
+        5000,
+        1,
+        31,
+        Decimal(1) / Decimal("0.85"),
+        (),
+        Decimal("0.85"),
+    )
+    (alloc,) = allocate_credit(10, "EUR", [stated]).allocations
+    assert (alloc.amount_minor, alloc.customer_amount_minor) == (10, 9)
+    assert alloc.fx_rate == Decimal("0.85")
+    # 10 cents became 9 pence = 10.588... cents: the rounding gave the customer 0.588 cents.
+    assert alloc.fx_difference_minor().quantize(Decimal("0.0001")) == Decimal("-0.5882")
+    inverse_only = stated._replace(fx_rate=None)
+    (rounded,) = allocate_credit(10, "EUR", [inverse_only]).allocations
+    assert rounded.customer_amount_minor == 8
+
+
+def test_stated_rate_must_be_positive() -> None:
+    bad = AffectedSubscription(
+        "s", "c", "r", "exchange", "GBP", 5000, 1, 31, Decimal(1), (), Decimal("-0.85")
+    )
+    with pytest.raises(ValidationFailed):
+        allocate_credit(10, "EUR", [bad])

@@ -232,3 +232,19 @@ def test_customer_in_another_currency_without_rate_is_excluded_not_guessed() -> 
     inputs, excluded = allocation_inputs(hits, "EUR", {"GBP": Decimal("1.17")})
     assert [i.rate_to_distributor for i in inputs] == [Decimal(1), Decimal("1.17")]
     assert excluded == []
+
+
+def test_stated_fx_rates_convert_exactly_and_win_over_inverse_rates() -> None:
+    hits = select_affected(
+        [entry("eur"), entry("gbp", currency="GBP"), entry("usd", currency="USD")],
+        service="exchange",
+        window_start=at(3),
+        window_end=at(4),
+    )
+    inputs, excluded = allocation_inputs(
+        hits, "EUR", {"GBP": Decimal("9")}, fx_rates={"GBP": Decimal("0.85")}
+    )
+    gbp = next(i for i in inputs if i.subscription_id == "gbp")
+    assert gbp.fx_rate == Decimal("0.85")
+    assert gbp.ratio_to_distributor() == (20, 17)  # 1 / 0.85 exactly, not a rounded decimal
+    assert [(x.subscription_id, x.reason) for x in excluded] == [("usd", "no_fx_rate")]

@@ -7,11 +7,15 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, ResellerProfile
+from hub.errors import BusinessRuleViolation, RetriableError
 from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b
+from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
@@ -336,3 +340,80 @@ async def test_annual_charge_is_recognised_month_by_month_at_close() -> None:
     dec = await feed(ldg, [run("close", "dec", period="2026-12", as_of=date(2027, 1, 1))])
     (december,) = of(dec, TOPICS.name(Topic.REVENUE), b.RevenueRecognised)
     assert december.recognised_to_date_minor == 1404  # 8400 x 61/365, cumulative rounding
+
+
+def credit(sub: str, rid: str, customer: str, amount: int, *, seed: str = "") -> Event:
+    return ServiceCreditAllocated(
+        **env(f"credit-{sub}{seed}", rid, datetime(2026, 11, 20, tzinfo=UTC)),
+        credit_id="EX1:exchange",
+        allocation_id=f"EX1:exchange:{sub}",
+        incident_id="EX1",
+        customer_id=customer,
+        subscription_id=sub,
+        amount_minor=amount,
+        basis_fee_minor=7000,
+        currency="EUR",
+        billing_mode=reference().resellers[rid].billing_mode,
+    )
+
+
+def credit_lines(invoice: Any) -> list[Any]:
+    return [ln for ln in invoice.lines if ln.charge_type == ChargeType.CUSTOMER_CREDIT]
+
+
+async def test_service_credits_land_once_as_negative_lines_on_whoever_bills_the_customer() -> None:
+    close = run("close", "close-nov", period="2026-11", as_of=date(2026, 12, 1))
+    emits = await feed(
+        ledger(),
+        [
+            *month_of_activity(),
+            credit("s-contoso", "contoso", "cust-de", 1000),
+            credit("s-fab", "fabrikam", "cust-fr", 250),
+            # The same allocation again, once as a redelivery and once under a new event id.
+            credit("s-fab", "fabrikam", "cust-fr", 250),
+            credit("s-fab", "fabrikam", "cust-fr", 250, seed="-again"),
+            close,
+        ],
+    )
+    (contoso,) = of(emits, TOPICS.partner("contoso", PartnerTopic.BILLING), b.InvoiceIssued)
+    (fabrikam,) = of(emits, TOPICS.partner("fabrikam", PartnerTopic.BILLING), b.InvoiceIssued)
+    assert [(ln.subscription_id, ln.amount_minor) for ln in credit_lines(contoso)] == [
+        ("s-contoso", -1000)
+    ]
+    assert contoso.recipient.party_id == "contoso"
+    assert contoso.subtotal_minor == 7000 + 700 - 1000
+    assert [(ln.subscription_id, ln.amount_minor) for ln in credit_lines(fabrikam)] == [
+        ("s-fab", -250)
+    ]
+    assert fabrikam.recipient.party_id == "cust-fr"  # the white-label invoice to the customer
+    assert credit_lines(fabrikam)[0].description.startswith("Crédit de service")
+
+
+async def test_a_credit_alone_in_a_month_gives_a_credit_note() -> None:
+    ldg = ledger()
+    # Billed a year up front: December has no charge of its own, only the credit.
+    await feed(ldg, [provisioned("s-fab", "fabrikam", "cust-fr", cycle=BillingCycle.ANNUAL)])
+    await feed(ldg, [run("close", "close-nov", period="2026-11", as_of=date(2026, 12, 1))])
+    dec = credit("s-fab", "fabrikam", "cust-fr", 250).model_copy(
+        update={"event_time": datetime(2026, 12, 5, tzinfo=UTC)}
+    )
+    emits = await feed(
+        ldg, [dec, run("close", "close-dec", period="2026-12", as_of=date(2027, 1, 1))]
+    )
+    (note,) = of(emits, TOPICS.partner("fabrikam", PartnerTopic.BILLING), b.CreditNoteIssued)
+    assert [(ln.charge_type, ln.amount_minor) for ln in note.lines] == [
+        (ChargeType.CUSTOMER_CREDIT, 250)  # a credit note states what is owed back
+    ]
+
+
+async def test_a_credit_before_its_subscription_reached_billing_is_retried() -> None:
+    with pytest.raises(RetriableError):
+        await ledger().handle(credit("s-contoso", "contoso", "cust-de", 1000))
+
+
+async def test_a_credit_in_another_currency_than_the_subscription_is_refused() -> None:
+    ldg = ledger()
+    await feed(ldg, [provisioned("s-contoso", "contoso", "cust-de")])
+    gbp = credit("s-contoso", "contoso", "cust-de", 1000).model_copy(update={"currency": "GBP"})
+    with pytest.raises(BusinessRuleViolation):
+        await ldg.handle(gbp)

@@ -16,6 +16,7 @@ from hub.commands.credits import (
     approval_event,
     audit,
     claim_rows,
+    parse_fx,
     rebuild_index,
     render_audit,
     render_csv,
@@ -23,7 +24,11 @@ from hub.commands.credits import (
 from hub.domain.claims import select_affected
 from hub.domain.enums import SubscriptionStatus
 from hub.errors import ValidationFailed
-from hub.schemas.events.credits import ServiceCreditAllocationReported
+from hub.schemas.events.credits import (
+    FxRate,
+    ServiceCreditAllocationReported,
+    ServiceCreditApproved,
+)
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted
 from hub.schemas.events.subscriptions import SubscriptionChanged
@@ -154,3 +159,59 @@ def test_audit_text_shows_remainder_and_reason() -> None:
     assert "remainder 30.00 EUR (caps_reached)" in text
     assert "excluded sub-10" in text
     assert "no_fx_rate" in text
+
+
+def test_fx_flags_become_the_approvals_stated_rates() -> None:
+    rates = parse_fx(["GBP=0.85", "jpy=162.5"])
+    assert rates == {"GBP": Decimal("0.85"), "JPY": Decimal("162.5")}
+    event = approval_event(
+        incident_id="EX25194",
+        service="exchange",
+        currency="EUR",
+        window_start=INCIDENT.window_start,
+        window_end=INCIDENT.window_end,
+        amount=Decimal("100"),
+        tier_percent=None,
+        region=None,
+        credit_id=None,
+        now=T,
+        fx_rates=rates,
+    )
+    assert [(r.currency, r.rate, r.rate_date) for r in event.fx_rates] == [
+        ("GBP", "0.85", T.date()),
+        ("JPY", "162.5", T.date()),
+    ]
+
+
+@pytest.mark.parametrize("bad", ["GBP", "GBP=abc", "GBP=0", "GBP=-1", "=1", "GBP=NaN"])
+def test_an_fx_flag_that_is_not_a_positive_rate_is_refused(bad: str) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_fx([bad])
+
+
+def test_an_fx_currency_given_twice_is_refused() -> None:
+    with pytest.raises(ValidationFailed):
+        parse_fx(["GBP=0.85", "GBP=0.86"])
+
+
+def test_audit_text_shows_the_stated_rate_and_both_amounts() -> None:
+    approval = sample("ServiceCreditApproved")
+    assert isinstance(approval, ServiceCreditApproved)
+    stated = approval.model_copy(
+        update={
+            "fx_rates": (FxRate(currency="GBP", rate="0.85", rate_date=T.date()),),
+        }
+    )
+    base = report(0, 1)
+    line = base.lines[0].model_copy(
+        update={
+            "customer_currency": "GBP",
+            "rate_to_distributor": str(Decimal(1) / Decimal("0.85")),
+            "amount_minor": 1000,
+            "customer_amount_minor": 850,
+        }
+    )
+    text = render_audit(audit("EX25194", [stated, base.model_copy(update={"lines": (line,)})]))
+    assert "0.85 GBP/EUR" in text
+    assert "10.00 EUR" in text
+    assert "8.50 GBP" in text

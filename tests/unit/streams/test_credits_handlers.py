@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -347,3 +348,79 @@ async def test_large_allocations_report_in_bounded_parts(monkeypatch: pytest.Mon
     reports = [e.event for e in emits if isinstance(e.event, ServiceCreditAllocationReported)]
     assert [(r.part, r.parts, len(r.lines)) for r in reports] == [(0, 3, 2), (1, 3, 2), (2, 3, 1)]
     assert len({r.event_id for r in reports}) == 3
+
+
+def _half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+async def test_gbp_and_jpy_customers_are_credited_at_the_approvals_rates_usd_is_excluded() -> None:
+    flow = Flow()
+    await flow.feed(
+        provisioned("s-eur", "r1", "c1"),
+        provisioned("s-gbp", "r1", "c2", currency="GBP"),
+        provisioned("s-jpy", "r2", "c3", currency="JPY", unit=90_000),
+        provisioned("s-usd", "r2", "c4", currency="USD"),
+    )
+    rates = [
+        {"currency": "GBP", "rate": "0.85", "rate_date": date(2025, 3, 19)},
+        {"currency": "JPY", "rate": "162.5", "rate_date": date(2025, 3, 19)},
+    ]
+    emits = await flow.feed(approval(amount_minor=10_000, fx_rates=rates))
+    (report,) = [e.event for e in emits if isinstance(e.event, ServiceCreditAllocationReported)]
+    assert [(x.subscription_id, x.reason) for x in report.excluded] == [("s-usd", "no_fx_rate")]
+    lines = {ln.subscription_id: ln for ln in report.lines}
+    assert set(lines) == {"s-eur", "s-gbp", "s-jpy"}
+    assert report.allocated_minor == sum(ln.amount_minor for ln in lines.values()) == 10_000
+    assert report.remainder_minor == 0
+    # Weights are the fees in EUR: 60.00 EUR, 60.00 GBP / 0.85, 900000 JPY / 162.5.
+    weights = {
+        "s-eur": Decimal(6000),
+        "s-gbp": Decimal(6000) / Decimal("0.85"),
+        "s-jpy": Decimal(900_000) * 100 / Decimal("162.5"),
+    }
+    total = sum(weights.values())
+    for sid, w in weights.items():
+        assert abs(lines[sid].amount_minor - 10_000 * w / total) < 1
+    # Each customer's amount is the EUR share at the stated rate, half up in its minor unit.
+    gbp, jpy = lines["s-gbp"], lines["s-jpy"]
+    assert (gbp.customer_currency, jpy.customer_currency) == ("GBP", "JPY")
+    assert gbp.customer_amount_minor == _half_up(gbp.amount_minor * Decimal("0.85"))
+    assert jpy.customer_amount_minor == _half_up(jpy.amount_minor * Decimal("162.5") / 100)
+    assert lines["s-eur"].customer_amount_minor == lines["s-eur"].amount_minor
+    expected_fx = Decimal(gbp.amount_minor) - Decimal(gbp.customer_amount_minor) / Decimal("0.85")
+    expected_fx += Decimal(jpy.amount_minor) - Decimal(jpy.customer_amount_minor) * 100 / Decimal(
+        "162.5"
+    )
+    assert abs(Decimal(report.fx_difference_minor) - expected_fx) < Decimal("1e-20")
+    # The pass-through carries the customer's currency and amount.
+    credits = allocated(emits, CATALOG.name(Topic.CREDITS_ALLOCATED))
+    assert (credits["s-gbp"].currency, credits["s-gbp"].amount_minor) == (
+        "GBP",
+        gbp.customer_amount_minor,
+    )
+    assert (credits["s-jpy"].currency, credits["s-jpy"].amount_minor) == (
+        "JPY",
+        jpy.customer_amount_minor,
+    )
+    assert "s-usd" not in credits
+
+
+async def test_redelivered_approval_with_other_rates_is_refused_not_reallocated() -> None:
+    flow = Flow()
+    await flow.feed(provisioned("s-gbp", "r1", "c2", currency="GBP"))
+    rates = [{"currency": "GBP", "rate": "0.85", "rate_date": date(2025, 3, 19)}]
+    first = await flow.feed(approval(fx_rates=rates))
+    assert await flow.feed(approval(fx_rates=rates)) == first
+    other = [{"currency": "GBP", "rate": "0.86", "rate_date": date(2025, 3, 19)}]
+    with pytest.raises(BusinessRuleViolation):
+        await flow.feed(approval(fx_rates=other))
+
+
+async def test_approval_stored_before_fx_rates_existed_still_matches_its_redelivery() -> None:
+    flow = Flow()
+    await flow.feed(provisioned("s1", "r1", "c1"))
+    first = await flow.feed(approval())
+    (record,) = flow.approvals.values()
+    assert "fx_rates" not in record["terms"]
+    assert await flow.feed(approval()) == first
