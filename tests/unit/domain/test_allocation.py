@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -318,3 +318,34 @@ def test_stated_rate_must_be_positive() -> None:
     )
     with pytest.raises(ValidationFailed):
         allocate_credit(10, "EUR", [bad])
+
+
+_RATES = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("500"), places=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    approved=st.integers(min_value=0, max_value=10**7),
+    gbp=_RATES,
+    jpy=_RATES,
+    fees=st.lists(st.integers(min_value=1, max_value=10**6), min_size=3, max_size=12),
+)
+def test_stated_rates_sum_exactly_and_convert_each_share_half_up(
+    approved: int, gbp: Decimal, jpy: Decimal, fees: list[int]
+) -> None:
+    currencies = [("EUR", None), ("GBP", gbp), ("JPY", jpy)]
+    affected = [
+        sub(f"s{i:02d}", fee, 3, 30, currency=currencies[i % 3][0])._replace(
+            fx_rate=currencies[i % 3][1]
+        )
+        for i, fee in enumerate(fees)
+    ]
+    result = allocate_credit(approved, "EUR", affected)
+    assert result.allocated_minor + result.remainder_minor == approved
+    shift = {"EUR": 0, "GBP": 0, "JPY": -2}
+    for a in result.allocations:
+        rate = a.fx_rate if a.fx_rate is not None else Decimal(1)
+        exact = (Decimal(a.amount_minor) * rate).scaleb(shift[a.customer_currency])
+        assert a.customer_amount_minor == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    flipped = allocate_credit(approved, "EUR", list(reversed(affected)))
+    assert amounts(flipped) == amounts(result)
