@@ -381,6 +381,45 @@ async def regional_outage(env: DemoEnvironment, state: DemoState) -> str:
     return f"{len(events)} outage tickets from 4 resellers became one incident, escalated once"
 
 
+# --- service credits -------------------------------------------------------------------------
+
+
+async def service_credit(env: DemoEnvironment, state: DemoState) -> str:
+    """Microsoft approves an SLA credit for the outage (25% tier); the hub passes it through."""
+    from hub.schemas.events.credits import ServiceCreditAllocated
+    from hub.schemas.events.support import IncidentDetected
+
+    incidents = [
+        e
+        for e in await decoded(env, env.topics.name(Topic.INCIDENTS))
+        if isinstance(e, IncidentDetected)
+    ]
+    if not incidents:
+        return "no incident to claim for"
+    incident = incidents[0]
+    await env.hub("credits", "claim", incident.incident_id)
+    await env.hub(
+        "credits",
+        "approve",
+        incident.incident_id,
+        "--currency",
+        "EUR",
+        "--tier-percent",
+        "25",
+        "--fx",
+        "GBP=0.85",
+        "--fx",
+        "JPY=162.5",
+        "--fx",
+        "USD=1.08",
+    )
+    n = await _settled(env, Topic.CREDITS_ALLOCATED, ServiceCreditAllocated)
+    return (
+        f"claim evidence prepared for incident {incident.incident_id[:8]}; Microsoft's 25% "
+        f"credit passed through as {n} allocation(s) to the affected customers"
+    )
+
+
 # --- billing ---------------------------------------------------------------------------------
 
 
@@ -505,6 +544,7 @@ STEPS: Sequence[Step] = (
     ("subscription changes under the 7-day rule", change_subscriptions),
     ("support tickets in five languages", open_tickets),
     ("a regional outage", regional_outage),
+    ("Microsoft's service credit for the outage", service_credit),
     ("month-end close", month_end_close),
     ("payments, an overdue reseller and dunning", payments_and_dunning),
     ("reconciliation with Microsoft", reconciliation),

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.demo.environment import DemoEnvironment
 from hub.demo.runner import run_demo
+from hub.demo.scenario import OUTAGE
 from hub.demo.summary import Summary
 from hub.ops.local_kafka import free_port
 from hub.settings import Settings
@@ -57,6 +58,12 @@ async def test_the_demo_story_ends_as_the_hub_decided_and_labels_stay_bounded(
         "change_quantity rejected (SeatReductionWindowClosed)": 1,
     }
     assert s["incidents"] == 1
+    assert s["microsoft_service_requests"] == 1  # the outage: escalated once, as an incident
+    assert s["tickets_escalated"] == len(OUTAGE)
+    assert set(s["invoices"]) == set(s["orders"])  # every reseller with business is invoiced
+    assert s["dunning"] == {"credit_hold": 1}
+    assert s["mismatches"] == 1  # the one price Microsoft changed
+    assert sorted(s["credits"]) == ["adatum-jp", "fabrikam-fr"]  # exchange customers only
     assert s["dead_letters"] == {}
     assert sum(s["tickets_by_queue"].values()) == 11
     assert "partner.contoso-de.support" in s["tickets_by_queue"]
