@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from hub.commands import Subcommands, say
+from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, Record, publish, read_all
 from hub.domain.claims import Affected, IndexEntry, select_affected
 from hub.domain.money import Money
@@ -189,7 +190,9 @@ async def _read(settings: Settings, *topics: Topic) -> list[Event]:
     codec = Codec()
     events: list[Event] = []
     for topic in topics:
-        records = await read_all(settings.kafka_bootstrap_servers, catalog.name(topic))
+        records = await read_all(
+            settings.kafka_bootstrap_servers, catalog.name(topic), auth=auth_from_settings(settings)
+        )
         events.extend(decode_all(records, codec))
     return events
 
@@ -355,7 +358,8 @@ def _approve(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     topic = TopicCatalog(settings.topic_prefix).name(Topic.CREDITS_APPROVED)
     outgoing = [Outgoing(topic, event.incident_id, event)]
-    asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing))
+    auth = auth_from_settings(settings)
+    asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth))
     say(f"credit {event.credit_id} approved (event {event.event_id})")
     return 0
 
