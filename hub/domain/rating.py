@@ -1,6 +1,8 @@
 """Rating: turn a subscription charge into a rated line with Microsoft's cost and our price.
 
-Daily proration: ``full * days / period_days`` rounded half up on the magnitude, per line.
+Daily proration of our price: ``full * days / period_days`` rounded half up on the magnitude,
+per line. Microsoft's cost of a prorated line follows its own license formula instead (the unit
+price prorated and rounded down to the minor unit, times the seats), so reconciliation matches.
 Periods are inclusive of both dates, as Partner Center's ChargeStartDate/ChargeEndDate are.
 """
 
@@ -45,6 +47,16 @@ def prorate(full_minor: int, days: int, period_days: int) -> int:
         raise ValidationFailed("days", days, f"must be 0..{period_days}")
     magnitude = round_half_up(Decimal(abs(full_minor)) * days / period_days)
     return magnitude if full_minor >= 0 else -magnitude
+
+
+def microsoft_prorated_cost(unit_cost_minor: int, seats: int, days: int, period_days: int) -> int:
+    """Microsoft's cost of ``seats`` for ``days`` of ``period_days``, as its reconciliation
+    lines compute it: ``ROUNDDOWN(EffectiveUnitPrice, minor unit) * BillableQuantity``."""
+    if period_days <= 0 or not 0 <= days <= period_days:
+        raise ValidationFailed("days", days, f"must be 0..{period_days}")
+    if unit_cost_minor < 0 or seats < 0:
+        raise ValidationFailed("unit_cost_minor", unit_cost_minor, "cost and seats are >= 0")
+    return unit_cost_minor * days // period_days * seats
 
 
 class Charge(BaseModel):
@@ -233,7 +245,7 @@ def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: i
         charge,
         price.unit_cost_minor,
         price.unit_price_minor,
-        sign * prorate(full_cost, days, period_days),
+        sign * microsoft_prorated_cost(price.unit_cost_minor, charge.quantity, days, period_days),
         sign * prorate(full_price, days, period_days),
         effective,
         days,

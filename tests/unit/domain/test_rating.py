@@ -104,7 +104,8 @@ def test_seat_removal_inside_the_window_is_a_prorated_refund() -> None:
         MARKUP,
     )
     assert line.days == 26
-    assert (line.cost_minor, line.price_minor) == (-867, -1040)  # 866.67 and 1040 per 26/30
+    # Price: 1040 per 26/30 exactly. Cost as Microsoft bills it: 866.67 rounded down per seat.
+    assert (line.cost_minor, line.price_minor) == (-866, -1040)
 
 
 def test_day_three_cancellation_refunds_the_unused_days() -> None:
@@ -115,7 +116,8 @@ def test_day_three_cancellation_refunds_the_unused_days() -> None:
         MARKUP,
     )
     assert line.days == 28
-    assert (line.cost_minor, line.price_minor) == (-9333, -11_200)
+    # Cost: 10 seats x 933 (933.33 per seat rounded down, Microsoft's formula); price 11,200.
+    assert (line.cost_minor, line.price_minor) == (-9330, -11_200)
 
 
 def test_cancellation_after_seven_days_is_rejected() -> None:
