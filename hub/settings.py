@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     partner_center_max_attempts: int = Field(default=5, ge=1)
     # The distributor's own Partner Center identity (indirect provider).
     distributor_partner_id: str = "5000000"
+    # The distributor as issuer of invoices to resellers (its legal name and home country).
+    distributor_name: str = Field(default="Cloud Distributor", min_length=1)
+    distributor_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     log_level: str = "INFO"
     # A reseller on credit hold with money overdue: its orders are held for review (default),
     # or rejected outright when this is true.

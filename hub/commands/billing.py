@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from hub.commands import Subcommands, say
+from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.partner_center.models import InvoiceLineItem
 from hub.domain.invoicing import period_bounds
@@ -155,7 +156,9 @@ async def resellers_by_mpn(settings: Settings) -> dict[str, str]:
     topic = TopicCatalog(settings.topic_prefix).name(Topic.RESELLERS)
     codec = Codec()
     mapping: dict[str, str] = {}
-    for record in await read_all(settings.kafka_bootstrap_servers, topic):
+    for record in await read_all(
+        settings.kafka_bootstrap_servers, topic, auth=auth_from_settings(settings)
+    ):
         if record.value is None:
             continue
         event = codec.decode(record.value)
@@ -189,7 +192,9 @@ async def _currencies(settings: Settings) -> set[str]:
     codec = Codec()
     found = set()
     for topic in (Topic.RESELLERS, Topic.CUSTOMERS):
-        for record in await read_all(settings.kafka_bootstrap_servers, topics.name(topic)):
+        for record in await read_all(
+            settings.kafka_bootstrap_servers, topics.name(topic), auth=auth_from_settings(settings)
+        ):
             event = codec.decode(record.value) if record.value is not None else None
             if isinstance(event, ResellerUpserted):
                 found.add(event.reseller.currency)
@@ -211,7 +216,9 @@ async def reconcile(
     )
     run = run_command("reconcile", period=period, as_of=now.date(), now=now)
     outgoing.append(Outgoing(topics.name(Topic.BILLING_INPUTS), "all", run))
-    await publish(settings.kafka_bootstrap_servers, Codec(), outgoing)
+    await publish(
+        settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth_from_settings(settings)
+    )
     lines = sum(1 for o in outgoing if o.topic == topics.name(Topic.RECONCILIATION_LINES))
     mapped = sum(1 for o in outgoing if isinstance(o.event, ReconciliationLineReceived)) - lines
     return lines, lines - mapped
@@ -219,7 +226,9 @@ async def reconcile(
 
 def _publish_run(settings: Settings, run: BillingRunRequested) -> None:
     topic = TopicCatalog(settings.topic_prefix).name(Topic.BILLING_INPUTS)
-    asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), [Outgoing(topic, "all", run)]))
+    outgoing = [Outgoing(topic, "all", run)]
+    auth = auth_from_settings(settings)
+    asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth))
 
 
 def _close(args: argparse.Namespace, settings: Settings) -> int:

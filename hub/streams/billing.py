@@ -42,8 +42,8 @@ def register(app: faust.App, ctx: Context) -> None:
         ctx.reference.view(),
         Distributor(
             party_id=ctx.settings.distributor_partner_id,
-            name="Cloud Distributor",
-            country="DE",
+            name=ctx.settings.distributor_name,
+            country=ctx.settings.distributor_country,
         ),
     )
     inputs = ctx.topics.name(Topic.BILLING_INPUTS)
