@@ -76,18 +76,27 @@ async def _batch(bench: Bench, factory: Callable[[], Batch]) -> list[Result]:
     return [await bench.batch(factory())]
 
 
-async def run_all(bench: Bench) -> list[Result]:
+def selected(names: tuple[str, ...], only: tuple[str, ...]) -> bool:
+    """Whether a scenario runs: every one if ``only`` is empty, else any name containing one."""
+    return not only or any(word.lower() in name.lower() for name in names for word in only)
+
+
+async def run_all(bench: Bench, only: tuple[str, ...] = ()) -> list[Result]:
     payload = order_inputs.order("payload-size")
     results: list[Result] = []
     for which in (RAW, FAUST):
-        _say(f"{which} ...")
-        results += await _guarded((which,), Kind.BASELINE, partial(bench.baseline, which, payload))
+        if selected((which,), only):
+            _say(f"{which} ...")
+            run = partial(bench.baseline, which, payload)
+            results += await _guarded((which,), Kind.BASELINE, run)
     for names, flow in HUB_FLOWS:
-        _say(f"{names[0]} ...")
-        results += await _guarded(names, Kind.PIPELINE, partial(_flow, bench, flow))
+        if selected(names, only):
+            _say(f"{names[0]} ...")
+            results += await _guarded(names, Kind.PIPELINE, partial(_flow, bench, flow))
     for name, batch in BATCHES:
-        _say(f"{name} ...")
-        results += await _guarded((name,), Kind.BATCH, partial(_batch, bench, batch))
+        if selected((name,), only):
+            _say(f"{name} ...")
+            results += await _guarded((name,), Kind.BATCH, partial(_batch, bench, batch))
     return sorted(results, key=lambda r: _ORDER[r.kind])
 
 
@@ -95,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="CI-sized run (under 2 minutes)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="WORD",
+        help="run only the scenarios whose name contains WORD (repeatable; e.g. raw, faust, order)",
+    )
     args = parser.parse_args(argv)
     sizes: Sizes = QUICK if args.quick else FULL
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -102,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     with broker() as bootstrap, simulator() as sim, tempfile.TemporaryDirectory() as tmp:
         _say(f"broker {bootstrap}, simulator {sim}, sizes {sizes}")
         bench = Bench(bootstrap, Path(tmp), stamp, sizes, sim)
-        results = asyncio.run(run_all(bench))
+        results = asyncio.run(run_all(bench, tuple(args.only)))
     table = markdown(results)
     meta = {
         "at": stamp,
@@ -115,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stamp}.json").write_text(json.dumps(to_json(results, meta), indent=2) + "\n")
     heading = f"Benchmark {stamp} ({meta['mode']}, {meta['cpus']} CPUs, {meta['seconds']}s)\n\n"
-    (args.out / "latest.md").write_text(heading + table + "\n")
+    if not args.only:  # a partial run is not the latest full picture
+        (args.out / "latest.md").write_text(heading + table + "\n")
     print(heading + table)
     return 0
 

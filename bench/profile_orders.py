@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         app = build_app(settings, modules=(orders_flow.register,))
         switch = Switch()
 
-        @app.timer(interval=0.05)
+        @app.timer(interval=0.05)  # type: ignore[untyped-decorator]
         async def profiler_switch() -> None:
             switch.sync()
 

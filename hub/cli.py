@@ -105,6 +105,10 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
         f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics"
     )
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # faust's start-up spinner sets the root logger to DEBUG (it spins on every record), so each
+    # debug call in faust, aiokafka and mode built a record only to drop it, per message. Without
+    # it the root logger stays at ``loglevel``.
+    worker.spinner = None
     try:
         worker.execute_from_commandline()
     except SystemExit as exit_:
