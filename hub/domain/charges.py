@@ -10,9 +10,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.domain.enums import BillingCycle, ChargeType, ProductKind, Term
 from hub.domain.orders import CYCLE_MONTHS, TERM_MONTHS
-from hub.domain.pricing import protected_unit_price
 from hub.domain.proration import add_months
-from hub.domain.rating import Charge
+from hub.domain.rating import Charge, term_unit_price
 from hub.domain.reference import PriceListEntry
 from hub.errors import ValidationFailed
 
@@ -209,17 +208,7 @@ def renew(
 ) -> BilledSubscription:
     """The next term: it starts on the old term's end at the price list in force that day."""
     start = sub.term_end
-    price = protected_unit_price(
-        entries,
-        product_id=sub.product_id,
-        sku_id=sub.sku_id,
-        availability_id=sub.availability_id,
-        term=sub.term,
-        billing_cycle=sub.billing_cycle,
-        currency=sub.currency,
-        term_start=start,
-        markup_bps=markup_bps,
-    )
+    price = term_unit_price(sub, entries, term_start=start, markup_bps=markup_bps)
     return sub.model_copy(
         update={
             "term_start": start,

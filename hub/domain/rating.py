@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.domain.enums import BillingCycle, ChargeType, ProductKind, Term
 from hub.domain.money import check_currency
-from hub.domain.pricing import protected_unit_price, round_half_up
+from hub.domain.pricing import UnitPrice, protected_unit_price, round_half_up
 from hub.domain.reference import PriceListEntry
 from hub.domain.subscriptions import CANCELLATION_WINDOW, within_cancellation_window
 from hub.errors import BusinessRuleViolation, ValidationFailed
@@ -181,6 +182,40 @@ def _refund_allowed(charge: Charge, effective: date) -> bool:
     return refund_day_possible(charge.term_start, effective)
 
 
+class PricedTerm(Protocol):
+    """What picks a price list entry: the catalog item, its term and cycle, the currency."""
+
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def sku_id(self) -> str: ...
+    @property
+    def availability_id(self) -> str: ...
+    @property
+    def term(self) -> Term: ...
+    @property
+    def billing_cycle(self) -> BillingCycle: ...
+    @property
+    def currency(self) -> str: ...
+
+
+def term_unit_price(
+    item: PricedTerm, entries: Iterable[PriceListEntry], *, term_start: date, markup_bps: int
+) -> UnitPrice:
+    """``item``'s unit cost and price for a term starting on ``term_start`` (price protection)."""
+    return protected_unit_price(
+        entries,
+        product_id=item.product_id,
+        sku_id=item.sku_id,
+        availability_id=item.availability_id,
+        term=item.term,
+        billing_cycle=item.billing_cycle,
+        currency=item.currency,
+        term_start=term_start,
+        markup_bps=markup_bps,
+    )
+
+
 def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: int) -> RatedLine:
     """Rate one charge against the price list in force at its term start (price protection).
 
@@ -204,17 +239,7 @@ def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: i
         )
     if ct not in _FULL_PERIOD | _PRORATED:
         raise BusinessRuleViolation("UnratedChargeType", f"{ct} is not rated by the hub")
-    price = protected_unit_price(
-        entries,
-        product_id=charge.product_id,
-        sku_id=charge.sku_id,
-        availability_id=charge.availability_id,
-        term=charge.term,
-        billing_cycle=charge.billing_cycle,
-        currency=charge.currency,
-        term_start=charge.term_start,
-        markup_bps=markup_bps,
-    )
+    price = term_unit_price(charge, entries, term_start=charge.term_start, markup_bps=markup_bps)
     full_cost = price.unit_cost_minor * charge.quantity
     full_price = price.unit_price_minor * charge.quantity
     if ct in _FULL_PERIOD:
