@@ -11,20 +11,17 @@ import asyncio
 import base64
 import concurrent.futures
 import contextlib
-import ctypes
 import fcntl
 import json
-import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -32,9 +29,22 @@ from pydantic import SecretStr
 
 from hub.connectors.kafka_auth import SCRAM_SHA_512, KafkaAuth, client_kwargs
 from hub.errors import ConfigError
+from hub.ops.local_service import (
+    Progress,
+    fetch_once,
+    kill,
+    maven,
+    pid_alive,
+    quiet,
+    read_state,
+    require,
+    spawn,
+    stop,
+    tail,
+    write_state,
+)
+from hub.ops.local_service import free_port as free_port
 from hub.ops.paths import cache_dir, ops_dir
-
-Progress = Callable[[str], None]
 
 _STATE_FILE = "broker.json"
 _SECRETS_FILE = "secrets.json"
@@ -45,11 +55,6 @@ BROKER_USER = "broker"
 _SCRAM_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _SCRAM_PASSWORD = re.compile(r"^[A-Za-z0-9._~+/@#%^*()!-]{8,256}$")
 _CLUSTER_ID_FILE = "cluster-id"
-_PR_SET_PDEATHSIG = 1
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -80,57 +85,28 @@ def jar_dir() -> Path:
     return cache_dir() / f"kafka-{kafka_version()}" / "libs"
 
 
-def _require(tool: str, hint: str) -> str:
-    found = shutil.which(tool)
-    if not found:
-        raise ConfigError(f"{tool!r} is not on PATH: {hint}")
-    return found
-
-
-def fetch_jars(progress: Progress = _quiet) -> Path:
+def fetch_jars(progress: Progress = quiet) -> Path:
     """Download the broker's classpath once into the cache; later calls return at once."""
     target = jar_dir()
-    marker = target / ".complete"
-    if marker.is_file():
-        return target
-    mvn = _require("mvn", "install Maven (Debian: apt-get install maven) to fetch the Kafka jars")
-    staging = target.with_name(f"libs.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    progress(f"fetching Apache Kafka {kafka_version()} jars from Maven Central into {target}")
-    result = subprocess.run(
-        [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(ops_dir() / "kafka" / "pom.xml"),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise ConfigError(
-            f"maven could not fetch the Kafka jars (exit {result.returncode}):\n{tail}"
+
+    def fill(staging: Path) -> None:
+        hint = "install Maven (Debian: apt-get install maven) to fetch the Kafka jars"
+        mvn = require("mvn", hint)
+        progress(f"fetching Apache Kafka {kafka_version()} jars from Maven Central into {target}")
+        pom = str(ops_dir() / "kafka" / "pom.xml")
+        failed = maven(
+            mvn, ["-f", pom, "dependency:copy-dependencies", f"-DoutputDirectory={staging}"]
         )
-    if not any(staging.glob("kafka_2.13-*.jar")):
-        raise ConfigError(f"maven finished but {staging} holds no kafka_2.13 jar")
-    (staging / ".complete").write_text(kafka_version(), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+        if failed is not None:
+            raise ConfigError(f"maven could not fetch the Kafka jars {failed}")
+        if not any(staging.glob("kafka_2.13-*.jar")):
+            raise ConfigError(f"maven finished but {staging} holds no kafka_2.13 jar")
+
+    if (target / ".complete").is_file():
+        return target
+    fetch_once(target, kafka_version(), fill)
     progress(f"{len(list(target.glob('*.jar')))} jars ready")
     return target
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _port_in_use(port: int) -> bool:
@@ -143,26 +119,11 @@ def _port_in_use(port: int) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
-    """True when ``pid`` runs and is not a zombie (a zombie answers kill(0) too)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def _is_our_broker(pid: int, data_dir: Path) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
-        return _pid_alive(pid)
+        return pid_alive(pid)
     return "kafka.Kafka" in cmdline and str(data_dir) in cmdline
 
 
@@ -179,18 +140,11 @@ def _locked(data_dir: Path) -> Iterator[None]:
 
 def broker_status(data_dir: Path) -> BrokerHandle | None:
     """The broker running from ``data_dir``, or None (a stale state file is removed)."""
-    state = data_dir / _STATE_FILE
-    if not state.is_file():
-        return None
-    try:
-        handle = BrokerHandle(**json.loads(state.read_text(encoding="utf-8")))
-    except (ValueError, TypeError):
-        state.unlink(missing_ok=True)
-        return None
-    if _pid_alive(handle.pid) and _is_our_broker(handle.pid, data_dir):
-        return handle
-    state.unlink(missing_ok=True)
-    return None
+    return read_state(
+        data_dir / _STATE_FILE,
+        BrokerHandle,
+        lambda handle: pid_alive(handle.pid) and _is_our_broker(handle.pid, data_dir),
+    )
 
 
 def _check_data_dir(data_dir: Path, fresh: bool) -> str:
@@ -229,19 +183,6 @@ def _new_cluster_id() -> str:
             return candidate
 
 
-def _set_pdeathsig() -> None:
-    """In the child: die with the parent, so a killed ``hub run`` leaves no broker behind."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 async def _admin_answers(bootstrap: str, auth: KafkaAuth | None) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -278,7 +219,7 @@ def _wait_ready(
             raise ConfigError(
                 f"the broker exited with code {proc.returncode} while starting; "
                 f"last lines of {data_dir / 'logs' / 'broker.log'}:\n"
-                f"{_tail(data_dir / 'logs' / 'broker.log')}\n{_tail(data_dir / 'broker.out')}"
+                f"{tail(data_dir / 'logs' / 'broker.log')}\n{tail(data_dir / 'broker.out')}"
             )
         port = int(bootstrap.rsplit(":", 1)[1])
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -290,7 +231,7 @@ def _wait_ready(
     proc.terminate()
     raise ConfigError(
         f"the broker did not answer on {bootstrap} within {timeout_s:.0f}s; "
-        f"log:\n{_tail(data_dir / 'logs' / 'broker.log')}"
+        f"log:\n{tail(data_dir / 'logs' / 'broker.log')}"
     )
 
 
@@ -399,7 +340,7 @@ def start_broker(
     heap_mb: int = 512,
     die_with_parent: bool = False,
     timeout_s: float = 90.0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     secure: bool = False,
     scram_users: Mapping[str, SecretStr] | None = None,
     super_user: str = "hub",
@@ -411,7 +352,7 @@ def start_broker(
     are created when the storage is first formatted; ``super_user`` may do everything.
     """
     data_dir = data_dir.resolve()
-    java = _require("java", "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
+    java = require("java", "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
     jars = fetch_jars(progress)
     with _locked(data_dir):
         running = broker_status(data_dir)
@@ -483,18 +424,12 @@ def start_broker(
                 "if the directory is stale, start with --fresh"
             )
         progress(f"starting Kafka {kafka_version()} on 127.0.0.1:{port}")
-        out = (data_dir / "broker.out").open("wb")
-        proc = subprocess.Popen(
+        proc = spawn(
             [*jvm, "-cp", classpath, "kafka.Kafka", str(props)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_set_pdeathsig if die_with_parent else None,
-            cwd=data_dir,
+            data_dir / "broker.out",
+            data_dir,
+            die_with_parent,
         )
-        out.close()
-        _CHILDREN[proc.pid] = proc
         bootstrap = f"127.0.0.1:{port}"
         _wait_ready(
             proc, bootstrap, data_dir, timeout_s, options.auth() if options is not None else None
@@ -509,38 +444,19 @@ def start_broker(
             kafka_version=kafka_version(),
             security_protocol="SASL_PLAINTEXT" if secure else "PLAINTEXT",
         )
-        (data_dir / _STATE_FILE).write_text(json.dumps(asdict(handle)), encoding="utf-8")
+        write_state(data_dir / _STATE_FILE, handle)
         progress(f"Kafka ready at {bootstrap} (pid {proc.pid}, data in {data_dir})")
         return handle
 
 
-# Brokers this process started: reaped on stop so they do not linger as zombies.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def stop_broker(data_dir: Path, *, timeout_s: float = 30.0, progress: Progress = _quiet) -> bool:
+def stop_broker(data_dir: Path, *, timeout_s: float = 30.0, progress: Progress = quiet) -> bool:
     """Stop the broker of ``data_dir`` cleanly (SIGTERM, then SIGKILL). False if none ran."""
     data_dir = data_dir.resolve()
     handle = broker_status(data_dir)
     if handle is None:
         return False
     progress(f"stopping Kafka at {handle.bootstrap} (pid {handle.pid})")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(handle.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    child = _CHILDREN.pop(handle.pid, None)
-    while time.monotonic() < deadline:
-        if child is not None and child.poll() is not None:
-            break
-        if child is None and not _pid_alive(handle.pid):
-            break
-        time.sleep(0.2)
-    else:
-        progress("broker did not stop in time; killing it")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(handle.pid, signal.SIGKILL)
-        if child is not None:
-            child.wait(timeout=10)
+    stop(handle.pid, timeout_s, lambda: progress("broker did not stop in time; killing it"))
     (data_dir / _STATE_FILE).unlink(missing_ok=True)
     return True
 
@@ -550,8 +466,4 @@ def kill_broker(data_dir: Path) -> None:
     handle = broker_status(data_dir.resolve())
     if handle is None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(handle.pid, signal.SIGKILL)
-    child = _CHILDREN.pop(handle.pid, None)
-    if child is not None:
-        child.wait(timeout=10)
+    kill(handle.pid)

@@ -6,22 +6,29 @@ a second start returns the running one, stop is clean.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import tarfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from hub.errors import ConfigError
-from hub.ops.local_kafka import Progress, _pid_alive, _quiet, _require, _set_pdeathsig, _tail
-from hub.ops.local_kafka import free_port as free_port
+from hub.ops.local_service import (
+    Progress,
+    fetch_once,
+    maven,
+    pid_alive,
+    quiet,
+    read_state,
+    require,
+    spawn,
+    stop,
+    tail,
+    write_state,
+)
+from hub.ops.local_service import free_port as free_port
 from hub.ops.paths import cache_dir, ops_dir
 
 CCOMPAT_PATH = "/apis/ccompat/v7"
@@ -45,43 +52,31 @@ def registry_version() -> str:
     return match.group(1).strip()
 
 
-def fetch_registry(progress: Progress = _quiet) -> Path:
+def fetch_registry(progress: Progress = quiet) -> Path:
     """Download and unpack the registry once; return the directory holding its runner jar."""
-    target = cache_dir() / f"apicurio-{registry_version()}"
-    marker = target / ".complete"
-    if marker.is_file():
-        return target
-    mvn = _require("mvn", "install Maven (Debian: apt-get install maven)")
-    staging = target.with_name(f"{target.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    progress(f"fetching Apicurio Registry {registry_version()} from Maven Central (~110 MB)")
-    result = subprocess.run(
-        [
+
+    def fill(staging: Path) -> None:
+        mvn = require("mvn", "install Maven (Debian: apt-get install maven)")
+        progress(f"fetching Apicurio Registry {registry_version()} from Maven Central (~110 MB)")
+        failed = maven(
             mvn,
-            "-q",
-            "-B",
-            "dependency:copy",
-            f"-Dartifact=io.apicurio:apicurio-registry-app:{registry_version()}:tar.gz:all",
-            f"-DoutputDirectory={staging / 'download'}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    archives = list((staging / "download").glob("*.tar.gz"))
-    if result.returncode != 0 or not archives:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise ConfigError(f"maven could not fetch the schema registry:\n{tail}")
-    with tarfile.open(archives[0]) as archive:
-        archive.extractall(staging, filter="data")
-    shutil.rmtree(staging / "download")
-    if not list(staging.glob("*-runner.jar")):
-        raise ConfigError(f"the registry archive holds no runner jar ({archives[0].name})")
-    marker_tmp = staging / ".complete"
-    marker_tmp.write_text(registry_version(), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target
+            [
+                "dependency:copy",
+                f"-Dartifact=io.apicurio:apicurio-registry-app:{registry_version()}:tar.gz:all",
+                f"-DoutputDirectory={staging / 'download'}",
+            ],
+        )
+        archives = list((staging / "download").glob("*.tar.gz"))
+        if failed is not None or not archives:
+            why = failed or "(no archive)"
+            raise ConfigError(f"maven could not fetch the schema registry {why}")
+        with tarfile.open(archives[0]) as archive:
+            archive.extractall(staging, filter="data")
+        shutil.rmtree(staging / "download")
+        if not list(staging.glob("*-runner.jar")):
+            raise ConfigError(f"the registry archive holds no runner jar ({archives[0].name})")
+
+    return fetch_once(cache_dir() / f"apicurio-{registry_version()}", registry_version(), fill)
 
 
 def _answers(url: str) -> bool:
@@ -93,18 +88,7 @@ def _answers(url: str) -> bool:
 
 
 def registry_status(data_dir: Path) -> RegistryHandle | None:
-    state = data_dir / _STATE_FILE
-    if not state.is_file():
-        return None
-    try:
-        handle = RegistryHandle(**json.loads(state.read_text(encoding="utf-8")))
-    except (ValueError, TypeError):
-        state.unlink(missing_ok=True)
-        return None
-    if _pid_alive(handle.pid):
-        return handle
-    state.unlink(missing_ok=True)
-    return None
+    return read_state(data_dir / _STATE_FILE, RegistryHandle, lambda h: pid_alive(h.pid))
 
 
 def start_registry(
@@ -113,7 +97,7 @@ def start_registry(
     port: int | None = None,
     die_with_parent: bool = False,
     timeout_s: float = 120.0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> RegistryHandle:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +105,7 @@ def start_registry(
     if running is not None:
         progress(f"schema registry already running at {running.url}")
         return running
-    java = _require("java", "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
+    java = require("java", "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
     home = fetch_registry(progress)
     port = port or free_port()
     url = f"http://127.0.0.1:{port}{CCOMPAT_PATH}"
@@ -129,61 +113,41 @@ def start_registry(
         raise ConfigError(f"port {port} already answers as a registry; choose another --port")
     log = data_dir / "registry.log"
     jar = next(home.glob("*-runner.jar"))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                java,
-                "-Xms128m",
-                "-Xmx512m",
-                "-Dquarkus.http.host=127.0.0.1",
-                f"-Dquarkus.http.port={port}",
-                "-Dquarkus.log.level=WARN",
-                "-jar",
-                str(jar),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_set_pdeathsig if die_with_parent else None,
-            cwd=data_dir,
-        )
+    proc = spawn(
+        [
+            java,
+            "-Xms128m",
+            "-Xmx512m",
+            "-Dquarkus.http.host=127.0.0.1",
+            f"-Dquarkus.http.port={port}",
+            "-Dquarkus.log.level=WARN",
+            "-jar",
+            str(jar),
+        ],
+        log,
+        data_dir,
+        die_with_parent,
+    )
     progress(f"starting Apicurio Registry {registry_version()} on 127.0.0.1:{port}")
     deadline = time.monotonic() + timeout_s
     while not _answers(url):
         if proc.poll() is not None:
-            raise ConfigError(f"the registry exited with code {proc.returncode}:\n{_tail(log)}")
+            raise ConfigError(f"the registry exited with code {proc.returncode}:\n{tail(log)}")
         if time.monotonic() > deadline:
             proc.terminate()
-            raise ConfigError(f"the registry did not answer within {timeout_s:.0f}s:\n{_tail(log)}")
+            raise ConfigError(f"the registry did not answer within {timeout_s:.0f}s:\n{tail(log)}")
         time.sleep(0.5)
     handle = RegistryHandle(url, port, proc.pid, str(data_dir), str(log))
-    (data_dir / _STATE_FILE).write_text(json.dumps(asdict(handle)), encoding="utf-8")
-    _CHILDREN[proc.pid] = proc
+    write_state(data_dir / _STATE_FILE, handle)
     progress(f"schema registry ready at {url}")
     return handle
 
 
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def stop_registry(data_dir: Path, *, timeout_s: float = 30.0, progress: Progress = _quiet) -> bool:
+def stop_registry(data_dir: Path, *, timeout_s: float = 30.0, progress: Progress = quiet) -> bool:
     handle = registry_status(data_dir.resolve())
     if handle is None:
         return False
     progress(f"stopping the schema registry at {handle.url}")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(handle.pid, signal.SIGTERM)
-    child = _CHILDREN.pop(handle.pid, None)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (child.poll() is not None) if child else not _pid_alive(handle.pid):
-            break
-        time.sleep(0.2)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(handle.pid, signal.SIGKILL)
-        if child is not None:
-            child.wait(timeout=10)
+    stop(handle.pid, timeout_s)
     (data_dir.resolve() / _STATE_FILE).unlink(missing_ok=True)
     return True

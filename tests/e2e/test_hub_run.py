@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hub.ops.local_kafka import _pid_alive, free_port
+from hub.ops.local_service import free_port, pid_alive
 
 
 def _wait_for_metrics(url: str, proc: subprocess.Popen[bytes], log: Path) -> str:
@@ -52,7 +52,7 @@ def test_hub_run_starts_broker_and_worker_and_ctrl_c_leaves_nothing_behind(
         metrics = _wait_for_metrics(f"http://127.0.0.1:{web_port}/metrics", proc, log)
         broker = json.loads((tmp_path / "state" / "kafka" / "broker.json").read_text())
         assert broker["bootstrap"] == f"127.0.0.1:{broker_port}"
-        assert _pid_alive(broker["pid"])
+        assert pid_alive(broker["pid"])
         assert "faust_" in metrics
 
         time.sleep(2)  # the worker keeps running
@@ -64,7 +64,7 @@ def test_hub_run_starts_broker_and_worker_and_ctrl_c_leaves_nothing_behind(
         if proc.poll() is None:
             proc.kill()
     deadline = time.monotonic() + 30
-    while _pid_alive(broker["pid"]) and time.monotonic() < deadline:
+    while pid_alive(broker["pid"]) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _pid_alive(broker["pid"]), "the broker outlived hub run"
+    assert not pid_alive(broker["pid"]), "the broker outlived hub run"
     assert not (tmp_path / "state" / "kafka" / "broker.json").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.errors import ConfigError
-from hub.ops import local_kafka
+from hub.ops import local_kafka, local_service
 from hub.testing.broker import BrokerInfo
 
 TESTS = Path(__file__).parents[1]
@@ -26,7 +26,7 @@ def test_starting_twice_returns_the_running_broker(tmp_path: Path) -> None:
         assert local_kafka.admin_answers(first.bootstrap)
     finally:
         assert local_kafka.stop_broker(tmp_path / "kafka")
-    assert not local_kafka._pid_alive(first.pid)
+    assert not local_service.pid_alive(first.pid)
     assert local_kafka.broker_status(tmp_path / "kafka") is None
     assert not local_kafka.stop_broker(tmp_path / "kafka")
 
