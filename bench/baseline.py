@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -109,3 +112,60 @@ async def passthrough(
         with contextlib.suppress(asyncio.CancelledError):
             await relay_task
         await asyncio.gather(relay_in.stop(), watch.stop(), producer.stop())
+
+
+async def passthrough_pair(
+    bootstrap: str, prefix: str, count: int, steady: int, rate: float, payload: bytes
+) -> tuple[Run, Run]:
+    """The baseline for a flow's two runs: a burst of ``count``, then ``steady`` at ``rate``."""
+    burst = await passthrough(bootstrap, f"{prefix}base.burst.", count, None, payload)
+    at_rate = await passthrough(bootstrap, f"{prefix}base.rate.", steady, rate, payload)
+    return burst, at_rate
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a flow's table beside its baseline: burst throughput, latency at a rate."""
+
+    pipeline: str
+    per_s_burst: float
+    p50_ms: float
+    p99_ms: float
+    burst: int
+    rate_per_s: float
+    at_rate: int
+
+
+def row(name: str, burst: Run, steady: Run, rate: float) -> Row:
+    return Row(
+        name,
+        round(burst.per_second, 1),
+        round(percentile(steady.latencies_s, 50) * 1000, 1),
+        round(percentile(steady.latencies_s, 99) * 1000, 1),
+        burst.messages,
+        rate,
+        steady.messages,
+    )
+
+
+def markdown(rows: list[Row], unit: str) -> str:
+    """The rows as a Markdown table; ``unit`` names what is counted (orders, tickets)."""
+    lines = [
+        f"| pipeline | {unit}/s (burst) | p50 ms | p99 ms | burst | rate/s | at rate |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.pipeline} | {r.per_s_burst} | {r.p50_ms} | {r.p99_ms} | {r.burst} | "
+        f"{r.rate_per_s} | {r.at_rate} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def save_rows(out: Path, name: str, rows: list[Row]) -> Path:
+    """Write ``rows`` as ``<out>/<name>-<time>.json``; returns the path."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out / f"{name}-{stamp}.json"
+    path.write_text(json.dumps({"at": stamp, "rows": [asdict(r) for r in rows]}, indent=2))
+    return path

@@ -22,12 +22,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from bench.baseline import passthrough
+from bench.harness import envelope
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, producer, publish
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import ResellerProfile
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import new_event_id
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import ResellerUpserted
 from hub.streams.pipeline import event_headers
@@ -40,22 +40,13 @@ RESELLERS = tuple(f"benchbill{i}" for i in range(3))
 CODEC = Codec()
 
 
-def _envelope(reseller: str) -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": datetime.now(UTC),
-        "correlation_id": f"bench-{uuid.uuid4().hex[:8]}",
-        "reseller_id": reseller,
-    }
-
-
 def reference(topics: TopicCatalog) -> list[Outgoing]:
     return [
         Outgoing(
             topics.name(Topic.RESELLERS),
             rid,
             ResellerUpserted(
-                **_envelope(rid),
+                **envelope(rid),
                 reseller=ResellerProfile(
                     reseller_id=rid,
                     partner_id="4199997",
@@ -77,7 +68,7 @@ def reference(topics: TopicCatalog) -> list[Outgoing]:
 def provisioned(index: int) -> SubscriptionProvisioned:
     rid = RESELLERS[index % len(RESELLERS)]
     return SubscriptionProvisioned(
-        **_envelope(rid),
+        **envelope(rid),
         order_id=f"o-{index}",
         line_index=0,
         customer_id=f"c-{index}",

@@ -14,17 +14,24 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from bench.baseline import PRODUCER_TUNING, Run, paced
 from bench.proc import Usage, usage
+from hub.connectors.kafka_admin import apply_topics
+from hub.connectors.kafka_io import Outgoing, producer, publish
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import Event
+from hub.schemas.envelope import Event, new_event_id
 from hub.streams.pipeline import event_headers
+from hub.testing.broker import session_broker
+from hub.topics import TopicCatalog
 
 CODEC = Codec()
 TYPE_HEADER, CORRELATION_HEADER = "hub.event-type", "hub.correlation-id"
@@ -51,19 +58,48 @@ def message(event: Event, correlation_id: str) -> Message:
     )
 
 
-class Arrivals:
-    """Reads sink topics from the start; notes when each (event type, correlation id) shows."""
+def envelope(reseller_id: str | None) -> dict[str, Any]:
+    """The envelope fields of a bench input: a new event id, now, a bench correlation id."""
+    return {
+        "event_id": new_event_id(),
+        "event_time": datetime.now(UTC),
+        "correlation_id": f"bench-{uuid.uuid4().hex[:8]}",
+        "reseller_id": reseller_id,
+    }
 
-    def __init__(self, bootstrap: str, topics: Sequence[str], partitions: int) -> None:
+
+def by_correlation(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str]:
+    """An output's (event type, correlation id), from its headers alone."""
+    headers = dict(record.headers or ())
+    return headers.get(TYPE_HEADER, b"").decode(), headers.get(CORRELATION_HEADER, b"").decode()
+
+
+class Arrivals:
+    """Reads sink topics from the start (or from their current end, ``from_end``); notes when
+    each ``(event type, id)`` shows, the id by default an output's correlation id."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        partitions: int,
+        *,
+        from_end: bool = False,
+        key: Callable[[ConsumerRecord[bytes, bytes]], tuple[str, str]] = by_correlation,
+    ) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         self._partitions = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        self._from_end, self._key = from_end, key
         self.seen: dict[tuple[str, str], float] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._consumer.start()
         self._consumer.assign(self._partitions)
-        await self._consumer.seek_to_beginning(*self._partitions)
+        if self._from_end:
+            await self._consumer.seek_to_end(*self._partitions)
+        else:
+            await self._consumer.seek_to_beginning(*self._partitions)
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
@@ -72,10 +108,7 @@ class Arrivals:
             now = time.monotonic()
             for records in batches.values():
                 for record in records:
-                    headers = dict(record.headers or ())
-                    kind = headers.get(TYPE_HEADER, b"").decode()
-                    cid = headers.get(CORRELATION_HEADER, b"").decode()
-                    self.seen.setdefault((kind, cid), now)
+                    self.seen.setdefault(self._key(record), now)
 
     async def wait(self, kind: str, ids: Sequence[str], timeout_s: float) -> float:
         """When the last of ``ids`` arrived as ``kind``; ``TimeoutError`` says how many did not."""
@@ -128,6 +161,57 @@ class Child:
 
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+
+
+@contextlib.contextmanager
+def given_or_session_broker(given: str | None) -> Iterator[str]:
+    """``given`` if set, else a local broker for as long as the block runs."""
+    if given:
+        yield given
+        return
+    with session_broker(os.environ) as broker:
+        yield broker.bootstrap
+
+
+async def send_timed(
+    bootstrap: str,
+    topic: str,
+    key: bytes,
+    ids: Sequence[str],
+    make: Callable[[str], Event],
+    rate: float | None,
+) -> tuple[float, dict[str, float]]:
+    """Send ``make(id)`` for each id (at ``rate`` per second, or a burst): the start time and
+    when each id was sent."""
+    sent: dict[str, float] = {}
+    async with producer(bootstrap) as client:
+        start = time.monotonic()
+
+        async def send(index: int) -> None:
+            event = make(ids[index])
+            sent[ids[index]] = time.monotonic()
+            await client.send(
+                topic, key=key, value=CODEC.encode(event), headers=event_headers(event)
+            )
+
+        await paced(len(ids), rate, send)
+        await client.flush()
+    return start, sent
+
+
+async def fresh_topics(
+    bootstrap: str,
+    prefix: str,
+    resellers: Sequence[str],
+    reference: Callable[[TopicCatalog], list[Outgoing]],
+) -> tuple[TopicCatalog, int]:
+    """The hub's topics under ``prefix``, created, with the reference data published: the
+    catalogue and how many reference events went in."""
+    topics = TopicCatalog(prefix)
+    await apply_topics(bootstrap, topics.all(list(resellers)))
+    events = reference(topics)
+    await publish(bootstrap, CODEC, events)
+    return topics, len(events)
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import CODEC, Arrivals, Child, Driver, Measured, Message, clean_env, message
+from bench.harness import (
+    Arrivals,
+    Child,
+    Driver,
+    Measured,
+    Message,
+    clean_env,
+    fresh_topics,
+    message,
+)
 from bench.report import RAW, Kind, Result, measured, unavailable
 from bench.scenarios import Batch, HubFlow
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import publish
 from hub.ops.local_kafka import free_port
 from hub.schemas.envelope import Event
 from hub.testing.worker import WorkerProcess
-from hub.topics import TopicCatalog, TopicSpec
+from hub.topics import TopicSpec
 
 PARTITIONS = 3  # the hub's default (HUB_KAFKA_PARTITIONS); baselines use the same
 WARMUP_TIMEOUT_S = 150.0
@@ -51,7 +59,8 @@ def reference_loaded(metrics: str) -> float:
     return total
 
 
-def _wait_reference(worker: WorkerProcess, expected: int, timeout_s: float = 90) -> None:
+def wait_reference(worker: WorkerProcess, expected: int, timeout_s: float = 90) -> None:
+    """Block until ``worker`` has consumed ``expected`` reference events."""
     deadline = time.monotonic() + timeout_s
     while reference_loaded(worker.metrics()) < expected:
         if time.monotonic() > deadline:
@@ -142,10 +151,7 @@ class Bench:
     async def hub_flow(self, flow: HubFlow) -> list[Result]:
         """One worker: reference data in, a warm-up, a burst, and the fixed load if asked."""
         prefix = self.prefix(flow.slug)
-        topics = TopicCatalog(prefix)
-        await apply_topics(self.bootstrap, topics.all(list(flow.resellers)))
-        reference = flow.reference(topics)
-        await publish(self.bootstrap, CODEC, reference)
+        topics, loaded = await fresh_topics(self.bootstrap, prefix, flow.resellers, flow.reference)
         sizes = self.sizes
         total = sizes.warmup + sizes.burst + (sizes.at_rate if flow.latency_run else 0)
         warm, burst, steady = self.split(flow.slug, [flow.make(i) for i in range(total)])
@@ -161,7 +167,7 @@ class Bench:
         source = topics.name(flow.source)
         try:
             await asyncio.to_thread(worker.start().wait_ready)
-            await asyncio.to_thread(_wait_reference, worker, len(reference))
+            await asyncio.to_thread(wait_reference, worker, loaded)
             assert worker.proc is not None
             arrivals = Arrivals(self.bootstrap, sinks, PARTITIONS)
             async with Driver(self.bootstrap, arrivals, worker.proc.pid) as d:

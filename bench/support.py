@@ -9,47 +9,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
-import os
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 
-from bench.baseline import Run, paced, passthrough, percentile
-from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, producer, publish
+from bench.baseline import Row, Run, markdown, passthrough_pair, row, save_rows
+from bench.harness import (
+    CODEC,
+    TYPE_HEADER,
+    Arrivals,
+    envelope,
+    fresh_topics,
+    given_or_session_broker,
+    send_timed,
+)
+from bench.runs import PARTITIONS, wait_reference
+from hub.connectors.kafka_io import Outgoing
 from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
 from hub.domain.reference import Customer, ResellerProfile
-from hub.schemas.codec import Codec
-from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import TicketOpened
-from hub.streams.pipeline import event_headers
-from hub.testing.broker import session_broker
 from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 RESULTS = Path(__file__).parent / "results"
 RESELLER, CUSTOMER = "benchsupport", "bench-support-customer"
-CODEC = Codec()
-
-
-def _envelope() -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": datetime.now(UTC),
-        "correlation_id": f"bench-{uuid.uuid4().hex[:8]}",
-        "reseller_id": RESELLER,
-    }
+ROUTED = "TicketRouted"
 
 
 def reference(topics: TopicCatalog) -> list[Outgoing]:
@@ -74,15 +63,15 @@ def reference(topics: TopicCatalog) -> list[Outgoing]:
         currency="USD",
     )
     events: list[tuple[Topic, str, Event]] = [
-        (Topic.RESELLERS, RESELLER, ResellerUpserted(**_envelope(), reseller=reseller)),
-        (Topic.CUSTOMERS, CUSTOMER, CustomerUpserted(**_envelope(), customer=customer)),
+        (Topic.RESELLERS, RESELLER, ResellerUpserted(**envelope(RESELLER), reseller=reseller)),
+        (Topic.CUSTOMERS, CUSTOMER, CustomerUpserted(**envelope(RESELLER), customer=customer)),
     ]
     return [Outgoing(topics.name(t), key, event) for t, key, event in events]
 
 
 def ticket(ticket_id: str) -> TicketOpened:
     return TicketOpened(
-        **_envelope(),
+        **envelope(RESELLER),
         ticket_id=ticket_id,
         customer_id=CUSTOMER,
         title="How do I add a licence?",
@@ -94,123 +83,45 @@ def ticket(ticket_id: str) -> TicketOpened:
     )
 
 
-class Arrivals:
-    """Watches the support ops topic from its current end; notes when each ticket is routed."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._topic = topic
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self.seen: dict[str, float] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        parts = self._consumer.partitions_for_topic(self._topic) or {0, 1, 2}
-        partitions = [TopicPartition(self._topic, p) for p in sorted(parts)]
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_end(*partitions)
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        async for message in self._consumer:
-            if dict(message.headers or []).get("hub.event-type") == b"TicketRouted":
-                self.seen.setdefault((message.key or b"").decode(), time.monotonic())
-
-    async def wait(self, ids: list[str], timeout_s: float) -> float:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if all(i in self.seen for i in ids):
-                return max(self.seen[i] for i in ids)
-            await asyncio.sleep(0.05)
-        missing = sum(1 for i in ids if i not in self.seen)
-        raise TimeoutError(f"{missing} of {len(ids)} tickets were never routed")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
+def _by_ticket(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str]:
+    return dict(record.headers or ()).get(TYPE_HEADER, b"").decode(), (record.key or b"").decode()
 
 
 async def measure(
     bootstrap: str, topics: TopicCatalog, arrivals: Arrivals, count: int, rate: float | None
 ) -> Run:
     ids = [f"T-{uuid.uuid4().hex[:10]}" for _ in range(count)]
-    sent: dict[str, float] = {}
-    async with producer(bootstrap) as client:
-        start = time.monotonic()
-
-        async def send(index: int) -> None:
-            event = ticket(ids[index])
-            sent[ids[index]] = time.monotonic()
-            await client.send(
-                topics.name(Topic.TICKETS),
-                key=RESELLER.encode(),
-                value=CODEC.encode(event),
-                headers=event_headers(event),
-            )
-
-        await paced(count, rate, send)
-        await client.flush()
-    end = await arrivals.wait(ids, 120 + count)
-    return Run(count, end - start, tuple(arrivals.seen[i] - sent[i] for i in ids))
-
-
-def _wait_reference(worker: WorkerProcess, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(
-            line.startswith("hub_events_in_total{") and 'event_type="CustomerUpserted"' in line
-            for line in worker.metrics().splitlines()
-        ):
-            return
-        time.sleep(0.3)
-    raise TimeoutError("the worker never loaded the bench's reference data")
-
-
-@dataclass(frozen=True)
-class Row:
-    pipeline: str
-    per_s_burst: float
-    p50_ms: float
-    p99_ms: float
-    burst: int
-    rate_per_s: float
-    at_rate: int
-
-
-def row(name: str, burst: Run, steady: Run, rate: float) -> Row:
-    return Row(
-        name,
-        round(burst.per_second, 1),
-        round(percentile(steady.latencies_s, 50) * 1000, 1),
-        round(percentile(steady.latencies_s, 99) * 1000, 1),
-        burst.messages,
-        rate,
-        steady.messages,
+    start, sent = await send_timed(
+        bootstrap, topics.name(Topic.TICKETS), RESELLER.encode(), ids, ticket, rate
     )
+    end = await arrivals.wait(ROUTED, ids, 120 + count)
+    return Run(count, end - start, tuple(arrivals.seen[(ROUTED, i)] - sent[i] for i in ids))
 
 
 async def run(bootstrap: str, count: int, steady: int, rate: float, state: Path) -> list[Row]:
     prefix = f"bench.{uuid.uuid4().hex[:8]}."
-    topics = TopicCatalog(prefix)
-    await apply_topics(bootstrap, topics.all([RESELLER]))
-    await publish(bootstrap, CODEC, reference(topics))
+    topics, loaded = await fresh_topics(bootstrap, prefix, [RESELLER], reference)
     worker = WorkerProcess(
         bootstrap, state, topic_prefix=prefix, app_id=f"bench-support-{uuid.uuid4().hex[:8]}"
     )
-    arrivals = Arrivals(bootstrap, topics.name(Topic.SUPPORT_EVENTS))
+    arrivals = Arrivals(
+        bootstrap,
+        [topics.name(Topic.SUPPORT_EVENTS)],
+        PARTITIONS,
+        from_end=True,
+        key=_by_ticket,
+    )
     try:
         await asyncio.to_thread(worker.start().wait_ready)
-        await asyncio.to_thread(_wait_reference, worker)
+        await asyncio.to_thread(wait_reference, worker, loaded, 60)
         await arrivals.start()
         await measure(bootstrap, topics, arrivals, 5, None)  # warm-up
         burst = await measure(bootstrap, topics, arrivals, count, None)
         at_rate = await measure(bootstrap, topics, arrivals, steady, rate)
         payload = CODEC.encode(ticket("payload-size"))
-        base_burst = await passthrough(bootstrap, f"{prefix}base.burst.", count, None, payload)
-        base_rate = await passthrough(bootstrap, f"{prefix}base.rate.", steady, rate, payload)
+        base_burst, base_rate = await passthrough_pair(
+            bootstrap, prefix, count, steady, rate, payload
+        )
     finally:
         await arrivals.stop()
         await asyncio.to_thread(worker.stop)
@@ -218,28 +129,6 @@ async def run(bootstrap: str, count: int, steady: int, rate: float, state: Path)
         row("raw aiokafka passthrough (baseline)", base_burst, base_rate, rate),
         row("TicketOpened -> TicketRouted", burst, at_rate, rate),
     ]
-
-
-def markdown(rows: list[Row]) -> str:
-    lines = [
-        "| pipeline | tickets/s (burst) | p50 ms | p99 ms | burst | rate/s | at rate |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {r.pipeline} | {r.per_s_burst} | {r.p50_ms} | {r.p99_ms} | {r.burst} | "
-        f"{r.rate_per_s} | {r.at_rate} |"
-        for r in rows
-    ]
-    return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _broker(given: str | None) -> Iterator[str]:
-    if given:
-        yield given
-        return
-    with session_broker(os.environ) as broker:
-        yield broker.bootstrap
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,15 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=40.0, help="fixed rate, tickets per second")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
-    with _broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
+    with given_or_session_broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
         rows = asyncio.run(run(bootstrap, args.tickets, args.steady, args.rate, Path(tmp)))
-    report = markdown(rows)
+    report = markdown(rows, "tickets")
     print(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (args.out / f"support-{stamp}.md").write_text(report + "\n")
-    path = args.out / f"support-{stamp}.json"
-    path.write_text(json.dumps({"at": stamp, "rows": [asdict(r) for r in rows]}, indent=2))
+    path = save_rows(args.out, "support", rows)
+    path.with_suffix(".md").write_text(report + "\n")
     print(f"\nwritten to {path}", file=sys.stderr)
     return 0
 
