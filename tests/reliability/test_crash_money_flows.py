@@ -1,0 +1,208 @@
+"""Money survives SIGKILL: rating and service-credit allocation through four killed workers.
+
+``HUB_CRASH_EVENTS`` inputs (default 2,000, which takes about 4.5 minutes on the shared 2-core
+machine; 10,000+ locally with the variable: 60% ``SubscriptionProvisioned``, 40%
+``SubscriptionChanged`` seat additions over 20 resellers, then one ``ServiceCreditApproved`` per
+service allocated over its subscriptions, each allocation landing back in billing as a customer
+credit: about 4,400 outputs at the default) go through one real hub worker that is SIGKILLed
+four times: mid-stream while rating, during startup recovery (before its web server answers),
+mid-stream with its local state directory deleted afterwards (tables restore from their
+changelogs), and mid-allocation. After
+each restart the test waits for zero consumer lag, then reads every output and dead letter with
+a ``read_committed`` consumer and checks: one outcome per input, no event id with two contents,
+no effect twice, per-reseller and global money equal to the inputs, allocations equal to the
+approved amounts, and the billing lines table (rebuilt from its changelog) equal to a clean
+in-memory recomputation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reliability_harness import (
+    Scenario,
+    allocation_output,
+    approved_amounts,
+    charge_output,
+    events_out,
+    inputs_of,
+    outgoing_of,
+    recompute_billing,
+    wait_events_out,
+    wait_zero_lag,
+)
+
+from hub.connectors.kafka_admin import apply_topics
+from hub.connectors.kafka_io import Outgoing, publish
+from hub.schemas.codec import Codec
+from hub.schemas.events.credits import ServiceCreditAllocated
+from hub.testing import checker
+from hub.testing.broker import BrokerInfo
+from hub.testing.checker import Input
+from hub.testing.worker import WorkerProcess
+from hub.topics import Topic, TopicCatalog
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+EVENTS = int(os.environ.get("HUB_CRASH_EVENTS", "2000"))
+CODEC = Codec()
+# Topics the worker consumes that must be drained before a check (ingress and re-keyed).
+CONSUMED = (
+    Topic.PROVISIONING,
+    Topic.SUBSCRIPTION_EVENTS,
+    Topic.BILLING_INPUTS,
+    Topic.CREDITS_SUBSCRIPTIONS,
+    Topic.CREDITS_INDEX,
+    Topic.CREDITS_APPROVED,
+    Topic.CREDITS_ALLOCATED,
+)
+
+
+def send(bootstrap: str, items: list[Outgoing]) -> None:
+    for start in range(0, len(items), 2000):
+        asyncio.run(publish(bootstrap, CODEC, items[start : start + 2000]))
+
+
+def read_allocations(bootstrap: str, topics: TopicCatalog) -> list[ServiceCreditAllocated]:
+    async def read() -> list[ServiceCreditAllocated]:
+        records = await checker.read_all(bootstrap, topics.name(Topic.CREDITS_ALLOCATED))
+        seen: dict[str, ServiceCreditAllocated] = {}
+        for r in records:
+            event = CODEC.decode(r.value) if r.value else None
+            if isinstance(event, ServiceCreditAllocated):
+                seen.setdefault(str(event.event_id), event)
+        return sorted(seen.values(), key=lambda e: e.allocation_id)
+
+    return asyncio.run(read())
+
+
+def check_money(
+    bootstrap: str,
+    scenario: Scenario,
+    inputs: list[Input],
+    approvals: dict[str, int],
+    approval_inputs: list[Input],
+) -> tuple[checker.Report, list[ServiceCreditAllocated]]:
+    t = scenario.topics
+    dlq = [TopicCatalog.dead_letter(t.name(topic)) for topic in CONSUMED]
+    allocations = read_allocations(bootstrap, t)
+    # Each allocation is an input of billing: a customer credit of minus its amount.
+    credit_inputs = [Input(str(a.event_id), a.reseller_id, -a.amount_minor) for a in allocations]
+
+    async def read() -> checker.Report:
+        letters = await checker.read_dead_letters(bootstrap, dlq)
+        charges = await checker.read_outputs(bootstrap, t.name(Topic.CHARGES), charge_output)
+        allocated = await checker.read_outputs(
+            bootstrap, t.name(Topic.CREDITS_ALLOCATED), allocation_output
+        )
+        report = checker.check_outcomes([*inputs, *credit_inputs], charges, letters)
+        report.extend(checker.check_outcomes(approval_inputs, allocated, []))
+        report.extend(checker.check_allocations(approvals, allocated))
+        return report
+
+    return asyncio.run(read()), allocations
+
+
+def kill_when(worker: WorkerProcess, flow: str, sent: int, kills: list[str], why: str) -> None:
+    wait_events_out(worker, flow, sent, timeout_s=300)
+    worker.kill()
+    kills.append(f"{why} after {flow} sent >= {sent}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: after a SIGKILL the worker keeps a RocksDB store ahead of its changelogs; "
+    "once the store is rebuilt the billed subscriptions whose writes never reached the "
+    "changelog are gone. Fix ready in hub/streams/local_state.py, to be called from "
+    "hub/app.py (open) and hub/cli.py (close after a clean stop); drop this mark then.",
+)
+def test_money_flows_survive_four_sigkills(
+    kafka: BrokerInfo, topic_name: Any, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    prefix = topic_name("crash") + "."
+    scenario = Scenario.build(prefix, EVENTS)
+    t = scenario.topics
+    asyncio.run(apply_topics(kafka.bootstrap, t.all(scenario.reseller_ids())))
+    app_id = f"crash-{scenario.salt}"
+    worker = WorkerProcess(
+        kafka.bootstrap,
+        tmp_path,
+        topic_prefix=prefix,
+        app_id=app_id,
+        env={"HUB_LOG_LEVEL": "WARNING"},
+    )
+    required = [t.name(topic) for topic in CONSUMED]
+    provisioned, changes = scenario.provisioned(), scenario.changes()
+    approvals = scenario.approvals()
+    kills: list[str] = []
+    timings: dict[str, float] = {}
+
+    def drain(label: str) -> None:
+        timings[label] = wait_zero_lag(kafka.bootstrap, app_id, worker, required=required)
+
+    try:
+        send(kafka.bootstrap, scenario.reference())
+        worker.start().wait_ready()
+        drain("reference")
+
+        # 1: killed while rating the provisionings.
+        send(kafka.bootstrap, outgoing_of(provisioned))
+        kill_when(worker, "billing", len(provisioned) // 3, kills, "mid-stream (rating)")
+
+        # 2: killed during startup recovery, before the worker is ready.
+        worker.start()
+        time.sleep(1.5)
+        ready = events_out(worker, "billing") > 0
+        worker.kill()
+        kills.append(f"during startup (had sent events: {ready})")
+        worker.start().wait_ready()
+        drain("provisioned")
+
+        # 3: killed while rating seat changes; its local state is deleted before the restart.
+        send(kafka.bootstrap, outgoing_of(changes))
+        kill_when(worker, "billing", len(changes) // 2, kills, "mid-stream (changes)")
+        tables = tmp_path / "tables" / app_id
+        assert tables.exists()
+        shutil.rmtree(tables)
+        kills[-1] += ", state dir deleted"
+        worker.start().wait_ready()
+        drain("changes")
+
+        # 4: killed while allocating the approved credits.
+        send(kafka.bootstrap, [o for o, _ in approvals])
+        kill_when(worker, "credits", len(scenario.subs) // 8, kills, "mid-allocation")
+        worker.start().wait_ready()
+        drain("credits")
+
+        approved = approved_amounts(a for _, a in approvals)
+        approval_inputs = [
+            Input(str(a.event_id), f"credit:{a.credit_id}", a.amount_minor or 0)
+            for _, a in approvals
+        ]
+        inputs = [*inputs_of(provisioned), *inputs_of(changes)]
+        report, allocations = check_money(
+            kafka.bootstrap, scenario, inputs, approved, approval_inputs
+        )
+        expected = recompute_billing(scenario, allocations)
+        lines = asyncio.run(
+            checker.read_table(kafka.bootstrap, f"{app_id}-billing-lines-changelog")
+        )
+        report.extend(checker.check_state("billing-lines", lines, dict(expected.lines)))
+        print(
+            f"\ncrash test: {len(inputs)} inputs + {len(approvals)} approvals, "
+            f"{len(allocations)} allocations, kills: {kills}, drains: "
+            f"{ {k: round(v, 1) for k, v in timings.items()} }, "
+            f"total {time.monotonic() - started:.0f}s\n{report.summary()}"
+        )
+        assert len(kills) == 4
+        assert len(allocations) >= len(scenario.subs) * 9 // 10
+        report.assert_ok()
+    finally:
+        worker.stop()
