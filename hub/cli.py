@@ -98,7 +98,11 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
     import faust
 
     from hub.app import build_app
+    from hub.streams.local_state import close_local_state, open_local_state
 
+    # Tables of a run that did not stop cleanly may be ahead of their changelogs: rebuild them.
+    if open_local_state(settings.table_dir):
+        _say("the previous run did not stop cleanly: tables are restored from their changelogs")
     app = build_app(settings)
     _say(
         f"worker {settings.app_id} on {settings.kafka_bootstrap_servers}; metrics at "
@@ -109,11 +113,14 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
     # debug call in faust, aiokafka and mode built a record only to drop it, per message. Without
     # it the root logger stays at ``loglevel``.
     worker.spinner = None
+    code = 0
     try:
         worker.execute_from_commandline()
     except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return 0
+        code = int(exit_.code or 0)
+    if code == 0:
+        close_local_state(settings.table_dir)
+    return code
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

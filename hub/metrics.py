@@ -23,6 +23,11 @@ DEAD_LETTERS = Counter(
     "Messages dead-lettered, by source topic and error type",
     ["topic", "error_type"],
 )
+LEFT_TO_OWNER = Counter(
+    "hub_events_left_to_owner_total",
+    "Undecodable messages an observing flow skipped: the topic's owning flow dead-letters them",
+    ["flow", "topic"],
+)
 RETRIES = Counter("hub_retries_total", "Retries of a retriable failure", ["flow", "error_type"])
 CONSUMER_LAG = Gauge(
     "hub_consumer_lag_messages", "Messages behind the end of a partition", ["topic", "partition"]

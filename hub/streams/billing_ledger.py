@@ -34,7 +34,7 @@ from hub.domain.reconciliation import ReconciliationLine, reconcile
 from hub.domain.reference import ResellerProfile
 from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
 from hub.domain.tax import TaxTable, default_tax_table
-from hub.errors import BusinessRuleViolation, RetriableError
+from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
 from hub.schemas.envelope import Event
 from hub.schemas.events import ALL_EVENTS
 from hub.schemas.events.billing import (
@@ -44,7 +44,7 @@ from hub.schemas.events.billing import (
     ReconciliationLineReceived,
 )
 from hub.schemas.events.credits import ServiceCreditAllocated
-from hub.schemas.events.orders import SubscriptionProvisioned
+from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams import billing_documents as docs
 from hub.streams import billing_metrics as metrics
@@ -146,8 +146,11 @@ class BillingLedger:
             if event.run == "dunning":
                 return self.on_dunning(event)
             return self.on_reconcile(event)
-        # Other events sharing an input topic (ProvisioningFailed, rejections) bill nothing.
-        return []
+        # The provisioning topic's other contract bills nothing; anything else does not belong
+        # on a billing input and is dead-lettered, so it still has an outcome.
+        if isinstance(event, ProvisioningFailed):
+            return []
+        raise ValidationFailed("event", type(event).__name__, "not a billing input")
 
     @staticmethod
     def _store(emit: Emit) -> list[Any]:

@@ -54,5 +54,10 @@ class Context:
             raise ValueError(f"{command.__name__} already has an ops command handler")
         self.ops_handlers[command] = handler
 
-    def pipeline(self, flow: str, retry: RetryPolicy | None = None) -> Pipeline:
-        return Pipeline(flow, self.codec, self.send, DeadLetters(self.send), retry)
+    def pipeline(
+        self, flow: str, retry: RetryPolicy | None = None, *, observer: bool = False
+    ) -> Pipeline:
+        """``observer``: this flow reads a topic another flow owns (and dead-letters for)."""
+        return Pipeline(
+            flow, self.codec, self.send, DeadLetters(self.send), retry, observer=observer
+        )

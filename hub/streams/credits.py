@@ -27,7 +27,7 @@ from hub.streams.context import Context
 from hub.streams.credits_allocation import Allocator
 from hub.streams.credits_index import CreditIndex
 from hub.streams.dead_letter import SourceMessage
-from hub.streams.pipeline import Emit, Pipeline, RetryPolicy
+from hub.streams.pipeline import Emit, Pipeline, RetryPolicy, table_writes_handed_over
 from hub.topics import Topic, TopicCatalog
 
 # Reference data (catalogue, resellers) loads beside the flows at start: give it time to arrive
@@ -72,6 +72,7 @@ async def run_keyed(stream: Any, pipeline: Pipeline, handler: IndexHandler) -> N
             return await handler.handle(event, key)
 
         await pipeline.process(source, handle)
+        await table_writes_handed_over(stream.app)
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -103,11 +104,13 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.source(Topic.PROVISIONING), name="credits.route", concurrency=1)
     async def route(stream: Any) -> None:
-        await ctx.pipeline("credits.route").run(stream, index.route)
+        # Billing owns the provisioning and lifecycle topics; credits only observes them.
+        await ctx.pipeline("credits.route", observer=True).run(stream, index.route)
 
     @app.agent(linked, name="credits.link", concurrency=1)
     async def link(stream: Any) -> None:
-        await ctx.pipeline("credits.link", REFERENCE_RETRY).run(stream, index.link)
+        pipeline = ctx.pipeline("credits.link", REFERENCE_RETRY, observer=True)
+        await pipeline.run(stream, index.link)
 
     @app.agent(ctx.source(Topic.CREDITS_APPROVED), name="credits.approvals", concurrency=1)
     async def approvals(stream: Any) -> None:

@@ -70,10 +70,12 @@ def register(app: faust.App, ctx: Context) -> None:
     ctx.on_ops_command(OrderReviewDecided, intake.on_review)
 
     for topic in EXPOSURE_TOPICS:
+        # Billing owns the payments topic (it dead-letters what cannot be read there).
+        exposure_pipeline = ctx.pipeline("orders", observer=topic is Topic.PAYMENTS)
 
         @app.agent(ctx.source(topic), name=f"orders.exposure.{topic.value}", concurrency=1)
-        async def exposure(stream: Any) -> None:
-            await orders_pipeline.run(stream, intake.on_exposure_event)
+        async def exposure(stream: Any, pipeline: Any = exposure_pipeline) -> None:
+            await pipeline.run(stream, intake.on_exposure_event)
 
     @app.agent(ctx.source(Topic.ORDER_DECISIONS), name="orders.provisioning", concurrency=1)
     async def provision(stream: Any) -> None:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from hub.errors import SchemaError
-from hub.metrics import EVENTS_IN, EVENTS_OUT, PROCESSING_SECONDS, RETRIES
+from hub.metrics import EVENTS_IN, EVENTS_OUT, LEFT_TO_OWNER, PROCESSING_SECONDS, RETRIES
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.streams.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
@@ -43,6 +43,8 @@ FailureHandler = Callable[[Event, Exception, int], Awaitable[Sequence[Emit]]]
 class Outcome(StrEnum):
     PROCESSED = "processed"
     DEAD_LETTERED = "dead-lettered"
+    # An observer's view of a message the topic's owning flow dead-letters: not a second outcome.
+    LEFT_TO_OWNER = "left-to-owner"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Pipeline:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        observer: bool = False,
     ) -> None:
         self.flow = flow
         self.codec = codec
@@ -108,6 +111,9 @@ class Pipeline:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        # Several flows read some topics; only the topic's owner dead-letters undecodable
+        # messages, so each message still leaves with exactly one outcome.
+        self.observer = observer
         # Labelled metric children, looked up once per (topic, event type) instead of per message.
         self._events_in: dict[tuple[str, str], Any] = {}
         self._events_out: dict[tuple[str, str], Any] = {}
@@ -139,6 +145,9 @@ class Pipeline:
                 raise SchemaError("message has no value (a tombstone is not an event)")
             event = self.codec.decode(source.value)
         except Exception as exc:  # noqa: BLE001 - any decode failure is this message's fault
+            if self.observer:
+                LEFT_TO_OWNER.labels(flow=self.flow, topic=source.topic).inc()
+                return Outcome.LEFT_TO_OWNER
             return await self._dead_letter(source, exc)
         event_type = type(event).__name__
         self._count(EVENTS_IN, self._events_in, source.topic, event_type)

@@ -138,12 +138,6 @@ def until(check: Any, what: str, worker: WorkerProcess, timeout_s: float = 90) -
         time.sleep(0.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bugs on reseller.payments: a foreign contract (TicketOpened, also oversized) is "
-    "consumed with no outcome (BillingLedger._dispatch returns [] for events it does not bill), "
-    "and poison there is dead-lettered twice (two flows consume the topic, each dead-letters)",
-)
 def test_poison_on_every_ingress_topic_is_dead_lettered_once_and_good_events_flow(
     kafka: BrokerInfo, topic_name: Any, tmp_path: Path
 ) -> None:
