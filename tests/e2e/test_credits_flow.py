@@ -12,7 +12,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,11 +20,9 @@ import pytest
 
 from hub import cli
 from hub.commands.credits import approval_event
-from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, publish, read_all
+from hub.connectors.kafka_io import Outgoing, read_all
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, ResellerProfile
-from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.credits import (
     ServiceCreditAllocated,
@@ -33,101 +30,57 @@ from hub.schemas.events.credits import (
     ServiceCreditApproved,
 )
 from hub.schemas.events.orders import SubscriptionProvisioned
-from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
 from hub.testing.broker import BrokerInfo
+from hub.testing.e2e import (
+    EXCHANGE,
+    TEAMS,
+    WorkerHub,
+    counter_total,
+    envelope,
+    reference_events,
+    start_worker_hub,
+)
 from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
-CODEC = Codec()
 RESELLERS = {
     "cr-alpha": BillingMode.RESELLER_BILLS,
     "cr-beta": BillingMode.DISTRIBUTOR_WHITE_LABEL,
     "cr-gamma": BillingMode.RESELLER_BILLS,
 }
-EXCHANGE = CatalogItem(
-    product_id="CFQ7TTC0LH16",
-    sku_id="0001",
-    availability_id="CFQ7TTC0EXO1",
-    name="Exchange Online (Plan 1)",
-    service="exchange",
-    markets=("DE",),
-)
-TEAMS = CatalogItem(
-    product_id="CFQ7TTC0TEAM",
-    sku_id="0001",
-    availability_id="CFQ7TTC0TEA1",
-    name="Teams Essentials",
-    service="teams",
-    markets=("DE",),
-)
 WINDOW = (datetime(2025, 3, 3, 8, tzinfo=UTC), datetime(2025, 3, 3, 14, tzinfo=UTC))
 
 
-def _envelope(reseller_id: str | None) -> dict[str, object]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": datetime.now(UTC),
-        "correlation_id": f"c-{uuid.uuid4().hex[:8]}",
-        "reseller_id": reseller_id,
-    }
-
-
 def reference(catalog: TopicCatalog, customers: dict[str, str]) -> list[Outgoing]:
-    out = [
-        Outgoing(
-            catalog.name(Topic.RESELLERS),
-            rid,
-            ResellerUpserted.model_validate(
-                {
-                    **_envelope(rid),
-                    "reseller": ResellerProfile(
-                        reseller_id=rid,
-                        partner_id="1234567",
-                        name=rid,
-                        country="DE",
-                        currency="EUR",
-                        languages=("de",),
-                        billing_mode=mode,
-                        support_mode=SupportMode.RESELLER_OWN,
-                        credit_limit_minor=10**9,
-                        payment_terms_days=30,
-                    ),
-                }
-            ),
+    resellers = [
+        ResellerProfile(
+            reseller_id=rid,
+            partner_id="1234567",
+            name=rid,
+            country="DE",
+            currency="EUR",
+            languages=("de",),
+            billing_mode=mode,
+            support_mode=SupportMode.RESELLER_OWN,
+            credit_limit_minor=10**9,
+            payment_terms_days=30,
         )
         for rid, mode in RESELLERS.items()
     ]
-    out += [
-        Outgoing(
-            catalog.name(Topic.CUSTOMERS),
-            cid,
-            CustomerUpserted.model_validate(
-                {
-                    **_envelope(rid),
-                    "customer": Customer(
-                        customer_id=cid,
-                        reseller_id=rid,
-                        name=f"Customer {cid}",
-                        country="DE",
-                        region="eu-west",
-                        language="de",
-                        currency="EUR",
-                        tenant_domain=f"{cid}.onmicrosoft.com",
-                    ),
-                }
-            ),
+    people = [
+        Customer(
+            customer_id=cid,
+            reseller_id=rid,
+            name=f"Customer {cid}",
+            country="DE",
+            region="eu-west",
+            language="de",
+            currency="EUR",
+            tenant_domain=f"{cid}.onmicrosoft.com",
         )
         for cid, rid in customers.items()
     ]
-    out += [
-        Outgoing(
-            catalog.name(Topic.CATALOG),
-            item.catalog_item_id,
-            CatalogItemUpserted.model_validate({**_envelope(None), "item": item}),
-        )
-        for item in (EXCHANGE, TEAMS)
-    ]
-    return out
+    return reference_events(catalog, resellers, people, (EXCHANGE, TEAMS))
 
 
 def provisioned(
@@ -135,7 +88,7 @@ def provisioned(
 ) -> Outgoing:
     event = SubscriptionProvisioned.model_validate(
         {
-            **_envelope(rid),
+            **envelope(rid),
             "order_id": f"o-{sid}",
             "line_index": 0,
             "customer_id": cid,
@@ -172,23 +125,8 @@ def approval(incident: str, amount: str) -> ServiceCreditApproved:
     )
 
 
-def read(bootstrap: str, topic: str) -> list[Event]:
-    return [CODEC.decode(r.value) for r in asyncio.run(read_all(bootstrap, topic)) if r.value]
-
-
-def wait_for(worker: WorkerProcess, what: str, check: object, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"no {what}:\n{worker.log_tail()}"
-        time.sleep(0.5)
-
-
 def index_updates(worker: WorkerProcess) -> int:
-    total = 0.0
-    for line in worker.metrics().splitlines():
-        if line.startswith("hub_credits_index_updates_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+    return int(counter_total(worker, "hub_credits_index_updates_total"))
 
 
 def amounts_by_subscription(events: list[Event]) -> dict[str, set[int]]:
@@ -208,19 +146,7 @@ def amounts_by_subscription(events: list[Event]) -> dict[str, set[int]]:
     return out
 
 
-@dataclass
-class Hub:
-    kafka: BrokerInfo
-    catalog: TopicCatalog
-    worker: WorkerProcess
-
-    def publish(self, items: list[Outgoing]) -> None:
-        asyncio.run(publish(self.kafka.bootstrap, CODEC, items))
-
-    def read(self, topic: Topic | str) -> list[Event]:
-        name = self.catalog.name(topic) if isinstance(topic, Topic) else topic
-        return read(self.kafka.bootstrap, name)
-
+class Hub(WorkerHub):
     def reports(self, credit_id: str) -> list[ServiceCreditAllocationReported]:
         return [
             e
@@ -230,16 +156,10 @@ class Hub:
 
 
 def start_hub(kafka: BrokerInfo, tmp_path: Path, customers: dict[str, str]) -> Hub:
-    prefix = f"t.credits.{uuid.uuid4().hex[:8]}."
-    catalog = TopicCatalog(prefix)
-    asyncio.run(apply_topics(kafka.bootstrap, catalog.all(RESELLERS)))
-    worker = WorkerProcess(
-        kafka.bootstrap, tmp_path, topic_prefix=prefix, app_id=f"cr-{uuid.uuid4().hex[:8]}"
+    hub = start_worker_hub(
+        kafka, tmp_path, "credits", list(RESELLERS), lambda c: reference(c, customers)
     )
-    hub = Hub(kafka, catalog, worker)
-    hub.publish(reference(catalog, customers))
-    worker.start().wait_ready()
-    return hub
+    return Hub(hub.kafka, hub.catalog, hub.worker)
 
 
 CUSTOMERS = {
@@ -271,7 +191,7 @@ def test_approval_reaches_each_affected_subscription_on_its_resellers_billing_to
         provisioned(c, "sub-c1-teams", "cr-gamma", "cust-c1", TEAMS, 50),
     ]
     hub.publish(subs)
-    wait_for(hub.worker, "index of 5 subscriptions", lambda: index_updates(hub.worker) >= 5)
+    hub.wait_for("index of 5 subscriptions", lambda: index_updates(hub.worker) >= 5)
 
     monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP_SERVERS", hub.kafka.bootstrap)
     monkeypatch.setenv("HUB_TOPIC_PREFIX", c.prefix)
@@ -291,14 +211,12 @@ def test_approval_reaches_each_affected_subscription_on_its_resellers_billing_to
     assert cli.main(approve) == 0
     approved = c.name(Topic.CREDITS_APPROVED)
     (first,) = [e for e in hub.read(approved) if isinstance(e, ServiceCreditApproved)]
-    wait_for(hub.worker, "allocation report", lambda: hub.reports(first.credit_id))
+    hub.wait_for("allocation report", lambda: hub.reports(first.credit_id))
     # The same approval again, and once more as a fresh event with the same credit id.
     again = first.model_copy(update={"event_id": new_event_id()})
     hub.publish([Outgoing(approved, first.incident_id, first)])
     hub.publish([Outgoing(approved, first.incident_id, again)])
-    wait_for(
-        hub.worker, "both re-deliveries handled", lambda: len(hub.reports(first.credit_id)) >= 3
-    )
+    hub.wait_for("both re-deliveries handled", lambda: len(hub.reports(first.credit_id)) >= 3)
 
     allocated = hub.read(Topic.CREDITS_ALLOCATED)
     amounts = amounts_by_subscription(allocated)
@@ -349,13 +267,12 @@ def test_worker_killed_during_allocation_still_credits_each_subscription_once(
                 for i, (cid, rid) in enumerate(customers.items())
             ]
         )
-        wait_for(hub.worker, "index of 300", lambda: index_updates(hub.worker) >= 300)
+        hub.wait_for("index of 300", lambda: index_updates(hub.worker) >= 300)
         first = approval("EX30000", "1234.56")
         approved = c.name(Topic.CREDITS_APPROVED)
         hub.publish([Outgoing(approved, first.incident_id, first)] * 2)
         allocated_topic = c.name(Topic.CREDITS_ALLOCATED)
-        wait_for(
-            hub.worker,
+        hub.wait_for(
             "first allocation",
             lambda: asyncio.run(read_all(kafka.bootstrap, allocated_topic)),
             60,
@@ -368,7 +285,7 @@ def test_worker_killed_during_allocation_still_credits_each_subscription_once(
             amounts = amounts_by_subscription(hub.read(Topic.CREDITS_ALLOCATED))
             return len(amounts) == 300 and len(hub.reports(first.credit_id)) >= 1
 
-        wait_for(hub.worker, "all 300 credited after restart", all_credited, 120)
+        hub.wait_for("all 300 credited after restart", all_credited, 120)
         time.sleep(3)  # the third delivery: nothing new may appear
         amounts = amounts_by_subscription(hub.read(Topic.CREDITS_ALLOCATED))
     finally:

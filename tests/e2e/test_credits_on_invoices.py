@@ -10,10 +10,7 @@ the approved amount minus the reported remainder, per currency.
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,12 +19,10 @@ from pathlib import Path
 import pytest
 
 from hub import cli
-from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, publish, read_all
+from hub.connectors.kafka_io import Outgoing
 from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode, Term
 from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
-from hub.schemas.codec import Codec
-from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b
 from hub.schemas.events.credits import (
     ServiceCreditAllocated,
@@ -35,34 +30,25 @@ from hub.schemas.events.credits import (
     ServiceCreditApproved,
 )
 from hub.schemas.events.orders import SubscriptionProvisioned
-from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
 from hub.testing.broker import BrokerInfo
+from hub.testing.e2e import (
+    EXCHANGE,
+    TEAMS,
+    WorkerHub,
+    counter_total,
+    envelope,
+    reference_events,
+    start_worker_hub,
+)
 from hub.testing.worker import WorkerProcess
-from hub.topics import PartnerTopic, Topic, TopicCatalog
+from hub.topics import Topic, TopicCatalog
 
-CODEC = Codec()
 RESELLERS = {
     "ci-alpha": BillingMode.RESELLER_BILLS,
     "ci-beta": BillingMode.DISTRIBUTOR_WHITE_LABEL,
     "ci-gamma": BillingMode.RESELLER_BILLS,
     "ci-delta": BillingMode.RESELLER_BILLS,
 }
-EXCHANGE = CatalogItem(
-    product_id="CFQ7TTC0LH16",
-    sku_id="0001",
-    availability_id="CFQ7TTC0EXO1",
-    name="Exchange Online (Plan 1)",
-    service="exchange",
-    markets=("DE",),
-)
-TEAMS = CatalogItem(
-    product_id="CFQ7TTC0TEAM",
-    sku_id="0001",
-    availability_id="CFQ7TTC0TEA1",
-    name="Teams Essentials",
-    service="teams",
-    markets=("DE",),
-)
 
 
 @dataclass(frozen=True)
@@ -91,79 +77,43 @@ SUBS = (
 CREDITED = {"sub-a1", "sub-a2", "sub-b1", "sub-b2", "sub-c1", "sub-c2"}
 
 
-def _envelope(reseller_id: str | None) -> dict[str, object]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": datetime.now(UTC),
-        "correlation_id": f"c-{uuid.uuid4().hex[:8]}",
-        "reseller_id": reseller_id,
-    }
-
-
 def reference(catalog: TopicCatalog) -> list[Outgoing]:
     brand = Brand(display_name="Beta IT", signature="Your Beta team", reply_to="bill@beta.de")
-    out = [
-        Outgoing(
-            catalog.name(Topic.RESELLERS),
-            rid,
-            ResellerUpserted.model_validate(
-                {
-                    **_envelope(rid),
-                    "reseller": ResellerProfile(
-                        reseller_id=rid,
-                        partner_id="1234567",
-                        name=rid,
-                        country="DE",
-                        currency="EUR",
-                        languages=("de",),
-                        billing_mode=mode,
-                        support_mode=SupportMode.RESELLER_OWN,
-                        credit_limit_minor=10**9,
-                        payment_terms_days=30,
-                        brand=brand if mode is BillingMode.DISTRIBUTOR_WHITE_LABEL else None,
-                    ),
-                }
-            ),
+    resellers = [
+        ResellerProfile(
+            reseller_id=rid,
+            partner_id="1234567",
+            name=rid,
+            country="DE",
+            currency="EUR",
+            languages=("de",),
+            billing_mode=mode,
+            support_mode=SupportMode.RESELLER_OWN,
+            credit_limit_minor=10**9,
+            payment_terms_days=30,
+            brand=brand if mode is BillingMode.DISTRIBUTOR_WHITE_LABEL else None,
         )
         for rid, mode in RESELLERS.items()
     ]
-    customers = {s.customer: s for s in SUBS}
-    out += [
-        Outgoing(
-            catalog.name(Topic.CUSTOMERS),
-            cid,
-            CustomerUpserted.model_validate(
-                {
-                    **_envelope(s.reseller),
-                    "customer": Customer(
-                        customer_id=cid,
-                        reseller_id=s.reseller,
-                        name=f"Customer {cid}",
-                        country=s.country,
-                        language="de",
-                        currency=s.currency,
-                        tenant_domain=f"{cid}.onmicrosoft.com",
-                    ),
-                }
-            ),
+    customers = [
+        Customer(
+            customer_id=cid,
+            reseller_id=s.reseller,
+            name=f"Customer {cid}",
+            country=s.country,
+            language="de",
+            currency=s.currency,
+            tenant_domain=f"{cid}.onmicrosoft.com",
         )
-        for cid, s in customers.items()
+        for cid, s in {s.customer: s for s in SUBS}.items()
     ]
-    out += [
-        Outgoing(
-            catalog.name(Topic.CATALOG),
-            item.catalog_item_id,
-            CatalogItemUpserted.model_validate({**_envelope(None), "item": item}),
-        )
-        for item in (EXCHANGE, TEAMS)
-    ]
-    return out
+    return reference_events(catalog, resellers, customers, (EXCHANGE, TEAMS))
 
 
 def provisioned(catalog: TopicCatalog, s: Sub, start: date) -> Outgoing:
     event = SubscriptionProvisioned.model_validate(
         {
-            **_envelope(s.reseller),
+            **envelope(s.reseller),
             "order_id": f"o-{s.sid}",
             "line_index": 0,
             "customer_id": s.customer,
@@ -185,52 +135,20 @@ def provisioned(catalog: TopicCatalog, s: Sub, start: date) -> Outgoing:
     return Outgoing(catalog.name(Topic.PROVISIONING), s.reseller, event)
 
 
-@dataclass
-class Hub:
-    kafka: BrokerInfo
-    catalog: TopicCatalog
-    worker: WorkerProcess
-
-    def read(self, topic: Topic | str) -> list[Event]:
-        name = self.catalog.name(topic) if isinstance(topic, Topic) else topic
-        records = asyncio.run(read_all(self.kafka.bootstrap, name))
-        return [CODEC.decode(r.value) for r in records if r.value]
-
-    def partner(self, rid: str) -> list[Event]:
-        return self.read(self.catalog.partner(rid, PartnerTopic.BILLING))
-
-    def wait_for(self, what: str, check: Callable[[], bool], timeout_s: float = 90) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not check():
-            assert time.monotonic() < deadline, f"no {what}:\n{self.worker.log_tail()}"
-            time.sleep(0.5)
-
-
 @pytest.fixture
-def hub(kafka: BrokerInfo, tmp_path: Path) -> Iterator[Hub]:
-    prefix = f"t.crinv.{uuid.uuid4().hex[:8]}."
-    catalog = TopicCatalog(prefix)
-    asyncio.run(apply_topics(kafka.bootstrap, catalog.all(RESELLERS)))
-    worker = WorkerProcess(
-        kafka.bootstrap, tmp_path, topic_prefix=prefix, app_id=f"ci-{uuid.uuid4().hex[:8]}"
-    )
-    asyncio.run(publish(kafka.bootstrap, CODEC, reference(catalog)))
-    worker.start().wait_ready()
+def hub(kafka: BrokerInfo, tmp_path: Path) -> Iterator[WorkerHub]:
+    hub = start_worker_hub(kafka, tmp_path, "crinv", list(RESELLERS), reference)
     try:
-        yield Hub(kafka, catalog, worker)
+        yield hub
     finally:
-        worker.stop()
+        hub.worker.stop()
 
 
 def index_updates(worker: WorkerProcess) -> int:
-    total = 0.0
-    for line in worker.metrics().splitlines():
-        if line.startswith("hub_credits_index_updates_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+    return int(counter_total(worker, "hub_credits_index_updates_total"))
 
 
-def charges(hub: Hub, charge_type: ChargeType) -> list[b.ChargeRated]:
+def charges(hub: WorkerHub, charge_type: ChargeType) -> list[b.ChargeRated]:
     return [
         e
         for e in hub.read(Topic.CHARGES)
@@ -262,14 +180,14 @@ def credit_lines(doc: Document) -> list[tuple[str, int]]:
 
 
 def test_each_credit_lands_once_on_the_invoice_of_whoever_bills_the_customer(
-    hub: Hub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    hub: WorkerHub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     today = datetime.now(UTC).date()
     month_start = today.replace(day=1)
     period = f"{today:%Y-%m}"
     window = datetime.combine(month_start, datetime.min.time(), tzinfo=UTC)
     c = hub.catalog
-    asyncio.run(publish(hub.kafka.bootstrap, CODEC, [provisioned(c, s, month_start) for s in SUBS]))
+    hub.publish([provisioned(c, s, month_start) for s in SUBS])
     hub.wait_for("credits index", lambda: index_updates(hub.worker) >= len(SUBS))
     hub.wait_for("purchases billed", lambda: len(charges(hub, ChargeType.NEW)) >= len(SUBS))
 
@@ -293,9 +211,7 @@ def test_each_credit_lands_once_on_the_invoice_of_whoever_bills_the_customer(
 
     hub.wait_for("allocation report", lambda: bool(reports()))
     # The same approval delivered a second time: the same allocations again, nothing new.
-    asyncio.run(
-        publish(hub.kafka.bootstrap, CODEC, [Outgoing(approved, approval.incident_id, approval)])
-    )
+    hub.publish([Outgoing(approved, approval.incident_id, approval)])
     hub.wait_for("the second delivery's report", lambda: len(reports()) >= 2)
     hub.wait_for(
         "both deliveries' credits in billing",

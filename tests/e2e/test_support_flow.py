@@ -18,17 +18,18 @@ from typing import Any
 import pytest
 
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, publish, read_all
+from hub.connectors.kafka_io import Outgoing, publish
 from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
 from hub.domain.reference import Brand, Customer, ResellerProfile
 from hub.ops.local_kafka import free_port
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import TicketOpened
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_topics import desk_queue_specs
 from hub.testing.broker import BrokerInfo
+from hub.testing.e2e import envelope, events_in, read_events, wait_until
 from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
@@ -64,15 +65,6 @@ def customer(customer_id: str, reseller_id: str) -> Customer:
         currency="EUR",
         tenant_domain=f"{customer_id}.onmicrosoft.com",
     )
-
-
-def envelope(reseller_id: str | None, at: datetime) -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": at,
-        "correlation_id": f"c-{uuid.uuid4().hex[:8]}",
-        "reseller_id": reseller_id,
-    }
 
 
 def ticket(
@@ -115,7 +107,7 @@ class Hub:
         asyncio.run(publish(self.bootstrap, CODEC, items))
 
     def read(self, topic: str) -> list[Event]:
-        return [CODEC.decode(r.value or b"") for r in asyncio.run(read_all(self.bootstrap, topic))]
+        return read_events(self.bootstrap, topic)
 
     def wait_for(self, topic: str, predicate: Any, timeout_s: float = 60.0) -> list[Event]:
         deadline = time.monotonic() + timeout_s
@@ -143,16 +135,10 @@ class Hub:
 
 
 def wait_for_reference(worker: WorkerProcess, customers: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        seen = 0.0
-        for line in worker.metrics().splitlines():
-            if line.startswith("hub_events_in_total{") and 'event_type="CustomerUpserted"' in line:
-                seen += float(line.rsplit(" ", 1)[1])
-        if seen >= customers:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"reference data never arrived:\n{worker.log_tail()}")
+    def reached() -> bool:
+        return events_in(worker, "CustomerUpserted") >= customers
+
+    wait_until("reference data", reached, worker, 60)
 
 
 @pytest.fixture(scope="module")

@@ -10,44 +10,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, publish, read_all
+from hub.connectors.kafka_io import Outgoing, publish
 from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
 from hub.domain.reference import Customer, ResellerProfile
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import SlaBreached, SlaWarning, TicketOpened, TicketRouted
 from hub.testing.broker import BrokerInfo
+from hub.testing.e2e import envelope, events_in, read_events, wait_until
 from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 CODEC = Codec()
 FIRST_RESPONSE_S = 15
-
-
-def _envelope(at: datetime) -> dict[str, object]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": at,
-        "correlation_id": f"c-{uuid.uuid4().hex[:8]}",
-        "reseller_id": "slaown",
-    }
-
-
-def _read(bootstrap: str, topic: str) -> list[Event]:
-    return [CODEC.decode(r.value or b"") for r in asyncio.run(read_all(bootstrap, topic))]
-
-
-def _wait_for_customer(worker: WorkerProcess) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if any(
-            line.startswith("hub_events_in_total{") and 'event_type="CustomerUpserted"' in line
-            for line in worker.metrics().splitlines()
-        ):
-            return
-        time.sleep(0.3)
-    raise AssertionError(worker.log_tail())
 
 
 def test_worker_killed_with_a_pending_breach_fires_it_exactly_once_after_restart(
@@ -85,12 +61,12 @@ def test_worker_killed_with_a_pending_breach_fires_it_exactly_once_after_restart
                 Outgoing(
                     catalog.name(Topic.RESELLERS),
                     "slaown",
-                    ResellerUpserted(**_envelope(now), reseller=profile),  # type: ignore[arg-type]
+                    ResellerUpserted(**envelope("slaown", now), reseller=profile),
                 ),
                 Outgoing(
                     catalog.name(Topic.CUSTOMERS),
                     "c-sla",
-                    CustomerUpserted(**_envelope(now), customer=cust),  # type: ignore[arg-type]
+                    CustomerUpserted(**envelope("slaown", now), customer=cust),
                 ),
             ],
         )
@@ -106,9 +82,9 @@ def test_worker_killed_with_a_pending_breach_fires_it_exactly_once_after_restart
     own_topic = catalog.partner("slaown", PartnerTopic.SUPPORT)
     try:
         worker.start().wait_ready()
-        _wait_for_customer(worker)
+        wait_until("the customer", lambda: events_in(worker, "CustomerUpserted") >= 1, worker, 60)
         opened = TicketOpened(
-            **_envelope(datetime.now(UTC)),  # type: ignore[arg-type]
+            **envelope("slaown"),
             ticket_id="t-sla-1",
             customer_id="c-sla",
             title="Cannot sign in",
@@ -124,12 +100,12 @@ def test_worker_killed_with_a_pending_breach_fires_it_exactly_once_after_restart
             )
         )
         deadline = time.monotonic() + 60
-        while not any(isinstance(e, TicketRouted) for e in _read(kafka.bootstrap, own_topic)):
+        while not any(isinstance(e, TicketRouted) for e in read_events(kafka.bootstrap, own_topic)):
             assert time.monotonic() < deadline, worker.log_tail()
             time.sleep(0.3)
         time.sleep(2)  # long enough for the timer's changelog write, well before the deadline
         breaches_before_kill = [
-            e for e in _read(kafka.bootstrap, own_topic) if isinstance(e, SlaBreached)
+            e for e in read_events(kafka.bootstrap, own_topic) if isinstance(e, SlaBreached)
         ]
         worker.kill()
         assert not breaches_before_kill
@@ -140,9 +116,11 @@ def test_worker_killed_with_a_pending_breach_fires_it_exactly_once_after_restart
         while not breaches:
             assert time.monotonic() < deadline, worker.log_tail()
             time.sleep(0.5)
-            breaches = [e for e in _read(kafka.bootstrap, own_topic) if isinstance(e, SlaBreached)]
+            breaches = [
+                e for e in read_events(kafka.bootstrap, own_topic) if isinstance(e, SlaBreached)
+            ]
         time.sleep(5)  # several more ticks: nothing may fire again
-        events = _read(kafka.bootstrap, own_topic)
+        events = read_events(kafka.bootstrap, own_topic)
     finally:
         worker.stop()
 
