@@ -98,15 +98,10 @@ def _schemas_register(args: argparse.Namespace, settings: Settings) -> int:
 def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
     from hub.app import build_codec
     from hub.connectors.kafka_admin import apply_topics
-    from hub.connectors.kafka_io import Outgoing, publish
-    from hub.connectors.reference_files import load_reference_file, reference_events
-    from hub.schemas.events.reference import (
-        CatalogItemUpserted,
-        CustomerUpserted,
-        ResellerUpserted,
-    )
+    from hub.connectors.kafka_io import publish
+    from hub.connectors.reference_files import load_reference_file, reference_outgoing
     from hub.topic_plan import every_topic
-    from hub.topics import Topic, TopicCatalog
+    from hub.topics import TopicCatalog
 
     ref = load_reference_file(Path(args.file), section=args.section)
     say("validated " + ", ".join(f"{n} {what}" for what, n in ref.counts().items()))
@@ -119,17 +114,7 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
                 bootstrap, every_topic(catalog, resellers), auth=auth_from_settings(settings)
             )
         )
-    items = []
-    for key, event in reference_events(ref, datetime.now(UTC)):
-        if isinstance(event, ResellerUpserted):
-            topic = Topic.RESELLERS
-        elif isinstance(event, CustomerUpserted):
-            topic = Topic.CUSTOMERS
-        elif isinstance(event, CatalogItemUpserted):
-            topic = Topic.CATALOG
-        else:
-            topic = Topic.PRICES
-        items.append(Outgoing(catalog.name(topic), key, event))
+    items = reference_outgoing(ref, catalog, datetime.now(UTC))
     sent = asyncio.run(
         publish(bootstrap, build_codec(settings), items, auth=auth_from_settings(settings))
     )

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from hub.connectors.kafka_io import Outgoing
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import ValidationFailed
 from hub.schemas.envelope import Event, derived_event_id
@@ -27,6 +28,7 @@ from hub.schemas.events.reference import (
     PriceListEntryUpserted,
     ResellerUpserted,
 )
+from hub.topics import Topic, TopicCatalog
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -205,3 +207,19 @@ def reference_events(ref: ReferenceSet, at: datetime) -> list[tuple[str, Event]]
 
 def reseller_ids(ref: ReferenceSet) -> Iterable[str]:
     return (r.reseller_id for r in ref.resellers)
+
+
+_TOPIC_OF: dict[type[Event], Topic] = {
+    ResellerUpserted: Topic.RESELLERS,
+    CustomerUpserted: Topic.CUSTOMERS,
+    CatalogItemUpserted: Topic.CATALOG,
+    PriceListEntryUpserted: Topic.PRICES,
+}
+
+
+def reference_outgoing(ref: ReferenceSet, catalog: TopicCatalog, at: datetime) -> list[Outgoing]:
+    """``reference_events`` addressed to their reference topics in ``catalog``."""
+    return [
+        Outgoing(catalog.name(_TOPIC_OF[type(event)]), key, event)
+        for key, event in reference_events(ref, at)
+    ]

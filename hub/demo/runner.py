@@ -10,15 +10,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.connectors.kafka_io import Outgoing, publish
-from hub.connectors.reference_files import load_reference_file, reference_events
+from hub.connectors.kafka_io import publish
+from hub.connectors.reference_files import load_reference_file, reference_outgoing
 from hub.demo.environment import DemoEnvironment, Say, demo_environment, start_worker
 from hub.demo.scenario import CODEC, STEPS, DemoState, Step, wait_for
 from hub.demo.summary import Summary, build_summary
 from hub.ops.paths import ops_dir
-from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
 from hub.settings import Settings
-from hub.topics import Topic
 
 
 def _say(message: str) -> None:
@@ -27,17 +25,7 @@ def _say(message: str) -> None:
 
 async def load_sample_reference(env: DemoEnvironment, say: Say) -> list[str]:
     ref = load_reference_file(ops_dir() / "sample" / "reference.yaml")
-    items = []
-    for key, event in reference_events(ref, datetime.now(UTC)):
-        if isinstance(event, ResellerUpserted):
-            topic = Topic.RESELLERS
-        elif isinstance(event, CustomerUpserted):
-            topic = Topic.CUSTOMERS
-        elif isinstance(event, CatalogItemUpserted):
-            topic = Topic.CATALOG
-        else:
-            topic = Topic.PRICES
-        items.append(Outgoing(env.topics.name(topic), key, event))
+    items = reference_outgoing(ref, env.topics, datetime.now(UTC))
     await publish(env.bootstrap, CODEC, items)
     say("sample reference data: " + ", ".join(f"{n} {k}" for k, n in ref.counts().items()))
     return [r.reseller_id for r in ref.resellers]
