@@ -27,12 +27,12 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, producer, publish
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import ResellerUpserted
 from hub.streams.pipeline import event_headers
 from hub.testing.broker import session_broker
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 RESULTS = Path(__file__).parent / "results"

@@ -40,6 +40,7 @@ from hub.connectors.kafka_io import Outgoing
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.local_kafka import free_port
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderLine, OrderRequested
 from hub.schemas.events.reference import (
@@ -48,7 +49,6 @@ from hub.schemas.events.reference import (
     PriceListEntryUpserted,
     ResellerUpserted,
 )
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 RESULTS = Path(__file__).parent / "results"

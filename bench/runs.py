@@ -25,8 +25,8 @@ from bench.report import RAW, Kind, Result, measured, unavailable
 from bench.scenarios import Batch, HubFlow
 from hub.connectors.kafka_admin import apply_topics
 from hub.ops.local_kafka import free_port
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event
-from hub.testing.worker import WorkerProcess
 from hub.topics import TopicSpec
 
 PARTITIONS = 3  # the hub's default (HUB_KAFKA_PARTITIONS); baselines use the same

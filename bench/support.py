@@ -30,10 +30,10 @@ from bench.runs import PARTITIONS, wait_reference
 from hub.connectors.kafka_io import Outgoing
 from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
 from hub.domain.reference import Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import TicketOpened
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 RESULTS = Path(__file__).parent / "results"

@@ -21,8 +21,8 @@ from pathlib import Path
 from hub.connectors.kafka_admin import apply_topics
 from hub.ops import local_kafka
 from hub.ops.paths import ops_dir
+from hub.ops.worker_process import WorkerProcess
 from hub.settings import Settings
-from hub.testing.worker import WorkerProcess
 from hub.topic_plan import every_topic
 from hub.topics import TopicCatalog
 

@@ -16,11 +16,11 @@ from typing import Any
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.domain.reference import CatalogItem, Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
 from hub.testing.broker import BrokerInfo
-from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 CODEC = Codec()

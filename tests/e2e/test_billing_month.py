@@ -13,6 +13,7 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import Brand, Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b
@@ -20,7 +21,6 @@ from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.testing.broker import BrokerInfo
-from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 CODEC = Codec()

@@ -21,13 +21,13 @@ from hub.connectors.partner_center.simulator import PartnerCenterSimulator, serv
 from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.events import billing as b
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import ResellerUpserted
 from hub.settings import load_settings
 from hub.testing.broker import BrokerInfo
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 CODEC = Codec()

@@ -23,6 +23,7 @@ from hub.commands.credits import approval_event
 from hub.connectors.kafka_io import Outgoing, read_all
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.credits import (
     ServiceCreditAllocated,
@@ -40,7 +41,6 @@ from hub.testing.e2e import (
     reference_events,
     start_worker_hub,
 )
-from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 RESELLERS = {

@@ -22,6 +22,7 @@ from hub import cli
 from hub.connectors.kafka_io import Outgoing
 from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode, Term
 from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b
 from hub.schemas.events.credits import (
@@ -40,7 +41,6 @@ from hub.testing.e2e import (
     reference_events,
     start_worker_hub,
 )
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 RESELLERS = {

@@ -31,6 +31,7 @@ from hub.connectors.partner_center.simulator_faults import Fault, FaultKind
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.local_kafka import free_port
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.billing import DunningStageReached
@@ -55,7 +56,6 @@ from hub.schemas.events.subscriptions import (
     SubscriptionChangeRequested,
 )
 from hub.testing.broker import BrokerInfo
-from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # 6.00 USD per seat-month at the simulator

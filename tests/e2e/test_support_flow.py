@@ -22,6 +22,7 @@ from hub.connectors.kafka_io import Outgoing, publish
 from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
 from hub.domain.reference import Brand, Customer, ResellerProfile
 from hub.ops.local_kafka import free_port
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
@@ -30,7 +31,6 @@ from hub.streams.support_config import SupportConfig
 from hub.streams.support_topics import desk_queue_specs
 from hub.testing.broker import BrokerInfo
 from hub.testing.e2e import envelope, events_in, read_events, wait_until
-from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 CODEC = Codec()

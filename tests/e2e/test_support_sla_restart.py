@@ -13,13 +13,13 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
 from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
 from hub.domain.reference import Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import SlaBreached, SlaWarning, TicketOpened, TicketRouted
 from hub.testing.broker import BrokerInfo
 from hub.testing.e2e import envelope, events_in, read_events, wait_until
-from hub.testing.worker import WorkerProcess
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 CODEC = Codec()

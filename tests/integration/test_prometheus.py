@@ -17,10 +17,10 @@ import pytest
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
 from hub.ops.local_kafka import free_port
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.testing.broker import BrokerInfo
 from hub.testing.samples import sample
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 PROMETHEUS_DIR = Path(__file__).parents[2] / "ops" / "prometheus"

@@ -260,7 +260,7 @@ def test_no_password_reaches_the_broker_logs(secure_broker: SecureBroker) -> Non
 async def test_a_hub_worker_joins_the_secure_broker_with_its_settings_credentials(
     secure_broker: SecureBroker, tmp_path: Path
 ) -> None:
-    from hub.testing.worker import WorkerProcess
+    from hub.ops.worker_process import WorkerProcess
 
     app_id = "iso-worker"
     worker = WorkerProcess(

@@ -27,6 +27,7 @@ from hub.connectors.kafka_io import Outgoing, Record
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import ChargeRated
 from hub.schemas.events.credits import ServiceCreditAllocated, ServiceCreditApproved
@@ -36,7 +37,6 @@ from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
 from hub.streams.lag import measure_lag
 from hub.testing.checker import Input, Output, fingerprint
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 RESELLERS = 20

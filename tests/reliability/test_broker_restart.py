@@ -30,9 +30,9 @@ from reliability_harness import (
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import publish
 from hub.ops import local_kafka
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.testing import checker
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

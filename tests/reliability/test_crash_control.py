@@ -36,7 +36,7 @@ APP = Path(__file__).parent / "apps" / "naive_rating_app.py"
 
 
 class NaiveWorker:
-    """The naive app in a child process, killed like ``hub.testing.worker.WorkerProcess``."""
+    """The naive app in a child process, killed like ``hub.ops.worker_process.WorkerProcess``."""
 
     def __init__(self, bootstrap: str, tmp: Path, source: str, sink: str, app_id: str) -> None:
         self.log_path = tmp / "naive.log"

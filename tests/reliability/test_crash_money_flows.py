@@ -40,12 +40,12 @@ from reliability_harness import (
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.testing import checker
 from hub.testing.broker import BrokerInfo
 from hub.testing.checker import Input
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

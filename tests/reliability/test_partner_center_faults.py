@@ -33,6 +33,7 @@ from hub.connectors.partner_center.simulator_faults import Fault, FaultKind, Los
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.local_kafka import free_port
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import (
@@ -48,7 +49,6 @@ from hub.schemas.events.reference import (
     ResellerUpserted,
 )
 from hub.testing.broker import BrokerInfo
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

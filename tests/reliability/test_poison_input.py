@@ -26,13 +26,13 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, producer, publish, read_all
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import Customer, ResellerProfile
+from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.events.orders import OrderLine, OrderRejected, OrderRequested
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.testing.broker import BrokerInfo
 from hub.testing.checker import dead_letter_of
 from hub.testing.samples import sample
-from hub.testing.worker import WorkerProcess
 from hub.topics import Topic, TopicCatalog
 
 pytestmark = [pytest.mark.e2e]

@@ -1,4 +1,4 @@
-"""A hub worker in a child process, for integration tests, crash tests and the demo.
+"""A hub worker in a child process: for the demo, the benchmarks and the tests.
 
 The child is ``python -m hub.cli worker`` configured only through ``HUB_*`` variables, so what
 runs is exactly what ops run. Killing it (SIGKILL) is how crash tests simulate a dying worker.
