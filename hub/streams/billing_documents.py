@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from hub.domain.collections import DunningNotice, DunningStage
@@ -68,7 +69,8 @@ def charge_rated(cause: Event, line: RatedLine) -> b.ChargeRated:
 def _tax_label(rule: TaxRule, rate_bps: int, treatment: TaxTreatment) -> str:
     if treatment is not TaxTreatment.STANDARD:
         return f"{rule.name} {treatment.value}"
-    return f"{rule.name} {rate_bps / 100:g}%"
+    percent = (Decimal(rate_bps) / 100).normalize()  # 1900 -> 19, 290 -> 2.9; never a float
+    return f"{rule.name} {percent:f}%"
 
 
 def document(
