@@ -26,8 +26,7 @@ from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.context import Context
 from hub.streams.credits_allocation import Allocator
 from hub.streams.credits_index import CreditIndex
-from hub.streams.dead_letter import SourceMessage
-from hub.streams.pipeline import Emit, Pipeline, RetryPolicy, table_writes_handed_over
+from hub.streams.pipeline import Emit, RetryPolicy
 from hub.topics import Topic, TopicCatalog
 
 # Reference data (catalogue, resellers) loads beside the flows at start: give it time to arrive
@@ -60,19 +59,6 @@ def approvals_router(catalog: TopicCatalog) -> Any:
         return [Emit(index_topic, event.service, event)]
 
     return route
-
-
-async def run_keyed(stream: Any, pipeline: Pipeline, handler: IndexHandler) -> None:
-    """Like ``Pipeline.run``, but the handler also gets the message key (the service)."""
-    async for item in stream.events():
-        source = SourceMessage.from_faust(item.message)
-        key = source.key.decode() if source.key is not None else ""
-
-        async def handle(event: Event, key: str = key) -> Sequence[Emit]:
-            return await handler.handle(event, key)
-
-        await pipeline.process(source, handle)
-        await table_writes_handed_over(stream.app)
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -118,4 +104,4 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.source(Topic.CREDITS_INDEX), name="credits.index", concurrency=1)
     async def allocate(stream: Any) -> None:
-        await run_keyed(stream, ctx.pipeline("credits", REFERENCE_RETRY), handler)
+        await ctx.pipeline("credits", REFERENCE_RETRY).run_keyed(stream, handler.handle)

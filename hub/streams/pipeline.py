@@ -35,6 +35,8 @@ class Emit:
 
 
 Handler = Callable[[Event], Awaitable[Sequence[Emit]]]
+# A handler that also needs the message key (a re-keyed topic: the key is the grouping).
+KeyedHandler = Callable[[Event, str], Awaitable[Sequence[Emit]]]
 # Called with (event, error, attempts) when a decoded event is about to be dead-lettered: what it
 # returns is sent first, so a flow can report the failure (e.g. ProvisioningFailed) as an event.
 FailureHandler = Callable[[Event, Exception, int], Awaitable[Sequence[Emit]]]
@@ -135,6 +137,18 @@ class Pipeline:
         """Drive a faust stream (raw bytes) through ``handler`` until the stream ends."""
         async for event in stream.events():
             await self.process(SourceMessage.from_faust(event.message), handler, on_failure)
+            await table_writes_handed_over(stream.app)
+
+    async def run_keyed(self, stream: Any, handler: KeyedHandler) -> None:
+        """Like ``run``, for handlers that also get the message key."""
+        async for event in stream.events():
+            source = SourceMessage.from_faust(event.message)
+            key = source.key.decode() if source.key is not None else ""
+
+            async def handle(decoded: Event, key: str = key) -> Sequence[Emit]:
+                return await handler(decoded, key)
+
+            await self.process(source, handle)
             await table_writes_handed_over(stream.app)
 
     async def process(
