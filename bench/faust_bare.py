@@ -17,13 +17,14 @@ from typing import Any
 
 import faust
 
-from hub.app import FAUST_TUNING, TunedApp
+from hub.app import FAUST_TUNING
+from hub.streams.faust_transport import HubApp
 
 _untuned = os.environ.get("BENCH_FAUST_UNTUNED", "") == "1"
 if not _untuned and "BENCH_FAUST_FETCH_MAX_WAIT_MS" in os.environ:
-    TunedApp.fetch_max_wait_ms = int(os.environ["BENCH_FAUST_FETCH_MAX_WAIT_MS"])
+    HubApp.fetch_max_wait_ms = int(os.environ["BENCH_FAUST_FETCH_MAX_WAIT_MS"])
 
-app = (faust.App if _untuned else TunedApp)(
+app = (faust.App if _untuned else HubApp)(
     os.environ.get("BENCH_FAUST_APP_ID", "bench-faust-bare"),
     broker=f"kafka://{os.environ.get('BENCH_FAUST_BOOTSTRAP', '127.0.0.1:9092')}",
     store="memory://",

@@ -6,61 +6,23 @@ state dirs, connectors) enters here and nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, cast
+from typing import Any
 
-import aiokafka
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TransportT
 
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
-from hub.streams import lag, ops_commands, reference
+from hub.streams import diagnostics, lag, ops_commands, reference
 from hub.streams.context import Context
+from hub.streams.faust_transport import HubApp
 from hub.topics import TopicCatalog
 
 StreamModule = Callable[[faust.App, Context], None]
-
-# The longest a fetch waits on the broker for new records. faust hard-codes 1,500 ms, and
-# aiokafka keeps one fetch in flight per broker: once a busy partition's records sit unconsumed
-# for 100 ms (aiokafka's prefetch backoff), a fetch for the idle partitions goes out and long-polls,
-# and the busy partition cannot be fetched again until it returns. On one broker that stalled
-# bursts for up to 1.5 s per round (bench/PROFILE.md). 50 ms bounds the stall; each idle poll
-# costs a little CPU (an idle hub worker: 0.8% of a core at 1,500 ms, 5% at 50, 18% at 10).
-FETCH_MAX_WAIT_MS = 50
-
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(
-        self, transport: faust_aiokafka.Transport
-    ) -> aiokafka.AIOKafkaConsumer:
-        consumer = super()._create_worker_consumer(transport)
-        # aiokafka reads this when the consumer starts (it builds its fetcher then).
-        consumer._fetch_max_wait_ms = cast(TunedApp, self.app).fetch_max_wait_ms
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
-class TunedApp(faust.App):
-    """A faust app whose Kafka consumer long-polls briefly (see ``FETCH_MAX_WAIT_MS``)."""
-
-    fetch_max_wait_ms: ClassVar[int] = FETCH_MAX_WAIT_MS
-
-    def _new_transport(self) -> TransportT:
-        return _Transport(self.conf.broker_consumer, self)
-
 
 # Settings that decide throughput and latency; the bare-faust benchmark uses the same ones.
 # The producer waits up to 5 ms to fill a batch of up to 256 KiB: with faust's defaults (no
@@ -102,7 +64,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
             mechanism=auth.mechanism,
         )
     )
-    app = TunedApp(
+    app = HubApp(
         settings.app_id,
         broker=settings.broker_urls,
         store="rocksdb://",
@@ -136,4 +98,9 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
     for register in stream_modules() if modules is None else modules:
         register(app, ctx)
     ops_commands.register(app, ctx)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def _install_diagnostics() -> None:
+        diagnostics.install(app, asyncio.get_running_loop())
+
     return app

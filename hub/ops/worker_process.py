@@ -102,6 +102,11 @@ class WorkerProcess:
                 self.proc.wait(timeout=10)
         return self.proc.returncode
 
+    def request_report(self) -> None:
+        """SIGUSR2: the worker logs its consumer state (hub/streams/diagnostics.py)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR2)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no commit, no flush: a crash."""
         if self.proc is not None and self.proc.poll() is None:

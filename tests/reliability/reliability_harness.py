@@ -317,6 +317,7 @@ def wait_zero_lag(
     start = time.monotonic()
     deadline = start + timeout_s
     zero_since: float | None = None
+    last_lag, moved_at, reported = -2, start, False
     while True:
         assert worker.running(), f"worker died:\n{worker.log_tail()}"
         try:
@@ -330,6 +331,11 @@ def wait_zero_lag(
                 return now - start
         else:
             zero_since = None
+        if lag != last_lag:
+            last_lag, moved_at, reported = lag, now, False
+        elif not reported and now - moved_at > 60:
+            worker.request_report()  # the log then says where the stuck records are
+            reported = True
         assert now < deadline, f"lag {lag} after {timeout_s}s:\n{worker.log_tail()}"
         time.sleep(1.0)
 

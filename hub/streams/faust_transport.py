@@ -1,0 +1,136 @@
+"""The hub's faust app class: faust's aiokafka transport with two fixes the hub depends on.
+
+1. **A short fetch long-poll** (``FETCH_MAX_WAIT_MS``). faust hard-codes 1,500 ms, and aiokafka
+   keeps one fetch in flight per broker: once a busy partition's records sit unconsumed for
+   100 ms (aiokafka's prefetch backoff), a fetch for the idle partitions goes out and long-polls,
+   and the busy partition cannot be fetched again until it returns. On one broker that stalled
+   bursts for up to 1.5 s per round (bench/PROFILE.md). 50 ms bounds the stall; each idle poll
+   costs a little CPU (an idle hub worker: 0.8% of a core at 1,500 ms, 5% at 50, 18% at 10).
+
+2. **Records fetched before a rebalance can neither ack nor hide the records after it.** After
+   every rebalance faust seeks each partition back to its committed offset and fetches again.
+   In faust 0.15.3 a record fetched in the old generation whose delivery was still waiting (on
+   flow control, which a rebalance holds) finishes after that seek and then (a) moves the
+   partition's read offset past the records about to be fetched again, so faust drops them as
+   already read: they are never processed nor acked, and the partition's committed offset
+   stops for good (the worker sits idle with lag); and (b) is acked by the stream that skips it
+   as stale, so the commit could move past a record nobody processed. Here an old-generation
+   record is not delivered, does not move the read offset and is never acked: the fetch after
+   the seek brings it again. tests/reliability/test_crash_money_flows.py found this (restarts
+   after SIGKILL rebalance while the dead member leaves the group);
+   tests/unit/streams/test_faust_transport.py pins the behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar, cast
+
+import aiokafka
+import faust
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TransportT
+from faust.types.tuples import Message
+
+FETCH_MAX_WAIT_MS = 50
+
+
+def is_stale(message: Message, current_generation: int) -> bool:
+    """True if ``message`` was fetched in a consumer generation before the current one."""
+    generation = message.generation_id
+    return generation is not None and generation != current_generation
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(
+        self, transport: faust_aiokafka.Transport
+    ) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka reads this when the consumer starts (it builds its fetcher then).
+        consumer._fetch_max_wait_ms = cast(HubApp, self.app).fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def ack(self, message: Message) -> bool:
+        if is_stale(message, self.app.consumer_generation_id):
+            return False  # fetched again after the rebalance's seek; that copy is acked
+        return bool(super().ack(message))
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs a broker
+        """faust 0.15.3's loop (``Consumer._drain_messages``) with the generation checks above.
+
+        Kept line for line with faust's except for the two ``is_stale`` tests and the periodic
+        commit, which faust does inline the same way.
+        """
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        app = self.app
+        yield_every = 100
+        num_since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await asyncio.sleep(0)
+                            num_since_yield = 0
+                        if is_stale(message, app.consumer_generation_id):
+                            continue
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            await self.wait_first(callback(message), self.suspend_flow.wait())
+                            if not is_stale(message, app.consumer_generation_id):
+                                set_read_offset(tp, offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class HubApp(faust.App):
+    """faust.App on the transport above (see the module docstring)."""
+
+    fetch_max_wait_ms: ClassVar[int] = FETCH_MAX_WAIT_MS
+
+    def _new_transport(self) -> TransportT:
+        return _Transport(self.conf.broker_consumer, self)
