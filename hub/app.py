@@ -6,7 +6,6 @@ state dirs, connectors) enters here and nowhere else.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +16,7 @@ from hub.connectors.kafka_auth import auth_from_settings
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
-from hub.streams import diagnostics, lag, ops_commands, reference
+from hub.streams import lag, ops_commands, reference
 from hub.streams.context import Context
 from hub.streams.faust_transport import HubApp
 from hub.topics import TopicCatalog
@@ -98,9 +97,4 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
     for register in stream_modules() if modules is None else modules:
         register(app, ctx)
     ops_commands.register(app, ctx)
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def _install_diagnostics() -> None:
-        diagnostics.install(app, asyncio.get_running_loop())
-
     return app

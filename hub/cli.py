@@ -95,9 +95,8 @@ def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_worker(settings: Settings, loglevel: str) -> int:
     """Run the faust worker in the foreground until Ctrl-C or SIGTERM."""
-    import faust
-
     from hub.app import build_app
+    from hub.streams.diagnostics import ReportingWorker
     from hub.streams.local_state import close_local_state, open_local_state
 
     # Tables of a run that did not stop cleanly may be ahead of their changelogs: rebuild them.
@@ -108,7 +107,7 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
         f"worker {settings.app_id} on {settings.kafka_bootstrap_servers}; metrics at "
         f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics"
     )
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = ReportingWorker(app, loglevel=loglevel, quiet=True)
     # faust's start-up spinner sets the root logger to DEBUG (it spins on every record), so each
     # debug call in faust, aiokafka and mode built a record only to drop it, per message. Without
     # it the root logger stays at ``loglevel``.

@@ -10,9 +10,10 @@ processed or acked?" without a debugger. Best-effort: a field that cannot be rea
 from __future__ import annotations
 
 import logging
-import signal
 from collections.abc import Iterator
 from typing import Any
+
+import faust
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,12 @@ def log_report(app: Any) -> None:
     log.warning("consumer report:\n  %s", "\n  ".join(lines))
 
 
-def install(app: Any, loop: Any) -> None:
-    """SIGUSR2 logs :func:`report_lines` (call once the worker's event loop exists)."""
-    loop.add_signal_handler(signal.SIGUSR2, log_report, app)
+class ReportingWorker(faust.Worker):
+    """faust's worker, except that SIGUSR2 logs the consumer report.
+
+    mode's worker opens pdb on SIGUSR2: a worker in production has no terminal, so that only
+    raised ``BdbQuit`` in the event loop. SIGUSR1 still logs every task's stack (mode's).
+    """
+
+    def _on_sigusr2(self) -> None:
+        log_report(self.app)

@@ -7,23 +7,27 @@
    bursts for up to 1.5 s per round (bench/PROFILE.md). 50 ms bounds the stall; each idle poll
    costs a little CPU (an idle hub worker: 0.8% of a core at 1,500 ms, 5% at 50, 18% at 10).
 
-2. **Records fetched before a rebalance can neither ack nor hide the records after it.** After
-   every rebalance faust seeks each partition back to its committed offset and fetches again.
-   In faust 0.15.3 a record fetched in the old generation whose delivery was still waiting (on
-   flow control, which a rebalance holds) finishes after that seek and then (a) moves the
-   partition's read offset past the records about to be fetched again, so faust drops them as
-   already read: they are never processed nor acked, and the partition's committed offset
-   stops for good (the worker sits idle with lag); and (b) is acked by the stream that skips it
-   as stale, so the commit could move past a record nobody processed. Here an old-generation
-   record is not delivered, does not move the read offset and is never acked: the fetch after
-   the seek brings it again. tests/reliability/test_crash_money_flows.py found this (restarts
-   after SIGKILL rebalance while the dead member leaves the group);
-   tests/unit/streams/test_faust_transport.py pins the behaviour.
+2. **A record fetched before a seek never hides the records fetched after it.** After every
+   rebalance, and when table recovery ends, faust seeks each partition back to its committed
+   offset and fetches again, and it drops a fetched record whose offset is below the partition's
+   read offset (the last record it delivered) as already read. In faust 0.15.3 a record fetched
+   before the seek whose delivery was still waiting (on flow control, which rebalances and
+   recovery hold) finishes after the seek and moves the read offset past the records about to
+   be fetched again: faust drops them, nobody processes or acks them, and the partition's
+   committed offset stops for good (the worker sits idle with lag). Here a record fetched
+   before its partition's latest seek is not delivered, and a delivery that outlived a seek
+   does not move the read offset; an ack counts only for a record of the current consumer
+   generation while flow is active (streams ack records they skip as stale). Ignoring an ack
+   is always safe: the record is fetched again and processing is idempotent.
+   tests/reliability/test_crash_money_flows.py found this (restarts after SIGKILL rebalance
+   while the dead member leaves the group); tests/unit/streams/test_faust_transport.py pins
+   the rules.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any, ClassVar, cast
 
 import aiokafka
@@ -31,7 +35,7 @@ import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
-from faust.types.tuples import Message
+from faust.types.tuples import TP, Message
 
 FETCH_MAX_WAIT_MS = 50
 
@@ -53,19 +57,45 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    # Seeks so far, and the count at each partition's latest seek (see the module docstring).
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seeks = 0
+        self._seeked_at: dict[TP, int] = {}
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def _mark_seek(self, tps: Iterable[TP]) -> None:
+        self._seeks += 1
+        for tp in tps:
+            self._seeked_at[tp] = self._seeks
+
+    def seeked_since(self, tp: TP, mark: int) -> bool:
+        """True if ``tp`` was seeked after the moment ``mark`` (a value of ``_seeks``)."""
+        return self._seeked_at.get(tp, -1) > mark
+
+    async def perform_seek(self) -> None:
+        self._mark_seek(self.assignment())
+        await super().perform_seek()
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self._mark_seek([partition])
+        await super().seek(partition, offset)
+
     def ack(self, message: Message) -> bool:
-        if is_stale(message, self.app.consumer_generation_id):
-            return False  # fetched again after the rebalance's seek; that copy is acked
+        app = self.app
+        if is_stale(message, app.consumer_generation_id) or not app.flow_control.is_active():
+            # Fetched again after the coming seek, and that copy is acked. Not pending either:
+            # a rebalance or shutdown waiting for pending records need not wait for this one.
+            self._unacked_messages.discard(message)
+            return False
         return bool(super().ack(message))
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs a broker
-        """faust 0.15.3's loop (``Consumer._drain_messages``) with the generation checks above.
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """faust 0.15.3's loop (``Consumer._drain_messages``) with the seek rules above.
 
-        Kept line for line with faust's except for the two ``is_stale`` tests and the periodic
-        commit, which faust does inline the same way.
+        Kept line for line with faust's except for the ``is_stale`` and ``seeked_since`` tests.
         """
         callback = self.callback
         getmany = self.getmany
@@ -77,12 +107,14 @@ class _Consumer(faust_aiokafka.Consumer):
         unset_flag = self.diag.unset_flag
         commit_every = self._commit_every
         acks_enabled_for = self.app.topics.acks_enabled_for
+        seeked_since = self.seeked_since
         app = self.app
         yield_every = 100
         num_since_yield = 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
+                fetched_at = self._seeks
                 ait = getmany(timeout=1.0)
                 await self.sleep(0)
                 if not self.should_stop:
@@ -91,8 +123,10 @@ class _Consumer(faust_aiokafka.Consumer):
                         if num_since_yield > yield_every:
                             await asyncio.sleep(0)
                             num_since_yield = 0
-                        if is_stale(message, app.consumer_generation_id):
-                            continue
+                        if seeked_since(tp, fetched_at) or is_stale(
+                            message, app.consumer_generation_id
+                        ):
+                            continue  # its partition was seeked back: it is fetched again
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
@@ -102,8 +136,9 @@ class _Consumer(faust_aiokafka.Consumer):
                             if commit_every is not None and self._n_acked >= commit_every:
                                 self._n_acked = 0
                                 await self.commit()
+                            delivered_at = self._seeks
                             await self.wait_first(callback(message), self.suspend_flow.wait())
-                            if not is_stale(message, app.consumer_generation_id):
+                            if not seeked_since(tp, delivered_at):
                                 set_read_offset(tp, offset)
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:

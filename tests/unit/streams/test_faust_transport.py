@@ -1,14 +1,14 @@
-"""Records fetched before a rebalance neither ack nor hide the records fetched after it.
+"""A record fetched before a seek neither acks for nor hides the records fetched after it.
 
 The broker-level proof is tests/reliability/test_crash_money_flows.py (before this fix a restart
-after SIGKILL could leave a partition's commit stuck with lag forever); these pin the two rules
-on the consumer itself, without a broker.
+after SIGKILL could leave a partition's commit stuck with lag forever); these pin the rules on
+the consumer itself, without a broker.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,12 +19,13 @@ from hub.streams.faust_transport import HubApp, is_stale
 
 TOPIC = "hub.subscriptions.events"
 PART = TP(TOPIC, 0)
+OTHER = TP(TOPIC, 1)
 
 
-def message(offset: int, generation: int | None) -> ConsumerMessage:
+def message(offset: int, generation: int | None, partition: int = 0) -> ConsumerMessage:
     return ConsumerMessage(
         topic=TOPIC,
-        partition=0,
+        partition=partition,
         offset=offset,
         timestamp=0.0,
         timestamp_type=0,
@@ -37,11 +38,45 @@ def message(offset: int, generation: int | None) -> ConsumerMessage:
 
 
 @pytest.fixture
-def app() -> Iterator[HubApp]:
+def app() -> HubApp:
     app = HubApp("transport-test", broker="kafka://127.0.0.1:1")
     app.topics._acking_topics.add(TOPIC)
     app.consumer_generation_id = 3
-    yield app
+    app.flow_control.resume()  # as after recovery: a worker's normal state
+    return app
+
+
+def drain(app: HubApp, batches: list[list[ConsumerMessage]], during: Callable[[Any], None]) -> list:
+    """Run the consumer's delivery loop over ``batches``; ``during(message)`` runs inside each
+    delivery (where a rebalance or the end of recovery would seek). Returns what was delivered."""
+    consumer: Any = app.consumer
+    delivered: list[tuple[int, int, int | None]] = []
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:  # noqa: ASYNC109
+        batch = batches.pop(0)
+        if not batches:
+            fetcher._stopped.set()
+        for m in batch:
+            yield m.tp, m
+
+    async def callback(m: ConsumerMessage) -> None:
+        delivered.append((m.partition, m.offset, m.generation_id))
+        during(m)
+
+    consumer.getmany = getmany
+    consumer.callback = callback
+    # On the consumer's own loop: faust's services schedule their waits there.
+    consumer.loop.run_until_complete(consumer._drain_messages(fetcher))
+    return delivered
+
+
+def seek_back(app: HubApp, tps: list[TP], to: int) -> None:
+    """What faust's perform_seek leaves behind (without a broker to seek)."""
+    consumer: Any = app.consumer
+    consumer._mark_seek(tps)
+    for tp in tps:
+        consumer._read_offset[tp] = to
 
 
 def test_is_stale_compares_generations() -> None:
@@ -50,9 +85,12 @@ def test_is_stale_compares_generations() -> None:
     assert not is_stale(message(1, None), 3)  # not fetched through a group: never stale
 
 
-def test_an_old_generation_record_is_not_acked(app: HubApp) -> None:
-    consumer = app.consumer
-    assert consumer.ack(message(5, 2)) is False
+def test_an_old_generation_record_is_not_acked_nor_left_pending(app: HubApp) -> None:
+    consumer: Any = app.consumer
+    old = message(5, 2)
+    consumer._unacked_messages.add(old)
+    assert consumer.ack(old) is False
+    assert old not in consumer._unacked_messages
     assert consumer.ack(message(6, 3)) is True
     assert list(consumer._acked[PART]) == [6]
     # The copy fetched again after the seek is acked normally.
@@ -60,35 +98,48 @@ def test_an_old_generation_record_is_not_acked(app: HubApp) -> None:
     assert sorted(consumer._acked[PART]) == [5, 6]
 
 
-def test_a_record_delivered_across_a_rebalance_leaves_the_read_offset_to_the_seek(
-    app: HubApp,
-) -> None:
+def test_no_ack_counts_while_flow_is_suspended(app: HubApp) -> None:
+    """Streams ack the records they skip during a rebalance; those were never processed."""
+    app.flow_control.suspend()
+    assert app.consumer.ack(message(7, 3)) is False
+    app.flow_control.resume()
+    assert app.consumer.ack(message(7, 3)) is True
+
+
+def test_a_delivery_across_a_rebalance_leaves_the_read_offset_to_the_seek(app: HubApp) -> None:
     """faust's own loop set the read offset to 180 here, then dropped 171..179 as read."""
-    consumer: Any = app.consumer
-    delivered: list[tuple[int, int | None]] = []
-    fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    batches = [
-        [message(180, 3), message(181, 3)],  # generation 3; a rebalance happens during 180
-        [message(171, 4), message(172, 4)],  # after the seek to the committed offset 171
-    ]
 
-    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:
-        batch = batches.pop(0)
-        if not batches:
-            fetcher._stopped.set()
-        for m in batch:
-            yield PART, m
-
-    async def callback(m: ConsumerMessage) -> None:
-        delivered.append((m.offset, m.generation_id))
+    def rebalance(m: ConsumerMessage) -> None:
         if m.offset == 180:  # the rebalance completes while 180 waits on flow control
             app.consumer_generation_id = 4
-            consumer._read_offset[PART] = 171  # what faust's perform_seek does
+            seek_back(app, [PART], 171)
 
-    consumer.getmany = getmany
-    consumer.callback = callback
-    # On the consumer's own loop: faust's services schedule their waits there.
-    consumer.loop.run_until_complete(consumer._drain_messages(fetcher))
+    delivered = drain(
+        app,
+        [[message(180, 3), message(181, 3)], [message(171, 4), message(172, 4)]],
+        rebalance,
+    )
+    assert delivered == [(0, 180, 3), (0, 171, 4), (0, 172, 4)]  # 181 is fetched again
+    assert app.consumer._read_offset[PART] == 172
 
-    assert delivered == [(180, 3), (171, 4), (172, 4)]  # 181 (generation 3) is not delivered
-    assert consumer._read_offset[PART] == 172
+
+def test_a_delivery_across_the_end_of_recovery_leaves_the_read_offset_to_the_seek(
+    app: HubApp,
+) -> None:
+    """Recovery seeks back without a new generation; partitions it did not seek go on."""
+
+    def recovery_ends(m: ConsumerMessage) -> None:
+        if m.offset == 180:
+            seek_back(app, [PART], 171)
+
+    delivered = drain(
+        app,
+        [
+            [message(180, 3), message(50, 3, partition=1), message(181, 3)],
+            [message(171, 3), message(172, 3)],
+        ],
+        recovery_ends,
+    )
+    assert delivered == [(0, 180, 3), (1, 50, 3), (0, 171, 3), (0, 172, 3)]
+    assert app.consumer._read_offset[PART] == 172
+    assert app.consumer._read_offset[OTHER] == 50
