@@ -10,18 +10,17 @@
 2. **A record fetched before a seek never hides the records fetched after it.** After every
    rebalance, and when table recovery ends, faust seeks each partition back to its committed
    offset and fetches again, and it drops a fetched record whose offset is below the partition's
-   read offset (the last record it delivered) as already read. In faust 0.15.3 a record fetched
-   before the seek whose delivery was still waiting (on flow control, which rebalances and
-   recovery hold) finishes after the seek and moves the read offset past the records about to
-   be fetched again: faust drops them, nobody processes or acks them, and the partition's
-   committed offset stops for good (the worker sits idle with lag). Here a record fetched
-   before its partition's latest seek is not delivered, and a delivery that outlived a seek
-   does not move the read offset; an ack counts only for a record of the current consumer
-   generation while flow is active (streams ack records they skip as stale). Ignoring an ack
-   is always safe: the record is fetched again and processing is idempotent.
-   tests/reliability/test_crash_money_flows.py found this (restarts after SIGKILL rebalance
-   while the dead member leaves the group); tests/unit/streams/test_faust_transport.py pins
-   the rules.
+   read offset (the last record it delivered) as already read. In faust 0.15.3 recovery resumes
+   the partitions before that seek, so records fetched from the old position wait on flow
+   control; when one is delivered after the seek it moves the read offset past the records
+   about to be fetched again: faust drops them, nobody processes or acks them, and the
+   partition's committed offset stops for good (the worker sits idle with lag). Here a record
+   fetched before its partition's latest seek is not delivered (it is fetched again), a delivery
+   that outlived a seek leaves the read offset to the seek, and an ack counts only for a record
+   of the current consumer generation while flow is active (streams ack the records they skip
+   during a rebalance). Ignoring an ack is always safe: the record is fetched again and
+   processing is idempotent. tests/reliability/test_crash_money_flows.py found this (restarts
+   after SIGKILL); tests/unit/streams/test_faust_transport.py pins the rules.
 """
 
 from __future__ import annotations
@@ -60,8 +59,9 @@ class _Consumer(faust_aiokafka.Consumer):
     # Seeks so far, and the count at each partition's latest seek (see the module docstring).
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._seeks = 0
-        self._seeked_at: dict[TP, int] = {}
+        self._seeks = 0  # seeks completed so far
+        self._seeked_at: dict[TP, int] = {}  # the value of _seeks after each partition's last
+        self._batch_mark = 0  # the value of _seeks when the batch being delivered came back
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -75,13 +75,22 @@ class _Consumer(faust_aiokafka.Consumer):
         """True if ``tp`` was seeked after the moment ``mark`` (a value of ``_seeks``)."""
         return self._seeked_at.get(tp, -1) > mark
 
+    # Marked once the seek is done and faust has reset the read offsets: a delivery that ends
+    # before then has its read offset overwritten by the seek's; one that ends after sees the mark.
     async def perform_seek(self) -> None:
-        self._mark_seek(self.assignment())
         await super().perform_seek()
+        self._mark_seek(self.assignment())
 
     async def seek(self, partition: TP, offset: int) -> None:
-        self._mark_seek([partition])
         await super().seek(partition, offset)
+        self._mark_seek([partition])
+
+    async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 - faust's
+        # The fetch and the seek both run on the consumer's thread and hand their results back
+        # in order: a batch fetched before a seek comes back before that seek is marked done.
+        records = await super()._wait_next_records(timeout)
+        self._batch_mark = self._seeks
+        return records
 
     def ack(self, message: Message) -> bool:
         app = self.app
@@ -114,7 +123,6 @@ class _Consumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
-                fetched_at = self._seeks
                 ait = getmany(timeout=1.0)
                 await self.sleep(0)
                 if not self.should_stop:
@@ -123,7 +131,7 @@ class _Consumer(faust_aiokafka.Consumer):
                         if num_since_yield > yield_every:
                             await asyncio.sleep(0)
                             num_since_yield = 0
-                        if seeked_since(tp, fetched_at) or is_stale(
+                        if seeked_since(tp, self._batch_mark) or is_stale(
                             message, app.consumer_generation_id
                         ):
                             continue  # its partition was seeked back: it is fetched again

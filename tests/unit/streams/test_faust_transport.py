@@ -8,11 +8,12 @@ the consumer itself, without a broker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 from faust.types.tuples import TP, ConsumerMessage
 
 from hub.streams.faust_transport import HubApp, is_stale
@@ -46,37 +47,51 @@ def app() -> HubApp:
     return app
 
 
-def drain(app: HubApp, batches: list[list[ConsumerMessage]], during: Callable[[Any], None]) -> list:
-    """Run the consumer's delivery loop over ``batches``; ``during(message)`` runs inside each
-    delivery (where a rebalance or the end of recovery would seek). Returns what was delivered."""
+Batch = dict[TP, list[ConsumerRecord[bytes, bytes]]]
+
+
+def record(offset: int, partition: int = 0) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(TOPIC, partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+
+
+def drain(app: HubApp, batches: list[Batch], during: Callable[[Any], Awaitable[None]]) -> list:
+    """Run the consumer's delivery loop (faust's getmany included) over fetched ``batches``;
+    ``during(message)`` runs inside each delivery, where a rebalance or the end of recovery
+    would seek. Returns what was delivered as (partition, offset, generation)."""
     consumer: Any = app.consumer
     delivered: list[tuple[int, int, int | None]] = []
     fetcher = SimpleNamespace(_stopped=asyncio.Event())
 
-    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, ConsumerMessage]]:  # noqa: ASYNC109
+    async def fetch(active_partitions: Any, timeout: float) -> Batch:  # noqa: ASYNC109
         batch = batches.pop(0)
         if not batches:
             fetcher._stopped.set()
-        for m in batch:
-            yield m.tp, m
+        return batch
 
     async def callback(m: ConsumerMessage) -> None:
         delivered.append((m.partition, m.offset, m.generation_id))
-        during(m)
+        await during(m)
 
-    consumer.getmany = getmany
+    consumer._getmany = fetch
+    consumer.highwater = lambda tp: 1000
+    consumer._active_partitions = {PART, OTHER}
+    consumer.resume_flow()
     consumer.callback = callback
     # On the consumer's own loop: faust's services schedule their waits there.
     consumer.loop.run_until_complete(consumer._drain_messages(fetcher))
     return delivered
 
 
-def seek_back(app: HubApp, tps: list[TP], to: int) -> None:
-    """What faust's perform_seek leaves behind (without a broker to seek)."""
+async def seek_back(app: HubApp, tps: list[TP], to: int) -> None:
+    """faust's perform_seek, with the broker's part (seek_to_committed) answered here."""
     consumer: Any = app.consumer
-    consumer._mark_seek(tps)
-    for tp in tps:
-        consumer._read_offset[tp] = to
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return dict.fromkeys(tps, to)
+
+    consumer.seek_to_committed = seek_to_committed
+    consumer.assignment = lambda: set(tps)
+    await consumer.perform_seek()
 
 
 def test_is_stale_compares_generations() -> None:
@@ -109,14 +124,14 @@ def test_no_ack_counts_while_flow_is_suspended(app: HubApp) -> None:
 def test_a_delivery_across_a_rebalance_leaves_the_read_offset_to_the_seek(app: HubApp) -> None:
     """faust's own loop set the read offset to 180 here, then dropped 171..179 as read."""
 
-    def rebalance(m: ConsumerMessage) -> None:
+    async def rebalance(m: ConsumerMessage) -> None:
         if m.offset == 180:  # the rebalance completes while 180 waits on flow control
             app.consumer_generation_id = 4
-            seek_back(app, [PART], 171)
+            await seek_back(app, [PART], 171)
 
     delivered = drain(
         app,
-        [[message(180, 3), message(181, 3)], [message(171, 4), message(172, 4)]],
+        [{PART: [record(180), record(181)]}, {PART: [record(171), record(172)]}],
         rebalance,
     )
     assert delivered == [(0, 180, 3), (0, 171, 4), (0, 172, 4)]  # 181 is fetched again
@@ -128,18 +143,29 @@ def test_a_delivery_across_the_end_of_recovery_leaves_the_read_offset_to_the_see
 ) -> None:
     """Recovery seeks back without a new generation; partitions it did not seek go on."""
 
-    def recovery_ends(m: ConsumerMessage) -> None:
+    async def recovery_ends(m: ConsumerMessage) -> None:
         if m.offset == 180:
-            seek_back(app, [PART], 171)
+            await seek_back(app, [PART], 171)
 
     delivered = drain(
         app,
         [
-            [message(180, 3), message(50, 3, partition=1), message(181, 3)],
-            [message(171, 3), message(172, 3)],
+            {PART: [record(180), record(181)], OTHER: [record(50, partition=1)]},
+            {PART: [record(171), record(172)]},
         ],
         recovery_ends,
     )
-    assert delivered == [(0, 180, 3), (1, 50, 3), (0, 171, 3), (0, 172, 3)]
+    assert sorted(delivered) == [(0, 171, 3), (0, 172, 3), (0, 180, 3), (1, 50, 3)]
     assert app.consumer._read_offset[PART] == 172
     assert app.consumer._read_offset[OTHER] == 50
+
+
+def test_a_batch_fetched_after_the_seek_is_delivered(app: HubApp) -> None:
+    """The seek marks are taken when a batch comes back: a seek before the fetch hides nothing."""
+
+    async def nothing(m: ConsumerMessage) -> None:
+        return None
+
+    app.consumer.loop.run_until_complete(seek_back(app, [PART], 171))
+    delivered = drain(app, [{PART: [record(171), record(172)]}], nothing)
+    assert delivered == [(0, 171, 3), (0, 172, 3)]
