@@ -26,7 +26,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, cast
 
 import aiokafka
@@ -75,11 +75,27 @@ class _Consumer(faust_aiokafka.Consumer):
         """True if ``tp`` was seeked after the moment ``mark`` (a value of ``_seeks``)."""
         return self._seeked_at.get(tp, -1) > mark
 
-    # Marked once the seek is done and faust has reset the read offsets: a delivery that ends
-    # before then has its read offset overwritten by the seek's; one that ends after sees the mark.
-    async def perform_seek(self) -> None:
-        await super().perform_seek()
-        self._mark_seek(self.assignment())
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every assigned stream partition: to its committed offset, else to its start.
+
+        aiokafka seeks only partitions whose committed offset is above 0 and leaves the others
+        where they are; but records fetched there before a rebalance may have been dropped from
+        the streams' buffers unprocessed, and only a seek brings them again. (Changelog
+        partitions are left to table recovery.)
+        """
+        committed = await super().seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        fresh = [
+            tp
+            for tp, offset in committed.items()
+            if not (offset and offset > 0) and tp.topic not in changelogs
+        ]
+        if fresh:
+            await self._thread.seek_to_beginning(*fresh)
+        # Marked once the positions moved: a delivery that ends before this has its read
+        # offset overwritten by perform_seek's; one that ends after sees the mark.
+        self._mark_seek(tp for tp in committed if tp.topic not in changelogs)
+        return committed
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)

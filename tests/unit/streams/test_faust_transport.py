@@ -82,16 +82,23 @@ def drain(app: HubApp, batches: list[Batch], during: Callable[[Any], Awaitable[N
     return delivered
 
 
-async def seek_back(app: HubApp, tps: list[TP], to: int) -> None:
-    """faust's perform_seek, with the broker's part (seek_to_committed) answered here."""
-    consumer: Any = app.consumer
+async def seek_back(app: HubApp, tps: list[TP], to: int | None) -> list[TP]:
+    """faust's perform_seek; the consumer thread (the broker's side) is answered here.
 
-    async def seek_to_committed() -> dict[TP, int]:
+    Returns the partitions sent to their start."""
+    consumer: Any = app.consumer
+    to_start: list[TP] = []
+
+    async def seek_to_committed() -> dict[TP, int | None]:
         return dict.fromkeys(tps, to)
 
-    consumer.seek_to_committed = seek_to_committed
-    consumer.assignment = lambda: set(tps)
+    async def seek_to_beginning(*partitions: TP) -> None:
+        to_start.extend(partitions)
+
+    consumer._thread.seek_to_committed = seek_to_committed
+    consumer._thread.seek_to_beginning = seek_to_beginning
     await consumer.perform_seek()
+    return to_start
 
 
 def test_is_stale_compares_generations() -> None:
@@ -169,3 +176,14 @@ def test_a_batch_fetched_after_the_seek_is_delivered(app: HubApp) -> None:
     app.consumer.loop.run_until_complete(seek_back(app, [PART], 171))
     delivered = drain(app, [{PART: [record(171), record(172)]}], nothing)
     assert delivered == [(0, 171, 3), (0, 172, 3)]
+
+
+def test_a_partition_never_committed_is_sent_to_its_start(app: HubApp) -> None:
+    """aiokafka leaves such a partition where it is, so records dropped from the streams'
+    buffers by a rebalance would never come again."""
+    consumer: Any = app.consumer
+    assert consumer.loop.run_until_complete(seek_back(app, [PART, OTHER], None)) == [PART, OTHER]
+    assert consumer.seeked_since(PART, 0)
+    assert consumer._read_offset[PART] is None  # everything from the start is delivered
+    assert consumer.loop.run_until_complete(seek_back(app, [PART], 171)) == []
+    assert consumer._read_offset[PART] == 171
