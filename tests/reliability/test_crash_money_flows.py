@@ -7,8 +7,9 @@ resellers, then one ``ServiceCreditApproved`` per service allocated over its sub
 allocation landing back in billing as a customer credit (about 4,400 outputs at the default). They
 go through one real hub worker that is SIGKILLed four times: mid-stream while rating, during
 startup recovery (before its web server answers), mid-stream with its local state directory
-deleted afterwards (tables restore from their changelogs), and mid-allocation. After each restart the test waits for zero consumer lag, then reads every output and dead letter with
-a ``read_committed`` consumer and checks: one outcome per input, no event id with two contents,
+deleted afterwards (tables restore from their changelogs), and mid-allocation. After each restart
+the test waits for zero consumer lag, then reads every output and dead letter with a
+``read_committed`` consumer and checks: one outcome per input, no event id with two contents,
 no effect twice, per-reseller and global money equal to the inputs, allocations equal to the
 approved amounts, and the billing lines table (rebuilt from its changelog) equal to a clean
 in-memory recomputation.
