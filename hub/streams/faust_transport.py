@@ -1,4 +1,4 @@
-"""The hub's faust app class: faust's aiokafka transport with two fixes the hub depends on.
+"""The hub's faust app class: faust's aiokafka transport with three fixes the hub depends on.
 
 1. **A short fetch long-poll** (``FETCH_MAX_WAIT_MS``). faust hard-codes 1,500 ms, and aiokafka
    keeps one fetch in flight per broker: once a busy partition's records sit unconsumed for
@@ -21,6 +21,8 @@
    during a rebalance). Ignoring an ack is always safe: the record is fetched again and
    processing is idempotent. tests/reliability/test_crash_money_flows.py found this (restarts
    after SIGKILL); tests/unit/streams/test_faust_transport.py pins the rules.
+
+3. **A commit covers only table writes already handed to Kafka** (``hub/streams/faust_producer``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 from faust.types.tuples import TP, Message
+
+from hub.streams.faust_producer import OrderedBufferProducer
 
 FETCH_MAX_WAIT_MS = 50
 
@@ -184,6 +188,7 @@ class _Consumer(faust_aiokafka.Consumer):
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = OrderedBufferProducer
 
 
 class HubApp(faust.App):

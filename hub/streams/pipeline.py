@@ -71,27 +71,6 @@ def event_headers(event: Event) -> Headers:
     ]
 
 
-async def table_writes_handed_over(app: Any) -> None:
-    """Return once the table changelog writes made so far are in the Kafka client's hands.
-
-    faust buffers changelog writes and, before committing offsets, flushes that buffer only
-    until it stalls for 0.1 s (faust 0.15.3 ``ProducerBuffer.flush_atmost``): under load it
-    commits a message whose table writes never reached Kafka, and a crash then loses them
-    (tests/reliability/test_crash_money_flows.py lost subscriptions this way). Handing the
-    buffered writes over here, in order, before the next message is taken (which acks this one)
-    closes that gap: the commit's client flush then covers every write of every acked message.
-    """
-    buffer = getattr(getattr(app, "producer", None), "buffer", None)
-    pending = getattr(buffer, "pending", None)
-    if buffer is None or pending is None or getattr(app.conf, "producer_threaded", False):
-        return
-    while not pending.empty():
-        await buffer._send_pending(pending.get_nowait())
-        buffer.message_sent.set()
-    # The buffer's own sender may hold one write it took off the queue: let it finish.
-    await asyncio.sleep(0)
-
-
 class Pipeline:
     """Runs one flow's handler over raw messages with exactly one outcome per message."""
 
@@ -137,7 +116,6 @@ class Pipeline:
         """Drive a faust stream (raw bytes) through ``handler`` until the stream ends."""
         async for event in stream.events():
             await self.process(SourceMessage.from_faust(event.message), handler, on_failure)
-            await table_writes_handed_over(stream.app)
 
     async def run_keyed(self, stream: Any, handler: KeyedHandler) -> None:
         """Like ``run``, for handlers that also get the message key."""
@@ -149,7 +127,6 @@ class Pipeline:
                 return await handler(decoded, key)
 
             await self.process(source, handle)
-            await table_writes_handed_over(stream.app)
 
     async def process(
         self, source: SourceMessage, handler: Handler, on_failure: FailureHandler | None = None

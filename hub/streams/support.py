@@ -31,7 +31,7 @@ from hub.schemas.events.support import IncidentResolutionRequested
 from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
 from hub.streams.dead_letter import SourceMessage
-from hub.streams.pipeline import Emit, Pipeline, event_headers, table_writes_handed_over
+from hub.streams.pipeline import Emit, Pipeline, event_headers
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
 from hub.streams.support_intake import Intake
@@ -81,8 +81,6 @@ async def _drive(
                 await _send(ctx, emits)
             except Exception as exc:  # noqa: BLE001 - a failed command is dead-lettered, never lost
                 await pipeline.dead_letters.send(source, exc)
-        # Before the next message acks this one (see Pipeline.run).
-        await table_writes_handed_over(stream.app)
 
 
 def register(app: faust.App, ctx: Context) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -304,10 +304,20 @@ async def _uncommitted(bootstrap: str, app_id: str, required: Sequence[str]) -> 
     return sum(lags.values()) + sum(ends.values())
 
 
+class Watched(Protocol):
+    """A worker child process as ``wait_zero_lag`` watches it."""
+
+    def running(self) -> bool: ...
+
+    def log_tail(self, chars: int = 3000) -> str: ...
+
+    def request_report(self) -> None: ...
+
+
 def wait_zero_lag(
     bootstrap: str,
     app_id: str,
-    worker: WorkerProcess,
+    worker: Watched,
     *,
     required: Sequence[str] = (),
     timeout_s: float = 600,

@@ -12,15 +12,15 @@ import os
 import uuid
 from typing import Any
 
-import faust
-
 from hub.schemas.codec import Codec
 from hub.schemas.events.billing import ChargeRated
 from hub.schemas.events.orders import SubscriptionProvisioned
+from hub.streams.faust_transport import HubApp
 from hub.streams.pipeline import event_headers
 
 CODEC = Codec()
-app = faust.App(
+# The hub's consumer fixes keep it from stalling after a restart; nothing here is idempotent.
+app = HubApp(
     os.environ["NAIVE_APP_ID"],
     broker=f"kafka://{os.environ['NAIVE_BOOTSTRAP']}",
     store="memory://",
