@@ -65,14 +65,20 @@ def report_lines(app: Any) -> Iterator[str]:
     except Exception as exc:  # noqa: BLE001 - a report must not fail
         yield f"assignment unreadable: {exc!r}"
         assignment = []
+    unacked: dict[Any, list[int]] = {}
+    for message in list(getattr(consumer, "_unacked_messages", ()) or ()):
+        unacked.setdefault(message.tp, []).append(message.offset)
     for tp in assignment:
         if tp.topic.endswith("-changelog"):
             continue
         pending = acked.get(tp) or []
+        waiting = sorted(unacked.get(tp, []))[:5]
         yield (
             f"{tp.topic}[{tp.partition}] active={tp in active} paused={tp in paused} "
             f"buffered={tp in buffered} read={read.get(tp)} committed={committed.get(tp)} "
-            f"acked_pending={len(pending)} (max {max(pending) if pending else None}) "
+            f"acked_pending={len(pending)} "
+            f"(min {min(pending) if pending else None}, max {max(pending) if pending else None}) "
+            f"unacked={waiting} "
             f"gaps={len(gaps.get(tp) or ())} client: {client.get((tp.topic, tp.partition), '?')}"
         )
     for channel in getattr(app.topics, "_topics", ()) or ():

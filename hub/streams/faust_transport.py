@@ -1,4 +1,4 @@
-"""The hub's faust app class: faust's aiokafka transport with three fixes the hub depends on.
+"""The hub's faust app class: faust's aiokafka transport with four fixes the hub depends on.
 
 1. **A short fetch long-poll** (``FETCH_MAX_WAIT_MS``). faust hard-codes 1,500 ms, and aiokafka
    keeps one fetch in flight per broker: once a busy partition's records sit unconsumed for
@@ -22,7 +22,14 @@
    processing is idempotent. tests/reliability/test_crash_money_flows.py found this (restarts
    after SIGKILL); tests/unit/streams/test_faust_transport.py pins the rules.
 
-3. **A commit covers only table writes already handed to Kafka** (``hub/streams/faust_producer``).
+3. **No commit passes a record that was never processed.** faust drops fetched records when a
+   partition is paused or flow stops mid-batch, and when the next delivered record jumps past
+   them it counted the offsets between as done (a "gap"); and it commits past a single record
+   missing at the committed offset. Here a jump fetches the partition again from the missing
+   record (a gap is only what a second fetch confirms empty), and the committed offset's own
+   record must be done first. The crash test lost in-flight records and stalled this way.
+
+4. **A commit covers only table writes already handed to Kafka** (``hub/streams/faust_producer``).
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ class _Consumer(faust_aiokafka.Consumer):
         self._seeks = 0  # seeks completed so far
         self._seeked_at: dict[TP, int] = {}  # the value of _seeks after each partition's last
         self._batch_mark = 0  # the value of _seeks when the batch being delivered came back
+        # The offset each partition's next delivered record must have (see _check_next).
+        self._expected: dict[TP, int] = {}
+        self._refetched_from: dict[TP, int] = {}  # where a partition was last fetched again
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -96,6 +106,11 @@ class _Consumer(faust_aiokafka.Consumer):
         ]
         if fresh:
             await self._thread.seek_to_beginning(*fresh)
+        for tp, offset in committed.items():
+            if offset and offset > 0:
+                self._expected[tp] = offset
+            else:
+                self._expected.pop(tp, None)  # its start is wherever the log starts
         # Marked once the positions moved: a delivery that ends before this has its read
         # offset overwritten by perform_seek's; one that ends after sees the mark.
         self._mark_seek(tp for tp in committed if tp.topic not in changelogs)
@@ -103,7 +118,53 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
+        self._expected[partition] = offset
         self._mark_seek([partition])
+
+    async def _check_next(self, tp: TP, offset: int) -> bool:
+        """True if the record at ``offset`` is the next of ``tp``; else fetch from the next.
+
+        faust drops fetched records on the floor when a partition is paused or flow stops
+        mid-batch (``Consumer.getmany``), and counted the offsets it then jumped over as done
+        (a gap), so a commit could pass records nobody processed. A jump is fetched again from
+        the expected offset; only if the records fetched then still start above it are the
+        offsets between empty (compaction, transaction markers) and counted as a gap.
+        """
+        expected = self._expected.get(tp)
+        if expected is None or offset <= expected:
+            return True
+        if self._refetched_from.get(tp) != expected:
+            self._refetched_from[tp] = expected
+            self.log.warning(
+                "%s: records %d..%d were fetched but never delivered: fetching them again",
+                tp,
+                expected,
+                offset - 1,
+            )
+            # Through the consumer's thread, and waited for: a batch fetched before it is dropped.
+            await self.seek_wait({tp: expected})
+            self._read_offset[tp] = expected
+            self._expected[tp] = expected
+            self._mark_seek([tp])
+            return False
+        gap = self._gap[tp]
+        gap.addi(expected, offset)  # [expected, offset): no records there
+        gap.merge_overlaps()
+        return True
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """faust's, except that nothing is committed while the committed offset's own record is
+        not done: faust 0.15.3 commits past a single missing record (``min(acked) - committed
+        > 1``)."""
+        committed = self._committed_offset[tp]
+        acked = self._acked[tp]
+        if committed is not None and acked:
+            gap = self._gap[tp]
+            head = min(min(acked), gap.begin()) if gap else min(acked)
+            if head > committed:
+                return None
+        new: int | None = super()._new_offset(tp)
+        return new
 
     async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 - faust's
         # The fetch and the seek both run on the consumer's thread and hand their results back
@@ -137,6 +198,7 @@ class _Consumer(faust_aiokafka.Consumer):
         commit_every = self._commit_every
         acks_enabled_for = self.app.topics.acks_enabled_for
         seeked_since = self.seeked_since
+        expected = self._expected
         app = self.app
         yield_every = 100
         num_since_yield = 0
@@ -156,11 +218,12 @@ class _Consumer(faust_aiokafka.Consumer):
                         ):
                             continue  # its partition was seeked back: it is fetched again
                         offset = message.offset
+                        if acks_enabled_for(message.topic) and not await self._check_next(
+                            tp, offset
+                        ):
+                            continue  # fetched again from the missing record
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
                             if commit_every is not None and self._n_acked >= commit_every:
                                 self._n_acked = 0
                                 await self.commit()
@@ -168,6 +231,9 @@ class _Consumer(faust_aiokafka.Consumer):
                             await self.wait_first(callback(message), self.suspend_flow.wait())
                             if not seeked_since(tp, delivered_at):
                                 set_read_offset(tp, offset)
+                                expected[tp] = offset + 1
+                        else:  # delivered before (faust's "already read"): accounted there
+                            expected[tp] = max(expected.get(tp, 0), offset + 1)
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:

@@ -187,3 +187,61 @@ def test_a_partition_never_committed_is_sent_to_its_start(app: HubApp) -> None:
     assert consumer._read_offset[PART] is None  # everything from the start is delivered
     assert consumer.loop.run_until_complete(seek_back(app, [PART], 171)) == []
     assert consumer._read_offset[PART] == 171
+
+
+def answer_seeks(app: HubApp) -> list[tuple[TP, int]]:
+    """The consumer thread's side of a seek; returns the seeks asked for."""
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        seeks.extend(partitions.items())
+
+    app.consumer._thread.seek_wait = seek_wait  # type: ignore[attr-defined]
+    return seeks
+
+
+async def nothing(m: ConsumerMessage) -> None:
+    return None
+
+
+def test_records_dropped_between_deliveries_are_fetched_again(app: HubApp) -> None:
+    """faust 0.15.3 counted 12 and 13 as done (a gap) and a commit passed them unprocessed."""
+    seeks = answer_seeks(app)
+    delivered = drain(
+        app,
+        [
+            {PART: [record(10), record(11)]},
+            {PART: [record(14), record(15)]},  # 12 and 13 were dropped by faust's getmany
+            {PART: [record(12), record(13), record(14), record(15)]},
+        ],
+        nothing,
+    )
+    assert [offset for _, offset, _ in delivered] == [10, 11, 12, 13, 14, 15]
+    assert seeks == [(PART, 12)]
+    assert not app.consumer._gap[PART]
+
+
+def test_offsets_a_second_fetch_confirms_empty_are_a_gap(app: HubApp) -> None:
+    """Compaction or transaction markers: no records at 11 and 12, and the commit passes them."""
+    seeks = answer_seeks(app)
+    delivered = drain(
+        app,
+        [{PART: [record(10)]}, {PART: [record(13)]}, {PART: [record(13), record(14)]}],
+        nothing,
+    )
+    assert [offset for _, offset, _ in delivered] == [10, 13, 14]
+    assert seeks == [(PART, 11)]
+    consumer: Any = app.consumer
+    for offset in (10, 13, 14):
+        consumer.ack(message(offset, 3))
+    assert consumer._new_offset(PART) == 15
+
+
+def test_no_commit_passes_a_missing_record_at_the_committed_offset(app: HubApp) -> None:
+    consumer: Any = app.consumer
+    consumer._committed_offset[PART] = 5
+    for offset in (6, 7):
+        consumer.ack(message(offset, 3))
+    assert consumer._new_offset(PART) is None  # faust 0.15.3 answered 8: record 5 lost
+    consumer.ack(message(5, 3))
+    assert consumer._new_offset(PART) == 8
