@@ -45,6 +45,9 @@ class BilledSubscription(BaseModel):
     window_start: AwareDatetime | None = Field(
         default=None, description="exact purchase/renewal instant when the source gave one"
     )
+    provisioned_by: str | None = Field(
+        default=None, description="id of the provisioning event that opened it for billing"
+    )
 
     @property
     def catalog_item_id(self) -> str:

@@ -91,6 +91,13 @@ class Distributor:
     country: str
 
 
+def _append_once(table: Table, key: str, item: Any) -> None:
+    """Append ``item`` to the list at ``key`` unless it is there: a replay adds nothing."""
+    items = _list(table, key)
+    if item not in items:
+        table[key] = [*items, item]
+
+
 def _list(table: Table, key: str) -> list[Any]:
     return list(table.get(key) or [])
 
@@ -184,9 +191,7 @@ class BillingLedger:
 
     def _save_sub(self, sub: ch.BilledSubscription) -> None:
         self.t.subscriptions[sub.subscription_id] = sub.model_dump(mode="json")
-        subs = _list(self.t.reseller_subs, sub.reseller_id)
-        if sub.subscription_id not in subs:
-            self.t.reseller_subs[sub.reseller_id] = [*subs, sub.subscription_id]
+        _append_once(self.t.reseller_subs, sub.reseller_id, sub.subscription_id)
 
     def _rate(self, cause: Event, sub: ch.BilledSubscription, charge: Charge) -> list[Emit]:
         """Rate ``charge`` at the term's protected price; a line rated before is not re-added."""
@@ -194,12 +199,16 @@ class BillingLedger:
         return self._book(cause, line, sub)
 
     def _book(self, cause: Event, line: RatedLine, sub: ch.BilledSubscription) -> list[Emit]:
+        """Book ``line`` unless booked before; either way its charge is emitted (same event id).
+
+        A crash can leave a message's table writes half delivered (they travel several
+        changelog topics). Every write here is idempotent and the ``lines`` entry, the one that
+        says "booked", is written last, so a replay completes what a crash cut short.
+        """
         rid = line.reseller_id
         if line.line_id not in self.t.lines:
-            self.t.lines[line.line_id] = line.model_dump(mode="json")
-            self.t.unbilled[rid] = [*_list(self.t.unbilled, rid), line.line_id]
-            month = f"{rid}|{_month(line.period_start)}"
-            self.t.cost_index[month] = [*_list(self.t.cost_index, month), line.line_id]
+            _append_once(self.t.unbilled, rid, line.line_id)
+            _append_once(self.t.cost_index, f"{rid}|{_month(line.period_start)}", line.line_id)
             if line.charge_type in _SCHEDULED and line.billing_cycle in _UP_FRONT:
                 schedule = schedule_revenue(
                     line.line_id,
@@ -215,6 +224,7 @@ class BillingLedger:
                     schedule.model_dump(mode="json"),
                 ]
                 self.t.revenue[rid] = plans
+            self.t.lines[line.line_id] = line.model_dump(mode="json")
             metrics.CHARGES_RATED.labels(charge_type=line.charge_type.value).inc()
         # Internal only: a rated line carries the distributor's Microsoft cost, which no
         # reseller may read; resellers see their charges on their invoices.
@@ -239,11 +249,15 @@ class BillingLedger:
             auto_renew=ev.auto_renew,
             unit_cost_minor=ev.unit_cost_minor,
             unit_price_minor=ev.unit_price_minor,
+            provisioned_by=str(ev.event_id),
         )
-        if self._sub(sub.subscription_id) is not None:
+        existing = self._sub(sub.subscription_id)
+        if existing is not None and existing.provisioned_by != sub.provisioned_by:
             # Provisioned twice under two event ids: the subscription is already billed.
             return []
-        self._save_sub(sub)
+        # New, or this event again after a crash cut its writes short: complete them (kept
+        # state wins: later changes may have moved it on). Booking the purchase is idempotent.
+        self._save_sub(existing or sub)
         return self._rate(ev, sub, ch.purchase_charge(sub, str(ev.event_id)))
 
     def on_changed(self, ev: SubscriptionChanged) -> list[Emit]:
@@ -393,7 +407,12 @@ class BillingLedger:
     def _invoice(
         self, run: BillingRunRequested, rid: str, profile: ResellerProfile, last: Any
     ) -> list[Emit]:
-        pending = [RatedLine.model_validate(self.t.lines[i]) for i in _list(self.t.unbilled, rid)]
+        # A line not in ``lines`` was cut short by a crash; its replay books it (see _book).
+        pending = [
+            RatedLine.model_validate(self.t.lines[i])
+            for i in _list(self.t.unbilled, rid)
+            if i in self.t.lines
+        ]
         due = [ln for ln in pending if ln.period_start <= last]
         if not due:
             return []
@@ -571,11 +590,12 @@ class BillingLedger:
         microsoft = [
             to_reconciliation_line(ReconciliationLineReceived.model_validate(d)) for d in stored
         ]
-        hub = [
+        booked = [
             RatedLine.model_validate(self.t.lines[i])
             for i in _list(self.t.cost_index, f"{rid}|{period}")
-            if RatedLine.model_validate(self.t.lines[i]).charge_type != ChargeType.CUSTOMER_CREDIT
+            if i in self.t.lines
         ]
+        hub = [ln for ln in booked if ln.charge_type != ChargeType.CUSTOMER_CREDIT]
         result = reconcile(microsoft, hub)
         topic = self.topics.name(Topic.RECONCILIATION_MISMATCHES)
         emits: list[Emit] = []
