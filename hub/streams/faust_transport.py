@@ -142,7 +142,12 @@ class _Consumer(faust_aiokafka.Consumer):
                 offset - 1,
             )
             # Through the consumer's thread, and waited for: a batch fetched before it is dropped.
-            await self.seek_wait({tp: expected})
+            try:
+                await self.seek_wait({tp: expected})
+            except Exception as exc:  # noqa: BLE001 - e.g. revoked meanwhile: its seek comes
+                self.log.warning("%s: could not fetch again from %d: %r", tp, expected, exc)
+                del self._refetched_from[tp]  # not fetched again: the jump proves nothing yet
+                return False
             self._read_offset[tp] = expected
             self._expected[tp] = expected
             self._mark_seek([tp])

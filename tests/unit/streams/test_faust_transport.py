@@ -245,3 +245,23 @@ def test_no_commit_passes_a_missing_record_at_the_committed_offset(app: HubApp) 
     assert consumer._new_offset(PART) is None  # faust 0.15.3 answered 8: record 5 lost
     consumer.ack(message(5, 3))
     assert consumer._new_offset(PART) == 8
+
+
+def test_a_failed_refetch_does_not_make_the_jump_a_gap(app: HubApp) -> None:
+    """The partition may have been revoked meanwhile; the next delivery tries again."""
+    seeks: list[dict[TP, int]] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        seeks.append(partitions)
+        if len(seeks) == 1:
+            raise RuntimeError("IllegalStateError: no current assignment")
+
+    app.consumer._thread.seek_wait = seek_wait  # type: ignore[attr-defined]
+    delivered = drain(
+        app,
+        [{PART: [record(10)]}, {PART: [record(13)]}, {PART: [record(13)]}, {PART: [record(11)]}],
+        nothing,
+    )
+    assert seeks == [{PART: 11}, {PART: 11}]
+    assert [offset for _, offset, _ in delivered] == [10, 11]
+    assert not app.consumer._gap[PART]
