@@ -118,8 +118,12 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
-        self._expected[partition] = offset
-        self._mark_seek([partition])
+        self._seeked(partition, offset)
+
+    def _seeked(self, tp: TP, offset: int) -> None:
+        """Bookkeeping once ``tp`` was sought to ``offset``: next expected record, seek mark."""
+        self._expected[tp] = offset
+        self._mark_seek([tp])
 
     async def _check_next(self, tp: TP, offset: int) -> bool:
         """True if the record at ``offset`` is the next of ``tp``; else fetch from the next.
@@ -149,8 +153,7 @@ class _Consumer(faust_aiokafka.Consumer):
                 del self._refetched_from[tp]  # not fetched again: the jump proves nothing yet
                 return False
             self._read_offset[tp] = expected
-            self._expected[tp] = expected
-            self._mark_seek([tp])
+            self._seeked(tp, expected)
             return False
         gap = self._gap[tp]
         gap.addi(expected, offset)  # [expected, offset): no records there
