@@ -64,11 +64,14 @@ class WorkerProcess:
             )
         return self
 
-    def log_tail(self, chars: int = 4000) -> str:
+    def log_text(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-chars:]
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return "(no log)"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_text()[-chars:]
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

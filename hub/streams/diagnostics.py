@@ -59,6 +59,7 @@ def report_lines(app: Any) -> Iterator[str]:
     committed = getattr(consumer, "_committed_offset", {})
     acked = getattr(consumer, "_acked", {})
     gaps = getattr(consumer, "_gap", {})
+    expected = getattr(consumer, "_expected", {})  # the hub's consumer: next to deliver
     client = _client_states(app)
     try:
         assignment = sorted(consumer.assignment())
@@ -75,7 +76,8 @@ def report_lines(app: Any) -> Iterator[str]:
         waiting = sorted(unacked.get(tp, []))[:5]
         yield (
             f"{tp.topic}[{tp.partition}] active={tp in active} paused={tp in paused} "
-            f"buffered={tp in buffered} read={read.get(tp)} committed={committed.get(tp)} "
+            f"buffered={tp in buffered} read={read.get(tp)} next={expected.get(tp)} "
+            f"committed={committed.get(tp)} "
             f"acked_pending={len(pending)} "
             f"(min {min(pending) if pending else None}, max {max(pending) if pending else None}) "
             f"unacked={waiting} "

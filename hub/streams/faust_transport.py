@@ -26,8 +26,10 @@
    partition is paused or flow stops mid-batch, and when the next delivered record jumps past
    them it counted the offsets between as done (a "gap"); and it commits past a single record
    missing at the committed offset. Here a jump fetches the partition again from the missing
-   record (a gap is only what a second fetch confirms empty), and the committed offset's own
-   record must be done first. The crash test lost in-flight records and stalled this way.
+   record (a gap is only what a second fetch confirms empty); records ending a batch that
+   were never delivered are fetched again at once (nothing comes after a partition's last
+   records to jump past them); and the committed offset's own record must be done first. The
+   crash test lost in-flight records and stalled this way.
 
 4. **A commit covers only table writes already handed to Kafka** (``hub/streams/faust_producer``).
 """
@@ -76,6 +78,8 @@ class _Consumer(faust_aiokafka.Consumer):
         # The offset each partition's next delivered record must have (see _check_next).
         self._expected: dict[TP, int] = {}
         self._refetched_from: dict[TP, int] = {}  # where a partition was last fetched again
+        # First offset and end (last + 1) per partition of the batch being delivered.
+        self._batch_spans: dict[TP, tuple[int, int]] = {}
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -145,20 +149,55 @@ class _Consumer(faust_aiokafka.Consumer):
                 expected,
                 offset - 1,
             )
-            # Through the consumer's thread, and waited for: a batch fetched before it is dropped.
-            try:
-                await self.seek_wait({tp: expected})
-            except Exception as exc:  # noqa: BLE001 - e.g. revoked meanwhile: its seek comes
-                self.log.warning("%s: could not fetch again from %d: %r", tp, expected, exc)
+            if not await self._fetch_again(tp, expected):
                 del self._refetched_from[tp]  # not fetched again: the jump proves nothing yet
-                return False
-            self._read_offset[tp] = expected
-            self._seeked(tp, expected)
             return False
         gap = self._gap[tp]
         gap.addi(expected, offset)  # [expected, offset): no records there
         gap.merge_overlaps()
         return True
+
+    async def _fetch_again(self, tp: TP, offset: int) -> bool:
+        """Seek ``tp`` back to ``offset`` so its records from there are fetched again.
+
+        Through the consumer's thread, and waited for: a batch fetched before it is dropped.
+        False if the seek failed (e.g. the partition was revoked meanwhile: its seek comes).
+        """
+        try:
+            await self.seek_wait({tp: offset})
+        except Exception as exc:  # noqa: BLE001 - logged; the caller's records stay unacked
+            self.log.warning("%s: could not fetch again from %d: %r", tp, offset, exc)
+            return False
+        self._read_offset[tp] = offset
+        self._seeked(tp, offset)
+        return True
+
+    async def _fetch_undelivered(self) -> None:
+        """Fetch again the records at the end of the last batch that were never delivered.
+
+        faust stops delivering a batch when flow stops, and skips the records of a partition
+        paused meanwhile; the Kafka client's position is already past them. A jump in the next
+        delivery catches that (``_check_next``), but when they were a partition's last records
+        nothing comes after them: they would sit uncommitted until the next rebalance. During
+        a rebalance the seek to the committed offsets that ends it fetches them again instead.
+        """
+        spans, self._batch_spans = self._batch_spans, {}
+        if not spans or self.should_stop or not self.app.flow_control.is_active():
+            return
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        for tp, (first, end) in spans.items():
+            if self.seeked_since(tp, self._batch_mark) or not acks_enabled_for(tp.topic):
+                continue
+            missing = self._expected.get(tp, first)
+            if missing < end:
+                self.log.warning(
+                    "%s: records %d..%d ended a batch but were never delivered: "
+                    "fetching them again",
+                    tp,
+                    missing,
+                    end - 1,
+                )
+                await self._fetch_again(tp, missing)
 
     def _new_offset(self, tp: TP) -> int | None:
         """faust's, except that nothing is committed while the committed offset's own record is
@@ -179,6 +218,10 @@ class _Consumer(faust_aiokafka.Consumer):
         # in order: a batch fetched before a seek comes back before that seek is marked done.
         records = await super()._wait_next_records(timeout)
         self._batch_mark = self._seeks
+        batch = records[0] if records else None
+        self._batch_spans = {
+            tp: (got[0].offset, got[-1].offset + 1) for tp, got in (batch or {}).items() if got
+        }
         return records
 
     def ack(self, message: Message) -> bool:
@@ -242,6 +285,7 @@ class _Consumer(faust_aiokafka.Consumer):
                                 expected[tp] = offset + 1
                         else:  # delivered before (faust's "already read"): accounted there
                             expected[tp] = max(expected.get(tp, 0), offset + 1)
+                    await self._fetch_undelivered()
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:

@@ -284,9 +284,11 @@ def allocation_output(event: Event, record: Record) -> Output | None:
 # --- driving the worker ---------------------------------------------------------------------
 
 
-async def _uncommitted(bootstrap: str, app_id: str, required: Sequence[str]) -> int:
-    """Lag of the group (``measure_lag``) plus every message of a required topic's partition
-    the group has never committed on (``measure_lag`` cannot see those)."""
+async def _uncommitted(
+    bootstrap: str, app_id: str, required: Sequence[str]
+) -> dict[tuple[str, int], int]:
+    """Lag per partition: the group's (``measure_lag``) plus every message of a required
+    topic's partition the group has never committed on (``measure_lag`` cannot see those)."""
     lags = await measure_lag(bootstrap, app_id)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -301,7 +303,22 @@ async def _uncommitted(bootstrap: str, app_id: str, required: Sequence[str]) -> 
         ends = await consumer.end_offsets(parts) if parts else {}
     finally:
         await consumer.stop()
-    return sum(lags.values()) + sum(ends.values())
+    lags.update(((tp.topic, tp.partition), end) for tp, end in ends.items())
+    return {tp: lag for tp, lag in lags.items() if lag}
+
+
+def stuck_report(lags: dict[tuple[str, int], int], log: str) -> str:
+    """The lagging partitions, and what the worker's last consumer report says of them."""
+    lines = [f"{topic}[{partition}] lag {lag}" for (topic, partition), lag in sorted(lags.items())]
+    report = log.rsplit("consumer report:", 1)
+    if len(report) == 2:
+        lines.append("its last consumer report on them:")
+        lines += [
+            line.strip()
+            for line in report[1].splitlines()
+            if any(f"{topic}[{partition}]" in line for topic, partition in lags)
+        ]
+    return "\n".join(lines)
 
 
 class Watched(Protocol):
@@ -310,6 +327,8 @@ class Watched(Protocol):
     def running(self) -> bool: ...
 
     def log_tail(self, chars: int = 3000) -> str: ...
+
+    def log_text(self) -> str: ...
 
     def request_report(self) -> None: ...
 
@@ -331,9 +350,10 @@ def wait_zero_lag(
     while True:
         assert worker.running(), f"worker died:\n{worker.log_tail()}"
         try:
-            lag = asyncio.run(_uncommitted(bootstrap, app_id, required))
+            lags = asyncio.run(_uncommitted(bootstrap, app_id, required))
+            lag = sum(lags.values())
         except KafkaError:  # e.g. no coordinator yet for a group that never committed
-            lag = -1
+            lags, lag = {}, -1
         now = time.monotonic()
         if lag == 0:
             zero_since = zero_since or now
@@ -346,7 +366,10 @@ def wait_zero_lag(
         elif not reported and now - moved_at > 60:
             worker.request_report()  # the log then says where the stuck records are
             reported = True
-        assert now < deadline, f"lag {lag} after {timeout_s}s:\n{worker.log_tail()}"
+        assert now < deadline, (
+            f"lag {lag} after {timeout_s}s:\n{stuck_report(lags, worker.log_text())}\n"
+            f"the worker's log ends:\n{worker.log_tail()}"
+        )
         time.sleep(1.0)
 
 

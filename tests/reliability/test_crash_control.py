@@ -75,8 +75,11 @@ class NaiveWorker:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGUSR1)
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     def log_tail(self, chars: int = 3000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
+        return self.log_text()[-chars:]
 
 
 def count(bootstrap: str, topic: str) -> int:
