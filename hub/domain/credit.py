@@ -9,12 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.domain.money import Money, check_currency
 from hub.domain.reference import ResellerProfile
 
+# How many of the latest facts an exposure remembers having applied (``noting``).
+APPLIED_KEPT = 128
+
 
 class Exposure(BaseModel):
     """What a reseller owes or has committed to, in its billing currency.
 
     ``open_receivables_minor`` may go negative: a prepayment is a credit balance that gives
-    headroom. ``overdue_minor`` is the part of the receivables past its due date.
+    headroom. ``overdue_minor`` is the part of the receivables past its due date. ``applied``
+    holds the keys of the latest facts that moved it (``noting``, ``holds``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -25,6 +29,7 @@ class Exposure(BaseModel):
     committed_minor: int = Field(default=0, ge=0)
     on_hold: bool = False
     overdue_minor: int = Field(default=0, ge=0)
+    applied: tuple[str, ...] = ()
 
     @field_validator("currency")
     @classmethod
@@ -226,3 +231,23 @@ def commitment_billed_by(exposure: Exposure, subtotal_minor: int) -> int:
     ``apply_invoice(..., consumes_commitment_minor=...)``.
     """
     return min(max(subtotal_minor, 0), exposure.committed_minor)
+
+
+def noting(exposure: Exposure, key: str) -> Exposure:
+    """``exposure`` remembering that it holds the fact ``key`` (an event id, an order's
+    commitment or release).
+
+    A flow that moves the exposure also writes its own record of the fact (the order, an
+    applied-event marker); a crash can land one write and not the other, and the replay of
+    the message must not apply the fact twice. Carrying the key in the same write as the
+    amounts makes "is it applied?" exact. Only the latest ``APPLIED_KEPT`` keys are kept:
+    plenty for the messages a crash replays; the flows' own records catch older redeliveries.
+    """
+    if key in exposure.applied:
+        return exposure
+    return exposure.model_copy(update={"applied": (*exposure.applied, key)[-APPLIED_KEPT:]})
+
+
+def holds(exposure: Exposure, key: str) -> bool:
+    """True if the fact ``key`` is already in ``exposure`` (see ``noting``)."""
+    return key in exposure.applied

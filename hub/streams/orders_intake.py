@@ -32,7 +32,14 @@ from hub.schemas.events.orders import (
     RejectionReason,
 )
 from hub.streams import orders_metrics as metrics
-from hub.streams.orders_state import OrderRecord, OrderStatus, OrderTables, StoredEvent, order_key
+from hub.streams.orders_state import (
+    OrderRecord,
+    OrderStatus,
+    OrderTables,
+    StoredEvent,
+    commitment_key,
+    order_key,
+)
 from hub.streams.pipeline import Emit
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
@@ -116,7 +123,7 @@ class OrderIntake:
             # Already decided: the same decision again, and nothing else changes.
             return self.emits(existing.decision.event(), event.order_id, known)
         now = self.clock()
-        decision, commitment, currency = self._decide(event, ref, now)
+        decision, commitment, currency = self._decide(event, ref, now, key)
         self.tables.put_order(
             key,
             OrderRecord(
@@ -130,7 +137,7 @@ class OrderIntake:
         return self.emits(decision, event.order_id, known)
 
     def _decide(
-        self, request: OrderRequested, ref: ReferenceView, now: datetime
+        self, request: OrderRequested, ref: ReferenceView, now: datetime, key: str
     ) -> tuple[Event, int | None, str | None]:
         order = domain_order(request)
         rejections = validate_order(order, ref)
@@ -144,9 +151,12 @@ class OrderIntake:
         reseller = ref.resellers[request.reseller_id]
         commitment = order_commitment(order, ref.prices, reseller)
         exposure = self.tables.exposure_of(reseller.reseller_id, reseller.currency)
+        if credit.holds(exposure, commitment_key(key)):
+            # Accepted by a run a crash cut short before the order record was written.
+            return self._accepted(request, request, reseller, commitment, now), commitment, None
         decision = credit.credit_decision(reseller, exposure, commitment, self.policy)
         if decision.outcome is CreditOutcome.ACCEPT:
-            self.tables.put_exposure(credit.apply_commitment(exposure, commitment))
+            self.tables.put_exposure(self._committed(exposure, commitment, key))
             metrics.count_decision("accepted")
             return self._accepted(request, request, reseller, commitment, now), commitment, None
         if decision.outcome is CreditOutcome.HOLD:
@@ -155,6 +165,13 @@ class OrderIntake:
         metrics.count_decision("rejected", [decision.code.value])
         reason = RejectionReason(code=decision.code.value, message=decision.reason)
         return self._rejected(request, request, (reason,), now), None, None
+
+    @staticmethod
+    def _committed(exposure: Exposure, commitment: int, key: str) -> Exposure:
+        """``exposure`` with the order ``key``'s commitment, which it then holds (once)."""
+        if credit.holds(exposure, commitment_key(key)):
+            return exposure
+        return credit.noting(credit.apply_commitment(exposure, commitment), commitment_key(key))
 
     @staticmethod
     def _accepted(
@@ -215,7 +232,7 @@ class OrderIntake:
             if reseller is None or record.commitment_minor is None:
                 raise ValidationFailed("reseller_id", event.reseller_id, "reseller is not known")
             exposure = self.tables.exposure_of(reseller.reseller_id, reseller.currency)
-            self.tables.put_exposure(credit.apply_commitment(exposure, record.commitment_minor))
+            self.tables.put_exposure(self._committed(exposure, record.commitment_minor, key))
             decision = self._accepted(event, request, reseller, record.commitment_minor, now)
             status: OrderStatus = "accepted"
             metrics.count_decision("accepted")
@@ -249,7 +266,9 @@ class OrderIntake:
                 event.currency,
                 f"the exposure of {event.reseller_id} is kept in {exposure.currency}",
             )
-        self.tables.put_exposure(apply_exposure_event(exposure, event))
+        if not credit.holds(exposure, applied_key):  # else applied by a run a crash cut short
+            moved = apply_exposure_event(exposure, event)
+            self.tables.put_exposure(credit.noting(moved, applied_key))
         self.tables.applied[applied_key] = True
         return ()
 

@@ -42,6 +42,7 @@ from hub.streams.orders_state import (
     StoredEvent,
     SubscriptionRecord,
     order_key,
+    release_key,
     restore,
 )
 from hub.streams.pipeline import Emit, RetryPolicy
@@ -296,16 +297,21 @@ class Provisioning:
         key = order_key(event.reseller_id, event.order_id)
         record = self.tables.order(key)
         if record is not None and record.status != "failed":
+            if not retriable:
+                # Microsoft refused for good: the order will never be invoiced, free its credit.
+                # Before the status, which a replay after a crash between the two reads as done.
+                exposure = self.tables.exposure_of(event.reseller_id, event.currency)
+                released_key = release_key(key)
+                if (
+                    not credit.holds(exposure, released_key)
+                    and exposure.committed_minor >= event.commitment_minor
+                ):
+                    released = credit.release_commitment(exposure, event.commitment_minor)
+                    self.tables.put_exposure(credit.noting(released, released_key))
             failure = Failure(code=code, message=message, retriable=retriable, attempts=attempts)
             self.tables.put_order(
                 key, record.model_copy(update={"status": "failed", "failure": failure})
             )
-            if not retriable:
-                # Microsoft refused for good: the order will never be invoiced, free its credit.
-                exposure = self.tables.exposure_of(event.reseller_id, event.currency)
-                if exposure.committed_minor >= event.commitment_minor:
-                    released = credit.release_commitment(exposure, event.commitment_minor)
-                    self.tables.put_exposure(released)
         metrics.PROVISIONING_FAILURES.labels(retriable=str(retriable).lower()).inc()
         return self.emits([failed], _subject)
 

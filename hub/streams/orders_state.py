@@ -35,6 +35,16 @@ def order_key(reseller_id: str, order_id: str) -> str:
     return f"{reseller_id}/{order_id}"
 
 
+def commitment_key(order: str) -> str:
+    """The key an exposure notes an order's commitment under (``credit.noting``)."""
+    return f"commit:{order}"
+
+
+def release_key(order: str) -> str:
+    """The key an exposure notes the release of an order's commitment under."""
+    return f"release:{order}"
+
+
 class StoredEvent(BaseModel):
     """An emitted event kept verbatim, so a redelivery re-sends exactly the same event."""
 

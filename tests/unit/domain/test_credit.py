@@ -3,6 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.domain.credit import (
+    APPLIED_KEPT,
     CreditOutcome,
     CreditPolicy,
     CreditReason,
@@ -11,6 +12,8 @@ from hub.domain.credit import (
     apply_invoice,
     apply_payment,
     credit_decision,
+    holds,
+    noting,
     release_commitment,
     set_credit_hold,
     set_overdue,
@@ -222,3 +225,17 @@ def test_committing_then_releasing_the_same_amounts_restores_the_exposure(amount
     for amount in reversed(amounts):
         current = release_commitment(current, amount)
     assert current == exposure(receivables=7)
+
+
+def test_an_exposure_holds_the_facts_noted_in_it_once_and_only_the_latest() -> None:
+    exposure = Exposure(reseller_id="contoso", currency="EUR")
+    assert not holds(exposure, "commit:contoso/PO-1")
+    noted = noting(exposure, "commit:contoso/PO-1")
+    assert holds(noted, "commit:contoso/PO-1")
+    assert noting(noted, "commit:contoso/PO-1") == noted  # noted once
+    for n in range(APPLIED_KEPT):
+        noted = noting(noted, f"pay-{n}")
+    assert not holds(noted, "commit:contoso/PO-1")  # the oldest made room
+    assert holds(noted, "pay-0")
+    assert holds(noted, f"pay-{APPLIED_KEPT - 1}")
+    assert len(noted.applied) == APPLIED_KEPT

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -21,6 +20,7 @@ from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
 from hub.streams.pipeline import Emit
+from hub.testing import crash_cut
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 TOPICS = TopicCatalog("t.")
@@ -420,28 +420,6 @@ async def test_a_credit_in_another_currency_than_the_subscription_is_refused() -
         await ldg.handle(gbp)
 
 
-class Recording(dict[str, Any]):
-    """A table that logs each write, in order, into a log shared by all tables."""
-
-    def __init__(self, name: str, log: list[tuple[str, str, Any]]) -> None:
-        super().__init__()
-        self.name, self.log = name, log
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.log.append((self.name, key, copy.deepcopy(value)))
-        super().__setitem__(key, value)
-
-
-def recording_tables() -> tuple[BillingTables, list[tuple[str, str, Any]]]:
-    log: list[tuple[str, str, Any]] = []
-    names = BillingTables.__dataclass_fields__
-    return BillingTables(**{n: Recording(n, log) for n in names}), log
-
-
-def state(tables: BillingTables) -> dict[str, dict[str, Any]]:
-    return {n: dict(getattr(tables, n)) for n in BillingTables.__dataclass_fields__}
-
-
 S1 = provisioned("s1", "contoso", "cust-de")
 
 
@@ -460,17 +438,18 @@ async def test_a_replay_completes_writes_a_crash_cut_short_at_any_point(
 ) -> None:
     """A crash delivers a prefix of a message's changelog writes and no commit: the replay on
     the tables rebuilt from that prefix must end in the same state with the same outputs."""
-    whole, log = recording_tables()
+    whole, log = crash_cut.recording(BillingTables)
     await feed(ledger(whole), before)
     start = len(log)
     expected = await feed(ledger(whole), [event])
     writes = log[start:]
     assert len(writes) > 2, "the event writes next to nothing: nothing to cut short"
     for cut in range(len(writes)):
-        tables, _ = recording_tables()
+        tables, _ = crash_cut.recording(BillingTables)
         await feed(ledger(tables), before)
-        for name, key, value in writes[:cut]:
-            dict.__setitem__(getattr(tables, name), key, value)
+        crash_cut.land(tables, writes[:cut])
         replayed = await feed(ledger(tables), [event])
         assert [e.event for e in replayed] == [e.event for e in expected], f"cut at {cut}"
-        assert state(tables) == state(whole), f"cut after {cut} of {len(writes)} writes"
+        assert crash_cut.state(tables) == crash_cut.state(whole), (
+            f"cut after {cut} of {len(writes)} writes"
+        )

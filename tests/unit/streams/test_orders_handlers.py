@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ from hub.streams.orders_lifecycle import Lifecycle
 from hub.streams.orders_provisioning import Provisioning
 from hub.streams.orders_state import OrderTables
 from hub.streams.pipeline import Emit, Outcome, Pipeline, RetryPolicy
+from hub.testing import crash_cut
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
@@ -420,3 +421,66 @@ async def test_another_resellers_subscription_is_reported_as_not_found(
     assert isinstance(emits[0].event, SubscriptionChangeRejected)
     assert emits[0].event.code == "SubscriptionNotFound"
     assert emits[1].topic == TOPICS.partner("fabrikam", PartnerTopic.STATUS)
+
+
+# -- a crash between a message's table writes ----------------------------------------------------
+
+Step = Callable[[OrderTables], Awaitable[Sequence[Emit]]]
+ORDER = _order(2)
+HELD = _order(1, reseller_id="fabrikam")
+PAYMENT = PaymentReceived(
+    **_envelope(),
+    payment_id="pay-9",
+    amount_minor=5_000,
+    currency="USD",
+    received_at=START,
+    method="bank_transfer",
+)
+
+
+class Refused(Exception):
+    """Microsoft refused the order for good."""
+
+    retriable = False
+    code = "InvalidSku"
+
+
+def intake(handler: str, event: Event) -> Step:
+    return lambda tables: getattr(_intake(tables), handler)(event)
+
+
+async def fail_for_good(tables: OrderTables) -> Sequence[Emit]:
+    accepted = (await _intake(_tables()).on_order(ORDER))[0].event  # the same event again
+    provisioning = Provisioning(TOPICS, tables, _reference, None, clock=lambda: START)  # type: ignore[arg-type]
+    return await provisioning.on_failure(accepted, Refused("sku retired"), 1)
+
+
+@pytest.mark.parametrize(
+    ("before", "step"),
+    [
+        ([], intake("on_order", ORDER)),
+        ([intake("on_order", HELD)], intake("on_review", _review(HELD.order_id, "release"))),
+        ([], intake("on_exposure_event", PAYMENT)),
+        ([intake("on_order", ORDER)], fail_for_good),
+    ],
+    ids=["accepted", "released", "payment", "failed-for-good"],
+)
+async def test_a_replay_completes_writes_a_crash_cut_short_at_any_point(
+    before: list[Step], step: Step
+) -> None:
+    """The exposure moves in one write and the order (or applied marker) in another: a crash
+    between them must not commit, release or apply a payment twice on the replay."""
+    whole, log = crash_cut.recording(OrderTables)
+    for earlier in before:
+        await earlier(whole)
+    start = len(log)
+    expected = _events(await step(whole))
+    writes = log[start:]
+    assert len(writes) >= 2, "the message writes once: nothing to cut short"
+    for cut in range(len(writes)):
+        tables, _ = crash_cut.recording(OrderTables)
+        for earlier in before:
+            await earlier(tables)
+        crash_cut.land(tables, writes[:cut])
+        assert _events(await step(tables)) == expected, f"cut at {cut}"
+        assert crash_cut.state(tables) == crash_cut.state(whole), f"cut after {cut} writes"
