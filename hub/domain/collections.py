@@ -74,6 +74,42 @@ class Receivable(BaseModel):
         return max(0, (today - self.due_date).days) if self.balance_minor > 0 else 0
 
 
+# How many of the latest facts a credit balance remembers having applied (``CreditBalance``).
+CREDIT_FACTS_KEPT = 128
+
+
+class CreditBalance(BaseModel):
+    """Overpayments and credit notes not yet used, in one currency.
+
+    ``applied`` holds the ids of the latest facts (payments, credit notes) added, in the same
+    write as the amount: a replay after a crash cut a message's writes short adds nothing
+    twice. The latest ``CREDIT_FACTS_KEPT`` are kept, plenty for what a crash replays.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    minor: int = 0
+    applied: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, stored: object) -> CreditBalance:
+        """From a table entry: a balance, a bare amount (as kept before ids were), or none."""
+        if stored is None:
+            return cls()
+        if isinstance(stored, int):
+            return cls(minor=stored)
+        return cls.model_validate(stored)
+
+    def add(self, fact_id: str, amount_minor: int) -> CreditBalance:
+        """The balance with ``amount_minor`` (negative uses credit) of fact ``fact_id``, once."""
+        if fact_id in self.applied:
+            return self
+        return CreditBalance(
+            minor=self.minor + amount_minor,
+            applied=(*self.applied, fact_id)[-CREDIT_FACTS_KEPT:],
+        )
+
+
 class Payment(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -12,8 +12,11 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.domain import charges as ch
 from hub.domain.collections import (
+    CreditBalance,
     DunningStage,
     Payment,
     Receivable,
@@ -80,6 +83,29 @@ class BillingTables:
     @classmethod
     def in_memory(cls) -> BillingTables:
         return cls(**{name: {} for name in cls.__dataclass_fields__})
+
+
+class _Issued(BaseModel):
+    """What one close issues (see ``BillingLedger.on_close``), kept under
+    ``closed[<reseller>|<period>|issued]``."""
+
+    numbers: dict[str, int] = {}  # invoice series -> the last number this close used
+    receivables: list[dict[str, Any]] = []  # Receivable, per invoice
+    credits: list[tuple[str, str, int]] = []  # (credit key, credit note id, amount), per note
+    billed: list[str] = []  # the line ids it invoiced
+    emits: list[list[Any]] = []  # the invoice events, as BillingLedger._store keeps them
+
+
+def _receivable_of(rid: str, invoice: Invoice) -> Receivable:
+    return Receivable(
+        invoice_id=invoice.invoice_id,
+        number=invoice.number,
+        reseller_id=rid,
+        currency=invoice.currency,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        total_minor=invoice.total_minor,
+    )
 
 
 @dataclass(frozen=True)
@@ -366,17 +392,25 @@ class BillingLedger:
     # --- month end -----------------------------------------------------------------------
 
     def on_close(self, run: BillingRunRequested) -> list[Emit]:
+        """Cycle charges and renewals, the period's invoices, revenue, then dunning.
+
+        The invoices are decided once and written in one entry before any of their effects
+        (numbers, receivables, credit, unbilled lines), which are each idempotent; a replay
+        after a crash cut those writes short applies the same invoices again and sends them.
+        """
         rid = run.reseller_id or ""
         period = run.period or ""
         key = f"{rid}|{period}"
-        if key in self.t.closed:
+        if self.t.closed.get(key, str(run.event_id)) != str(run.event_id):
             return []  # closed before, by another run: nothing new
         first, last = period_bounds(period)
         profile = self._reseller(rid)
         emits: list[Emit] = []
         for sid in _list(self.t.reseller_subs, rid):
             emits += self._cycle(run, sid, first, last, profile)
-        emits += self._invoice(run, rid, profile, last)
+        issued = self._issued(run, key, profile, last)
+        self._take_effect(rid, issued)
+        emits += [self._restore(doc) for doc in issued.emits]
         emits += self._recognise(run, rid, period)
         self.t.closed[key] = str(run.event_id)
         self.t.closed[f"{rid}|last"] = max(period, self.t.closed.get(f"{rid}|last") or period)
@@ -404,9 +438,15 @@ class BillingLedger:
         self._save_sub(sub)
         return emits
 
-    def _invoice(
-        self, run: BillingRunRequested, rid: str, profile: ResellerProfile, last: Any
-    ) -> list[Emit]:
+    def _issued(
+        self, run: BillingRunRequested, key: str, profile: ResellerProfile, last: Any
+    ) -> _Issued:
+        """The invoices this close issues: as noted before, else decided now and noted."""
+        noted = f"{key}|issued"
+        stored = self.t.closed.get(noted)
+        if stored is not None:
+            return _Issued.model_validate(stored)
+        rid = profile.reseller_id
         # A line not in ``lines`` was cut short by a crash; its replay books it (see _book).
         pending = [
             RatedLine.model_validate(self.t.lines[i])
@@ -414,20 +454,17 @@ class BillingLedger:
             if i in self.t.lines
         ]
         due = [ln for ln in pending if ln.period_start <= last]
-        if not due:
-            return []
         white_label = profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL
         groups: dict[tuple[str, str], list[RatedLine]] = {}
         for ln in due:
             recipient = ln.customer_id if white_label else rid
             groups.setdefault((recipient, ln.currency), []).append(ln)
         first, _ = period_bounds(run.period or "")
-        emits: list[Emit] = []
+        issued = _Issued(billed=[ln.line_id for ln in due])
         for (recipient, currency), lines in sorted(groups.items()):
-            emits += self._one_invoice(run, profile, recipient, currency, lines, first, last)
-        billed = {ln.line_id for ln in due}
-        self.t.unbilled[rid] = [i for i in _list(self.t.unbilled, rid) if i not in billed]
-        return emits
+            self._one_invoice(run, profile, recipient, currency, lines, first, last, issued)
+        self.t.closed[noted] = issued.model_dump(mode="json")
+        return issued
 
     def _one_invoice(
         self,
@@ -438,7 +475,8 @@ class BillingLedger:
         lines: list[RatedLine],
         first: Any,
         last: Any,
-    ) -> list[Emit]:
+        issued: _Issued,
+    ) -> None:
         rid = profile.reseller_id
         if profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL:
             customer = self.ref.customers.get(recipient_id)
@@ -458,7 +496,7 @@ class BillingLedger:
             # The distributor keeps one continuous series per reseller account, so every
             # series lives on its reseller's partition.
             series, prefix = f"{d.party_id}:{rid}", f"D{d.party_id}-{rid.upper()}"
-        last_number = int(self.t.series.get(series) or 0)
+        last_number = issued.numbers.get(series, int(self.t.series.get(series) or 0))
         invoice = build_invoice(
             lines,
             issuer_id=issuer.party_id,
@@ -473,8 +511,12 @@ class BillingLedger:
             tax_rule=rule,
             resale_exempt=exempt,
         )
-        self.t.series[series] = invoice.sequence
-        self._receivable(rid, invoice)
+        issued.numbers[series] = invoice.sequence
+        if invoice.kind is InvoiceKind.CREDIT_NOTE:
+            credit_key = f"{rid}|{invoice.currency}"
+            issued.credits.append((credit_key, invoice.invoice_id, -invoice.total_minor))
+        else:
+            issued.receivables.append(_receivable_of(rid, invoice).model_dump(mode="json"))
         event = docs.document(
             run,
             invoice,
@@ -489,29 +531,33 @@ class BillingLedger:
         kind = "credit_note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "invoice"
         metrics.INVOICES_ISSUED.labels(kind=kind, currency=currency).inc()
         metrics.INVOICED_MINOR.labels(kind=kind, currency=currency).inc(abs(invoice.total_minor))
-        return [
+        for emit in (
             Emit(self.topics.name(Topic.INVOICES), rid, event),
             Emit(self._partner(rid), invoice.invoice_id, event),
-        ]
+        ):
+            issued.emits.append(self._store(emit))
 
-    def _receivable(self, rid: str, invoice: Invoice) -> None:
-        if invoice.kind is InvoiceKind.CREDIT_NOTE:
-            key = f"{rid}|{invoice.currency}"
-            self.t.credit[key] = int(self.t.credit.get(key) or 0) - invoice.total_minor
-            return
-        receivable = Receivable(
-            invoice_id=invoice.invoice_id,
-            number=invoice.number,
-            reseller_id=rid,
-            currency=invoice.currency,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
-            total_minor=invoice.total_minor,
-        )
-        self.t.receivables[rid] = [
-            *_list(self.t.receivables, rid),
-            receivable.model_dump(mode="json"),
-        ]
+    def _take_effect(self, rid: str, issued: _Issued) -> None:
+        """Apply the close's invoices to the tables; each write is idempotent."""
+        for series, number in issued.numbers.items():
+            self.t.series[series] = max(int(self.t.series.get(series) or 0), number)
+        receivables = _list(self.t.receivables, rid)
+        known = {r["invoice_id"] for r in receivables}
+        new = [r for r in issued.receivables if r["invoice_id"] not in known]
+        if new:
+            self.t.receivables[rid] = [*receivables, *new]
+        for key, invoice_id, amount in issued.credits:
+            self._add_credit(key, invoice_id, amount)
+        billed = set(issued.billed)
+        unbilled = _list(self.t.unbilled, rid)
+        if billed.intersection(unbilled):
+            self.t.unbilled[rid] = [i for i in unbilled if i not in billed]
+
+    def _add_credit(self, key: str, fact_id: str, amount_minor: int) -> None:
+        balance = CreditBalance.of(self.t.credit.get(key))
+        added = balance.add(fact_id, amount_minor)
+        if added is not balance:
+            self.t.credit[key] = added.model_dump(mode="json")
 
     def _recognise(self, run: BillingRunRequested, rid: str, period: str) -> list[Emit]:
         topic = self.topics.name(Topic.REVENUE)
@@ -541,10 +587,11 @@ class BillingLedger:
         )
         result = apply_payment(self._receivables(rid), payment)
         if not result.duplicate:
-            self.t.receivables[rid] = [r.model_dump(mode="json") for r in result.receivables]
+            # The credit first: it notes the payment, so a replay after a crash between the two
+            # writes does not add it again; the receivables note it on their own.
             if result.credit_minor:
-                key = f"{rid}|{ev.currency}"
-                self.t.credit[key] = int(self.t.credit.get(key) or 0) + result.credit_minor
+                self._add_credit(f"{rid}|{ev.currency}", ev.payment_id, result.credit_minor)
+            self.t.receivables[rid] = [r.model_dump(mode="json") for r in result.receivables]
             metrics.PAYMENTS_APPLIED.labels(currency=ev.currency).inc()
         # A settled invoice leaves dunning: its stage is forgotten so a later debt starts over.
         stages = dict(self.t.dunning.get(rid) or {})
@@ -565,13 +612,22 @@ class BillingLedger:
             stages[n.invoice_id] = int(n.stage)
             if n.stage > n.previous and n.balance_minor > 0:
                 reached.setdefault((currency[n.invoice_id], n.stage), []).append(n)
-        self.t.dunning[rid] = stages
         emits: list[Emit] = []
         for (cur, stage), items in sorted(reached.items()):
             event = docs.dunning_reached(run, rid, cur, stage, items)
             metrics.DUNNING_STAGES.labels(stage=event.stage).inc()
             emits.append(Emit(self.topics.name(Topic.COLLECTIONS), rid, event))
             emits.append(Emit(self._partner(rid), rid, event))
+        # The run's notices are kept before the stages move: a replay after a crash between
+        # the two finds no transition left, and sends the notices kept.
+        noted = f"{rid}|{run.event_id}"
+        kept = self.t.dunning.get(noted)
+        if kept is None:
+            if emits:
+                self.t.dunning[noted] = [self._store(e) for e in emits]
+        else:
+            emits = [self._restore(doc) for doc in kept]
+        self.t.dunning[rid] = stages
         return emits
 
     # --- reconciliation ------------------------------------------------------------------

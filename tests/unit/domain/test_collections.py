@@ -9,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.domain.collections import (
+    CREDIT_FACTS_KEPT,
+    CreditBalance,
     DunningPolicy,
     DunningStage,
     Payment,
@@ -160,3 +162,16 @@ def test_payments_are_conserved(totals: list[int], payments: list[int]) -> None:
     assert paid + credit == sum(payments)
     assert all(0 <= r.balance_minor <= r.total_minor for r in rs)
     assert credit == 0 or all(r.balance_minor == 0 for r in rs)
+
+
+def test_a_credit_balance_adds_each_fact_once_and_reads_what_was_kept_before() -> None:
+    assert CreditBalance.of(None) == CreditBalance()
+    assert CreditBalance.of(1200).minor == 1200  # a bare amount, as kept before ids were
+    balance = CreditBalance.of(1200).add("pay-1", 500).add("CN-1", 300)
+    assert balance.add("pay-1", 500) == balance  # a replay adds nothing
+    assert (balance.minor, balance.applied) == (2000, ("pay-1", "CN-1"))
+    assert CreditBalance.of(balance.model_dump(mode="json")) == balance
+    for n in range(CREDIT_FACTS_KEPT):
+        balance = balance.add(f"p{n}", 1)
+    assert len(balance.applied) == CREDIT_FACTS_KEPT
+    assert balance.minor == 2000 + CREDIT_FACTS_KEPT

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from hub.domain.collections import CreditBalance
 from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, ResellerProfile
@@ -321,7 +322,7 @@ async def test_partial_payment_keeps_dunning_and_full_payment_stops_it() -> None
     late = await feed(ldg, [run("dunning", "d1", period=None, as_of=date(2027, 1, 2))])
     assert of(late, TOPICS.name(Topic.COLLECTIONS), b.DunningStageReached)[0].overdue_minor == 4000
     await feed(ldg, [pay("p2", 5000)])
-    assert tables.credit["contoso|EUR"] == 1000
+    assert CreditBalance.of(tables.credit["contoso|EUR"]).minor == 1000
     later = await feed(ldg, [run("dunning", "d2", period=None, as_of=date(2027, 2, 1))])
     assert of(later, TOPICS.name(Topic.COLLECTIONS), b.DunningStageReached) == []
 
@@ -421,17 +422,46 @@ async def test_a_credit_in_another_currency_than_the_subscription_is_refused() -
 
 
 S1 = provisioned("s1", "contoso", "cust-de")
+S1_ANNUAL = provisioned("s1", "contoso", "cust-de", cycle=BillingCycle.ANNUAL)
+CLOSE_NOV = run("close", "close-nov", period="2026-11", as_of=date(2026, 12, 1), rid="contoso")
+CLOSE_DEC = run("close", "close-dec", period="2026-12", as_of=date(2027, 1, 1), rid="contoso")
+OVERPAYMENT = b.PaymentReceived(
+    **env("pay-9", "contoso"),
+    payment_id="pay-9",
+    amount_minor=5000,
+    currency="EUR",
+    received_at=datetime(2026, 11, 20, tzinfo=UTC),
+    method="bank_transfer",
+)
 
 
 @pytest.mark.parametrize(
     ("before", "event"),
     [
         ([], S1),
-        ([], provisioned("s1", "contoso", "cust-de", cycle=BillingCycle.ANNUAL)),
+        ([], S1_ANNUAL),
         ([S1], changed("s1", "contoso", "cust-de", 10, 14, datetime(2026, 11, 16, tzinfo=UTC))),
         ([S1], credit("s1", "contoso", "cust-de", 250)),
+        ([S1], CLOSE_NOV),
+        ([S1, CLOSE_NOV], CLOSE_DEC),
+        ([S1_ANNUAL, CLOSE_NOV, credit("s1", "contoso", "cust-de", 250)], CLOSE_DEC),
+        ([], OVERPAYMENT),
+        (
+            [S1, CLOSE_NOV],
+            run("dunning", "dun-1", period=None, as_of=date(2027, 1, 2), rid="contoso"),
+        ),
     ],
-    ids=["provisioned", "provisioned-annual", "changed", "credit"],
+    ids=[
+        "provisioned",
+        "provisioned-annual",
+        "changed",
+        "credit",
+        "close",
+        "close-cycle",
+        "close-credit-note",
+        "overpayment",
+        "dunning",
+    ],
 )
 async def test_a_replay_completes_writes_a_crash_cut_short_at_any_point(
     before: list[Event], event: Event
