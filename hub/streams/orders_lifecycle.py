@@ -61,12 +61,17 @@ class Lifecycle:
         done = self.tables.changes.get(key)
         if done is not None:
             return self.emits(StoredEvent.model_validate(done).event(), event.subscription_id)
-        outcome = await self._decide(event)
+        record = self.tables.subscription(event.subscription_id)
+        if record is not None and record.last_change and record.last_change[0] == key:
+            outcome = record.last_change[1].event()  # applied by a run a crash cut short
+        else:
+            outcome = await self._decide(event, key, record)
         self.tables.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
         return self.emits(outcome, event.subscription_id)
 
-    async def _decide(self, request: SubscriptionChangeRequested) -> Event:
-        record = self.tables.subscription(request.subscription_id)
+    async def _decide(
+        self, request: SubscriptionChangeRequested, key: str, record: SubscriptionRecord | None
+    ) -> Event:
         # Another reseller's subscription is reported as missing: ids must not leak existence.
         if (
             record is None
@@ -104,10 +109,16 @@ class Lifecycle:
                 raise  # the pipeline retries with backoff, then dead-letters
             said = exc.description or str(exc)
             return self._rejected(request, REFUSED, f"Partner Center {exc.code}: {said}")
+        changed = self._changed(request, record, result)
         self.tables.put_subscription(
-            record.model_copy(update={"subscription": result.subscription})
+            record.model_copy(
+                update={
+                    "subscription": result.subscription,
+                    "last_change": (key, StoredEvent.of(changed)),
+                }
+            )
         )
-        return self._changed(request, record, result)
+        return changed
 
     def _changed(
         self, request: SubscriptionChangeRequested, record: SubscriptionRecord, change: Change

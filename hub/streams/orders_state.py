@@ -98,6 +98,9 @@ class SubscriptionRecord(BaseModel):
     unit_price_minor: int
     unit_cost_minor: int
     currency: str
+    # The latest change applied (its key in ``OrderTables.changes`` and its outcome), written
+    # with the subscription: a replay after a crash before the change's own record sends it.
+    last_change: tuple[str, StoredEvent] | None = None
 
 
 @dataclass

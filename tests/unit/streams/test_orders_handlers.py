@@ -484,3 +484,25 @@ async def test_a_replay_completes_writes_a_crash_cut_short_at_any_point(
         crash_cut.land(tables, writes[:cut])
         assert _events(await step(tables)) == expected, f"cut at {cut}"
         assert crash_cut.state(tables) == crash_cut.state(whole), f"cut after {cut} writes"
+
+
+async def test_a_change_replayed_after_a_crash_before_its_record_is_sent_as_changed(
+    sim: SimulatorHandle, client: PartnerCenterClient
+) -> None:
+    """The subscription (already PATCHed at Microsoft) lands, the change's record does not: the
+    replay compared against the new state and rejected the change Microsoft had applied."""
+    whole, log = crash_cut.recording(OrderTables)
+    sub = await _provisioned(whole, client)
+    sim.simulator.state.advance(timedelta(days=3))
+    request = _change(sub, START + timedelta(days=3), kind="change_quantity", new_quantity=3)
+    start = len(log)
+    expected = _events(
+        await Lifecycle(TOPICS, whole, _reference, client, clock=lambda: START).on_change(request)
+    )
+    assert isinstance(expected[0], SubscriptionChanged)
+    assert len(log) - start == 2
+    for cut in range(start, len(log)):
+        tables = crash_cut.land(crash_cut.recording(OrderTables)[0], log[:cut])
+        lifecycle = Lifecycle(TOPICS, tables, _reference, client, clock=lambda: START)
+        assert _events(await lifecycle.on_change(request)) == expected, f"cut at {cut - start}"
+        assert crash_cut.state(tables) == crash_cut.state(whole)
