@@ -82,8 +82,15 @@ class CreditIndex:
         if isinstance(event, SubscriptionProvisioned):
             service = service_of(self._reference(), event)
             doc = self.links.get(event.subscription_id) or {}
-            pending = [SubscriptionChanged.model_validate(p) for p in doc.get("pending", [])]
-            self.links[event.subscription_id] = {"service": service, "pending": []}
+            # The changes held for it stay in the link as "released": a replay after a crash
+            # before they were forwarded forwards them again (the index applies each once).
+            held = doc.get("pending") or doc.get("released") or []
+            pending = [SubscriptionChanged.model_validate(p) for p in held]
+            self.links[event.subscription_id] = {
+                "service": service,
+                "pending": [],
+                "released": held,
+            }
             return [
                 Emit(self._index_topic, service, event),
                 *(Emit(self._index_topic, service, change) for change in pending),

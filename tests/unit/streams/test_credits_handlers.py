@@ -306,6 +306,26 @@ async def test_change_arriving_before_its_provisioning_is_held_then_applied() ->
     assert set(allocated(emits, CATALOG.name(Topic.CREDITS_ALLOCATED))) == {"s2"}
 
 
+async def test_changes_held_for_a_subscription_are_forwarded_again_when_its_link_is_replayed() -> (
+    None
+):
+    """A crash after the link dropped the held change and before it was forwarded: the replay
+    of the provisioning forwarded nothing, and a suspended subscription was credited."""
+    flow = Flow()
+    suspend = changed("s1", SubscriptionStatus.SUSPENDED, 10, datetime(2025, 3, 1, tzinfo=UTC))
+    await flow.feed(suspend)
+    s1 = provisioned("s1", "r1", "c1")
+    first = await flow.index.link(s1)  # its writes land, the forwards are lost
+    replayed = await flow.index.link(s1)
+    assert [e.event for e in replayed] == [e.event for e in first] == [s1, suspend]
+    for emit in replayed:
+        await flow.handler.handle(emit.event, emit.key)
+    await flow.handler.handle(suspend, "exchange")  # forwarded twice: applied once
+    await flow.feed(provisioned("s2", "r2", "c2"))
+    emits = await flow.feed(approval())
+    assert set(allocated(emits, CATALOG.name(Topic.CREDITS_ALLOCATED))) == {"s2"}
+
+
 async def test_subscription_cancelled_before_the_window_gets_nothing() -> None:
     flow = Flow()
     await three_subscriptions(flow)
