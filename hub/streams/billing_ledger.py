@@ -39,7 +39,6 @@ from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule
 from hub.domain.tax import TaxTable, default_tax_table
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
 from hub.schemas.envelope import Event
-from hub.schemas.events import ALL_EVENTS
 from hub.schemas.events.billing import (
     BillingRunRequested,
     Party,
@@ -52,10 +51,10 @@ from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams import billing_documents as docs
 from hub.streams import billing_metrics as metrics
 from hub.streams.pipeline import Emit
+from hub.streams.stored_events import restore_emit, store_emit
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]
-_EVENT_TYPES = {model.__name__: model for model in ALL_EVENTS}
 # Billed up front for more than a month: recognised month by month.
 _UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
 _SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
@@ -157,9 +156,9 @@ class BillingLedger:
             return self._fan_out(event)
         stored = self.t.done.get(str(event.event_id))
         if stored is not None:
-            return [self._restore(doc) for doc in stored]
+            return [restore_emit(doc) for doc in stored]
         emits = self._dispatch(event)
-        self.t.done[str(event.event_id)] = [self._store(e) for e in emits]
+        self.t.done[str(event.event_id)] = [store_emit(e) for e in emits]
         return emits
 
     def _dispatch(self, event: Event) -> list[Emit]:
@@ -184,15 +183,6 @@ class BillingLedger:
         if isinstance(event, ProvisioningFailed):
             return []
         raise ValidationFailed("event", type(event).__name__, "not a billing input")
-
-    @staticmethod
-    def _store(emit: Emit) -> list[Any]:
-        return [emit.topic, emit.key, type(emit.event).__name__, emit.event.model_dump(mode="json")]
-
-    @staticmethod
-    def _restore(doc: list[Any]) -> Emit:
-        topic, key, name, body = doc
-        return Emit(topic, key, _EVENT_TYPES[name].model_validate(body))
 
     def _partner(self, reseller_id: str) -> str:
         return self.topics.partner(reseller_id, PartnerTopic.BILLING)
@@ -410,7 +400,7 @@ class BillingLedger:
             emits += self._cycle(run, sid, first, last, profile)
         issued = self._issued(run, key, profile, last)
         self._take_effect(rid, issued)
-        emits += [self._restore(doc) for doc in issued.emits]
+        emits += [restore_emit(doc) for doc in issued.emits]
         emits += self._recognise(run, rid, period)
         self.t.closed[key] = str(run.event_id)
         self.t.closed[f"{rid}|last"] = max(period, self.t.closed.get(f"{rid}|last") or period)
@@ -535,7 +525,7 @@ class BillingLedger:
             Emit(self.topics.name(Topic.INVOICES), rid, event),
             Emit(self._partner(rid), invoice.invoice_id, event),
         ):
-            issued.emits.append(self._store(emit))
+            issued.emits.append(store_emit(emit))
 
     def _take_effect(self, rid: str, issued: _Issued) -> None:
         """Apply the close's invoices to the tables; each write is idempotent."""
@@ -624,9 +614,9 @@ class BillingLedger:
         kept = self.t.dunning.get(noted)
         if kept is None:
             if emits:
-                self.t.dunning[noted] = [self._store(e) for e in emits]
+                self.t.dunning[noted] = [store_emit(e) for e in emits]
         else:
-            emits = [self._restore(doc) for doc in kept]
+            emits = [restore_emit(doc) for doc in kept]
         self.t.dunning[rid] = stages
         return emits
 

@@ -36,11 +36,11 @@ from hub.streams.orders_state import (
     OrderRecord,
     OrderStatus,
     OrderTables,
-    StoredEvent,
     commitment_key,
     order_key,
 )
 from hub.streams.pipeline import Emit
+from hub.streams.stored_events import StoredEvent
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Clock = Callable[[], datetime]

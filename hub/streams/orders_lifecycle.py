@@ -22,8 +22,9 @@ from hub.schemas.events.subscriptions import (
 )
 from hub.streams import orders_metrics as metrics
 from hub.streams.orders_intake import Clock, utc_now
-from hub.streams.orders_state import OrderTables, StoredEvent, SubscriptionRecord
+from hub.streams.orders_state import OrderTables, SubscriptionRecord
 from hub.streams.pipeline import Emit
+from hub.streams.stored_events import StoredEvent
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 NOT_FOUND = "SubscriptionNotFound"

@@ -39,13 +39,13 @@ from hub.streams.orders_state import (
     Failure,
     OrderRecord,
     OrderTables,
-    StoredEvent,
     SubscriptionRecord,
     order_key,
     release_key,
     restore,
 )
 from hub.streams.pipeline import Emit, RetryPolicy
+from hub.streams.stored_events import StoredEvent
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 # Partner Center throttles in bursts and recovers within seconds: six attempts with backoff

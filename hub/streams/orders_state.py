@@ -16,15 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.domain.credit import Exposure
 from hub.domain.subscriptions import Subscription
-from hub.errors import SchemaError
 from hub.schemas.envelope import Event
-from hub.schemas.events import ALL_EVENTS
 from hub.schemas.events.orders import OrderRequested
+from hub.streams.stored_events import StoredEvent
 
 Table = MutableMapping[str, Any]
 OrderStatus = Literal["accepted", "held", "rejected", "provisioned", "failed"]
-
-_EVENT_TYPES: dict[str, type[Event]] = {model.__name__: model for model in ALL_EVENTS}
 
 
 def order_key(reseller_id: str, order_id: str) -> str:
@@ -43,25 +40,6 @@ def commitment_key(order: str) -> str:
 def release_key(order: str) -> str:
     """The key an exposure notes the release of an order's commitment under."""
     return f"release:{order}"
-
-
-class StoredEvent(BaseModel):
-    """An emitted event kept verbatim, so a redelivery re-sends exactly the same event."""
-
-    model_config = ConfigDict(frozen=True)
-
-    type: str
-    doc: dict[str, Any]
-
-    @classmethod
-    def of(cls, event: Event) -> StoredEvent:
-        return cls(type=type(event).__name__, doc=event.model_dump(mode="json"))
-
-    def event(self) -> Event:
-        model = _EVENT_TYPES.get(self.type)
-        if model is None:
-            raise SchemaError(f"stored event of unknown type {self.type!r}")
-        return model.model_validate(self.doc)
 
 
 class Failure(BaseModel):

@@ -17,8 +17,9 @@ the same ids at most.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -31,6 +32,7 @@ from hub.schemas.events.support import IncidentResolutionRequested
 from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
 from hub.streams.dead_letter import SourceMessage
+from hub.streams.journal import Buffered, Journal
 from hub.streams.pipeline import Emit, Pipeline, event_headers
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
@@ -61,23 +63,36 @@ def _multi_topic(app: faust.App, *names: str) -> Any:
 
 
 async def _drive(
-    stream: Any, ctx: Context, pipeline: Pipeline, handler: Any, on_command: Any
+    stream: Any,
+    ctx: Context,
+    pipeline: Pipeline,
+    handler: Any,
+    on_command: Any,
+    journal: Journal | None = None,
 ) -> None:
     """Events go through the pipeline; internal commands through ``on_command``, and a command
-    that fails is dead-lettered like any message."""
+    that fails is dead-lettered like any message. With a ``journal``, each message's writes and
+    outputs are kept first (see hub/streams/journal.py)."""
     async for item in stream.events():
         source = SourceMessage.from_faust(item.message)
         kind = command_kind(source.headers)
+
+        def kept(
+            run: Callable[[], Awaitable[Sequence[Emit]]], at: SourceMessage = source
+        ) -> Awaitable[Sequence[Emit]]:
+            return run() if journal is None else journal.run(at.partition, at.offset, run)
+
         if kind is None:
 
             async def handle(event: Event, partition: int = source.partition) -> Sequence[Emit]:
-                result: Sequence[Emit] = await handler(event, partition)
+                result: Sequence[Emit] = await kept(lambda: handler(event, partition))
                 return result
 
             await pipeline.process(source, handle)
         else:
             try:
-                emits = await on_command(kind, decode_command(source.value), source.partition)
+                command = partial(on_command, kind, decode_command(source.value), source.partition)
+                emits = await kept(command)
                 await _send(ctx, emits)
             except Exception as exc:  # noqa: BLE001 - a failed command is dead-lettered, never lost
                 await pipeline.dead_letters.send(source, exc)
@@ -89,8 +104,14 @@ def register(app: faust.App, ctx: Context) -> None:
     partitions = ctx.settings.kafka_partitions
     catalog = ctx.topics
     tickets = app.Table("support-tickets", partitions=partitions, key_type=str)
-    records = app.Table("support-escalations", partitions=partitions, key_type=str)
-    correlations = app.Table("support-correlation", partitions=partitions, key_type=str)
+    # The escalation agent's handlers write tickets, incidents and correlation state across
+    # external calls: each message's effects are journaled first (hub/streams/journal.py).
+    records = Buffered(app.Table("support-escalations", partitions=partitions, key_type=str))
+    correlations = Buffered(app.Table("support-correlation", partitions=partitions, key_type=str))
+    journal = Journal(
+        app.Table("support-escalation-journal", partitions=partitions, key_type=str),
+        {"records": records, "correlations": correlations},
+    )
     intake = Intake(catalog, config, ctx.reference.view, tickets)
     microsoft = PartnerCenterServiceRequests(PartnerCenterConfig.from_settings(ctx.settings))
     escalations = Escalations(catalog, config, ctx.reference.view, records, correlations, microsoft)
@@ -116,7 +137,7 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.agent(ctx.source(Topic.SUPPORT_CORRELATION), name="support.escalation", concurrency=1)
     async def escalation_agent(stream: Any) -> None:
         pipeline = ctx.pipeline("support.escalation")
-        await _drive(stream, ctx, pipeline, escalations.handle, escalation_command)
+        await _drive(stream, ctx, pipeline, escalations.handle, escalation_command, journal)
 
     async def resolve_incident(event: Event) -> Sequence[Emit]:
         # The incident's state lives with its service and region: route the command there.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,11 +28,13 @@ from hub.schemas.events.support import (
     TicketRouted,
     TicketUpdated,
 )
+from hub.streams.journal import Buffered, Journal
 from hub.streams.pipeline import Emit
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
 from hub.streams.support_intake import Intake
 from hub.streams.support_microsoft import Observed
+from hub.testing import crash_cut
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 CATALOG = TopicCatalog("p.")
@@ -342,3 +345,99 @@ async def test_resolving_an_incident_resolves_every_linked_ticket_and_closes_the
     assert {e.ticket_id for e in ops} == {t.ticket_id for t in tickets}
     assert fake.closed == ["sr-1"]
     assert twice == []
+
+
+# -- a crash between an escalation message's writes ------------------------------------------
+
+Message = Callable[[Escalations], Awaitable[Sequence[Emit]]]
+
+
+@dataclass
+class EscalationTables:
+    records: dict[str, Any] = field(default_factory=dict)
+    correlations: dict[str, Any] = field(default_factory=dict)
+    journal: dict[str, Any] = field(default_factory=dict)
+
+
+def journaled(
+    tables: EscalationTables, fake: FakeMicrosoft, threshold: int
+) -> tuple[Journal, Escalations]:
+    """Wired as the worker wires the escalation agent (hub/streams/support.py)."""
+    records, correlations = Buffered(tables.records), Buffered(tables.correlations)
+    config = SupportConfig(incident_threshold=threshold)
+    handler = Escalations(CATALOG, config, lambda: VIEW, records, correlations, fake)
+    return Journal(tables.journal, {"records": records, "correlations": correlations}), handler
+
+
+async def correlation_messages(*tickets: TicketOpened) -> list[Message]:
+    """What intake sends the escalation agent for ``tickets``, as messages it handles."""
+    out: list[Message] = []
+    for ticket in tickets:
+        for emit in await intake().handle(ticket, 0):
+            if emit.topic == CATALOG.name(Topic.SUPPORT_CORRELATION):
+                out.append(lambda esc, event=emit.event: esc.handle(event, 0))
+    return out
+
+
+async def replay_at_every_cut(messages: list[Message], threshold: int) -> list[Emit]:
+    """Run ``messages``, then replay the last after a crash cut its writes at each point."""
+    fake = FakeMicrosoft()
+    whole, log = crash_cut.recording(EscalationTables)
+    journal, handler = journaled(whole, fake, threshold)
+    for offset, message in enumerate(messages[:-1]):
+        await journal.run(0, offset, lambda m=message: m(handler))
+    start = len(log)
+    last = len(messages) - 1
+    expected = await journal.run(0, last, lambda: messages[-1](handler))
+    assert len(log) - start > 2, "the message writes next to nothing: nothing to cut short"
+    for cut in range(start, len(log)):
+        tables = crash_cut.land(crash_cut.recording(EscalationTables)[0], log[:cut])
+        journal, handler = journaled(tables, fake, threshold)
+        replayed = await journal.run(0, last, lambda h=handler: messages[-1](h))
+        assert replayed == expected, f"cut after {cut - start} writes"
+        assert crash_cut.state(tables) == crash_cut.state(whole), f"cut after {cut - start}"
+    return list(expected)
+
+
+async def test_an_escalation_cut_short_by_a_crash_is_sent_on_replay() -> None:
+    """Without the journal the request's id, written before the events, made the replay see
+    the ticket as escalated already: TicketEscalated was never sent."""
+    ticket = opened(category=TicketCategory.BUG, severity=Severity.CRITICAL)
+    sent = await replay_at_every_cut(await correlation_messages(ticket), threshold=5)
+    assert events_of(sent, TicketEscalated)[0].service_request_id == "sr-1"
+
+
+async def test_an_incident_detected_in_a_message_cut_short_is_sent_on_replay() -> None:
+    tickets = [
+        opened(
+            at=T0 + timedelta(minutes=i),
+            category=TicketCategory.SERVICE_NOT_ACCESSIBLE,
+            severity=Severity.MODERATE,
+        )
+        for i in range(2)
+    ]
+    sent = await replay_at_every_cut(await correlation_messages(*tickets), threshold=2)
+    assert len(events_of(sent, IncidentDetected)) == 1
+
+
+async def test_an_incident_closed_by_microsoft_in_a_message_cut_short_resolves_on_replay() -> None:
+    tickets = [
+        opened(
+            at=T0 + timedelta(minutes=i),
+            category=TicketCategory.SERVICE_NOT_ACCESSIBLE,
+            severity=Severity.MODERATE,
+        )
+        for i in range(2)
+    ]
+    messages = await correlation_messages(*tickets)
+    probe, _ = escalations(threshold=2)
+    emits = [e for m in messages for e in await m(probe)]
+    incident_id = events_of(emits, IncidentDetected)[0].incident_id
+    closed = Observed(sr_id="sr-1", status="closed", notes=("mitigated",))
+
+    async def microsoft_closes(esc: Escalations) -> Sequence[Emit]:
+        return await esc.observed(f"incident:{incident_id}", closed, T0 + timedelta(hours=2))
+
+    sent = await replay_at_every_cut([*messages, microsoft_closes], threshold=2)
+    resolved = events_of(sent, TicketResolved, CATALOG.name(Topic.SUPPORT_EVENTS))
+    assert {e.ticket_id for e in resolved} == {t.ticket_id for t in tickets}
