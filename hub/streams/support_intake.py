@@ -44,6 +44,7 @@ from hub.schemas.events.support import (
 )
 from hub.streams import support_metrics as metrics
 from hub.streams.pipeline import Emit
+from hub.streams.stored_events import StoredEvent
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_records import TicketRecord, to_domain_ticket
 from hub.streams.support_topics import desk_queue_topic, desk_queues, ticket_correlation_key
@@ -229,15 +230,19 @@ class Intake:
             record = TicketRecord.model_validate(doc)
             if record.partition != partition:
                 continue
-            due = next_check_at(record.timer)
-            if due is None or due > now:
-                continue
-            timer, facts = evaluate_sla(record.timer, now)
-            if not facts:
-                continue
-            self._save(record.model_copy(update={"timer": timer}))
-            for fact in facts:
-                event = self._sla_event(record, fact, now)
+            if record.fired is not None and record.fired[0] == now:
+                events = [kept.event() for kept in record.fired[1]]  # this tick, cut short
+            else:
+                due = next_check_at(record.timer)
+                if due is None or due > now:
+                    continue
+                timer, facts = evaluate_sla(record.timer, now)
+                if not facts:
+                    continue
+                events = [self._sla_event(record, fact, now) for fact in facts]
+                fired = (now, tuple(StoredEvent.of(e) for e in events))
+                self._save(record.model_copy(update={"timer": timer, "fired": fired}))
+            for event in events:
                 emits.append(Emit(record.destination, key, event))
                 emits.append(Emit(self.catalog.name(Topic.SUPPORT_EVENTS), key, event))
         return emits

@@ -6,6 +6,7 @@ written from, because a faust table entry lives in the partition of the message 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from hub.domain.support.incidents import CorrelationState
 from hub.domain.support.sla import SlaTimer
 from hub.domain.support.ticket import Channel, Ticket
 from hub.schemas.events.support import TicketOpened
+from hub.streams.stored_events import StoredEvent
 
 
 def to_domain_ticket(event: TicketOpened) -> Ticket:
@@ -54,6 +56,9 @@ class TicketRecord(BaseModel):
     correlation_id: str
     timer: SlaTimer
     routed: dict[str, object]
+    # The SLA events the latest tick fired for it, and that tick's time: written with the
+    # timer, so a replay of the tick after a crash sends them again (its timer says "fired").
+    fired: tuple[datetime, tuple[StoredEvent, ...]] | None = None
 
 
 class EscalationRecord(BaseModel):

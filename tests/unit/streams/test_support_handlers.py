@@ -199,13 +199,36 @@ async def test_breach_and_warning_fire_at_most_once_whatever_the_ticks(ticks: li
     handler = intake()
     await handler.handle(opened(severity=Severity.CRITICAL), 0)
     emits: list[Emit] = []
-    for offset in [*sorted(ticks), 3 * 3600]:
+    for offset in sorted({*ticks, 3 * 3600}):  # a tick at the same instant is the same tick
         emits += handler.tick(0, T0 + timedelta(seconds=offset))
 
     breaches = events_of(emits, SlaBreached, CATALOG.name(Topic.SUPPORT_EVENTS))
     warnings = events_of(emits, SlaWarning, CATALOG.name(Topic.SUPPORT_EVENTS))
     assert [b.target for b in breaches] == ["initial_response"]
     assert len(warnings) <= 1
+
+
+@dataclass
+class TicketTables:
+    tickets: dict[str, Any] = field(default_factory=dict)
+
+
+async def test_a_tick_replayed_after_a_crash_cut_its_writes_short_fires_the_same_events() -> None:
+    """The flags are written before the events are sent: the replayed tick (same instant)
+    found them set and fired nothing, so the breach was never reported."""
+    whole, log = crash_cut.recording(TicketTables)
+    handler = Intake(CATALOG, SupportConfig(), lambda: VIEW, whole.tickets)
+    for ticket in (opened(severity=Severity.CRITICAL), opened(severity=Severity.CRITICAL)):
+        await handler.handle(ticket, 0)
+    start, now = len(log), T0 + timedelta(hours=3)
+    expected = handler.tick(0, now)
+    assert len(events_of(expected, SlaBreached, CATALOG.name(Topic.SUPPORT_EVENTS))) == 2
+    assert len(log) - start == 2
+    for cut in range(start, len(log)):
+        tables = crash_cut.land(TicketTables(), log[:cut])
+        replayed = Intake(CATALOG, SupportConfig(), lambda: VIEW, tables.tickets).tick(0, now)
+        assert replayed == expected, f"cut after {cut - start}"
+        assert tables.tickets == whole.tickets
 
 
 async def test_tick_leaves_other_partitions_timers_alone() -> None:
