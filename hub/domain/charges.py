@@ -48,6 +48,10 @@ class BilledSubscription(BaseModel):
     provisioned_by: str | None = Field(
         default=None, description="id of the provisioning event that opened it for billing"
     )
+    cycled_by: tuple[str, tuple[str, ...]] | None = Field(
+        default=None,
+        description="id of the latest month-end run that cycled it, and the lines it rated",
+    )
 
     @property
     def catalog_item_id(self) -> str:

@@ -410,22 +410,42 @@ class BillingLedger:
     def _cycle(
         self, run: BillingRunRequested, sid: str, first: Any, last: Any, profile: ResellerProfile
     ) -> list[Emit]:
+        """Rate ``sid``'s cycle charges and renewals due by ``last``.
+
+        The subscription is saved with the lines this run rated (``cycled_by``): once it is
+        renewed, a replay of the run after a crash finds nothing due and sends those again.
+        """
         sub = self._sub(sid)
         if sub is None:
             return []
         source = str(run.event_id)
+        if sub.cycled_by is not None and sub.cycled_by[0] == source:
+            lines = [
+                RatedLine.model_validate(self.t.lines[i])
+                for i in sub.cycled_by[1]
+                if i in self.t.lines
+            ]
+            topic = self.topics.name(Topic.CHARGES)
+            return [Emit(topic, ln.reseller_id, docs.charge_rated(run, ln)) for ln in lines]
+        rated: list[RatedLine] = []
+
+        def rate(sub: ch.BilledSubscription, charge: Charge) -> list[Emit]:
+            rated.append(rate_charge(charge, [sub.protected_entry()], 0))
+            return self._book(run, rated[-1], sub)
+
         emits: list[Emit] = []
         for charge in ch.cycle_charges(sub, first, last, source):
-            emits += self._rate(run, sub, charge)
+            emits += rate(sub, charge)
         while ch.renewal_due(sub, last):
             prices = list(self.ref.prices.get(sub.catalog_item_id) or [])
             sub = ch.renew(sub, prices, profile.markup_bps)
-            emits += self._rate(run, sub, ch.renewal_charge(sub, source))
+            emits += rate(sub, ch.renewal_charge(sub, source))
             for charge in ch.cycle_charges(sub, first, last, source):
-                emits += self._rate(run, sub, charge)
+                emits += rate(sub, charge)
         if ch.expired(sub, last) and sub.active:
             sub = sub.model_copy(update={"active": False})
-        self._save_sub(sub)
+        cycled = (source, tuple(ln.line_id for ln in rated))
+        self._save_sub(sub.model_copy(update={"cycled_by": cycled}))
         return emits
 
     def _issued(

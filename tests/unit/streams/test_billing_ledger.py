@@ -12,7 +12,7 @@ import pytest
 from hub.domain.collections import CreditBalance
 from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode, Term
 from hub.domain.orders import ReferenceView
-from hub.domain.reference import Brand, Customer, ResellerProfile
+from hub.domain.reference import Brand, Customer, PriceListEntry, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
 from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b
@@ -70,7 +70,21 @@ def reference() -> ReferenceView:
             ),
         },
         catalogue={},
-        prices={},
+        # What a renewal reprices at: the item's monthly P1Y price list entry.
+        prices={
+            "CFQ7TTC0LH18:0001:CFQ7TTC0K5DL": [
+                PriceListEntry(
+                    product_id="CFQ7TTC0LH18",
+                    sku_id="0001",
+                    availability_id="CFQ7TTC0K5DL",
+                    term=Term.P1Y,
+                    billing_cycle=BillingCycle.MONTHLY,
+                    currency="EUR",
+                    unit_cost_minor=650,
+                    effective_from=date(2020, 1, 1),
+                )
+            ]
+        },
     )
 
 
@@ -444,6 +458,7 @@ OVERPAYMENT = b.PaymentReceived(
         ([S1], credit("s1", "contoso", "cust-de", 250)),
         ([S1], CLOSE_NOV),
         ([S1, CLOSE_NOV], CLOSE_DEC),
+        ([provisioned("s0", "contoso", "cust-de", start=date(2025, 11, 15))], CLOSE_NOV),
         ([S1_ANNUAL, CLOSE_NOV, credit("s1", "contoso", "cust-de", 250)], CLOSE_DEC),
         ([], OVERPAYMENT),
         (
@@ -458,6 +473,7 @@ OVERPAYMENT = b.PaymentReceived(
         "credit",
         "close",
         "close-cycle",
+        "close-renewal",
         "close-credit-note",
         "overpayment",
         "dunning",
