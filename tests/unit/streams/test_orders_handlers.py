@@ -141,6 +141,17 @@ def _order(seats: int, reseller_id: str = "contoso", **changes: Any) -> OrderReq
     return OrderRequested(**fields)
 
 
+def _payment(payment_id: str, amount_minor: int) -> PaymentReceived:
+    return PaymentReceived(
+        **_envelope(),
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        currency="USD",
+        received_at=START,
+        method="bank_transfer",
+    )
+
+
 def _intake(tables: OrderTables) -> OrderIntake:
     return OrderIntake(TOPICS, tables, _reference, clock=lambda: START)
 
@@ -218,14 +229,7 @@ async def test_payments_free_headroom_and_dunning_hold_holds_once_per_event() ->
     assert first.reason_code == "reseller_on_credit_hold"
     assert "overdue" in first.message
 
-    payment = PaymentReceived(
-        **_envelope(),
-        payment_id="pay-1",
-        amount_minor=5_000,
-        currency="USD",
-        received_at=START,
-        method="bank_transfer",
-    )
+    payment = _payment("pay-1", 5_000)
     await intake.on_exposure_event(payment)
     await intake.on_exposure_event(payment)
 
@@ -428,14 +432,7 @@ async def test_another_resellers_subscription_is_reported_as_not_found(
 Step = Callable[[OrderTables], Awaitable[Sequence[Emit]]]
 ORDER = _order(2)
 HELD = _order(1, reseller_id="fabrikam")
-PAYMENT = PaymentReceived(
-    **_envelope(),
-    payment_id="pay-9",
-    amount_minor=5_000,
-    currency="USD",
-    received_at=START,
-    method="bank_transfer",
-)
+PAYMENT = _payment("pay-9", 5_000)
 
 
 class Refused(Exception):

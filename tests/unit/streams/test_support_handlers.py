@@ -430,8 +430,9 @@ async def test_an_escalation_cut_short_by_a_crash_is_sent_on_replay() -> None:
     assert events_of(sent, TicketEscalated)[0].service_request_id == "sr-1"
 
 
-async def test_an_incident_detected_in_a_message_cut_short_is_sent_on_replay() -> None:
-    tickets = [
+def outage_tickets() -> list[TicketOpened]:
+    """Two tickets of one outage a minute apart: an incident at a threshold of two."""
+    return [
         opened(
             at=T0 + timedelta(minutes=i),
             category=TicketCategory.SERVICE_NOT_ACCESSIBLE,
@@ -439,19 +440,16 @@ async def test_an_incident_detected_in_a_message_cut_short_is_sent_on_replay() -
         )
         for i in range(2)
     ]
+
+
+async def test_an_incident_detected_in_a_message_cut_short_is_sent_on_replay() -> None:
+    tickets = outage_tickets()
     sent = await replay_at_every_cut(await correlation_messages(*tickets), threshold=2)
     assert len(events_of(sent, IncidentDetected)) == 1
 
 
 async def test_an_incident_closed_by_microsoft_in_a_message_cut_short_resolves_on_replay() -> None:
-    tickets = [
-        opened(
-            at=T0 + timedelta(minutes=i),
-            category=TicketCategory.SERVICE_NOT_ACCESSIBLE,
-            severity=Severity.MODERATE,
-        )
-        for i in range(2)
-    ]
+    tickets = outage_tickets()
     messages = await correlation_messages(*tickets)
     probe, _ = escalations(threshold=2)
     emits = [e for m in messages for e in await m(probe)]
