@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-Write = tuple[str, Any, Any]  # (table name, key, value)
+Write = tuple[str, Any, Any]  # (table name, key, value); None deletes
 
 
 class Recording(dict[Any, Any]):
@@ -27,6 +27,19 @@ class Recording(dict[Any, Any]):
     def __setitem__(self, key: Any, value: Any) -> None:
         self.log.append((self.name, key, copy.deepcopy(value)))
         super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.log.append((self.name, key, None))  # a tombstone
+        super().__delitem__(key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
 
 
 def recording(tables_type: Callable[..., T]) -> tuple[T, list[Write]]:
@@ -44,5 +57,9 @@ def state(tables: Any) -> dict[str, dict[Any, Any]]:
 def land(tables: T, writes: list[Write]) -> T:
     """``tables`` with ``writes`` applied as the changelog restores them (not recorded)."""
     for name, key, value in writes:
-        dict.__setitem__(getattr(tables, name), key, copy.deepcopy(value))
+        table = getattr(tables, name)
+        if value is None:
+            dict.pop(table, key, None)
+        else:
+            dict.__setitem__(table, key, copy.deepcopy(value))
     return tables

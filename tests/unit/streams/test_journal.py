@@ -64,7 +64,14 @@ async def test_a_replay_after_a_crash_at_any_write_makes_the_same_writes_and_out
     assert [e.event for e in expected] == [EVENT]
     assert whole.left == {"seen": True, "count": 1}
     assert whole.right == {"last": str(EVENT.event_id)}
-    assert [name for name, _, _ in log] == ["journal", "journal", "left", "left", "right"]
+    assert [(name, value is None) for name, _, value in log] == [
+        ("journal", False),
+        ("journal", False),
+        ("left", False),
+        ("left", False),
+        ("right", True),  # "stale" deleted
+        ("right", False),
+    ]
     for cut in range(len(log)):
         tables = crash_cut.land(crash_cut.recording(Tables)[0], log[:cut])
         dict.__setitem__(tables.right, "stale", 1)

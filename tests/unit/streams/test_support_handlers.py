@@ -38,6 +38,7 @@ from hub.testing import crash_cut
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 CATALOG = TopicCatalog("p.")
+SUPPORT = CATALOG.name(Topic.SUPPORT_EVENTS)
 BRAND = Brand(display_name="Woodgrove", signature="Woodgrove team", reply_to="help@wg.example")
 T0 = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)  # a Wednesday, Berlin on shift
 
@@ -199,11 +200,13 @@ async def test_breach_and_warning_fire_at_most_once_whatever_the_ticks(ticks: li
     handler = intake()
     await handler.handle(opened(severity=Severity.CRITICAL), 0)
     emits: list[Emit] = []
-    for offset in sorted({*ticks, 3 * 3600}):  # a tick at the same instant is the same tick
+    for offset in [*sorted(ticks), 3 * 3600]:
         emits += handler.tick(0, T0 + timedelta(seconds=offset))
 
-    breaches = events_of(emits, SlaBreached, CATALOG.name(Topic.SUPPORT_EVENTS))
-    warnings = events_of(emits, SlaWarning, CATALOG.name(Topic.SUPPORT_EVENTS))
+    # By event id: a tick at the same instant as the one before is that tick replayed, and
+    # sends what it fired again under the same ids.
+    breaches = list({e.event_id: e for e in events_of(emits, SlaBreached, SUPPORT)}.values())
+    warnings = list({e.event_id: e for e in events_of(emits, SlaWarning, SUPPORT)}.values())
     assert [b.target for b in breaches] == ["initial_response"]
     assert len(warnings) <= 1
 
