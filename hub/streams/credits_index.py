@@ -106,38 +106,56 @@ class CreditIndex:
         raise ValidationFailed("event", type(event).__name__, "not a subscription fact")
 
     def apply(self, event: SubscriptionProvisioned | SubscriptionChanged, service: str) -> None:
-        """Fold one subscription fact into the index entry of ``service``."""
+        """Fold one subscription fact into the index entry of ``service``.
+
+        A change whose subscription is not indexed yet is held until its provisioning is: after
+        a crash, a change can reach the index before the replay of the link that forwards the
+        provisioning (the link agent reads two topics).
+        """
         key = index_key(service, event.subscription_id)
+        held_key = f"held|{key}"  # not under "<service>|": entries_of never sees it
+        raw = self.index.get(key)
         if isinstance(event, SubscriptionProvisioned):
-            if key in self.index:
-                return  # a redelivery: the entry may already carry later changes
-            entry = IndexEntry.provisioned(
-                subscription_id=event.subscription_id,
-                customer_id=event.customer_id,
-                reseller_id=event.reseller_id,
-                service=service,
-                product_id=event.product_id,
-                quantity=event.quantity,
-                unit_price_minor=event.unit_price_minor,
-                billing_cycle=event.billing_cycle,
-                currency=event.currency,
-                term_start=event.term_start,
-                term_end=event.term_end,
-                auto_renew=event.auto_renew,
-            )
-            metrics.INDEXED.labels(kind="provisioned").inc()
-        else:
-            raw = self.index.get(key)
-            if raw is None:
-                raise ValidationFailed(
-                    "subscription_id", event.subscription_id, f"not indexed under {service}"
+            if raw is not None:
+                entry = IndexEntry.model_validate(raw)  # a redelivery: it may carry later changes
+            else:
+                entry = IndexEntry.provisioned(
+                    subscription_id=event.subscription_id,
+                    customer_id=event.customer_id,
+                    reseller_id=event.reseller_id,
+                    service=service,
+                    product_id=event.product_id,
+                    quantity=event.quantity,
+                    unit_price_minor=event.unit_price_minor,
+                    billing_cycle=event.billing_cycle,
+                    currency=event.currency,
+                    term_start=event.term_start,
+                    term_end=event.term_end,
+                    auto_renew=event.auto_renew,
                 )
-            entry = IndexEntry.model_validate(raw).changed(
-                change_id=event.change_id,
-                at=event.effective_at,
-                status=event.status,
-                quantity=event.new_quantity,
-                auto_renew=event.auto_renew,
-            )
-            metrics.INDEXED.labels(kind="changed").inc()
+                metrics.INDEXED.labels(kind="provisioned").inc()
+        elif raw is None:
+            held = [
+                d for d in self.index.get(held_key) or [] if d["event_id"] != str(event.event_id)
+            ]
+            self.index[held_key] = [*held, event.model_dump(mode="json")]
+            return
+        else:
+            entry = _changed(IndexEntry.model_validate(raw), event)
+        waiting = self.index.get(held_key)
+        for doc in waiting or []:
+            entry = _changed(entry, SubscriptionChanged.model_validate(doc))
         self.index[key] = entry.model_dump(mode="json")
+        if waiting is not None:
+            self.index.pop(held_key, None)
+
+
+def _changed(entry: IndexEntry, event: SubscriptionChanged) -> IndexEntry:
+    metrics.INDEXED.labels(kind="changed").inc()
+    return entry.changed(
+        change_id=event.change_id,
+        at=event.effective_at,
+        status=event.status,
+        quantity=event.new_quantity,
+        auto_renew=event.auto_renew,
+    )

@@ -326,6 +326,20 @@ async def test_changes_held_for_a_subscription_are_forwarded_again_when_its_link
     assert set(allocated(emits, CATALOG.name(Topic.CREDITS_ALLOCATED))) == {"s2"}
 
 
+async def test_a_change_that_reaches_the_index_before_its_provisioning_waits_for_it() -> None:
+    """After a crash the link knows the service but its forward of the provisioning is lost; a
+    new change overtakes the link's replay. It used to be dead-lettered as "not indexed"."""
+    flow = Flow()
+    suspend = changed("s1", SubscriptionStatus.SUSPENDED, 10, datetime(2025, 3, 1, tzinfo=UTC))
+    await flow.handler.handle(suspend, "exchange")
+    await flow.handler.handle(suspend, "exchange")  # redelivered: held once
+    assert list(flow.index_table) == ["held|exchange|s1"]
+    await flow.feed(provisioned("s1", "r1", "c1"), provisioned("s2", "r2", "c2"))
+    assert sorted(flow.index_table) == ["exchange|s1", "exchange|s2"]
+    emits = await flow.feed(approval())
+    assert set(allocated(emits, CATALOG.name(Topic.CREDITS_ALLOCATED))) == {"s2"}
+
+
 async def test_subscription_cancelled_before_the_window_gets_nothing() -> None:
     flow = Flow()
     await three_subscriptions(flow)
