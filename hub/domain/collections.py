@@ -150,7 +150,6 @@ def apply_payment(receivables: Sequence[Receivable], payment: Payment) -> Paymen
     ]
     open_.sort(key=lambda r: (r.invoice_id != payment.invoice_id, r.due_date, r.number))
     left = payment.amount_minor
-    updated: dict[str, Receivable] = {}
     applied: list[tuple[str, int]] = []
     for r in open_:
         if left == 0:
@@ -158,13 +157,24 @@ def apply_payment(receivables: Sequence[Receivable], payment: Payment) -> Paymen
         take = min(left, r.balance_minor)
         left -= take
         applied.append((r.invoice_id, take))
-        updated[r.invoice_id] = r.model_copy(
-            update={"applied": (*r.applied, (payment.payment_id, take))}
-        )
     return PaymentResult(
-        receivables=tuple(updated.get(r.invoice_id, r) for r in receivables),
+        receivables=settle(receivables, payment.payment_id, applied),
         applied=tuple(applied),
         credit_minor=left,
+    )
+
+
+def settle(
+    receivables: Sequence[Receivable], payment_id: str, applied: Iterable[tuple[str, int]]
+) -> tuple[Receivable, ...]:
+    """``receivables`` with a payment's allocation (invoice id, amount) recorded on them; an
+    invoice already holding ``payment_id`` is left as it is, so settling twice changes nothing."""
+    amounts = dict(applied)
+    return tuple(
+        r.model_copy(update={"applied": (*r.applied, (payment_id, amounts[r.invoice_id]))})
+        if r.invoice_id in amounts and all(pid != payment_id for pid, _ in r.applied)
+        else r
+        for r in receivables
     )
 
 

@@ -22,6 +22,7 @@ from hub.domain.collections import (
     Receivable,
     apply_payment,
     dunning_transitions,
+    settle,
 )
 from hub.domain.enums import (
     BillingCycle,
@@ -595,17 +596,27 @@ class BillingLedger:
             received_on=ev.received_at.date(),
             invoice_id=ev.invoice_ids[0] if ev.invoice_ids else None,
         )
-        result = apply_payment(self._receivables(rid), payment)
-        if not result.duplicate:
-            # The credit first: it notes the payment, so a replay after a crash between the two
-            # writes does not add it again; the receivables note it on their own.
-            if result.credit_minor:
-                self._add_credit(f"{rid}|{ev.currency}", ev.payment_id, result.credit_minor)
-            self.t.receivables[rid] = [r.model_dump(mode="json") for r in result.receivables]
-            metrics.PAYMENTS_APPLIED.labels(currency=ev.currency).inc()
+        # Decided once and noted before any of its effects: after a crash, the replay settles
+        # the same invoices even if a close on another topic added receivables meanwhile.
+        noted = f"{rid}|{ev.payment_id}"
+        allocation = self.t.receivables.get(noted)
+        if allocation is None:
+            result = apply_payment(self._receivables(rid), payment)
+            if not result.duplicate:
+                allocation = {"applied": list(result.applied), "credit": result.credit_minor}
+                self.t.receivables[noted] = allocation
+                metrics.PAYMENTS_APPLIED.labels(currency=ev.currency).inc()
+        if allocation is not None:
+            if allocation["credit"]:
+                self._add_credit(f"{rid}|{ev.currency}", ev.payment_id, allocation["credit"])
+            before = self._receivables(rid)
+            settled = settle(before, ev.payment_id, [tuple(a) for a in allocation["applied"]])
+            if list(settled) != before:
+                self.t.receivables[rid] = [r.model_dump(mode="json") for r in settled]
+        receivables = self._receivables(rid)
         # A settled invoice leaves dunning: its stage is forgotten so a later debt starts over.
         stages = dict(self.t.dunning.get(rid) or {})
-        for r in result.receivables:
+        for r in receivables:
             if r.balance_minor <= 0:
                 stages.pop(r.invoice_id, None)
         self.t.dunning[rid] = stages

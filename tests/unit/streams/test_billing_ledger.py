@@ -499,3 +499,35 @@ async def test_a_replay_completes_writes_a_crash_cut_short_at_any_point(
         assert crash_cut.state(tables) == crash_cut.state(whole), (
             f"cut after {cut} of {len(writes)} writes"
         )
+
+
+async def test_a_payment_cut_short_settles_the_same_invoices_after_a_close_overtook_it() -> None:
+    """Billing reads several topics: after a crash, a close can run before the payment's
+    replay and add an invoice. The replay used to spread the payment again over the new
+    invoice while the credit it had noted stayed: money counted twice."""
+    whole, log = crash_cut.recording(BillingTables)
+    await feed(ledger(whole), [S1, CLOSE_NOV])
+    invoice = whole.receivables["contoso"][0]
+    payment = b.PaymentReceived(
+        **env("pay-over", "contoso"),
+        payment_id="pay-over",
+        amount_minor=invoice["total_minor"] + 3000,
+        currency="EUR",
+        received_at=datetime(2026, 12, 5, tzinfo=UTC),
+        method="bank_transfer",
+    )
+    start = len(log)
+    await feed(ledger(whole), [payment])
+    writes = log[start:]
+    for cut in range(len(writes)):
+        tables, _ = crash_cut.recording(BillingTables)
+        await feed(ledger(tables), [S1, CLOSE_NOV])
+        crash_cut.land(tables, writes[:cut])
+        await feed(ledger(tables), [CLOSE_DEC, payment])
+        paid = {
+            r["invoice_id"]: sum(amount for pid, amount in r["applied"] if pid == "pay-over")
+            for r in tables.receivables["contoso"]
+        }
+        credit = CreditBalance.of(tables.credit.get("contoso|EUR")).minor  # none before it
+        assert paid[invoice["invoice_id"]] == invoice["total_minor"], f"cut at {cut}"
+        assert sum(paid.values()) + credit == payment.amount_minor, f"cut at {cut}"
