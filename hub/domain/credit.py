@@ -10,7 +10,7 @@ from hub.domain.money import Money, check_currency
 from hub.domain.reference import ResellerProfile
 
 # How many of the latest facts an exposure remembers having applied (``noting``).
-APPLIED_KEPT = 128
+APPLIED_KEPT = 512
 
 
 class Exposure(BaseModel):
@@ -240,8 +240,10 @@ def noting(exposure: Exposure, key: str) -> Exposure:
     A flow that moves the exposure also writes its own record of the fact (the order, an
     applied-event marker); a crash can land one write and not the other, and the replay of
     the message must not apply the fact twice. Carrying the key in the same write as the
-    amounts makes "is it applied?" exact. Only the latest ``APPLIED_KEPT`` keys are kept:
-    plenty for the messages a crash replays; the flows' own records catch older redeliveries.
+    amounts makes "is it applied?" exact. Only the latest ``APPLIED_KEPT`` keys are kept: more
+    than the facts of one reseller that other topics can add while a crashed worker's replay
+    catches up (a white-label close notes one invoice per customer); the flows' own records
+    catch older redeliveries.
     """
     if key in exposure.applied:
         return exposure

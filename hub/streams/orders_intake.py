@@ -140,6 +140,15 @@ class OrderIntake:
         self, request: OrderRequested, ref: ReferenceView, now: datetime, key: str
     ) -> tuple[Event, int | None, str | None]:
         order = domain_order(request)
+        reseller = ref.resellers.get(request.reseller_id)
+        if reseller is not None:
+            exposure = self.tables.exposure_of(reseller.reseller_id, reseller.currency)
+            if credit.holds(exposure, commitment_key(key)):
+                # Accepted by a run a crash cut short before the order record was written:
+                # accepted again, whatever the exposure or the reference data say now.
+                commitment = order_commitment(order, ref.prices, reseller)
+                accepted = self._accepted(request, request, reseller, commitment, now)
+                return accepted, commitment, None
         rejections = validate_order(order, ref)
         if rejections:
             metrics.count_decision("rejected", [r.code.value for r in rejections])
@@ -151,9 +160,6 @@ class OrderIntake:
         reseller = ref.resellers[request.reseller_id]
         commitment = order_commitment(order, ref.prices, reseller)
         exposure = self.tables.exposure_of(reseller.reseller_id, reseller.currency)
-        if credit.holds(exposure, commitment_key(key)):
-            # Accepted by a run a crash cut short before the order record was written.
-            return self._accepted(request, request, reseller, commitment, now), commitment, None
         decision = credit.credit_decision(reseller, exposure, commitment, self.policy)
         if decision.outcome is CreditOutcome.ACCEPT:
             self.tables.put_exposure(self._committed(exposure, commitment, key))
