@@ -639,15 +639,19 @@ class BillingLedger:
             metrics.DUNNING_STAGES.labels(stage=event.stage).inc()
             emits.append(Emit(self.topics.name(Topic.COLLECTIONS), rid, event))
             emits.append(Emit(self._partner(rid), rid, event))
-        # The run's notices are kept before the stages move: a replay after a crash between
-        # the two finds no transition left, and sends the notices kept.
-        noted = f"{rid}|{run.event_id}"
+        # The latest run's notices are kept before the stages move: a replay after a crash
+        # between the two finds no transition left, and sends the notices kept. (Only runs,
+        # all on one topic, write it: an earlier run's replay finds a later run's notices and
+        # stages that already hold its own.)
+        noted = f"{rid}|notices"
         kept = self.t.dunning.get(noted)
-        if kept is None:
-            if emits:
-                self.t.dunning[noted] = [store_emit(e) for e in emits]
-        else:
-            emits = [restore_emit(doc) for doc in kept]
+        if kept is not None and kept["run"] == str(run.event_id):
+            emits = [restore_emit(doc) for doc in kept["emits"]]
+        elif emits:
+            self.t.dunning[noted] = {
+                "run": str(run.event_id),
+                "emits": [store_emit(e) for e in emits],
+            }
         self.t.dunning[rid] = stages
         return emits
 
