@@ -18,13 +18,18 @@ entries of each partition are kept; older messages are long committed.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from hub.streams.pipeline import Emit
 from hub.streams.stored_events import restore_emit, store_emit
 
+log = logging.getLogger(__name__)
 _DELETED = object()
+# Below Kafka's default limit of 1 MiB per record, with room for the record's framing.
+MAX_ENTRY_BYTES = 900_000
 
 
 class Buffered(MutableMapping[str, Any]):
@@ -103,12 +108,15 @@ class Journal:
             emits = await handle()
         finally:
             writes = {name: table.take() for name, table in self.tables.items()}
-        self.store[key] = {
-            "writes": {name: [list(w) for w in ws] for name, ws in writes.items() if ws},
-            "emits": [store_emit(e) for e in emits],
-        }
-        self._remember(partition, key)
-        self._make({name: ws for name, ws in writes.items() if ws})
+        made = {name: [list(w) for w in ws] for name, ws in writes.items() if ws}
+        entry = {"writes": made, "emits": [store_emit(e) for e in emits]}
+        size = len(json.dumps(entry, default=str))
+        if size <= MAX_ENTRY_BYTES:
+            self.store[key] = entry
+            self._remember(partition, key)
+        else:  # a changelog record that large would be refused: made unjournaled, and said so
+            log.warning("message %s is not journaled: its entry has %d bytes", key, size)
+        self._make(made)
         return emits
 
     def _make(self, writes: Mapping[str, Sequence[Sequence[Any]]]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.schemas.envelope import Event
-from hub.streams.journal import Buffered, Journal
+from hub.streams.journal import MAX_ENTRY_BYTES, Buffered, Journal
 from hub.streams.pipeline import Emit
 from hub.testing import crash_cut
 from hub.testing.samples import sample
@@ -108,3 +108,19 @@ async def test_only_the_latest_entries_of_a_partition_are_kept() -> None:
     await journal.run(1, 0, lambda: write(9))
     assert sorted(tables.journal) == ["0:2", "0:3", "0:4", "1:0", "index:0", "index:1"]
     assert tables.journal["index:0"] == ["0:2", "0:3", "0:4"]
+
+
+async def test_an_entry_too_large_for_a_record_is_made_without_the_journal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tables = Tables()
+    journal, left, _ = journal_over(tables)
+
+    async def huge() -> Sequence[Emit]:
+        left["big"] = "x" * (MAX_ENTRY_BYTES + 1)
+        return []
+
+    await journal.run(0, 1, huge)
+    assert tables.journal == {}
+    assert len(tables.left["big"]) == MAX_ENTRY_BYTES + 1
+    assert "not journaled" in caplog.text
