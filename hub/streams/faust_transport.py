@@ -26,10 +26,11 @@
    partition is paused or flow stops mid-batch, and when the next delivered record jumps past
    them it counted the offsets between as done (a "gap"); and it commits past a single record
    missing at the committed offset. Here a jump fetches the partition again from the missing
-   record (a gap is only what a second fetch confirms empty); records ending a batch that
-   were never delivered are fetched again at once (nothing comes after a partition's last
-   records to jump past them); and the committed offset's own record must be done first. The
-   crash test lost in-flight records and stalled this way.
+   record (a gap is only what a second fetch confirms empty); after each batch, a partition
+   whose client position is past the next record to deliver is fetched again from it (nothing
+   may come after a partition's last records to jump past them, and a batch fetched just after
+   a seek but before its mark is skipped whole); and the committed offset's own record must be
+   done first. The crash test lost in-flight records and stalled this way.
 
 4. **A commit covers only table writes already handed to Kafka** (``hub/streams/faust_producer``).
 """
@@ -172,30 +173,45 @@ class _Consumer(faust_aiokafka.Consumer):
         self._seeked(tp, offset)
         return True
 
-    async def _fetch_undelivered(self) -> None:
-        """Fetch again the records at the end of the last batch that were never delivered.
+    def _position(self, tp: TP) -> int | None:
+        """The Kafka client's position in ``tp``: the offset after the last record it handed
+        to faust (it moves only when faust takes a batch, or on a seek). None if unknown."""
+        client = getattr(self._thread, "_consumer", None)
+        assignment = getattr(getattr(client, "_subscription", None), "subscription", None)
+        state = None if assignment is None else assignment.assignment.state_value(tp)
+        if state is None or not state.has_valid_position:
+            return None
+        position: int = state.position
+        return position
 
-        faust stops delivering a batch when flow stops, and skips the records of a partition
-        paused meanwhile; the Kafka client's position is already past them. A jump in the next
-        delivery catches that (``_check_next``), but when they were a partition's last records
-        nothing comes after them: they would sit uncommitted until the next rebalance. During
-        a rebalance the seek to the committed offsets that ends it fetches them again instead.
+    async def _fetch_undelivered(self) -> None:
+        """Fetch again the records the client handed over in the last batch but no stream got.
+
+        faust stops delivering a batch when flow stops, skips the records of a partition paused
+        meanwhile, and here a record that looks fetched before its partition's latest seek is
+        skipped too (module docstring, 2; a batch fetched just after a seek but before its mark
+        looks so). The client's position is past them all the same. A jump in the next delivery
+        would catch it (``_check_next``), but when they were a partition's last records nothing
+        comes after them: they would sit uncommitted until the next rebalance. So after each
+        batch a partition whose position is past the next record to deliver is fetched again
+        from that record (at worst a record is delivered twice: processing is idempotent).
+        During a rebalance the seek to the committed offsets that ends it does this instead.
         """
         spans, self._batch_spans = self._batch_spans, {}
         if not spans or self.should_stop or not self.app.flow_control.is_active():
             return
         acks_enabled_for = self.app.topics.acks_enabled_for
-        for tp, (first, end) in spans.items():
-            if self.seeked_since(tp, self._batch_mark) or not acks_enabled_for(tp.topic):
+        for tp, (first, _) in spans.items():
+            if not acks_enabled_for(tp.topic):
                 continue
+            position = self._position(tp)
             missing = self._expected.get(tp, first)
-            if missing < end:
+            if position is not None and missing < position:
                 self.log.warning(
-                    "%s: records %d..%d ended a batch but were never delivered: "
-                    "fetching them again",
+                    "%s: records %d..%d were handed over but never delivered: fetching them again",
                     tp,
                     missing,
-                    end - 1,
+                    position - 1,
                 )
                 await self._fetch_again(tp, missing)
 

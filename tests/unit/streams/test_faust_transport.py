@@ -73,6 +73,8 @@ def drain(
         batch = batches.pop(0)
         if not batches:
             fetcher._stopped.set()
+        for tp, records in batch.items():  # the client hands them over: its position moves
+            positions(app)[tp] = records[-1].offset + 1
         return batch
 
     async def callback(m: ConsumerMessage) -> None:
@@ -196,12 +198,22 @@ def test_a_partition_never_committed_is_sent_to_its_start(app: HubApp) -> None:
     assert consumer._read_offset[PART] == 171
 
 
+def positions(app: HubApp) -> dict[TP, int]:
+    """The Kafka client's position per partition, as the consumer reads it (``_position``)."""
+    consumer: Any = app.consumer
+    if not hasattr(consumer, "client_positions"):
+        consumer.client_positions = {}
+        consumer._position = consumer.client_positions.get
+    return consumer.client_positions  # type: ignore[no-any-return]
+
+
 def answer_seeks(app: HubApp) -> list[tuple[TP, int]]:
     """The consumer thread's side of a seek; returns the seeks asked for."""
     seeks: list[tuple[TP, int]] = []
 
     async def seek_wait(partitions: dict[TP, int]) -> None:
         seeks.extend(partitions.items())
+        positions(app).update(partitions)
 
     app.consumer._thread.seek_wait = seek_wait  # type: ignore[attr-defined]
     return seeks
@@ -262,6 +274,7 @@ def test_a_failed_refetch_does_not_make_the_jump_a_gap(app: HubApp) -> None:
         seeks.append(partitions)
         if len(seeks) == 1:
             raise RuntimeError("IllegalStateError: no current assignment")
+        positions(app).update(partitions)
 
     app.consumer._thread.seek_wait = seek_wait  # type: ignore[attr-defined]
     delivered = drain(
@@ -319,3 +332,24 @@ def test_a_batch_cut_short_by_a_rebalance_is_left_to_its_seek(app: HubApp) -> No
     delivered = drain(app, [{PART: [record(10), record(11)]}], rebalance_starts)
     assert [offset for _, offset, _ in delivered] == [10]
     assert seeks == []
+
+
+def test_a_batch_fetched_after_a_seek_but_before_its_mark_is_fetched_again(app: HubApp) -> None:
+    """The crash test's lag 1: recovery's seek to 900 reached the client, the client handed
+    over 900..901, and only then was the seek marked. Both records looked fetched before the
+    seek and were skipped, with the client's position past them: nothing fetched them again."""
+    seeks = answer_seeks(app)
+    consumer: Any = app.consumer
+
+    async def seek_marked_late(m: ConsumerMessage) -> None:
+        if m.offset == 900 and not seeks:
+            consumer._expected[PART] = 900  # seek_to_committed's bookkeeping, after the fact
+            consumer._mark_seek([PART])
+
+    delivered = drain(
+        app,
+        [{PART: [record(900), record(901)]}, {PART: [record(900), record(901)]}],
+        seek_marked_late,
+    )
+    assert [offset for _, offset, _ in delivered] == [900, 900, 901]
+    assert seeks == [(PART, 900)]
