@@ -79,8 +79,8 @@ class _Consumer(faust_aiokafka.Consumer):
         # The offset each partition's next delivered record must have (see _check_next).
         self._expected: dict[TP, int] = {}
         self._refetched_from: dict[TP, int] = {}  # where a partition was last fetched again
-        # First offset and end (last + 1) per partition of the batch being delivered.
-        self._batch_spans: dict[TP, tuple[int, int]] = {}
+        # The first offset of each partition in the batch being delivered.
+        self._batch_firsts: dict[TP, int] = {}
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -197,11 +197,11 @@ class _Consumer(faust_aiokafka.Consumer):
         from that record (at worst a record is delivered twice: processing is idempotent).
         During a rebalance the seek to the committed offsets that ends it does this instead.
         """
-        spans, self._batch_spans = self._batch_spans, {}
-        if not spans or self.should_stop or not self.app.flow_control.is_active():
+        firsts, self._batch_firsts = self._batch_firsts, {}
+        if not firsts or self.should_stop or not self.app.flow_control.is_active():
             return
         acks_enabled_for = self.app.topics.acks_enabled_for
-        for tp, (first, _) in spans.items():
+        for tp, first in firsts.items():
             if not acks_enabled_for(tp.topic):
                 continue
             position = self._position(tp)
@@ -235,9 +235,7 @@ class _Consumer(faust_aiokafka.Consumer):
         records = await super()._wait_next_records(timeout)
         self._batch_mark = self._seeks
         batch = records[0] if records else None
-        self._batch_spans = {
-            tp: (got[0].offset, got[-1].offset + 1) for tp, got in (batch or {}).items() if got
-        }
+        self._batch_firsts = {tp: got[0].offset for tp, got in (batch or {}).items() if got}
         return records
 
     def ack(self, message: Message) -> bool:
