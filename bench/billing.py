@@ -28,12 +28,12 @@ from hub.connectors.kafka_io import Outgoing, producer, publish
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import ResellerProfile
 from hub.ops.worker_process import WorkerProcess
+from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import ResellerUpserted
-from hub.streams.pipeline import event_headers
-from hub.testing.broker import session_broker
 from hub.topics import Topic, TopicCatalog
+from tests.support.broker import session_broker
 
 RESULTS = Path(__file__).parent / "results"
 RESELLERS = tuple(f"benchbill{i}" for i in range(3))

@@ -18,7 +18,7 @@ from typing import Any
 import faust
 
 from hub.app import FAUST_TUNING
-from hub.streams.faust_transport import HubApp
+from hub.runtime.faust_transport import HubApp
 
 _untuned = os.environ.get("BENCH_FAUST_UNTUNED", "") == "1"
 if not _untuned and "BENCH_FAUST_FETCH_MAX_WAIT_MS" in os.environ:

@@ -27,11 +27,11 @@ from bench.baseline import PRODUCER_TUNING, Run, paced
 from bench.proc import Usage, usage
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, producer, publish
+from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
-from hub.streams.pipeline import event_headers
-from hub.testing.broker import session_broker
 from hub.topics import TopicCatalog
+from tests.support.broker import session_broker
 
 CODEC = Codec()
 TYPE_HEADER, CORRELATION_HEADER = "hub.event-type", "hub.correlation-id"

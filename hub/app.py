@@ -13,12 +13,13 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from hub.connectors.kafka_auth import auth_from_settings
+from hub.runtime import lag
+from hub.runtime.faust_transport import HubApp
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
-from hub.streams import lag, ops_commands, reference
+from hub.streams import ops_commands, reference
 from hub.streams.context import Context
-from hub.streams.faust_transport import HubApp
 from hub.topics import TopicCatalog
 
 StreamModule = Callable[[faust.App, Context], None]

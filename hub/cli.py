@@ -96,8 +96,8 @@ def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
 def _run_worker(settings: Settings, loglevel: str) -> int:
     """Run the faust worker in the foreground until Ctrl-C or SIGTERM."""
     from hub.app import build_app
-    from hub.streams.diagnostics import ReportingWorker
-    from hub.streams.local_state import close_local_state, open_local_state
+    from hub.runtime.diagnostics import ReportingWorker
+    from hub.runtime.local_state import close_local_state, open_local_state
 
     # Tables of a run that did not stop cleanly may be ahead of their changelogs: rebuild them.
     if open_local_state(settings.table_dir):

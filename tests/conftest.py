@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.testing.broker import BrokerInfo, session_broker
+from tests.support.broker import BrokerInfo, session_broker
 
 TESTS = Path(__file__).parent
 

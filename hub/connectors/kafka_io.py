@@ -13,10 +13,10 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
 from hub.errors import ExternalServiceError
+from hub.runtime.dead_letter import Headers
+from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
-from hub.streams.dead_letter import Headers
-from hub.streams.pipeline import event_headers
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ class WorkerProcess:
         return self.proc.returncode
 
     def request_report(self) -> None:
-        """SIGUSR2: the worker logs its consumer state (hub/streams/diagnostics.py)."""
+        """SIGUSR2: the worker logs its consumer state (hub/runtime/diagnostics.py)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGUSR2)
 

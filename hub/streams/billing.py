@@ -13,12 +13,12 @@ from typing import Any
 
 import faust
 
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
 from hub.streams.context import Context
-from hub.streams.pipeline import Emit
 from hub.topics import Topic
 
 # Sources whose events billing needs, keyed otherwise than by reseller.

@@ -39,6 +39,8 @@ from hub.domain.reference import ResellerProfile
 from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
 from hub.domain.tax import TaxTable, default_tax_table
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
+from hub.runtime.pipeline import Emit
+from hub.runtime.stored_events import restore_emit, store_emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import (
     BillingRunRequested,
@@ -51,8 +53,6 @@ from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisione
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams import billing_documents as docs
 from hub.streams import billing_metrics as metrics
-from hub.streams.pipeline import Emit
-from hub.streams.stored_events import restore_emit, store_emit
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from hub.runtime.dead_letter import DeadLetters, Headers
+from hub.runtime.pipeline import Handler, Pipeline, RetryPolicy
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.settings import Settings
-from hub.streams.dead_letter import DeadLetters, Headers
-from hub.streams.pipeline import Handler, Pipeline, RetryPolicy
 from hub.topics import Topic, TopicCatalog
 
 if TYPE_CHECKING:

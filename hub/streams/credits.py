@@ -19,6 +19,7 @@ from typing import Any
 import faust
 
 from hub.errors import ValidationFailed
+from hub.runtime.pipeline import Emit, RetryPolicy
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditApproved
 from hub.schemas.events.orders import SubscriptionProvisioned
@@ -26,7 +27,6 @@ from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.context import Context
 from hub.streams.credits_allocation import Allocator
 from hub.streams.credits_index import CreditIndex
-from hub.streams.pipeline import Emit, RetryPolicy
 from hub.topics import Topic, TopicCatalog
 
 # Reference data (catalogue, resellers) loads beside the flows at start: give it time to arrive

@@ -22,6 +22,7 @@ from hub.domain.claims import Affected, Excluded, allocation_inputs, select_affe
 from hub.domain.enums import BillingMode
 from hub.domain.orders import ReferenceView
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import derived_event_id
 from hub.schemas.events.credits import (
     CreditAllocationLine,
@@ -32,7 +33,6 @@ from hub.schemas.events.credits import (
 )
 from hub.streams import credits_metrics as metrics
 from hub.streams.credits_index import entries_of
-from hub.streams.pipeline import Emit
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]

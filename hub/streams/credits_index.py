@@ -17,11 +17,11 @@ from typing import Any
 from hub.domain.claims import IndexEntry
 from hub.domain.orders import ReferenceView
 from hub.errors import RetriableError, ValidationFailed
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged, SubscriptionChangeRejected
 from hub.streams import credits_metrics as metrics
-from hub.streams.pipeline import Emit
 from hub.topics import Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]

@@ -13,9 +13,9 @@ from typing import Any
 import faust
 
 from hub.errors import ValidationFailed
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.streams.context import Context
-from hub.streams.pipeline import Emit
 from hub.topics import Topic
 
 

@@ -15,6 +15,8 @@ from hub.domain.credit import CreditDecision, CreditOutcome, CreditPolicy, Credi
 from hub.domain.orders import Order, OrderLine, ReferenceView, order_commitment, validate_order
 from hub.domain.reference import ResellerProfile
 from hub.errors import BusinessRuleViolation, SchemaError, ValidationFailed
+from hub.runtime.pipeline import Emit
+from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.billing import (
     CreditNoteIssued,
@@ -39,8 +41,6 @@ from hub.streams.orders_state import (
     commitment_key,
     order_key,
 )
-from hub.streams.pipeline import Emit
-from hub.streams.stored_events import StoredEvent
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Clock = Callable[[], datetime]

@@ -14,6 +14,8 @@ from hub.connectors.partner_center.models import SubscriptionPatch
 from hub.domain.orders import ReferenceView
 from hub.domain.subscriptions import Change, Rejected, Subscription, refund_minor, request_change
 from hub.errors import SchemaError
+from hub.runtime.pipeline import Emit
+from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.subscriptions import (
     SubscriptionChanged,
@@ -23,8 +25,6 @@ from hub.schemas.events.subscriptions import (
 from hub.streams import orders_metrics as metrics
 from hub.streams.orders_intake import Clock, utc_now
 from hub.streams.orders_state import OrderTables, SubscriptionRecord
-from hub.streams.pipeline import Emit
-from hub.streams.stored_events import StoredEvent
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 NOT_FOUND = "SubscriptionNotFound"

@@ -26,6 +26,8 @@ from hub.domain.orders import Order, ReferenceView, find_price, line_unit_price
 from hub.domain.reference import Customer, ResellerProfile
 from hub.domain.subscriptions import provision
 from hub.errors import ValidationFailed
+from hub.runtime.pipeline import Emit, RetryPolicy
+from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.orders import (
     OrderAccepted,
@@ -44,8 +46,6 @@ from hub.streams.orders_state import (
     release_key,
     restore,
 )
-from hub.streams.pipeline import Emit, RetryPolicy
-from hub.streams.stored_events import StoredEvent
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 # Partner Center throttles in bursts and recovers within seconds: six attempts with backoff

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.domain.credit import Exposure
 from hub.domain.subscriptions import Subscription
+from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderRequested
-from hub.streams.stored_events import StoredEvent
 
 Table = MutableMapping[str, Any]
 OrderStatus = Literal["accepted", "held", "rejected", "provisioned", "failed"]

@@ -14,6 +14,7 @@ import faust
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import SchemaError
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import (
     CatalogItemUpserted,
@@ -22,7 +23,6 @@ from hub.schemas.events.reference import (
     ResellerUpserted,
 )
 from hub.streams.context import Context
-from hub.streams.pipeline import Emit
 from hub.topics import Topic
 
 M = TypeVar("M")

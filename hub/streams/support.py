@@ -27,13 +27,13 @@ import faust
 from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.domain.enums import Severity
 from hub.errors import HubError
+from hub.runtime.dead_letter import SourceMessage
+from hub.runtime.journal import Buffered, Journal
+from hub.runtime.pipeline import Emit, Pipeline, event_headers
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import IncidentResolutionRequested
 from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
-from hub.streams.dead_letter import SourceMessage
-from hub.streams.journal import Buffered, Journal
-from hub.streams.pipeline import Emit, Pipeline, event_headers
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
 from hub.streams.support_intake import Intake
@@ -72,7 +72,7 @@ async def _drive(
 ) -> None:
     """Events go through the pipeline; internal commands through ``on_command``, and a command
     that fails is dead-lettered like any message. With a ``journal``, each message's writes and
-    outputs are kept first (see hub/streams/journal.py)."""
+    outputs are kept first (see hub/runtime/journal.py)."""
     async for item in stream.events():
         source = SourceMessage.from_faust(item.message)
         kind = command_kind(source.headers)
@@ -105,7 +105,7 @@ def register(app: faust.App, ctx: Context) -> None:
     catalog = ctx.topics
     tickets = app.Table("support-tickets", partitions=partitions, key_type=str)
     # The escalation agent's handlers write tickets, incidents and correlation state across
-    # external calls: each message's effects are journaled first (hub/streams/journal.py).
+    # external calls: each message's effects are journaled first (hub/runtime/journal.py).
     records = Buffered(app.Table("support-escalations", partitions=partitions, key_type=str))
     correlations = Buffered(app.Table("support-correlation", partitions=partitions, key_type=str))
     journal = Journal(

@@ -30,6 +30,7 @@ from hub.domain.support.incidents import (
 from hub.domain.support.incidents import IncidentDetected as IncidentFact
 from hub.domain.support.ticket import Ticket
 from hub.errors import ValidationFailed
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event, derived_event_id
 from hub.schemas.events.support import (
     IncidentDetected,
@@ -42,7 +43,6 @@ from hub.schemas.events.support import (
     TicketUpdated,
 )
 from hub.streams import support_metrics as metrics
-from hub.streams.pipeline import Emit
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_microsoft import Observed, ServiceRequests
 from hub.streams.support_records import (

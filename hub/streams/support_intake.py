@@ -32,6 +32,8 @@ from hub.domain.support.sla import (
 )
 from hub.domain.support.triage import is_escalatable
 from hub.errors import ValidationFailed
+from hub.runtime.pipeline import Emit
+from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by, derived_event_id
 from hub.schemas.events.support import (
     SlaBreached,
@@ -43,8 +45,6 @@ from hub.schemas.events.support import (
     TicketUpdated,
 )
 from hub.streams import support_metrics as metrics
-from hub.streams.pipeline import Emit
-from hub.streams.stored_events import StoredEvent
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_records import TicketRecord, to_domain_ticket
 from hub.streams.support_topics import desk_queue_topic, desk_queues, ticket_correlation_key

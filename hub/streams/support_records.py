@@ -16,8 +16,8 @@ from hub.domain.enums import Severity
 from hub.domain.support.incidents import CorrelationState
 from hub.domain.support.sla import SlaTimer
 from hub.domain.support.ticket import Channel, Ticket
+from hub.runtime.stored_events import StoredEvent
 from hub.schemas.events.support import TicketOpened
-from hub.streams.stored_events import StoredEvent
 
 
 def to_domain_ticket(event: TicketOpened) -> Ticket:

@@ -14,7 +14,7 @@ from typing import Any
 from hub.domain.support.incidents import correlation_key
 from hub.domain.support.rota import DeskConfig
 from hub.domain.support.routing import desk_queue
-from hub.streams.dead_letter import Headers
+from hub.runtime.dead_letter import Headers
 from hub.topics import TopicCatalog, TopicSpec
 
 COMMAND_HEADER = "hub.support.command"

@@ -20,8 +20,8 @@ from hub.schemas.events import billing as b
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.subscriptions import SubscriptionChanged
-from hub.testing.broker import BrokerInfo
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
 
 CODEC = Codec()
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

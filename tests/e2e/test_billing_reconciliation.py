@@ -27,8 +27,8 @@ from hub.schemas.events import billing as b
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import ResellerUpserted
 from hub.settings import load_settings
-from hub.testing.broker import BrokerInfo
 from hub.topics import Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
 
 CODEC = Codec()
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

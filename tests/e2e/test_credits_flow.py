@@ -31,8 +31,9 @@ from hub.schemas.events.credits import (
     ServiceCreditApproved,
 )
 from hub.schemas.events.orders import SubscriptionProvisioned
-from hub.testing.broker import BrokerInfo
-from hub.testing.e2e import (
+from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
+from tests.support.e2e import (
     EXCHANGE,
     TEAMS,
     WorkerHub,
@@ -41,7 +42,6 @@ from hub.testing.e2e import (
     reference_events,
     start_worker_hub,
 )
-from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 RESELLERS = {
     "cr-alpha": BillingMode.RESELLER_BILLS,

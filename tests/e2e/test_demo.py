@@ -16,7 +16,7 @@ from hub.demo.scenario import OUTAGE
 from hub.demo.summary import Summary
 from hub.ops.local_kafka import free_port
 from hub.settings import Settings
-from hub.testing.broker import BrokerInfo
+from tests.support.broker import BrokerInfo
 
 # A label value that is an id (order, ticket, uuid, customer) would make series unbounded.
 ID_LIKE = re.compile(r"(ord-|tkt-|out-|chg-|[0-9a-f]{8}-[0-9a-f]{4}-|muenchen|leeds|osaka)")

@@ -55,8 +55,8 @@ from hub.schemas.events.subscriptions import (
     SubscriptionChangeRejected,
     SubscriptionChangeRequested,
 )
-from hub.testing.broker import BrokerInfo
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
 
 BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # 6.00 USD per seat-month at the simulator
 STANDARD = ("CFQ7TTC0LDPB", "0001", "CFQ7TTC0K5BB")

@@ -29,9 +29,9 @@ from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import TicketOpened
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_topics import desk_queue_specs
-from hub.testing.broker import BrokerInfo
-from hub.testing.e2e import envelope, events_in, read_events, wait_until
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
+from tests.support.e2e import envelope, events_in, read_events, wait_until
 
 CODEC = Codec()
 BRAND = Brand(display_name="Woodgrove IT", signature="Ihr Woodgrove-Team", reply_to="hilfe@wg.de")

@@ -18,9 +18,9 @@ from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import SlaBreached, SlaWarning, TicketOpened, TicketRouted
-from hub.testing.broker import BrokerInfo
-from hub.testing.e2e import envelope, events_in, read_events, wait_until
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
+from tests.support.e2e import envelope, events_in, read_events, wait_until
 
 CODEC = Codec()
 FIRST_RESPONSE_S = 15

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from hub.ops.local_kafka import free_port
-from hub.testing.broker import BrokerInfo
+from tests.support.broker import BrokerInfo
 
 APPS = Path(__file__).parent / "apps"
 

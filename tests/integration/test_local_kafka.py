@@ -12,7 +12,7 @@ import pytest
 
 from hub.errors import ConfigError
 from hub.ops import local_kafka, local_service
-from hub.testing.broker import BrokerInfo
+from tests.support.broker import BrokerInfo
 
 TESTS = Path(__file__).parents[1]
 

@@ -18,9 +18,9 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
 from hub.connectors.schema_registry import RegistryResolver, SchemaRegistryClient, register_all
 from hub.schemas.codec import Codec
-from hub.testing.broker import BrokerInfo
-from hub.testing.samples import sample
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
+from tests.support.samples import sample
 
 
 def _read_one(bootstrap: str, topic: str, registry_url: str) -> tuple[Any, bytes]:

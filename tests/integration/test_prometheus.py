@@ -19,9 +19,9 @@ from hub.connectors.kafka_io import Outgoing, publish
 from hub.ops.local_kafka import free_port
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
-from hub.testing.broker import BrokerInfo
-from hub.testing.samples import sample
 from hub.topics import Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
+from tests.support.samples import sample
 
 PROMETHEUS_DIR = Path(__file__).parents[2] / "ops" / "prometheus"
 needs_prometheus = pytest.mark.skipif(

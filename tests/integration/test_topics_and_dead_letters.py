@@ -16,9 +16,9 @@ from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.kafka_io import producer as kafka_producer
 from hub.ops.local_kafka import free_port
 from hub.schemas.codec import Codec
-from hub.testing.broker import BrokerInfo
-from hub.testing.samples import sample
 from hub.topics import PartnerTopic, Topic, TopicCatalog, TopicSpec
+from tests.support.broker import BrokerInfo
+from tests.support.samples import sample
 
 APPS = Path(__file__).parent / "apps"
 

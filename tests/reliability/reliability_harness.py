@@ -28,6 +28,7 @@ from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, ResellerProfile
 from hub.ops.worker_process import WorkerProcess
+from hub.runtime.lag import measure_lag
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import ChargeRated
 from hub.schemas.events.credits import ServiceCreditAllocated, ServiceCreditApproved
@@ -35,9 +36,8 @@ from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
-from hub.streams.lag import measure_lag
-from hub.testing.checker import Input, Output, fingerprint
 from hub.topics import Topic, TopicCatalog
+from tests.support.checker import Input, Output, fingerprint
 
 RESELLERS = 20
 CUSTOMERS_PER_RESELLER = 3

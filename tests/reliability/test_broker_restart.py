@@ -32,8 +32,8 @@ from hub.connectors.kafka_io import publish
 from hub.ops import local_kafka
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
-from hub.testing import checker
 from hub.topics import Topic, TopicCatalog
+from tests.support import checker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

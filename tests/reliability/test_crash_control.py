@@ -25,10 +25,10 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import publish, read_all
 from hub.ops.local_kafka import free_port
 from hub.schemas.codec import Codec
-from hub.testing import checker
-from hub.testing.broker import BrokerInfo
-from hub.testing.checker import Rule
 from hub.topics import Topic
+from tests.support import checker
+from tests.support.broker import BrokerInfo
+from tests.support.checker import Rule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

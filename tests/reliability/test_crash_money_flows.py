@@ -43,10 +43,10 @@ from hub.connectors.kafka_io import Outgoing, publish
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.events.credits import ServiceCreditAllocated
-from hub.testing import checker
-from hub.testing.broker import BrokerInfo
-from hub.testing.checker import Input
 from hub.topics import Topic, TopicCatalog
+from tests.support import checker
+from tests.support.broker import BrokerInfo
+from tests.support.checker import Input
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -48,8 +48,8 @@ from hub.schemas.events.reference import (
     PriceListEntryUpserted,
     ResellerUpserted,
 )
-from hub.testing.broker import BrokerInfo
 from hub.topics import Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -30,10 +30,10 @@ from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.events.orders import OrderLine, OrderRejected, OrderRequested
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
-from hub.testing.broker import BrokerInfo
-from hub.testing.checker import dead_letter_of
-from hub.testing.samples import sample
 from hub.topics import Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
+from tests.support.checker import dead_letter_of
+from tests.support.samples import sample
 
 pytestmark = [pytest.mark.e2e]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import ConfigError
-from hub.testing.broker import BrokerSource, select_source
+from tests.support.broker import BrokerSource, select_source
 
 
 def _docker(answer: bool) -> object:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hub.testing.broker import BrokerInfo, BrokerSource
+from tests.support.broker import BrokerInfo, BrokerSource
 
 
 def test_kafka_fixture_is_the_broker_named_in_the_environment(kafka: BrokerInfo) -> None:

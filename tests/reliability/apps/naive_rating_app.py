@@ -12,11 +12,11 @@ import os
 import uuid
 from typing import Any
 
+from hub.runtime.faust_transport import HubApp
+from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.events.billing import ChargeRated
 from hub.schemas.events.orders import SubscriptionProvisioned
-from hub.streams.faust_transport import HubApp
-from hub.streams.pipeline import event_headers
 
 CODEC = Codec()
 # The hub's consumer fixes keep it from stalling after a restart; nothing here is idempotent.

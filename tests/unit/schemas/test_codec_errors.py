@@ -14,7 +14,7 @@ from hub.errors import SchemaError
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events import orders
-from hub.testing.samples import LINE, sample
+from tests.support.samples import LINE, sample
 
 
 def _order_bytes() -> bytes:

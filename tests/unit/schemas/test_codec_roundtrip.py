@@ -20,7 +20,7 @@ from hub.schemas.catalog import Catalog, default_catalog
 from hub.schemas.codec import Codec
 from hub.schemas.derive import avro_schema, write_missing
 from hub.schemas.events import billing, orders
-from hub.testing.samples import EVENT_NAMES, LINE, envelope, sample
+from tests.support.samples import EVENT_NAMES, LINE, envelope, sample
 
 AVRO_LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 AWARE = st.datetimes(

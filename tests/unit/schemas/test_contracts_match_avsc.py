@@ -15,7 +15,7 @@ from hub.schemas.catalog import Catalog, default_catalog
 from hub.schemas.derive import avro_schema, drift, write_missing
 from hub.schemas.envelope import Event
 from hub.schemas.events import ALL_EVENTS
-from hub.testing.samples import EVENT_NAMES
+from tests.support.samples import EVENT_NAMES
 
 ENVELOPE = ["event_id", "event_time", "correlation_id", "causation_id", "reseller_id"]
 

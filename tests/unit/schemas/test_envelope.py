@@ -13,7 +13,7 @@ from hub.errors import ValidationFailed
 from hub.schemas.envelope import caused_by, derived_event_id
 from hub.schemas.events.orders import OrderAccepted, OrderRequested
 from hub.schemas.validation import validate
-from hub.testing.samples import sample
+from tests.support.samples import sample
 
 
 @given(st.uuids(), st.text(min_size=1), st.lists(st.integers() | st.text()))

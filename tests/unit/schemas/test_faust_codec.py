@@ -6,7 +6,7 @@ from faust.serializers import codecs
 
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import FaustAvroCodec, register_codec
-from hub.testing.samples import sample
+from tests.support.samples import sample
 
 
 def test_registered_codec_round_trips_an_event() -> None:

@@ -20,7 +20,7 @@ from hub.connectors.schema_registry import (
 from hub.errors import ConfigError, ExternalServiceError, SchemaError
 from hub.schemas.catalog import default_catalog
 from hub.schemas.codec import Codec
-from hub.testing.samples import sample
+from tests.support.samples import sample
 
 
 class FakeRegistry:

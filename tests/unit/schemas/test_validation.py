@@ -9,7 +9,7 @@ import pytest
 from hub.errors import ValidationFailed
 from hub.schemas.events import billing, credits, orders, reference, subscriptions, support
 from hub.schemas.validation import ContractViolation, validate
-from hub.testing.samples import sample
+from tests.support.samples import sample
 
 
 def _data(name: str, **changes: Any) -> dict[str, Any]:

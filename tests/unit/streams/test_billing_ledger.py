@@ -14,15 +14,15 @@ from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode,
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, PriceListEntry, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
-from hub.streams.pipeline import Emit
-from hub.testing import crash_cut
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support import crash_cut
 
 TOPICS = TopicCatalog("t.")
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)

@@ -32,7 +32,7 @@ from hub.schemas.events.credits import (
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted
 from hub.schemas.events.subscriptions import SubscriptionChanged
-from hub.testing.samples import sample
+from tests.support.samples import sample
 
 T = datetime(2025, 3, 20, 9, tzinfo=UTC)
 INCIDENT = Incident(

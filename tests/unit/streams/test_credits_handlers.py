@@ -14,6 +14,7 @@ from hub.domain.enums import BillingCycle, BillingMode, SubscriptionStatus, Supp
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
+from hub.runtime.pipeline import Emit
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import (
@@ -27,9 +28,8 @@ from hub.streams import credits_allocation
 from hub.streams.credits import IndexHandler
 from hub.streams.credits_allocation import Allocator
 from hub.streams.credits_index import CreditIndex
-from hub.streams.pipeline import Emit
-from hub.testing.samples import sample
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.samples import sample
 
 CATALOG = TopicCatalog("t.")
 ITEMS = {

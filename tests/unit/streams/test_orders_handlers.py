@@ -18,6 +18,8 @@ from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import BusinessRuleViolation
+from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import DunningStageReached, PaymentReceived
@@ -36,14 +38,12 @@ from hub.schemas.events.subscriptions import (
     SubscriptionChangeRejected,
     SubscriptionChangeRequested,
 )
-from hub.streams.dead_letter import DeadLetters, Headers, SourceMessage
 from hub.streams.orders_intake import OrderIntake
 from hub.streams.orders_lifecycle import Lifecycle
 from hub.streams.orders_provisioning import Provisioning
 from hub.streams.orders_state import OrderTables
-from hub.streams.pipeline import Emit, Outcome, Pipeline, RetryPolicy
-from hub.testing import crash_cut
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support import crash_cut
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 TOKEN = "unit-token"

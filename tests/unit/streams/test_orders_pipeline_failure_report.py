@@ -7,11 +7,11 @@ import random
 from collections.abc import Sequence
 
 from hub.errors import BusinessRuleViolation, RetriableError
+from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
-from hub.streams.dead_letter import DeadLetters, Headers, SourceMessage
-from hub.streams.pipeline import Emit, Outcome, Pipeline, RetryPolicy
-from hub.testing.samples import sample
+from tests.support.samples import sample
 
 Sent = list[tuple[str, bytes | None, bytes | None, Headers]]
 

@@ -17,6 +17,8 @@ from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, ResellerProfile
 from hub.domain.support.escalation import ServiceRequestPayload
 from hub.errors import ValidationFailed
+from hub.runtime.journal import Buffered, Journal
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import (
     IncidentDetected,
@@ -28,14 +30,12 @@ from hub.schemas.events.support import (
     TicketRouted,
     TicketUpdated,
 )
-from hub.streams.journal import Buffered, Journal
-from hub.streams.pipeline import Emit
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
 from hub.streams.support_intake import Intake
 from hub.streams.support_microsoft import Observed
-from hub.testing import crash_cut
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support import crash_cut
 
 CATALOG = TopicCatalog("p.")
 SUPPORT = CATALOG.name(Topic.SUPPORT_EVENTS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.schemas.events.support import SlaBreached, TicketOpened, TicketResolved, TicketRouted
 from hub.streams.support_queues import queue_report
-from hub.testing.samples import sample
+from tests.support.samples import sample
 
 
 def test_open_tickets_are_counted_per_queue_language_and_severity_until_resolved() -> None:

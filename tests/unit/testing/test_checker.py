@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.connectors.kafka_io import Record
-from hub.testing.checker import (
+from tests.support.checker import (
     DeadLetter,
     Expect,
     Input,

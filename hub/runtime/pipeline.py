@@ -18,9 +18,9 @@ from typing import Any
 
 from hub.errors import SchemaError
 from hub.metrics import EVENTS_IN, EVENTS_OUT, LEFT_TO_OWNER, PROCESSING_SECONDS, RETRIES
+from hub.runtime.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
-from hub.streams.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
 
 log = logging.getLogger(__name__)
 

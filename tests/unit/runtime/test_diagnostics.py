@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from hub.streams.diagnostics import ReportingWorker, report_lines
-from hub.streams.faust_transport import HubApp
+from hub.runtime.diagnostics import ReportingWorker, report_lines
+from hub.runtime.faust_transport import HubApp
 
 
 def test_report_reads_a_consumer_that_has_not_started() -> None:
@@ -29,7 +29,7 @@ def test_sigusr2_logs_the_report_instead_of_opening_pdb(
         raise AssertionError("pdb opened")
 
     monkeypatch.setattr(worker, "_enter_debugger", no_pdb)
-    with caplog.at_level(logging.WARNING, logger="hub.streams.diagnostics"):
+    with caplog.at_level(logging.WARNING, logger="hub.runtime.diagnostics"):
         worker._on_sigusr2()
     assert "consumer report:" in caplog.text
     assert "generation=" in caplog.text

@@ -20,8 +20,8 @@ from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
-from hub.testing.broker import BrokerInfo
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
 
 CODEC = Codec()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.streams.local_state import RUNNING_MARKER, close_local_state, open_local_state
+from hub.runtime.local_state import RUNNING_MARKER, close_local_state, open_local_state
 
 
 def test_a_clean_shutdown_keeps_the_local_store(tmp_path: Path) -> None:

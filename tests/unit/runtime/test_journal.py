@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from hub.runtime.journal import MAX_ENTRY_BYTES, Buffered, Journal
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
-from hub.streams.journal import MAX_ENTRY_BYTES, Buffered, Journal
-from hub.streams.pipeline import Emit
-from hub.testing import crash_cut
-from hub.testing.samples import sample
+from tests.support import crash_cut
+from tests.support.samples import sample
 
 
 def test_buffered_reads_its_own_writes_and_hands_them_over_once() -> None:

@@ -23,8 +23,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from hub.streams.pipeline import Emit
-from hub.streams.stored_events import restore_emit, store_emit
+from hub.runtime.pipeline import Emit
+from hub.runtime.stored_events import restore_emit, store_emit
 
 log = logging.getLogger(__name__)
 _DELETED = object()

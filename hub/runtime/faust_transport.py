@@ -32,7 +32,7 @@
    a seek but before its mark is skipped whole); and the committed offset's own record must be
    done first. The crash test lost in-flight records and stalled this way.
 
-4. **A commit covers only table writes already handed to Kafka** (``hub/streams/faust_producer``).
+4. **A commit covers only table writes already handed to Kafka** (``hub/runtime/faust_producer``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 from faust.types.tuples import TP, Message
 
-from hub.streams.faust_producer import OrderedBufferProducer
+from hub.runtime.faust_producer import OrderedBufferProducer
 
 FETCH_MAX_WAIT_MS = 50
 

@@ -16,7 +16,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types.tuples import TP, ConsumerMessage
 
-from hub.streams.faust_transport import HubApp, is_stale
+from hub.runtime.faust_transport import HubApp, is_stale
 
 TOPIC = "hub.subscriptions.events"
 PART = TP(TOPIC, 0)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from faust.transport.producer import ProducerBuffer
 
-from hub.streams.faust_producer import OrderedProducerBuffer
+from hub.runtime.faust_producer import OrderedProducerBuffer
 
 
 class Channel:

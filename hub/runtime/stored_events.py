@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from hub.errors import SchemaError
+from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events import ALL_EVENTS
-from hub.streams.pipeline import Emit
 
 _EVENT_TYPES: dict[str, type[Event]] = {model.__name__: model for model in ALL_EVENTS}
 

@@ -1,1 +1,0 @@
-"""Support for the hub's own test suite and benchmarks: finding or starting a real broker."""
