@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _sim_partner_center(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from hub.connectors.partner_center.simulator import load_catalog, run_simulator
+    from hub.simulator.partner_center.server import load_catalog, run_simulator
 
     catalog = load_catalog(Path(args.reference)) if args.reference else None
     _say(f"Partner Center simulator on http://{args.host}:{args.port} (Ctrl-C stops it)")

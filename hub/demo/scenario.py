@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.connectors.kafka_io import Outgoing, publish, read_all
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.demo.environment import DemoEnvironment
 from hub.domain.enums import BillingCycle, Severity, Term, TicketCategory
 from hub.schemas.codec import Codec
@@ -24,6 +23,7 @@ from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.orders import OrderLine, OrderRequested, SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChangeRequested
 from hub.schemas.events.support import TicketOpened
+from hub.simulator.partner_center.admin import SimulatorAdmin
 from hub.topics import Topic
 
 BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")

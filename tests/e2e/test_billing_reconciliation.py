@@ -17,8 +17,6 @@ from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig, nce_line
 from hub.connectors.partner_center.models import Address, BillingProfile, CompanyProfile
 from hub.connectors.partner_center.models import Customer as PcCustomer
-from hub.connectors.partner_center.simulator import PartnerCenterSimulator, serve
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import ResellerProfile
 from hub.ops.worker_process import WorkerProcess
@@ -27,6 +25,8 @@ from hub.schemas.events import billing as b
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import ResellerUpserted
 from hub.settings import load_settings
+from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.server import PartnerCenterSimulator, serve
 from hub.topics import Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
 

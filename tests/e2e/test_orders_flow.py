@@ -26,8 +26,6 @@ from pydantic import SecretStr
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
-from hub.connectors.partner_center.simulator_faults import Fault, FaultKind
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.local_kafka import free_port
@@ -55,6 +53,8 @@ from hub.schemas.events.subscriptions import (
     SubscriptionChangeRejected,
     SubscriptionChangeRequested,
 )
+from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.faults import Fault, FaultKind
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
 

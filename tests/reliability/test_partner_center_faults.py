@@ -28,8 +28,6 @@ import pytest
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish, read_all
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
-from hub.connectors.partner_center.simulator_faults import Fault, FaultKind, LostResponseMode
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.local_kafka import free_port
@@ -48,6 +46,8 @@ from hub.schemas.events.reference import (
     PriceListEntryUpserted,
     ResellerUpserted,
 )
+from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.faults import Fault, FaultKind, LostResponseMode
 from hub.topics import Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
 

@@ -1,4 +1,4 @@
-"""Microsoft Partner Center: the async adapter (``PartnerCenterClient``) and its simulator."""
+"""Microsoft Partner Center: the async adapter (the simulator lives in hub.simulator)."""
 
 from hub.connectors.partner_center.client import PartnerCenterClient, nce_line
 from hub.connectors.partner_center.config import PartnerCenterConfig

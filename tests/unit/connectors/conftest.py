@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig, nce_line
 from hub.connectors.partner_center.models import Address, BillingProfile, CompanyProfile, Customer
-from hub.connectors.partner_center.simulator import PartnerCenterSimulator, SimulatorHandle, serve
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.domain.enums import BillingCycle, Term
+from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.server import PartnerCenterSimulator, SimulatorHandle, serve
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 TOKEN = "sim-token"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hub.connectors.partner_center import wire_json
 from hub.connectors.partner_center.backoff import RetryPolicy, backoff_delay
 from hub.connectors.partner_center.errors import parse_retry_after
-from hub.connectors.partner_center.simulator_billing import (
+from hub.simulator.partner_center.billing import (
     add_months,
     calendar_days,
     line_subtotal,

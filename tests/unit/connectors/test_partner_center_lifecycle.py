@@ -9,8 +9,8 @@ from conftest import BASIC, RESELLER, PlaceOrder
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterError, nce_line
 from hub.connectors.partner_center.models import InvoiceLineItem
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.domain.enums import BillingCycle, ChargeType, SubscriptionStatus, Term
+from hub.simulator.partner_center.admin import SimulatorAdmin
 
 
 async def _unbilled(client: PartnerCenterClient) -> list[InvoiceLineItem]:

@@ -12,12 +12,12 @@ from hub.connectors.partner_center import (
     PartnerCenterError,
     nce_line,
 )
-from hub.connectors.partner_center.simulator import SimulatorHandle
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
-from hub.connectors.partner_center.simulator_faults import Fault, FaultKind, LostResponseMode
 from hub.domain.enums import BillingCycle, SubscriptionStatus, Term
 from hub.errors import ExternalServiceError
 from hub.settings import load_settings
+from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.faults import Fault, FaultKind, LostResponseMode
+from hub.simulator.partner_center.server import SimulatorHandle
 
 
 async def test_customer_is_created_for_the_indirect_reseller(client: PartnerCenterClient) -> None:

@@ -7,8 +7,8 @@ from decimal import Decimal
 from conftest import RESELLER, basic_line, new_customer
 
 from hub.connectors.partner_center import PartnerCenterClient
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.domain.enums import ChargeType
+from hub.simulator.partner_center.admin import SimulatorAdmin
 
 
 async def _five_orders(client: PartnerCenterClient) -> list[str]:

@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
-from hub.connectors.partner_center.simulator_faults import Fault, FaultKind
 from hub.errors import ExternalServiceError
+from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.faults import Fault, FaultKind
 
 
 async def test_throttling_storm_is_retried_after_retry_after_and_counted(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hub.connectors.partner_center import PartnerCenterClient
 from hub.connectors.partner_center.models import ServiceRequest, ServiceRequestStatus
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
 from hub.domain.enums import Severity
+from hub.simulator.partner_center.admin import SimulatorAdmin
 
 
 async def test_service_request_round_trip(

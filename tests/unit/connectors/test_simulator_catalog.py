@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.connectors.partner_center.simulator_catalog import (
-    SAMPLE_CATALOG,
-    catalog_from_reference,
-    sample_catalog,
-)
 from hub.connectors.reference_files import PriceList, ReferenceSet, load_reference_file
 from hub.domain.enums import BillingCycle, Term
 from hub.domain.money import CURRENCY_EXPONENTS
 from hub.domain.reference import CatalogItem, PriceListEntry
 from hub.ops.paths import ops_dir
+from hub.simulator.partner_center.catalog import (
+    SAMPLE_CATALOG,
+    catalog_from_reference,
+    sample_catalog,
+)
 
 ITEM = CatalogItem(
     product_id="P1",

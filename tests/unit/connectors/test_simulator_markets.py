@@ -10,13 +10,13 @@ from conftest import BASIC, RESELLER, START, TOKEN, basic_line, new_customer
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterError
 from hub.connectors.partner_center.models import Address, Cart, Customer, InvoiceLineItem
-from hub.connectors.partner_center.simulator import PartnerCenterSimulator, SimulatorHandle, serve
-from hub.connectors.partner_center.simulator_admin import SimulatorAdmin
-from hub.connectors.partner_center.simulator_catalog import SAMPLE_CATALOG, catalog_from_reference
-from hub.connectors.partner_center.simulator_errors import SimError
-from hub.connectors.partner_center.simulator_markets import MARKET_CURRENCIES, market_currency
 from hub.connectors.reference_files import load_reference_file
 from hub.ops.paths import ops_dir
+from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.catalog import SAMPLE_CATALOG, catalog_from_reference
+from hub.simulator.partner_center.errors import SimError
+from hub.simulator.partner_center.markets import MARKET_CURRENCIES, market_currency
+from hub.simulator.partner_center.server import PartnerCenterSimulator, SimulatorHandle, serve
 
 
 @pytest.fixture

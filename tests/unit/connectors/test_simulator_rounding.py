@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.connectors.partner_center.simulator_billing import line_subtotal, prorated_unit_price
 from hub.domain.enums import BillingCycle, ChargeType, Term
 from hub.domain.money import CURRENCY_EXPONENTS
 from hub.domain.rating import Charge, microsoft_prorated_cost, rate_charge
 from hub.domain.reference import PriceListEntry
+from hub.simulator.partner_center.billing import line_subtotal, prorated_unit_price
 
 
 def simulator_minor(unit_minor: int, seats: int, days: int, period_days: int, currency: str) -> int:

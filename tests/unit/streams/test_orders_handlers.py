@@ -12,8 +12,6 @@ import pytest
 from pydantic import SecretStr
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
-from hub.connectors.partner_center.simulator import PartnerCenterSimulator, SimulatorHandle, serve
-from hub.connectors.partner_center.simulator_faults import Fault, FaultKind
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
@@ -38,6 +36,8 @@ from hub.schemas.events.subscriptions import (
     SubscriptionChangeRejected,
     SubscriptionChangeRequested,
 )
+from hub.simulator.partner_center.faults import Fault, FaultKind
+from hub.simulator.partner_center.server import PartnerCenterSimulator, SimulatorHandle, serve
 from hub.streams.orders_intake import OrderIntake
 from hub.streams.orders_lifecycle import Lifecycle
 from hub.streams.orders_provisioning import Provisioning

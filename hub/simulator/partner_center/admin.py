@@ -11,7 +11,7 @@ import aiohttp
 
 from hub.connectors.partner_center import wire_json
 from hub.connectors.partner_center.models import Invoice, InvoiceLineItem, ServiceRequest
-from hub.connectors.partner_center.simulator_faults import Fault
+from hub.simulator.partner_center.faults import Fault
 
 
 class SimulatorAdmin:

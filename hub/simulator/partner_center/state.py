@@ -25,20 +25,20 @@ from hub.connectors.partner_center.models import (
     ServiceRequestPatch,
     ServiceRequestStatus,
 )
-from hub.connectors.partner_center.simulator_billing import (
+from hub.domain.enums import BillingCycle, Term
+from hub.simulator.partner_center.billing import (
     TERM_MONTHS,
     add_months,
     billing_period_months,
 )
-from hub.connectors.partner_center.simulator_catalog import Catalog, SimCatalogItem
-from hub.connectors.partner_center.simulator_errors import SimError
-from hub.connectors.partner_center.simulator_ledger import ChargeContext, Ledger
-from hub.connectors.partner_center.simulator_markets import market_currency
-from hub.connectors.partner_center.simulator_subscriptions import (
+from hub.simulator.partner_center.catalog import Catalog, SimCatalogItem
+from hub.simulator.partner_center.errors import SimError
+from hub.simulator.partner_center.ledger import ChargeContext, Ledger
+from hub.simulator.partner_center.markets import market_currency
+from hub.simulator.partner_center.subscriptions import (
     SubscriptionBook,
     SubscriptionRecord,
 )
-from hub.domain.enums import BillingCycle, Term
 
 
 class SimClock:

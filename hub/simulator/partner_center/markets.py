@@ -7,8 +7,8 @@ an explicit table keeps the simulator from guessing a currency for a market it d
 from __future__ import annotations
 
 from hub.connectors.partner_center.errors import ErrorCode
-from hub.connectors.partner_center.simulator_errors import SimError
 from hub.domain.money import check_currency
+from hub.simulator.partner_center.errors import SimError
 
 # The euro area's markets.
 _EUR_MARKETS: tuple[str, ...] = (

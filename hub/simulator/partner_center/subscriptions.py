@@ -17,16 +17,16 @@ from hub.connectors.partner_center.models import (
     Subscription,
     SubscriptionPatch,
 )
-from hub.connectors.partner_center.simulator_billing import (
+from hub.domain.enums import BillingCycle, ChargeType, SubscriptionStatus, Term
+from hub.simulator.partner_center.billing import (
     TERM_MONTHS,
     add_months,
     calendar_days,
     remaining_days,
 )
-from hub.connectors.partner_center.simulator_catalog import SimCatalogItem
-from hub.connectors.partner_center.simulator_errors import SimError
-from hub.connectors.partner_center.simulator_ledger import ChargeContext, Ledger
-from hub.domain.enums import BillingCycle, ChargeType, SubscriptionStatus, Term
+from hub.simulator.partner_center.catalog import SimCatalogItem
+from hub.simulator.partner_center.errors import SimError
+from hub.simulator.partner_center.ledger import ChargeContext, Ledger
 
 REFUND_WINDOW = timedelta(days=7)
 _BILLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)

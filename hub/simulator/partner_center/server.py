@@ -45,26 +45,26 @@ from hub.connectors.partner_center.models import (
     SubscriptionPatch,
 )
 from hub.connectors.partner_center.operations import Operation
-from hub.connectors.partner_center.simulator_catalog import (
-    Catalog,
-    SimCatalogItem,
-    sample_catalog,
-)
-from hub.connectors.partner_center.simulator_errors import SimError
-from hub.connectors.partner_center.simulator_faults import (
-    Fault,
-    FaultKind,
-    FaultPlan,
-    LostResponseMode,
-)
-from hub.connectors.partner_center.simulator_ledger import LedgerLine, Page
-from hub.connectors.partner_center.simulator_state import SimClock, SimulatorState
 from hub.connectors.partner_center.transport import (
     CONTINUATION_HEADER,
     CORRELATION_ID_HEADER,
     IDEMPOTENCY_HEADER,
     REQUEST_ID_HEADER,
 )
+from hub.simulator.partner_center.catalog import (
+    Catalog,
+    SimCatalogItem,
+    sample_catalog,
+)
+from hub.simulator.partner_center.errors import SimError
+from hub.simulator.partner_center.faults import (
+    Fault,
+    FaultKind,
+    FaultPlan,
+    LostResponseMode,
+)
+from hub.simulator.partner_center.ledger import LedgerLine, Page
+from hub.simulator.partner_center.state import SimClock, SimulatorState
 
 log = logging.getLogger(__name__)
 
@@ -558,8 +558,8 @@ def run_simulator(
 
 def load_catalog(path: Path) -> tuple[SimCatalogItem, ...]:
     """The catalogue and Microsoft's cost prices of a hub reference file (YAML or CSV)."""
-    from hub.connectors.partner_center.simulator_catalog import catalog_from_reference
     from hub.connectors.reference_files import load_reference_file
+    from hub.simulator.partner_center.catalog import catalog_from_reference
 
     return catalog_from_reference(load_reference_file(path))
 

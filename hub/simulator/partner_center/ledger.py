@@ -10,12 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from hub.connectors.partner_center.models import Invoice, InvoiceLineItem
-from hub.connectors.partner_center.simulator_billing import (
+from hub.domain.enums import ChargeType
+from hub.simulator.partner_center.billing import (
     line_subtotal,
     prorated_unit_price,
     tax_on,
 )
-from hub.domain.enums import ChargeType
 
 
 @dataclass(frozen=True)

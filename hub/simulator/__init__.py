@@ -1,0 +1,1 @@
+"""Local stand-ins for external systems the hub talks to (real endpoints cannot be reached here)."""
