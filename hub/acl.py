@@ -1,8 +1,9 @@
 """Kafka ACLs derived from the topic catalogue: who may read and write what, per principal.
 
 Pure: catalogue in, bindings out; ``hub acl apply`` (hub/connectors/kafka_acl.py) makes the
-broker hold them. Each reseller reads only its own ``partner.<id>.`` prefix and uses only its
-own consumer groups; the hub's principal is a broker super user and needs no bindings.
+broker hold them. Each reseller writes only its own ``reseller.<id>.*`` ingress topics, reads
+only its own ``partner.<id>.`` prefix and uses only its own consumer groups; the hub's principal
+is a broker super user and needs no bindings.
 """
 
 from __future__ import annotations
@@ -168,6 +169,25 @@ def _partner_bindings(catalog: TopicCatalog, reseller_ids: Sequence[str]) -> lis
     return bindings
 
 
+def _ingress_bindings(catalog: TopicCatalog, reseller_ids: Sequence[str]) -> list[AclBinding]:
+    """Each reseller writes its own ``reseller.<id>.<kind>`` topics, by name (LITERAL: a prefix
+    ``reseller.<id>.`` would give a reseller named like a shared topic that topic's dead letters).
+    The topic a record arrives on is then the writer the broker authenticated."""
+    bindings: list[AclBinding] = []
+    for rid in reseller_ids:
+        for spec in catalog.ingress_specs(rid):
+            if spec.writers != (f"reseller:{rid}",) or spec.readers != (HUB_ROLE,):
+                raise ValueError(f"{spec.name}: only reseller {rid} writes it, only the hub reads")
+            bindings += _grant(
+                reseller_user(rid),
+                ResourceType.TOPIC,
+                spec.name,
+                PatternType.LITERAL,
+                Operation.WRITE,
+            )
+    return bindings
+
+
 def acl_bindings(
     catalog: TopicCatalog,
     reseller_ids: Iterable[str],
@@ -185,6 +205,7 @@ def acl_bindings(
         shared = fixed + catalog.dead_letters(fixed)
     bindings = [b for spec in shared for b in _shared_topic_bindings(spec, ids)]
     bindings += _partner_bindings(catalog, ids)
+    bindings += _ingress_bindings(catalog, ids)
     users = sorted({b.principal.removeprefix("User:") for b in bindings})
     for user in users:
         bindings += _grant(

@@ -55,6 +55,17 @@ class Topic(StrEnum):
     CREDITS_SUBSCRIPTIONS = "hub.credits.subscriptions"
     CREDITS_INDEX = "hub.credits.index"
     CREDITS_AUDIT = "hub.credits.audit"
+    INGRESS_REJECTIONS = "hub.ingress.rejections"
+
+
+# The shared ingress topics and the kind each reseller's own ingress topic is named after.
+INGRESS_KINDS: dict[Topic, str] = {
+    Topic.ORDERS: "orders",
+    Topic.SUBSCRIPTION_CHANGES: "subscription-changes",
+    Topic.TICKETS: "tickets",
+    Topic.PAYMENTS: "payments",
+}
+INGRESS: tuple[Topic, ...] = tuple(INGRESS_KINDS)
 
 
 class PartnerTopic(StrEnum):
@@ -79,6 +90,9 @@ class TopicSpec:
     writers: tuple[str, ...] = ("hub",)
     readers: tuple[str, ...] = ("hub", "ops")
     dead_letter: bool = True
+    # On an ingress topic: the event types a reseller may write there (anything else, and every
+    # hub-issued document, is refused by the owning flow and ignored by observers).
+    reseller_events: tuple[str, ...] = ()
     configs: dict[str, str] = field(default_factory=dict, compare=False)
 
     def broker_configs(self) -> dict[str, str]:
@@ -93,34 +107,37 @@ class TopicSpec:
 _RESELLER = "reseller:<reseller_id>"
 
 _FIXED: tuple[TopicSpec, ...] = (
+    # The shared ingress topics: on an authenticating broker only the hub writes them (its
+    # ingress gateway forwards each reseller's own ``reseller.<id>.<kind>`` topic here with the
+    # writer it authenticated); without authentication resellers write them directly.
     TopicSpec(
         Topic.ORDERS,
         "reseller_id",
         ("OrderRequested",),
         "orders from resellers' systems",
-        writers=(_RESELLER,),
+        reseller_events=("OrderRequested",),
     ),
     TopicSpec(
         Topic.SUBSCRIPTION_CHANGES,
         "reseller_id",
         ("SubscriptionChangeRequested",),
         "quantity changes, suspend, reactivate, cancel, auto-renew",
-        writers=(_RESELLER,),
+        reseller_events=("SubscriptionChangeRequested",),
     ),
     TopicSpec(
         Topic.TICKETS,
         "reseller_id",
         ("TicketOpened", "TicketUpdated"),
         "support tickets from resellers' customers",
-        writers=(_RESELLER,),
+        reseller_events=("TicketOpened", "TicketUpdated"),
     ),
     TopicSpec(
         Topic.PAYMENTS,
         "reseller_id",
         ("PaymentReceived",),
-        "payments by resellers",
-        writers=(_RESELLER, "finance"),
+        "remittance advices from resellers (claims until finance confirms them)",
         retention_ms=_TEN_YEARS_MS,
+        reseller_events=("PaymentReceived",),
     ),
     TopicSpec(
         Topic.RESELLERS,
@@ -205,8 +222,8 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.COLLECTIONS,
         "reseller_id",
-        ("DunningStageReached",),
-        "dunning and credit holds",
+        ("DunningStageReached", "PaymentAdviceRecorded", "PaymentConfirmed"),
+        "dunning, credit holds, payment advices and the payments finance confirmed",
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
@@ -327,6 +344,13 @@ _FIXED: tuple[TopicSpec, ...] = (
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
+    TopicSpec(
+        Topic.INGRESS_REJECTIONS,
+        "reseller_id",
+        ("IngressRejected",),
+        "ingress events refused (wrong type, another reseller's identity, implausible values)",
+        retention_ms=_TEN_YEARS_MS,
+    ),
 )
 
 _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
@@ -339,6 +363,7 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "ProvisioningFailed",
             "SubscriptionChanged",
             "SubscriptionChangeRejected",
+            "IngressRejected",
         ),
         "order and subscription status for one reseller",
     ),
@@ -348,6 +373,8 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "CreditNoteIssued",
             "DunningStageReached",
             "ServiceCreditAllocated",
+            "PaymentAdviceRecorded",
+            "PaymentConfirmed",
         ),
         "invoices, credit notes, charges and credits for one reseller",
     ),
@@ -377,6 +404,43 @@ class TopicCatalog:
 
     def partner(self, reseller_id: str, kind: PartnerTopic) -> str:
         return f"{self.prefix}partner.{check_reseller_id(reseller_id)}.{kind.value}"
+
+    def ingress(self, reseller_id: str, topic: Topic) -> str:
+        """A reseller's own ingress topic ``reseller.<id>.<kind>``: only it may write there."""
+        return f"{self.prefix}reseller.{check_reseller_id(reseller_id)}.{INGRESS_KINDS[topic]}"
+
+    def ingress_pattern(self) -> re.Pattern[str]:
+        """Every reseller's own ingress topics under this prefix (group 1: id, group 2: kind)."""
+        kinds = "|".join(re.escape(kind) for kind in INGRESS_KINDS.values())
+        return re.compile(
+            rf"^{re.escape(self.prefix)}reseller\.([A-Za-z0-9_-]{{1,64}})\.({kinds})$"
+        )
+
+    def ingress_of(self, name: str) -> tuple[str, Topic] | None:
+        """(reseller id, shared ingress topic) of a reseller's own ingress topic, else None."""
+        match = self.ingress_pattern().fullmatch(name)
+        if match is None:
+            return None
+        topic = next(t for t, kind in INGRESS_KINDS.items() if kind == match.group(2))
+        return match.group(1), topic
+
+    def ingress_specs(self, reseller_id: str) -> tuple[TopicSpec, ...]:
+        """A reseller's own ingress topics: one partition each, so its events keep their order."""
+        writer = f"reseller:{check_reseller_id(reseller_id)}"
+        return tuple(
+            TopicSpec(
+                self.ingress(reseller_id, topic),
+                "reseller_id",
+                _reseller_events(topic),
+                f"{INGRESS_KINDS[topic]} of one reseller, forwarded by the hub to {topic.value}",
+                partitions=1,
+                writers=(writer,),
+                readers=("hub",),
+                dead_letter=False,
+                reseller_events=_reseller_events(topic),
+            )
+            for topic in INGRESS
+        )
 
     def partner_prefix(self, reseller_id: str) -> str:
         """The prefix a reseller's read ACL is granted on."""
@@ -435,5 +499,24 @@ class TopicCatalog:
 
     def all(self, reseller_ids: Iterable[str] = ()) -> tuple[TopicSpec, ...]:
         fixed = self.fixed()
-        partner = tuple(s for rid in sorted(set(reseller_ids)) for s in self.for_reseller(rid))
-        return fixed + self.dead_letters(fixed) + partner
+        ids = sorted(set(reseller_ids))
+        partner = tuple(s for rid in ids for s in self.for_reseller(rid))
+        ingress = tuple(s for rid in ids for s in self.ingress_specs(rid))
+        return fixed + self.dead_letters(fixed) + partner + ingress
+
+
+def _reseller_events(topic: Topic) -> tuple[str, ...]:
+    return next(spec.reseller_events for spec in _FIXED if spec.name == topic.value)
+
+
+def reseller_events(topic: Topic) -> frozenset[str]:
+    """The event types a reseller may write on the ingress topic ``topic`` (empty elsewhere)."""
+    return frozenset(next((s.reseller_events for s in _FIXED if s.name == topic.value), ()))
+
+
+def hub_documents() -> frozenset[str]:
+    """Every event type the catalogue carries that no reseller may write: the hub's documents
+    (invoices, credit notes, allocations, decisions, dunning, confirmations)."""
+    carried = {e for spec in _FIXED for e in spec.events}
+    carried |= {e for events, _ in _PARTNER.values() for e in events}
+    return frozenset(carried - {e for spec in _FIXED for e in spec.reseller_events})

@@ -48,14 +48,17 @@ def test_a_reseller_reads_only_its_own_partner_prefix() -> None:
     ]
 
 
-def test_a_reseller_writes_only_the_ingress_topics() -> None:
+def test_a_reseller_writes_only_its_own_ingress_topics_not_the_shared_ones() -> None:
     bindings = acl_bindings(CATALOG, ["A", "B"])
     writes = {
         b.resource_name
         for b in _of(bindings, "reseller-A", ResourceType.TOPIC)
         if b.operation is Operation.WRITE
     }
-    assert writes == {CATALOG.name(topic) for topic in INGRESS}
+    assert writes == {CATALOG.ingress("A", topic) for topic in INGRESS}
+    # The shared topics carry the writer the hub authenticated: only the hub writes them.
+    assert not writes & {CATALOG.name(topic) for topic in INGRESS}
+    assert not any(name.startswith("p.reseller.B.") for name in writes)
     assert all(
         b.pattern_type is PatternType.LITERAL
         for b in _of(bindings, "reseller-A", ResourceType.TOPIC)
@@ -150,3 +153,13 @@ def test_derivation_is_sorted_without_duplicates_and_ignores_order_of_ids() -> N
     first = acl_bindings(CATALOG, ["B", "A", "A"])
     assert first == sorted(set(first))
     assert first == acl_bindings(CATALOG, ["A", "B"])
+
+
+@given(reseller_ids, reseller_ids)
+def test_no_reseller_may_write_another_resellers_ingress_topic(a: str, b: str) -> None:
+    if a == b:
+        return
+    bindings = acl_bindings(CATALOG, [a, b])
+    for binding in _of(bindings, reseller_user(a), ResourceType.TOPIC):
+        if binding.operation is Operation.WRITE:
+            assert not any(_matches(binding, CATALOG.ingress(b, t)) for t in INGRESS), binding
