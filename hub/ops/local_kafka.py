@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -109,7 +109,8 @@ def fetch_jars(progress: Progress = quiet) -> Path:
     return target
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
+    """True when something on 127.0.0.1 holds ``port`` (a broker would fail to bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -119,16 +120,31 @@ def _port_in_use(port: int) -> bool:
         return False
 
 
-def _is_our_broker(pid: int, data_dir: Path) -> bool:
+def require_free_ports(ports: Mapping[str, int], hint: str) -> None:
+    """Refuse before any JVM starts: a broker that cannot bind dies with a Java stack trace.
+
+    ``ports`` maps what each port is for ("port", "node 2's controller port") to its number.
+    """
+    for name, value in ports.items():
+        if port_in_use(value):
+            raise ConfigError(
+                f"{name} {value} on 127.0.0.1 is already in use by another process; {hint}"
+            )
+
+
+def is_our_broker(pid: int, marker: Path) -> bool:
+    """True when ``pid`` is a Kafka broker whose command line names ``marker`` (its data dir or
+    properties file): a pid from a stale state file may belong to some other process by now."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return pid_alive(pid)
-    return "kafka.Kafka" in cmdline and str(data_dir) in cmdline
+    return "kafka.Kafka" in cmdline and str(marker) in cmdline
 
 
 @contextlib.contextmanager
-def _locked(data_dir: Path) -> Iterator[None]:
+def locked(data_dir: Path) -> Iterator[None]:
+    """Hold ``data_dir``'s lock: two starts racing on one directory would format it twice."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / ".lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -143,33 +159,44 @@ def broker_status(data_dir: Path) -> BrokerHandle | None:
     return read_state(
         data_dir / _STATE_FILE,
         BrokerHandle,
-        lambda handle: pid_alive(handle.pid) and _is_our_broker(handle.pid, data_dir),
+        lambda handle: pid_alive(handle.pid) and is_our_broker(handle.pid, data_dir),
     )
 
 
 def _check_data_dir(data_dir: Path, fresh: bool) -> str:
     """Return the cluster id to format with; refuse a directory some other cluster owns."""
-    log_dir = data_dir / "data"
-    id_file = data_dir / _CLUSTER_ID_FILE
+    return cluster_id_for(data_dir, [data_dir / "data"], fresh)
+
+
+def cluster_id_for(root: Path, log_dirs: Sequence[Path], fresh: bool) -> str:
+    """The cluster id every log dir under ``root`` is (or will be) formatted with.
+
+    Kept in ``root/cluster-id`` so a restart formats nothing new; a log dir this launcher did
+    not format, or one formatted for another cluster, is refused (``fresh`` wipes them first).
+    """
+    id_file = root / _CLUSTER_ID_FILE
     if fresh:
-        shutil.rmtree(log_dir, ignore_errors=True)
+        for log_dir in log_dirs:
+            shutil.rmtree(log_dir, ignore_errors=True)
         id_file.unlink(missing_ok=True)
-    meta = log_dir / "meta.properties"
-    if meta.is_file() and not id_file.is_file():
-        raise ConfigError(
-            f"{log_dir} holds Kafka data that this launcher did not create; "
-            "start with --fresh to wipe it, or choose another --data-dir"
-        )
-    if id_file.is_file():
-        cluster_id = id_file.read_text(encoding="utf-8").strip()
-        if meta.is_file():
-            found = re.search(r"^cluster\.id=(.+)$", meta.read_text(encoding="utf-8"), re.M)
-            if found and found.group(1).strip() != cluster_id:
-                raise ConfigError(
-                    f"{log_dir} belongs to cluster {found.group(1).strip()}, not {cluster_id}: "
-                    "the directory is stale; start with --fresh to wipe it"
-                )
-        return cluster_id
+    known = id_file.read_text(encoding="utf-8").strip() if id_file.is_file() else None
+    for log_dir in log_dirs:
+        meta = log_dir / "meta.properties"
+        if not meta.is_file():
+            continue
+        if known is None:
+            raise ConfigError(
+                f"{log_dir} holds Kafka data that this launcher did not create; "
+                "start with --fresh to wipe it, or choose another --data-dir"
+            )
+        found = re.search(r"^cluster\.id=(.+)$", meta.read_text(encoding="utf-8"), re.M)
+        if found and found.group(1).strip() != known:
+            raise ConfigError(
+                f"{log_dir} belongs to cluster {found.group(1).strip()}, not {known}: "
+                "the directory is stale; start with --fresh to wipe it"
+            )
+    if known is not None:
+        return known
     cluster_id = _new_cluster_id()
     id_file.write_text(cluster_id, encoding="utf-8")
     return cluster_id
@@ -183,7 +210,7 @@ def _new_cluster_id() -> str:
             return candidate
 
 
-async def _admin_answers(bootstrap: str, auth: KafkaAuth | None) -> bool:
+async def _live_brokers(bootstrap: str, auth: KafkaAuth | None) -> set[int] | None:
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(
@@ -192,47 +219,62 @@ async def _admin_answers(bootstrap: str, auth: KafkaAuth | None) -> bool:
     try:
         await admin.start()
         await admin.list_topics()
-        return True
+        described = await admin.describe_cluster()
+        return {int(broker["node_id"]) for broker in described["brokers"]}
     except Exception:  # noqa: BLE001 - any failure means "not ready yet"
-        return False
+        return None
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
 
 
+def live_brokers(bootstrap: str, auth: KafkaAuth | None = None) -> set[int] | None:
+    """The broker ids an admin client sees in the cluster's metadata (fenced brokers are left
+    out), or None while it cannot even list topics. Runs in its own thread and event loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _live_brokers(bootstrap, auth)).result()
+
+
 def admin_answers(bootstrap: str, auth: KafkaAuth | None = None) -> bool:
     """True when an admin client can list topics (runs in its own thread and event loop)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _admin_answers(bootstrap, auth)).result()
+    return live_brokers(bootstrap, auth) is not None
 
 
-def _wait_ready(
-    proc: subprocess.Popen[bytes],
-    bootstrap: str,
-    data_dir: Path,
+def _port_answers(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_ready(
+    procs: Mapping[Path, subprocess.Popen[bytes]],
+    ports: Sequence[int],
+    ready: Callable[[], bool],
+    what: str,
     timeout_s: float,
-    auth: KafkaAuth | None = None,
 ) -> None:
+    """Wait until every port in ``ports`` answers and ``ready()`` holds.
+
+    ``procs`` maps each starting broker's directory to its process: one that exits fails the
+    wait at once with its log's last lines, rather than after the timeout. On timeout they are
+    all terminated, so a failed start leaves nothing behind.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ConfigError(
-                f"the broker exited with code {proc.returncode} while starting; "
-                f"last lines of {data_dir / 'logs' / 'broker.log'}:\n"
-                f"{tail(data_dir / 'logs' / 'broker.log')}\n{tail(data_dir / 'broker.out')}"
-            )
-        port = int(bootstrap.rsplit(":", 1)[1])
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(1)
-            reachable = sock.connect_ex(("127.0.0.1", port)) == 0
-        if reachable and admin_answers(bootstrap, auth):
+        for node_dir, proc in procs.items():
+            if proc.poll() is not None:
+                raise ConfigError(
+                    f"the broker in {node_dir} exited with code {proc.returncode} while "
+                    f"starting; last lines of {node_dir / 'logs' / 'broker.log'}:\n"
+                    f"{tail(node_dir / 'logs' / 'broker.log')}\n{tail(node_dir / 'broker.out')}"
+                )
+        if all(_port_answers(port) for port in ports) and ready():
             return
         time.sleep(0.5)
-    proc.terminate()
-    raise ConfigError(
-        f"the broker did not answer on {bootstrap} within {timeout_s:.0f}s; "
-        f"log:\n{tail(data_dir / 'logs' / 'broker.log')}"
-    )
+    for proc in procs.values():
+        proc.terminate()
+    logs = "\n".join(f"{tail(node_dir / 'logs' / 'broker.log')}" for node_dir in procs)
+    raise ConfigError(f"{what} did not answer within {timeout_s:.0f}s; log:\n{logs}")
 
 
 @dataclass(frozen=True)
@@ -290,8 +332,9 @@ def _secure_options(
     return _Secure(super_user, users, own[BROKER_USER], own[CONTROLLER_USER])
 
 
-def _merge_properties(base: str, overlay: str) -> str:
-    """``base`` with each key the overlay sets replaced in place; new keys appended."""
+def _merge_properties(base: str, overlay: str, note: str, drop: Collection[str] = ()) -> str:
+    """``base`` with each key the overlay sets replaced in place, new keys appended after
+    ``note`` (a comment line), and the keys in ``drop`` removed."""
     wanted: dict[str, str] = {}
     for line in overlay.splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
@@ -300,35 +343,135 @@ def _merge_properties(base: str, overlay: str) -> str:
     merged: list[str] = []
     for line in base.splitlines():
         key = line.partition("=")[0].strip()
-        if not line.lstrip().startswith("#") and key in wanted:
+        if line.lstrip().startswith("#"):
+            merged.append(line)
+        elif key in drop:
+            continue
+        elif key in wanted:
             merged.append(f"{key}={wanted.pop(key)}")
         else:
             merged.append(line)
-    merged.append("# secure mode: see ops/kafka/secure.properties.template for why")
+    merged.append(f"# {note}")
     merged += [f"{key}={value}" for key, value in wanted.items()]
     return "\n".join(merged) + "\n"
+
+
+def base_properties(port: int, controller_port: int, log_dir: Path) -> str:
+    """The single-node ``server.properties`` every local broker starts from."""
+    base = Template((ops_dir() / "kafka" / "server.properties.template").read_text())
+    return base.substitute(port=port, controller_port=controller_port, log_dir=log_dir)
+
+
+def overlay_properties(
+    base: str, template: str, values: Mapping[str, object], drop: Collection[str] = ()
+) -> str:
+    """``base`` with the keys of ``ops/kafka/<template>`` (filled from ``values``) replacing
+    its own; the template's header says why each key differs."""
+    overlay = Template((ops_dir() / "kafka" / template).read_text())
+    note = f"{template.split('.', 1)[0]} mode: see ops/kafka/{template} for why"
+    return _merge_properties(base, overlay.substitute(values), note, drop)
 
 
 def _render_properties(
     port: int, controller_port: int, log_dir: Path, secure: _Secure | None
 ) -> str:
-    base = Template((ops_dir() / "kafka" / "server.properties.template").read_text())
-    text = base.substitute(port=port, controller_port=controller_port, log_dir=log_dir)
+    text = base_properties(port, controller_port, log_dir)
     if secure is None:
         return text
-    overlay = Template((ops_dir() / "kafka" / "secure.properties.template").read_text())
-    return _merge_properties(
+    return overlay_properties(
         text,
-        overlay.substitute(
-            port=port,
-            controller_port=controller_port,
-            broker_user=BROKER_USER,
-            broker_password=secure.broker_password,
-            controller_user=CONTROLLER_USER,
-            controller_password=secure.controller_password,
-            super_user=secure.super_user,
-        ),
+        "secure.properties.template",
+        {
+            "port": port,
+            "controller_port": controller_port,
+            "broker_user": BROKER_USER,
+            "broker_password": secure.broker_password,
+            "controller_user": CONTROLLER_USER,
+            "controller_password": secure.controller_password,
+            "super_user": secure.super_user,
+        },
     )
+
+
+def broker_argv(
+    java: str, jars: Path, props: Path, log_dir: Path, *, min_heap_mb: int, max_heap_mb: int
+) -> list[str]:
+    """The broker's JVM command line. Always an explicit heap: the start scripts' 1G default
+    times several brokers is more than a shared development machine should give."""
+    return [
+        java,
+        f"-Xms{min_heap_mb}m",
+        f"-Xmx{max_heap_mb}m",
+        "-XX:+UseG1GC",
+        f"-Dkafka.logs.dir={log_dir}",
+        f"-Dlog4j2.configurationFile={ops_dir() / 'kafka' / 'log4j2.yaml'}",
+        "-cp",
+        f"{jars}/*",
+        "kafka.Kafka",
+        str(props),
+    ]
+
+
+def format_storage(
+    java: str,
+    jars: Path,
+    props: Path,
+    cluster_id: str,
+    *,
+    standalone: bool,
+    extra: Sequence[str] = (),
+) -> None:
+    """Format the log dir ``props`` names for ``cluster_id`` (``-g``: a formatted one is kept).
+
+    ``standalone`` for a lone node bootstrapping its own dynamic quorum; a static
+    ``controller.quorum.voters`` set needs no flag. Its log goes beside the properties file.
+    """
+    log_dir = props.parent / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    fmt = subprocess.run(
+        [
+            java,
+            "-Xmx256m",
+            f"-Dlog4j2.configurationFile={ops_dir() / 'kafka' / 'log4j2.yaml'}",
+            f"-Dkafka.logs.dir={log_dir}",
+            "-cp",
+            f"{jars}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+            *(["--standalone"] if standalone else []),
+            "-g",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if fmt.returncode != 0:
+        raise ConfigError(
+            f"formatting KRaft storage in {props.parent / 'data'} failed:\n"
+            f"{(fmt.stdout + fmt.stderr).strip()[-2000:]}\n"
+            "if the directory is stale, start with --fresh"
+        )
+
+
+def _refuse_if_cluster_runs(data_dir: Path) -> None:
+    # Imported here: the cluster launcher builds on this module.
+    from hub.ops.local_cluster import cluster_status
+
+    cluster = cluster_status(data_dir)
+    if cluster is not None:
+        raise ConfigError(
+            f"a {len(cluster.nodes)}-node cluster runs from {data_dir} ({cluster.bootstrap}): "
+            "use it (--bootstrap), or stop it first with: hub kafka stop --data-dir "
+            f"{data_dir}"
+        )
+
+
+JAVA_HINT = "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)"
 
 
 def start_broker(
@@ -352,9 +495,9 @@ def start_broker(
     are created when the storage is first formatted; ``super_user`` may do everything.
     """
     data_dir = data_dir.resolve()
-    java = require("java", "install a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
+    java = require("java", JAVA_HINT)
     jars = fetch_jars(progress)
-    with _locked(data_dir):
+    with locked(data_dir):
         running = broker_status(data_dir)
         if running is not None:
             progress(f"broker already running at {running.bootstrap} (pid {running.pid})")
@@ -364,14 +507,13 @@ def start_broker(
                     f"{'with' if not secure else 'without'} --secure; stop it first"
                 )
             return running
+        _refuse_if_cluster_runs(data_dir)
         port = port or free_port()
         controller_port = controller_port or free_port()
-        for name, value in (("port", port), ("controller port", controller_port)):
-            if _port_in_use(value):
-                raise ConfigError(
-                    f"{name} {value} on 127.0.0.1 is already in use by another process; "
-                    "choose another with --port/--controller-port or stop that process"
-                )
+        require_free_ports(
+            {"port": port, "controller port": controller_port},
+            "choose another with --port/--controller-port or stop that process",
+        )
         cluster_id = _check_data_dir(data_dir, fresh)
         options = _secure_options(data_dir, super_user, scram_users) if secure else None
         log_dir = data_dir / "logs"
@@ -385,54 +527,29 @@ def start_broker(
             _render_properties(port, controller_port, data_dir / "data", options),
             encoding="utf-8",
         )
-        classpath = f"{jars}/*"
-        log4j = ops_dir() / "kafka" / "log4j2.yaml"
-        jvm = [
+        format_storage(
             java,
-            f"-Xms{heap_mb}m",
-            f"-Xmx{heap_mb}m",
-            "-XX:+UseG1GC",
-            f"-Dkafka.logs.dir={log_dir}",
-            f"-Dlog4j2.configurationFile={log4j}",
-        ]
-        fmt = subprocess.run(
-            [
-                *jvm[:1],
-                "-Xmx256m",
-                f"-Dlog4j2.configurationFile={log4j}",
-                f"-Dkafka.logs.dir={log_dir}",
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(props),
-                "--standalone",
-                "-g",
-                *(options.add_scram_args() if options is not None else []),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+            jars,
+            props,
+            cluster_id,
+            standalone=True,
+            extra=options.add_scram_args() if options is not None else (),
         )
-        if fmt.returncode != 0:
-            raise ConfigError(
-                f"formatting KRaft storage in {data_dir / 'data'} failed:\n"
-                f"{(fmt.stdout + fmt.stderr).strip()[-2000:]}\n"
-                "if the directory is stale, start with --fresh"
-            )
         progress(f"starting Kafka {kafka_version()} on 127.0.0.1:{port}")
         proc = spawn(
-            [*jvm, "-cp", classpath, "kafka.Kafka", str(props)],
+            broker_argv(java, jars, props, log_dir, min_heap_mb=heap_mb, max_heap_mb=heap_mb),
             data_dir / "broker.out",
             data_dir,
             die_with_parent,
         )
         bootstrap = f"127.0.0.1:{port}"
-        _wait_ready(
-            proc, bootstrap, data_dir, timeout_s, options.auth() if options is not None else None
+        auth = options.auth() if options is not None else None
+        wait_ready(
+            {data_dir: proc},
+            [port],
+            lambda: admin_answers(bootstrap, auth),
+            f"the broker on {bootstrap}",
+            timeout_s,
         )
         handle = BrokerHandle(
             bootstrap=bootstrap,

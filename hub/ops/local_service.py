@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -152,16 +152,32 @@ def spawn(
 def stop(pid: int, timeout_s: float, on_kill: Callable[[], None] = lambda: None) -> None:
     """SIGTERM ``pid`` and wait up to ``timeout_s`` for it to exit; then ``on_kill()`` and
     SIGKILL. A child of this process is reaped."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    stop_all([pid], timeout_s, on_kill)
+
+
+def stop_all(
+    pids: Sequence[int], timeout_s: float, on_kill: Callable[[], None] = lambda: None
+) -> None:
+    """``stop`` for several processes at once: all get SIGTERM together and share one deadline,
+    so stopping N nodes takes one timeout, not N; ``on_kill()`` once if any must be killed."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    children = {pid: CHILDREN.pop(pid, None) for pid in pids}
+
+    def gone(pid: int) -> bool:
+        child = children[pid]
+        return child.poll() is not None if child is not None else not pid_alive(pid)
+
     deadline = time.monotonic() + timeout_s
-    child = CHILDREN.pop(pid, None)
     while time.monotonic() < deadline:
-        if (child.poll() is not None) if child is not None else not pid_alive(pid):
+        if all(gone(pid) for pid in pids):
             return
         time.sleep(0.2)
     on_kill()
-    kill(pid, child)
+    for pid in pids:
+        if not gone(pid):
+            kill(pid, children[pid])
 
 
 def kill(pid: int, child: subprocess.Popen[bytes] | None = None) -> None:
