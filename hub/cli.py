@@ -41,8 +41,21 @@ def _kafka_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.ops import local_kafka
+    from hub.ops import local_cluster, local_kafka
 
+    if args.nodes != 1:
+        cluster = local_cluster.start_cluster(
+            _broker_dir(args, settings),
+            nodes=args.nodes,
+            port=args.port,
+            controller_port=args.controller_port,
+            fresh=args.fresh,
+            progress=_say,
+            secure=args.secure,
+        )
+        print(cluster.bootstrap)
+        _say(f"stop it with: hub kafka stop --data-dir {cluster.data_dir}")
+        return 0
     handle = local_kafka.start_broker(
         _broker_dir(args, settings),
         port=args.port,
@@ -72,17 +85,33 @@ def _scram_users(args: argparse.Namespace, settings: Settings) -> dict[str, Secr
 
 
 def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.ops import local_kafka
+    from hub.ops import local_cluster, local_kafka
 
-    if not local_kafka.stop_broker(_broker_dir(args, settings), progress=_say):
-        _say(f"no broker is running from {_broker_dir(args, settings)}")
+    data_dir = _broker_dir(args, settings)
+    if local_cluster.stop_cluster(data_dir, progress=_say):
+        return 0
+    if not local_kafka.stop_broker(data_dir, progress=_say):
+        _say(f"no broker is running from {data_dir}")
     return 0
 
 
 def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.ops import local_kafka
+    """One line for a single broker; for a cluster its bootstrap, then one line per node.
+    Exit code 1 when nothing runs or a node of the cluster is down."""
+    from hub.ops import local_cluster, local_kafka
 
-    handle = local_kafka.broker_status(_broker_dir(args, settings).resolve())
+    data_dir = _broker_dir(args, settings).resolve()
+    cluster = local_cluster.cluster_status(data_dir)
+    if cluster is not None:
+        print(f"{cluster.bootstrap} nodes={len(cluster.nodes)} kafka={cluster.kafka_version}")
+        down = 0
+        for node in cluster.nodes:
+            up = local_cluster.node_alive(node)
+            down += not up
+            state = f"pid={node.pid}" if up else "down"
+            print(f"  node {node.node_id} {node.bootstrap} {state} log={node.log_file}")
+        return 1 if down else 0
+    handle = local_kafka.broker_status(data_dir)
     if handle is None:
         _say(f"no broker is running from {_broker_dir(args, settings)}")
         return 1
@@ -240,13 +269,27 @@ def build_parser() -> argparse.ArgumentParser:
     kafka_commands = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
     fetch = kafka_commands.add_parser("fetch", help="download the broker's jars into the cache")
     fetch.set_defaults(handler=_kafka_fetch)
-    start = kafka_commands.add_parser("start", help="start the broker in the background")
+    start = kafka_commands.add_parser(
+        "start",
+        help="start the broker (or a cluster, --nodes 3) in the background",
+        description="Start a local KRaft broker in the background and print its bootstrap. "
+        "With --nodes 3: three broker+controller nodes, node n on --port + 2(n-1) and "
+        "--controller-port + 2(n-1), replication 3 and min.insync.replicas 2; "
+        "--secure is refused with --nodes 3 (secure mode runs one node).",
+    )
     _add_broker_args(start)
+    start.add_argument(
+        "--nodes",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="1 (default): one broker; 3: a three-node cluster (not with --secure)",
+    )
     start.add_argument("--fresh", action="store_true", help="wipe the data directory first")
     start.add_argument(
         "--secure",
         action="store_true",
-        help="SASL/SCRAM only, ACLs enforced (the hub's user from HUB_KAFKA_SASL_*)",
+        help="SASL/SCRAM only, ACLs enforced (the hub's user from HUB_KAFKA_SASL_*); one node only",
     )
     start.add_argument(
         "--users-file",
@@ -254,10 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --secure: JSON {user: password} of SCRAM users created at first format",
     )
     start.set_defaults(handler=_kafka_start)
-    stop = kafka_commands.add_parser("stop", help="stop the broker cleanly")
+    stop = kafka_commands.add_parser("stop", help="stop the broker (or every node) cleanly")
     _add_broker_args(stop, ports=False)
     stop.set_defaults(handler=_kafka_stop)
-    status = kafka_commands.add_parser("status", help="say whether the broker runs, and where")
+    status = kafka_commands.add_parser(
+        "status", help="say whether the broker (or each node) runs, and where"
+    )
     _add_broker_args(status, ports=False)
     status.set_defaults(handler=_kafka_status)
     from hub.commands import billing, contracts, credits, orders, security, support
