@@ -2,7 +2,9 @@
 
 Order: ``KAFKA_BOOTSTRAP_SERVERS`` set -> use it; a Docker engine answers -> testcontainers
 with the official ``apache/kafka`` image; otherwise the local broker built from Maven jars.
-``HUB_TEST_BROKER=env|docker|local`` forces a choice.
+``HUB_TEST_BROKER=env|docker|local|cluster`` forces a choice; ``cluster`` is three local nodes
+(replication 3, min ISR 2). A test that takes brokers away uses ``own_cluster()`` (or the
+``kafka_cluster`` fixture) for a cluster of its own, never the session's.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hub.errors import ConfigError
 from hub.ops import local_kafka
+from hub.ops.local_cluster import LocalCluster
 
 # Same version as ops/kafka/pom.xml and docker-compose.yml.
 KAFKA_IMAGE = "apache/kafka:4.1.1"
@@ -26,14 +31,17 @@ class BrokerSource(StrEnum):
     ENV = "env"
     DOCKER = "docker"
     LOCAL = "local"
+    CLUSTER = "cluster"
 
 
 @dataclass(frozen=True)
 class BrokerInfo:
     bootstrap: str
     source: BrokerSource
-    # Set for the local broker only: where its data lives, for restart tests.
+    # Set for the local broker and cluster only: where its data lives, for restart tests.
     data_dir: Path | None = None
+    # Set for HUB_TEST_BROKER=cluster: its nodes, which a test must leave running.
+    cluster: LocalCluster | None = None
 
 
 def docker_engine_answers() -> bool:
@@ -58,7 +66,10 @@ def select_source(
         try:
             source = BrokerSource(forced)
         except ValueError:
-            raise ConfigError(f"HUB_TEST_BROKER={forced!r}: use env, docker or local") from None
+            raise ConfigError(
+                f"HUB_TEST_BROKER={forced!r}: use env, docker or local (one broker), "
+                "or cluster (three local nodes)"
+            ) from None
         if source is BrokerSource.ENV and not env.get("KAFKA_BOOTSTRAP_SERVERS"):
             raise ConfigError("HUB_TEST_BROKER=env but KAFKA_BOOTSTRAP_SERVERS is not set")
         return source
@@ -117,6 +128,42 @@ def _local_broker() -> Iterator[BrokerInfo]:
 
 
 @contextlib.contextmanager
+def own_cluster(data_dir: Path | None = None, nodes: int = 3) -> Iterator[LocalCluster]:
+    """A local cluster for one test (or module), in ``data_dir`` or a temporary directory.
+
+    Its nodes die with the test process and are stopped on the way out, whatever the test did
+    to them; SIGTERM waits a short while only, since a node that lost its quorum cannot shut
+    down cleanly.
+    """
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hub-cluster-")))
+        cluster = LocalCluster.start(data_dir, nodes=nodes, die_with_parent=True)
+        try:
+            yield cluster
+        finally:
+            cluster.stop(timeout_s=15.0)
+
+
+@pytest.fixture
+def kafka_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A three-node cluster of the test's own (import this fixture into the test module)."""
+    with own_cluster(tmp_path / "cluster") as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def _cluster_broker() -> Iterator[BrokerInfo]:
+    with own_cluster() as cluster:
+        yield BrokerInfo(
+            bootstrap=cluster.bootstrap,
+            source=BrokerSource.CLUSTER,
+            data_dir=cluster.data_dir,
+            cluster=cluster,
+        )
+
+
+@contextlib.contextmanager
 def session_broker(env: Mapping[str, str]) -> Iterator[BrokerInfo]:
     """A real broker for one test session, stopped afterwards if this started it."""
     source = select_source(env)
@@ -124,6 +171,9 @@ def session_broker(env: Mapping[str, str]) -> Iterator[BrokerInfo]:
         yield BrokerInfo(bootstrap=env["KAFKA_BOOTSTRAP_SERVERS"].strip(), source=source)
     elif source is BrokerSource.DOCKER:
         with _docker_broker() as broker:
+            yield broker
+    elif source is BrokerSource.CLUSTER:
+        with _cluster_broker() as broker:
             yield broker
     else:
         with _local_broker() as broker:
