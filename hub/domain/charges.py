@@ -4,13 +4,13 @@ and at renewal. Rating prices them (``rating.rate_charge``); this module only sa
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.domain.enums import BillingCycle, ChargeType, ProductKind, Term
 from hub.domain.orders import CYCLE_MONTHS, TERM_MONTHS
-from hub.domain.proration import add_months
+from hub.domain.proration import cycle_start
 from hub.domain.rating import Charge, term_unit_price
 from hub.domain.reference import PriceListEntry
 from hub.errors import ValidationFailed
@@ -86,10 +86,10 @@ def billing_period(sub: BilledSubscription, on: date) -> tuple[date, date]:
         raise ValidationFailed("on", on, f"outside the term {sub.term_start}..{sub.term_end}")
     step = _cycle_months(sub)
     k = 0
-    while add_months(sub.term_start, (k + 1) * step) <= on:
+    while cycle_start(sub.term_start, (k + 1) * step) <= on:
         k += 1
-    start = add_months(sub.term_start, k * step)
-    end = min(add_months(sub.term_start, (k + 1) * step), sub.term_end)
+    start = cycle_start(sub.term_start, k * step)
+    end = min(cycle_start(sub.term_start, (k + 1) * step), sub.term_end)
     return start, end - timedelta(days=1)
 
 
@@ -131,6 +131,13 @@ def purchase_charge(sub: BilledSubscription, source_id: str) -> Charge:
     )
 
 
+def _utc_day(at: datetime) -> date:
+    """The UTC calendar day of ``at``: the lifecycle counts UTC days, whatever the caller's zone."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValidationFailed("effective_at", at, "must be timezone-aware")
+    return at.astimezone(UTC).date()
+
+
 def change_charge(
     sub: BilledSubscription,
     source_id: str,
@@ -140,13 +147,14 @@ def change_charge(
     new_quantity: int,
     effective_at: datetime,
 ) -> Charge | None:
-    """The charge a lifecycle change gives, or None (suspend, reactivate, auto-renew switch).
+    """The net charge a lifecycle change gives, or None (suspend, reactivate, auto-renew switch).
 
     A seat increase is ``addQuantity`` for the added seats, a decrease ``removeQuantity`` for
     the removed ones, a cancellation ``cancelImmediate`` for every seat; each is prorated from
-    the UTC day of the change to the end of the billing period it falls in.
+    the UTC day of the change to the end of the billing period it falls in. Billing books seat
+    changes as Microsoft does, in two lines (``change_charges``).
     """
-    on = effective_at.date()
+    on = _utc_day(effective_at)
     if kind == "cancel":
         ct, quantity = ChargeType.CANCEL_IMMEDIATE, old_quantity
     elif kind == "change_quantity" and new_quantity > old_quantity:
@@ -167,6 +175,42 @@ def change_charge(
     )
 
 
+def change_charges(
+    sub: BilledSubscription,
+    source_id: str,
+    *,
+    kind: str,
+    old_quantity: int,
+    new_quantity: int,
+    effective_at: datetime,
+) -> list[Charge]:
+    """The charges a lifecycle change gives, shaped as Microsoft's reconciliation lines.
+
+    A seat change is two lines of one charge type (``addQuantity`` or ``removeQuantity``) with
+    the same dates: the refund of the old quantity (``refund``, negative) and the charge for the
+    new total ("Common billing scenarios: one-time and recurring"). A cancellation is one
+    ``cancelImmediate`` line for every seat. Others (suspend, auto-renew) give none.
+    """
+    net = change_charge(
+        sub,
+        source_id,
+        kind=kind,
+        old_quantity=old_quantity,
+        new_quantity=new_quantity,
+        effective_at=effective_at,
+    )
+    if net is None or net.charge_type is ChargeType.CANCEL_IMMEDIATE:
+        return [] if net is None else [net]
+    # Seat reductions are decided per batch by the lifecycle (``subscriptions``), so the pair
+    # carries no purchase window for rating to check against.
+    plain = net.model_copy(update={"window_start": None, "effective_at": None})
+    base = plain if net.charge_type is ChargeType.REMOVE_QUANTITY else net
+    lines = [base.model_copy(update={"quantity": old_quantity, "refund": True})]
+    if new_quantity > 0:
+        lines.append(base.model_copy(update={"quantity": new_quantity}))
+    return lines
+
+
 def apply_change(
     sub: BilledSubscription, *, kind: str, new_quantity: int, auto_renew: bool, active: bool
 ) -> BilledSubscription:
@@ -185,7 +229,7 @@ def cycle_charges(
     step = _cycle_months(sub)
     out: list[Charge] = []
     k = 1
-    while (start := add_months(sub.term_start, k * step)) < sub.term_end and start <= last_day:
+    while (start := cycle_start(sub.term_start, k * step)) < sub.term_end and start <= last_day:
         if start >= first_day:
             out.append(
                 _charge(
@@ -219,7 +263,7 @@ def renew(
     return sub.model_copy(
         update={
             "term_start": start,
-            "term_end": add_months(start, TERM_MONTHS[sub.term]),
+            "term_end": cycle_start(start, TERM_MONTHS[sub.term]),
             "unit_cost_minor": price.unit_cost_minor,
             "unit_price_minor": price.unit_price_minor,
             "window_start": None,

@@ -21,6 +21,28 @@ def add_months(day: _D, months: int) -> _D:
     return day.replace(year=year, month=month0 + 1, day=min(day.day, last))
 
 
+def _last_day(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def cycle_start(term_start: _D, months: int) -> _D:
+    """The first day of the charge cycle ``months`` after ``term_start``.
+
+    Microsoft's table for purchases late in the month ("Common billing scenarios: one-time and
+    recurring"): a purchase on the 29th, 30th or 31st keeps its distance from the end of the
+    month, so a purchase one day before the month's end starts every cycle one day before the
+    month's end (30 January: 27 February, 30 March, 29 April, ...; cycles Jan30-Feb26,
+    Feb27-Mar29, Mar30-Apr28) and one on the last day starts each cycle on the last day (31
+    January: 28 February, 31 March, 30 April). Earlier days keep their day of the month.
+    """
+    shifted = add_months(term_start.replace(day=1), months)
+    if term_start.day < 29:
+        return shifted.replace(day=term_start.day)
+    from_end = _last_day(term_start.year, term_start.month) - term_start.day
+    last = _last_day(shifted.year, shifted.month)
+    return shifted.replace(day=min(term_start.day, last - from_end))
+
+
 def _div_round_half_away(numerator: int, denominator: int) -> int:
     """``numerator / denominator`` rounded half away from zero, in exact integer arithmetic."""
     quotient, remainder = divmod(abs(numerator), denominator)

@@ -1,9 +1,14 @@
 """Rating: turn a subscription charge into a rated line with Microsoft's cost and our price.
 
 Daily proration of our price: ``full * days / period_days`` rounded half up on the magnitude,
-per line. Microsoft's cost of a prorated line follows its own license formula instead (the unit
-price prorated and rounded down to the minor unit, times the seats), so reconciliation matches.
-Periods are inclusive of both dates, as Partner Center's ChargeStartDate/ChargeEndDate are.
+per line. Microsoft's cost of a prorated line follows its own licence formula instead (the
+``RoundingRule`` in force: the unit price prorated and rounded down to the minor unit, times the
+seats, by default), so reconciliation matches. Periods are inclusive of both dates, as Partner
+Center's ChargeStartDate/ChargeEndDate are.
+
+A seat change is rated as Microsoft bills it ("Common billing scenarios: one-time and
+recurring"): two lines of the same charge type and dates, the refund of the old quantity
+(``Charge.refund``, negative) and the charge for the new total.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,6 +29,52 @@ from hub.domain.reference import PriceListEntry
 from hub.domain.subscriptions import CANCELLATION_WINDOW, within_cancellation_window
 from hub.errors import BusinessRuleViolation, ValidationFailed
 
+
+class RoundingRule(StrEnum):
+    """How Microsoft rounds a licence line's subtotal to the minor unit.
+
+    ``unit_price_first`` is the field table of Partner Center's "Modern invoice reconciliation
+    file": ``ROUNDDOWN(EffectiveUnitPrice x PCToBCExchangeRate, 2) x BillableQuantity`` (the
+    documented default). ``line_total`` is what the worked examples of "Common billing
+    scenarios: one-time and recurring" show: rounded down after multiplying by the quantity
+    (9.408 x 12 = 112.89, 11.2258 x 15 = 168.38).
+    """
+
+    UNIT_PRICE_FIRST = "unit_price_first"
+    LINE_TOTAL = "line_total"
+
+
+class ChargeClass(StrEnum):
+    """What a Partner Center charge type does to a subscription ("Recon file charge types")."""
+
+    PERIOD = "period"  # new, renew, cycleCharge: a whole billing period
+    SEAT_CHANGE = "seat_change"  # addQuantity, removeQuantity, moveQuantity: refund + new total
+    CANCELLATION = "cancellation"  # cancelImmediate: the unused days refunded
+    PLAN_CHANGE = "plan_change"  # convert, changeBillingPlan: old plan refunded, new one charged
+    TERM_EXTENSION = "term_extension"  # extendTerm: the days added to the term
+    CREDIT = "credit"  # customerCredit: a credit to the partner, negative
+
+
+CHARGE_CLASSES: dict[ChargeType, ChargeClass] = {
+    ChargeType.NEW: ChargeClass.PERIOD,
+    ChargeType.RENEW: ChargeClass.PERIOD,
+    ChargeType.CYCLE_CHARGE: ChargeClass.PERIOD,
+    ChargeType.ADD_QUANTITY: ChargeClass.SEAT_CHANGE,
+    ChargeType.REMOVE_QUANTITY: ChargeClass.SEAT_CHANGE,
+    ChargeType.MOVE_QUANTITY: ChargeClass.SEAT_CHANGE,
+    ChargeType.CANCEL_IMMEDIATE: ChargeClass.CANCELLATION,
+    ChargeType.CONVERT: ChargeClass.PLAN_CHANGE,
+    ChargeType.CHANGE_BILLING_PLAN: ChargeClass.PLAN_CHANGE,
+    ChargeType.EXTEND_TERM: ChargeClass.TERM_EXTENSION,
+    ChargeType.CUSTOMER_CREDIT: ChargeClass.CREDIT,
+}
+
+
+def classify(charge_type: ChargeType) -> ChargeClass:
+    """The class of every charge type Microsoft writes; none is unknown to the hub."""
+    return CHARGE_CLASSES[charge_type]
+
+
 # Seat reductions and cancellations are refundable only inside the lifecycle's window
 # (``subscriptions.within_cancellation_window``, the authority). Rating refuses a refund outside
 # it, because it is one Microsoft will not return, but never with a rule of its own.
@@ -30,9 +82,8 @@ REFUND_WINDOW_DAYS = CANCELLATION_WINDOW.days
 
 _LINE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:hub:billing:rated-line")
 
-_FULL_PERIOD = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
-_PRORATED = {ChargeType.ADD_QUANTITY, ChargeType.REMOVE_QUANTITY, ChargeType.CANCEL_IMMEDIATE}
-_REFUNDS = {ChargeType.REMOVE_QUANTITY, ChargeType.CANCEL_IMMEDIATE}
+# Changes inside the refund window only: giving seats (or the whole subscription) back.
+_WINDOWED = {ChargeType.REMOVE_QUANTITY, ChargeType.CANCEL_IMMEDIATE}
 
 
 def days_inclusive(start: date, end: date) -> int:
@@ -50,13 +101,22 @@ def prorate(full_minor: int, days: int, period_days: int) -> int:
     return magnitude if full_minor >= 0 else -magnitude
 
 
-def microsoft_prorated_cost(unit_cost_minor: int, seats: int, days: int, period_days: int) -> int:
+def microsoft_prorated_cost(
+    unit_cost_minor: int,
+    seats: int,
+    days: int,
+    period_days: int,
+    rounding: RoundingRule = RoundingRule.UNIT_PRICE_FIRST,
+) -> int:
     """Microsoft's cost of ``seats`` for ``days`` of ``period_days``, as its reconciliation
-    lines compute it: ``ROUNDDOWN(EffectiveUnitPrice, minor unit) * BillableQuantity``."""
+    lines compute it under ``rounding`` (default: ``ROUNDDOWN(EffectiveUnitPrice, minor unit)
+    * BillableQuantity``)."""
     if period_days <= 0 or not 0 <= days <= period_days:
         raise ValidationFailed("days", days, f"must be 0..{period_days}")
     if unit_cost_minor < 0 or seats < 0:
         raise ValidationFailed("unit_cost_minor", unit_cost_minor, "cost and seats are >= 0")
+    if rounding is RoundingRule.LINE_TOTAL:
+        return unit_cost_minor * days * seats // period_days
     return unit_cost_minor * days // period_days * seats
 
 
@@ -86,6 +146,9 @@ class Charge(BaseModel):
     billing_cycle: BillingCycle
     currency: str
     quantity: int = Field(ge=0)
+    refund: bool = Field(
+        default=False, description="the refund line of a two-line change (negative)"
+    )
     term_start: date
     period_start: date
     period_end: date
@@ -153,6 +216,7 @@ def line_id(charge: Charge) -> str:
         charge.period_end.isoformat(),
         (charge.effective_date or charge.period_start).isoformat(),
         str(charge.quantity),
+        *(("refund",) if charge.refund else ()),
     )
     return str(uuid.uuid5(_LINE_NAMESPACE, "|".join(parts)))
 
@@ -179,6 +243,10 @@ def refund_day_possible(term_start: date, on: date) -> bool:
 def _refund_allowed(charge: Charge, effective: date) -> bool:
     if charge.window_start is not None and charge.effective_at is not None:
         return refund_window_open(charge.window_start, charge.effective_at)
+    if charge.charge_type is ChargeType.REMOVE_QUANTITY:
+        # Seats may be removed within 7 days of when *those* seats were added ("New commerce
+        # cancellation policy"): the lifecycle decides per batch; dates alone cannot refuse it.
+        return True
     return refund_day_possible(charge.term_start, effective)
 
 
@@ -216,17 +284,27 @@ def term_unit_price(
     )
 
 
-def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: int) -> RatedLine:
+def rate_charge(
+    charge: Charge,
+    entries: Iterable[PriceListEntry],
+    markup_bps: int,
+    *,
+    rounding: RoundingRule = RoundingRule.UNIT_PRICE_FIRST,
+) -> RatedLine:
     """Rate one charge against the price list in force at its term start (price protection).
 
     - new, renew, cycleCharge: the full billing period, quantity x unit (annual: the year).
-    - addQuantity: + prorated from ``effective_date`` to ``period_end``.
-    - removeQuantity, cancelImmediate: - prorated likewise, only inside the refund window.
+    - seat changes, plan changes and term extensions (addQuantity, removeQuantity,
+      moveQuantity, convert, changeBillingPlan, extendTerm): prorated from ``effective_date``
+      to ``period_end``, negative for the refund line (``refund``) of the two-line form.
+      removeQuantity only inside the refund window.
+    - cancelImmediate: every seat, negative, prorated likewise, only inside the refund window.
     - customerCredit: the given credit amounts, negative, no price list involved.
     """
     period_days = days_inclusive(charge.period_start, charge.period_end)
     ct = charge.charge_type
-    if ct == ChargeType.CUSTOMER_CREDIT:
+    cls = classify(ct)
+    if cls is ChargeClass.CREDIT:
         return _line(
             charge,
             0,
@@ -237,12 +315,10 @@ def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: i
             period_days,
             period_days,
         )
-    if ct not in _FULL_PERIOD | _PRORATED:
-        raise BusinessRuleViolation("UnratedChargeType", f"{ct} is not rated by the hub")
     price = term_unit_price(charge, entries, term_start=charge.term_start, markup_bps=markup_bps)
     full_cost = price.unit_cost_minor * charge.quantity
     full_price = price.unit_price_minor * charge.quantity
-    if ct in _FULL_PERIOD:
+    if cls is ChargeClass.PERIOD:
         return _line(
             charge,
             price.unit_cost_minor,
@@ -257,20 +333,21 @@ def rate_charge(charge: Charge, entries: Iterable[PriceListEntry], markup_bps: i
     if effective is None:
         raise ValidationFailed("effective_date", None, f"required for {ct}")
     days = days_inclusive(effective, charge.period_end)
-    sign = 1
-    if ct in _REFUNDS:
-        if not _refund_allowed(charge, effective):
-            raise BusinessRuleViolation(
-                "RefundWindowClosed",
-                f"{ct} on {effective} is more than {REFUND_WINDOW_DAYS} days after the "
-                f"purchase or renewal on {charge.term_start}",
-            )
-        sign = -1
+    if ct in _WINDOWED and not _refund_allowed(charge, effective):
+        raise BusinessRuleViolation(
+            "RefundWindowClosed",
+            f"{ct} on {effective} is more than {REFUND_WINDOW_DAYS} days after the "
+            f"purchase or renewal on {charge.term_start}",
+        )
+    sign = -1 if charge.refund or cls is ChargeClass.CANCELLATION else 1
+    cost = microsoft_prorated_cost(
+        price.unit_cost_minor, charge.quantity, days, period_days, rounding
+    )
     return _line(
         charge,
         price.unit_cost_minor,
         price.unit_price_minor,
-        sign * microsoft_prorated_cost(price.unit_cost_minor, charge.quantity, days, period_days),
+        sign * cost,
         sign * prorate(full_price, days, period_days),
         effective,
         days,

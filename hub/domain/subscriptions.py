@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from hub.domain.enums import BillingCycle, ChargeType, SubscriptionStatus, Term
 from hub.domain.orders import ALLOWED_BILLING_CYCLES, CYCLE_MONTHS, TERM_MONTHS, Order, OrderLine
-from hub.domain.proration import add_months, prorate
+from hub.domain.proration import add_months, cycle_start, prorate
 
 # Microsoft states the window as 7 days or 168 hours; it is elapsed time, so it is computed in
 # UTC and a daylight-saving change in the reseller's zone neither shortens nor lengthens it.
@@ -134,10 +134,10 @@ def billing_period(subscription: Subscription, at: datetime) -> tuple[date, date
     step = CYCLE_MONTHS[subscription.billing_cycle]
     start = _utc(subscription.term_start)
     k = 0
-    while add_months(start, (k + 1) * step) <= at_utc:
+    while cycle_start(start, (k + 1) * step) <= at_utc:
         k += 1
-    first = add_months(start, k * step).date()
-    return first, add_months(start, (k + 1) * step).date() - timedelta(days=1)
+    first = cycle_start(start, k * step).date()
+    return first, cycle_start(start, (k + 1) * step).date() - timedelta(days=1)
 
 
 class Refund(BaseModel):

@@ -24,7 +24,8 @@ from hub.schemas.events import billing as b
 
 _MISMATCH_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:hub:billing:mismatch")
 
-_CHARGE_SIGN = {ChargeType.REMOVE_QUANTITY: -1, ChargeType.CANCEL_IMMEDIATE: -1}
+
+_REFUNDED = {ChargeType.CANCEL_IMMEDIATE, ChargeType.CUSTOMER_CREDIT}
 
 STAGE_NAMES: dict[DunningStage, b.DunningStage] = {
     DunningStage.REMINDER: "reminder",
@@ -38,12 +39,10 @@ def _envelope(cause: Event, kind: str, *parts: object) -> dict[str, Any]:
 
 
 def charge_rated(cause: Event, line: RatedLine) -> b.ChargeRated:
-    """``quantity`` is negative for refunds and credits, as the contract says."""
-    sign = (
-        -1
-        if line.charge_type == ChargeType.CUSTOMER_CREDIT
-        else _CHARGE_SIGN.get(line.charge_type, 1)
-    )
+    """``quantity`` is negative for refunds and credits, as the contract says: a cancellation,
+    a credit, or the refund line of a seat change (whatever its charge type)."""
+    refund = line.charge_type in _REFUNDED or line.cost_minor < 0 or line.price_minor < 0
+    sign = -1 if refund else 1
     return b.ChargeRated.model_validate(
         {
             **_envelope(cause, "ChargeRated", line.line_id),

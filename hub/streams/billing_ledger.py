@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.domain import charges as ch
 from hub.domain.collections import (
@@ -33,8 +34,8 @@ from hub.domain.enums import (
 )
 from hub.domain.invoicing import Invoice, InvoiceKind, build_invoice, period_bounds
 from hub.domain.orders import ReferenceView
-from hub.domain.rating import Charge, RatedLine, rate_charge
-from hub.domain.reconciliation import ReconciliationLine, reconcile
+from hub.domain.rating import Charge, RatedLine, RoundingRule, rate_charge
+from hub.domain.reconciliation import ReconciliationLine, ReconciliationPolicy, reconcile
 from hub.domain.reference import ResellerProfile
 from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
 from hub.domain.tax import TaxTable, default_tax_table
@@ -60,6 +61,19 @@ Table = MutableMapping[str, Any]
 _UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
 _SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
 _LIVE = {SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED}
+
+
+class ReconciliationSettings(BaseSettings):
+    """``HUB_RECONCILIATION_ROUNDING`` (``unit_price_first``, the documented default, or
+    ``line_total``) and ``HUB_RECONCILIATION_TOLERANCE_MINOR`` (per line, default 0)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_RECONCILIATION_", frozen=True)
+
+    rounding: RoundingRule = RoundingRule.UNIT_PRICE_FIRST
+    tolerance_minor: int = 0
+
+    def policy(self) -> ReconciliationPolicy:
+        return ReconciliationPolicy(rounding=self.rounding, tolerance_minor=self.tolerance_minor)
 
 
 @dataclass
@@ -142,12 +156,14 @@ class BillingLedger:
         reference: ReferenceView,
         distributor: Distributor,
         tax: TaxTable | None = None,
+        policy: ReconciliationPolicy | None = None,
     ) -> None:
         self.t = tables
         self.topics = topics
         self.ref = reference
         self.distributor = distributor
         self.tax = tax or default_tax_table()
+        self.policy = policy or ReconciliationSettings().policy()
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -212,7 +228,7 @@ class BillingLedger:
 
     def _rate(self, cause: Event, sub: ch.BilledSubscription, charge: Charge) -> list[Emit]:
         """Rate ``charge`` at the term's protected price; a line rated before is not re-added."""
-        line = rate_charge(charge, [sub.protected_entry()], 0)
+        line = rate_charge(charge, [sub.protected_entry()], 0, rounding=self.policy.rounding)
         return self._book(cause, line, sub)
 
     def _book(self, cause: Event, line: RatedLine, sub: ch.BilledSubscription) -> list[Emit]:
@@ -282,7 +298,9 @@ class BillingLedger:
         if sub is None:
             # The provisioning fact travels another topic and may not be here yet.
             raise RetriableError(f"subscription {ev.subscription_id} is not provisioned yet")
-        charge = ch.change_charge(
+        # A seat change is two lines, as Microsoft bills it: the old quantity refunded and the
+        # new total charged (same charge type and dates); a cancellation is one.
+        charges = ch.change_charges(
             sub,
             str(ev.event_id),
             kind=ev.kind,
@@ -290,9 +308,10 @@ class BillingLedger:
             new_quantity=ev.new_quantity,
             effective_at=ev.effective_at,
         )
-        emits = self._rate(ev, sub, charge) if charge is not None else []
-        if charge is not None and charge.charge_type == ChargeType.CANCEL_IMMEDIATE:
-            self._replan_revenue(sub, charge)
+        emits = [e for charge in charges for e in self._rate(ev, sub, charge)]
+        for charge in charges:
+            if charge.charge_type == ChargeType.CANCEL_IMMEDIATE:
+                self._replan_revenue(sub, charge)
         self._save_sub(
             ch.apply_change(
                 sub,
@@ -431,7 +450,9 @@ class BillingLedger:
         rated: list[RatedLine] = []
 
         def rate(sub: ch.BilledSubscription, charge: Charge) -> list[Emit]:
-            rated.append(rate_charge(charge, [sub.protected_entry()], 0))
+            rated.append(
+                rate_charge(charge, [sub.protected_entry()], 0, rounding=self.policy.rounding)
+            )
             return self._book(run, rated[-1], sub)
 
         emits: list[Emit] = []
@@ -676,8 +697,8 @@ class BillingLedger:
             for i in _list(self.t.cost_index, f"{rid}|{period}")
             if i in self.t.lines
         ]
-        hub = [ln for ln in booked if ln.charge_type != ChargeType.CUSTOMER_CREDIT]
-        result = reconcile(microsoft, hub)
+        # Service credits are in: Microsoft's customerCredit lines match the pass-through.
+        result = reconcile(microsoft, booked, policy=self.policy)
         topic = self.topics.name(Topic.RECONCILIATION_MISMATCHES)
         emits: list[Emit] = []
         for m in result.mismatches:
@@ -704,6 +725,9 @@ def to_reconciliation_line(ev: ReconciliationLineReceived) -> ReconciliationLine
             "effective_unit_price": ev.effective_unit_price,
             "quantity": ev.quantity,
             "billable_quantity": ev.billable_quantity,
+            "pc_to_bc_exchange_rate": ev.pc_to_bc_exchange_rate,
+            "pricing_currency": ev.pricing_currency,
+            "credit_reason_code": ev.credit_reason_code,
             "subtotal": ev.subtotal,
             "tax_total": ev.tax_total,
             "total": ev.total,

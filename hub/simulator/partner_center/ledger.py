@@ -57,10 +57,14 @@ class LedgerLine:
     posted_at: datetime
     tax_rate: Decimal
     invoice_number: str = ""
+    refund: bool = False
 
     def render(self) -> InvoiceLineItem:
         ctx = self.context
         effective = prorated_unit_price(self.unit_price, self.days, self.period_days)
+        if self.refund:
+            # The refund line of a seat change: negative EffectiveUnitPrice, the old quantity.
+            effective = -effective
         subtotal = line_subtotal(effective, self.billable_quantity, ctx.currency)
         tax = tax_on(subtotal, self.tax_rate, ctx.currency)
         return InvoiceLineItem(
@@ -139,6 +143,7 @@ class Ledger:
         charge_end: datetime,
         posted_at: datetime,
         tax_rate: Decimal,
+        refund: bool = False,
     ) -> LedgerLine:
         line = LedgerLine(
             reference_id=str(uuid.uuid4()),
@@ -152,6 +157,7 @@ class Ledger:
             charge_end=charge_end,
             posted_at=posted_at,
             tax_rate=tax_rate,
+            refund=refund,
         )
         self.lines.append(line)
         return line

@@ -2,6 +2,9 @@
 
 Seats may be removed, and a subscription cancelled, only within 7 calendar days of purchase or
 renewal (added seats: of their addition), refunded by daily proration. Suspended still bills.
+A seat change posts two lines of one charge type and dates, as Microsoft's reconciliation file
+has them: the old quantity refunded (negative EffectiveUnitPrice) and the new total charged.
+Charge cycles of a purchase on the 29th-31st follow Microsoft's table (``cycle_start``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from hub.connectors.partner_center.models import (
     SubscriptionPatch,
 )
 from hub.domain.enums import BillingCycle, ChargeType, SubscriptionStatus, Term
+from hub.domain.proration import cycle_start
 from hub.simulator.partner_center.billing import (
     TERM_MONTHS,
     add_months,
@@ -66,12 +70,12 @@ class SubscriptionRecord:
 
     @property
     def period_start(self) -> datetime:
-        return add_months(self.term_start, self.period_index * self.period_months)
+        return cycle_start(self.term_start, self.period_index * self.period_months)
 
     @property
     def period_end(self) -> datetime:
         return min(
-            add_months(self.term_start, (self.period_index + 1) * self.period_months),
+            cycle_start(self.term_start, (self.period_index + 1) * self.period_months),
             self.term_end,
         )
 
@@ -182,7 +186,7 @@ class SubscriptionBook:
         delta = quantity - record.quantity
         if delta > 0:
             record.lots.append(Lot(delta, now + REFUND_WINDOW))
-            self._prorate(record, ChargeType.ADD_QUANTITY, delta, now)
+            self._seat_change(record, ChargeType.ADD_QUANTITY, quantity, now)
         else:
             removable = record.refundable(now)
             if -delta > removable:
@@ -193,7 +197,7 @@ class SubscriptionBook:
                     "within 7 days of purchase, renewal or their addition",
                 )
             self._release_lots(record, -delta, now)
-            self._prorate(record, ChargeType.REMOVE_QUANTITY, delta, now)
+            self._seat_change(record, ChargeType.REMOVE_QUANTITY, quantity, now)
         record.quantity = quantity
 
     def _check_status(
@@ -245,13 +249,28 @@ class SubscriptionBook:
         self._post(record, kind, record.quantity, days, days, start, end, posted)
 
     def _prorate(
-        self, record: SubscriptionRecord, kind: ChargeType, seats: int, now: datetime
+        self,
+        record: SubscriptionRecord,
+        kind: ChargeType,
+        seats: int,
+        now: datetime,
+        *,
+        refund: bool = False,
     ) -> None:
         start, end = record.period_start, record.period_end
         days = remaining_days(now, start, end)
         if days == 0:
             return
-        self._post(record, kind, seats, days, calendar_days(start, end), now, end, now)
+        period_days = calendar_days(start, end)
+        self._post(record, kind, seats, days, period_days, now, end, now, refund=refund)
+
+    def _seat_change(
+        self, record: SubscriptionRecord, kind: ChargeType, quantity: int, now: datetime
+    ) -> None:
+        """The old quantity refunded, the new total charged: one charge type, same dates."""
+        self._prorate(record, kind, record.quantity, now, refund=True)
+        if quantity > 0:
+            self._prorate(record, kind, quantity, now)
 
     def _post(
         self,
@@ -263,6 +282,8 @@ class SubscriptionBook:
         start: datetime,
         end: datetime,
         posted: datetime,
+        *,
+        refund: bool = False,
     ) -> None:
         context = replace(
             record.context, subscription_start=record.term_start, subscription_end=record.term_end
@@ -278,4 +299,5 @@ class SubscriptionBook:
             charge_end=end,
             posted_at=posted,
             tax_rate=self._tax_rate,
+            refund=refund,
         )

@@ -120,3 +120,61 @@ def test_billing_periods_tile_the_term_without_gap_or_overlap(start: date, month
         periods += 1
     assert day == s.term_end
     assert periods == 12 // months
+
+
+def _cycles(start: date, n: int) -> list[tuple[date, date]]:
+    s = sub(term_start=start, term_end=add_months(start, 12))
+    out, day = [], start
+    for _ in range(n):
+        first, last = ch.billing_period(s, day)
+        out.append((first, last))
+        day = date.fromordinal(last.toordinal() + 1)
+    return out
+
+
+def test_monthly_cycles_of_a_purchase_on_the_30th_follow_microsofts_table() -> None:
+    # "Common billing scenarios: one-time and recurring": Jan30-Feb26, Feb27-Mar29, Mar30-Apr28.
+    assert _cycles(date(2026, 1, 30), 4) == [
+        (date(2026, 1, 30), date(2026, 2, 26)),
+        (date(2026, 2, 27), date(2026, 3, 29)),
+        (date(2026, 3, 30), date(2026, 4, 28)),
+        (date(2026, 4, 29), date(2026, 5, 29)),
+    ]
+
+
+def test_monthly_cycles_of_a_purchase_on_the_31st_end_the_day_before_the_months_last() -> None:
+    assert _cycles(date(2026, 1, 31), 3) == [
+        (date(2026, 1, 31), date(2026, 2, 27)),
+        (date(2026, 2, 28), date(2026, 3, 30)),
+        (date(2026, 3, 31), date(2026, 4, 29)),
+    ]
+
+
+def test_a_change_late_in_the_evening_west_of_utc_is_charged_from_its_utc_day() -> None:
+    # 30 Nov 20:00 in New York is 1 Dec 01:00 UTC: the lifecycle counts UTC days, so the
+    # change falls in December's period, not November's.
+    from zoneinfo import ZoneInfo
+
+    s = sub(term_start=date(2026, 11, 1), term_end=date(2027, 11, 1))
+    at = datetime(2026, 11, 30, 20, 0, tzinfo=ZoneInfo("America/New_York"))
+    charge = ch.change_charge(
+        s, "e1", kind="change_quantity", old_quantity=5, new_quantity=6, effective_at=at
+    )
+    assert charge is not None
+    assert charge.effective_date == date(2026, 12, 1)
+    assert (charge.period_start, charge.period_end) == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def test_seat_change_gives_the_old_quantity_refunded_and_the_new_total_charged() -> None:
+    s = sub(term_start=date(2026, 11, 1), term_end=date(2027, 11, 1))
+    at = datetime(2026, 11, 16, 9, tzinfo=UTC)
+    refund, charge = ch.change_charges(
+        s, "e1", kind="change_quantity", old_quantity=5, new_quantity=3, effective_at=at
+    )
+    assert (refund.charge_type, charge.charge_type) == (ChargeType.REMOVE_QUANTITY,) * 2
+    assert (refund.quantity, refund.refund, charge.quantity, charge.refund) == (5, True, 3, False)
+    assert (refund.effective_date, refund.period_end) == (charge.effective_date, charge.period_end)
+    (cancel,) = ch.change_charges(
+        s, "e2", kind="cancel", old_quantity=5, new_quantity=0, effective_at=at
+    )
+    assert cancel.charge_type is ChargeType.CANCEL_IMMEDIATE

@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 from hub.domain.enums import BillingCycle, ChargeType, Term
 from hub.domain.rating import (
     Charge,
+    ChargeClass,
+    RoundingRule,
+    classify,
     days_inclusive,
     prorate,
     rate_charge,
@@ -97,9 +100,11 @@ def test_mid_cycle_seat_addition_is_prorated_by_day() -> None:
     assert (line.days, line.period_start) == (15, date(2026, 11, 16))
 
 
-def test_seat_removal_inside_the_window_is_a_prorated_refund() -> None:
+def test_seat_removal_refund_line_inside_the_window_is_a_prorated_refund() -> None:
     line = rate_charge(
-        charge(ChargeType.REMOVE_QUANTITY, quantity=1, effective_date=date(2026, 11, 5)),
+        charge(
+            ChargeType.REMOVE_QUANTITY, quantity=1, refund=True, effective_date=date(2026, 11, 5)
+        ),
         ENTRIES,
         MARKUP,
     )
@@ -129,10 +134,30 @@ def test_cancellation_after_seven_days_is_rejected() -> None:
         )
     with pytest.raises(BusinessRuleViolation, match="RefundWindowClosed"):
         rate_charge(
-            charge(ChargeType.REMOVE_QUANTITY, quantity=1, effective_date=date(2026, 11, 20)),
+            charge(
+                ChargeType.REMOVE_QUANTITY,
+                quantity=1,
+                refund=True,
+                effective_date=date(2026, 11, 20),
+                window_start=datetime(2026, 11, 1, 9, tzinfo=UTC),
+                effective_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+            ),
             ENTRIES,
             MARKUP,
         )
+
+
+def test_seat_removal_by_dates_alone_is_left_to_the_lifecycle_per_batch() -> None:
+    # Seats added on 15 Nov may be removed until 22 Nov ("New commerce cancellation policy");
+    # by dates alone rating cannot know which batch, so it does not refuse.
+    line = rate_charge(
+        charge(
+            ChargeType.REMOVE_QUANTITY, quantity=1, refund=True, effective_date=date(2026, 11, 20)
+        ),
+        ENTRIES,
+        MARKUP,
+    )
+    assert line.cost_minor < 0
 
 
 def test_seven_days_after_purchase_is_still_inside_the_window() -> None:
@@ -154,9 +179,49 @@ def test_customer_credit_is_a_negative_line() -> None:
     assert (line.cost_minor, line.price_minor) == (-500, -600)
 
 
-def test_unrated_charge_type_is_refused() -> None:
-    with pytest.raises(BusinessRuleViolation, match="UnratedChargeType"):
-        rate_charge(charge(ChargeType.CONVERT), ENTRIES, MARKUP)
+def test_every_charge_type_microsoft_writes_is_classified() -> None:
+    assert {ct: classify(ct) for ct in ChargeType} == {
+        ChargeType.NEW: ChargeClass.PERIOD,
+        ChargeType.RENEW: ChargeClass.PERIOD,
+        ChargeType.CYCLE_CHARGE: ChargeClass.PERIOD,
+        ChargeType.ADD_QUANTITY: ChargeClass.SEAT_CHANGE,
+        ChargeType.REMOVE_QUANTITY: ChargeClass.SEAT_CHANGE,
+        ChargeType.MOVE_QUANTITY: ChargeClass.SEAT_CHANGE,
+        ChargeType.CANCEL_IMMEDIATE: ChargeClass.CANCELLATION,
+        ChargeType.CONVERT: ChargeClass.PLAN_CHANGE,
+        ChargeType.CHANGE_BILLING_PLAN: ChargeClass.PLAN_CHANGE,
+        ChargeType.EXTEND_TERM: ChargeClass.TERM_EXTENSION,
+        ChargeType.CUSTOMER_CREDIT: ChargeClass.CREDIT,
+    }
+
+
+@pytest.mark.parametrize(
+    "ct",
+    [
+        ChargeType.MOVE_QUANTITY,
+        ChargeType.CONVERT,
+        ChargeType.CHANGE_BILLING_PLAN,
+        ChargeType.EXTEND_TERM,
+    ],
+)
+def test_mid_term_changes_are_rated_as_two_prorated_lines(ct: ChargeType) -> None:
+    # Like a seat change: the old plan's days refunded, the new one's charged, same dates.
+    on = {"effective_date": date(2026, 11, 16), "quantity": 4}
+    refund = rate_charge(charge(ct, refund=True, **on), ENTRIES, MARKUP)
+    new = rate_charge(charge(ct, **on), ENTRIES, MARKUP)
+    assert (refund.cost_minor, new.cost_minor) == (-2000, 2000)  # 4 x 10.00 x 15/30
+    assert refund.line_id != new.line_id
+    assert (refund.period_start, refund.period_end) == (new.period_start, new.period_end)
+
+
+def test_rounding_rule_line_total_rounds_after_the_quantity() -> None:
+    # 10.00 x 29/30 = 9.6666..: unit first 9.66 x 7 = 67.62; line total 67.66 (rounded down).
+    on = {"effective_date": date(2026, 11, 2), "quantity": 7}
+    first = rate_charge(charge(ChargeType.ADD_QUANTITY, **on), ENTRIES, MARKUP)
+    total = rate_charge(
+        charge(ChargeType.ADD_QUANTITY, **on), ENTRIES, MARKUP, rounding=RoundingRule.LINE_TOTAL
+    )
+    assert (first.cost_minor, total.cost_minor) == (6762, 6766)
 
 
 def test_renewal_takes_the_new_price_while_the_term_keeps_the_old() -> None:

@@ -217,10 +217,14 @@ async def test_a_redelivered_event_yields_the_same_charge_and_no_second_line() -
 async def test_seat_changes_are_prorated_by_day_and_reductions_refund() -> None:
     emits = await feed(ledger(), month_of_activity())
     charges = of(emits, TOPICS.name(Topic.CHARGES), b.ChargeRated)
-    added = next(c for c in charges if c.charge_type is ChargeType.ADD_QUANTITY)
-    removed = next(c for c in charges if c.charge_type is ChargeType.REMOVE_QUANTITY)
-    assert (added.quantity, added.price_minor) == (2, 700)  # 2 x 7.00 x 15/30
-    assert (removed.quantity, removed.price_minor) == (-2, -1307)  # 2 x 7.00 x 28/30
+    # Each change is two lines, as Microsoft bills it: the old seats refunded, the new total
+    # charged, over the same days.
+    added = [c for c in charges if c.charge_type is ChargeType.ADD_QUANTITY]
+    removed = [c for c in charges if c.charge_type is ChargeType.REMOVE_QUANTITY]
+    assert sorted((c.quantity, c.price_minor) for c in added) == [(-10, -3500), (12, 4200)]
+    assert sum(c.price_minor for c in added) == 700  # 2 x 7.00 x 15/30
+    assert sorted((c.quantity, c.price_minor) for c in removed) == [(-10, -6533), (8, 5227)]
+    assert sum(c.price_minor for c in removed) == -1306  # 10 and 8 seats x 7.00 x 28/30
 
 
 async def test_close_bills_the_reseller_and_white_label_customers_on_their_own_topics() -> None:
@@ -239,8 +243,8 @@ async def test_close_bills_the_reseller_and_white_label_customers_on_their_own_t
     assert white_label.recipient.party_id == "cust-fr"
     assert white_label.issuer.party_id == "fabrikam"
     assert white_label.brand == BRAND
-    assert white_label.subtotal_minor == 7000 - 1307
-    assert white_label.tax_minor == 1139  # TVA 20% on 5693, per line: 1400 - 261
+    assert white_label.subtotal_minor == 7000 - 6533 + 5227  # the reduction's two lines
+    assert white_label.tax_minor == 1138  # TVA 20% per line: 1400 - 1307 + 1045
     assert white_label.lines[0].description.startswith("Nouvel abonnement")
     assert {e.event for e in emits if e.topic == TOPICS.name(Topic.INVOICES)} == {
         reseller_billed,
