@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import NamedTuple
 
 from hub.domain.money import exponent
@@ -219,6 +220,21 @@ def allocate_credit(
     if remainder:
         reason = RemainderReason.CAPS_REACHED if any(weights) else RemainderReason.NO_ELIGIBLE_FEES
 
+    return _result(approved_minor, currency, affected, service, parts, idx, nums, dens, reason)
+
+
+def _result(
+    approved_minor: int,
+    currency: str,
+    affected: Sequence[AffectedSubscription],
+    service: str | None,
+    parts: list[int],
+    idx: list[int],
+    nums: list[int],
+    dens: list[int],
+    reason: RemainderReason,
+) -> AllocationResult:
+    """The allocations of ``parts``, each converted to the customer's currency half up."""
     out: list[CreditAllocation] = []
     append = out.append
     # tuple.__new__ skips the generated keyword wrapper: a third of the time at a million.
@@ -252,6 +268,7 @@ def allocate_credit(
                 ),
             )
         )
+    remainder = approved_minor - sum(parts)
     return AllocationResult(approved_minor, currency, tuple(out), remainder, reason)
 
 
@@ -358,20 +375,50 @@ def allocate_percentage(
 ) -> AllocationResult:
     """Credit every affected subscription ``percentage`` % of its ``service`` fee.
 
-    The total is that share of all capped fees (distributor currency, rounded down), spread by
-    full monthly fee, so each part is the share within one minor unit.
+    The total is that share of the sum of the *exact* converted fees (distributor currency,
+    rounded down once), spread by the same exact fees, so each part is within one minor unit of
+    its exact share for any mix of currencies and rates. (Rounding each converted fee down
+    before summing, but spreading by the unrounded fees, would hand every converted
+    subscription's rounding loss to the others.)
     """
     if not 0 <= percentage <= 100:
         raise ValidationFailed("percentage", percentage, "must be 0..100")
-    total_caps = 0
     dist_exp = exponent(currency)
+    nums: list[int] = []
+    dens: list[int] = []
+    shares: list[Fraction] = []
+    caps: list[int] = []
+    seen: set[str] = set()
     for sub in affected:
         _check(sub, currency)
+        if sub.subscription_id in seen:
+            raise ValidationFailed("subscription_id", sub.subscription_id, "listed twice")
+        seen.add(sub.subscription_id)
         num, den = sub.ratio_to_distributor()
-        scale = den * 10 ** exponent(sub.currency)
-        total_caps += sub.fee_for(service) * num * 10**dist_exp // scale
-    approved = total_caps * percentage // 100
-    return allocate_credit(approved, currency, affected, service=service, by_affected_days=False)
+        nums.append(num * 10**dist_exp)
+        dens.append(den * 10 ** exponent(sub.currency))
+        converted = Fraction(sub.fee_for(service) * nums[-1], dens[-1])
+        shares.append(converted * percentage / 100)
+        caps.append(math.floor(converted))  # never more than the fee
+    approved = math.floor(sum(shares, Fraction(0)))
+    # Each part is its exact share rounded down, the units left over going to the largest
+    # fractions (ties to the lower subscription id), so every part is within one minor unit.
+    parts = [min(math.floor(share), cap) for share, cap in zip(shares, caps, strict=True)]
+    order = sorted(
+        range(len(parts)), key=lambda i: (-(shares[i] - parts[i]), affected[i].subscription_id)
+    )
+    left = approved - sum(parts)
+    for i in order:
+        if left == 0:
+            break
+        if parts[i] < caps[i] and shares[i] > parts[i]:
+            parts[i] += 1
+            left -= 1
+    reason = RemainderReason.NONE
+    if left:
+        reason = RemainderReason.CAPS_REACHED if any(caps) else RemainderReason.NO_ELIGIBLE_FEES
+    idx = list(range(len(parts)))
+    return _result(approved, currency, affected, service, parts, idx, nums, dens, reason)
 
 
 def allocate_approved(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -14,10 +15,12 @@ from hub.domain.allocation import (
     AffectedSubscription,
     RemainderReason,
     allocate_credit,
+    allocate_percentage,
     allocate_tier_credit,
     credit_from_tier,
     tier_percentage,
 )
+from hub.domain.money import exponent
 from hub.errors import ValidationFailed
 
 
@@ -349,3 +352,60 @@ def test_stated_rates_sum_exactly_and_convert_each_share_half_up(
         assert a.customer_amount_minor == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     flipped = allocate_credit(approved, "EUR", list(reversed(affected)))
     assert amounts(flipped) == amounts(result)
+
+
+def test_percentage_credit_does_not_hand_converted_rounding_losses_to_others() -> None:
+    # One EUR subscription of fee 1,000,000 and 200 GBP subscriptions of fee 999 at 1.1799:
+    # at 25% the EUR one is owed exactly 250,000.
+    affected = [sub("eur", 1_000_000)] + [
+        sub(f"gbp-{i:03d}", 999, currency="GBP", rate=Decimal("1.1799")) for i in range(200)
+    ]
+    result = allocate_percentage(25, "EUR", affected, service="exchange")
+    assert amounts(result)["eur"] == 250_000
+    for a in result.allocations[1:]:
+        assert abs(Decimal(a.amount_minor) - Decimal(999) * Decimal("1.1799") / 4) <= 1
+
+
+_RATES = st.sampled_from(
+    [
+        ("EUR", Decimal(1)),
+        ("GBP", Decimal("1.1799")),
+        ("GBP", Decimal("1.17")),
+        ("USD", Decimal("0.9259")),
+        ("JPY", Decimal("0.0062")),
+        ("KWD", Decimal("2.98")),
+    ]
+)
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 10**7), _RATES), min_size=1, max_size=40),
+    st.integers(1, 100),
+    st.sampled_from(["EUR", "USD"]),
+)
+def test_percentage_parts_are_each_within_one_minor_unit_of_their_exact_share(
+    rows: list[tuple[int, tuple[str, Decimal]]], percentage: int, distributor: str
+) -> None:
+    """For any mix of currencies and rates, each part is its exact share to one minor unit,
+    and parts plus remainder are exactly the total."""
+    affected = [
+        sub(
+            f"s{i:03d}",
+            fee,
+            currency=cur,
+            rate=Decimal(1) if cur == distributor else rate,
+        )
+        for i, (fee, (cur, rate)) in enumerate(rows)
+    ]
+    result = allocate_percentage(percentage, distributor, affected, service="exchange")
+    got = amounts(result)
+    assert result.allocated_minor + result.remainder_minor == result.approved_minor
+    shift = exponent(distributor)
+    for s in affected:
+        exact = (
+            Fraction(s.monthly_fee_minor)
+            * Fraction(s.rate_to_distributor)
+            * Fraction(10) ** (shift - exponent(s.currency))
+            * Fraction(percentage, 100)
+        )
+        assert abs(got.get(s.subscription_id, 0) - exact) <= 1
