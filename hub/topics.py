@@ -56,6 +56,7 @@ class Topic(StrEnum):
     CREDITS_INDEX = "hub.credits.index"
     CREDITS_AUDIT = "hub.credits.audit"
     INGRESS_REJECTIONS = "hub.ingress.rejections"
+    PARTNER_DEAD_LETTERS = "hub.partners.undeliverable"
 
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
@@ -311,6 +312,7 @@ _FIXED: tuple[TopicSpec, ...] = (
         (
             "BillingRunRequested",
             "SubscriptionChanged",
+            "PaymentReceived",
             "ServiceCreditAllocated",
             "ReconciliationLineReceived",
         ),
@@ -350,6 +352,16 @@ _FIXED: tuple[TopicSpec, ...] = (
         ("IngressRejected",),
         "ingress events refused (wrong type, another reseller's identity, implausible values)",
         retention_ms=_TEN_YEARS_MS,
+    ),
+    TopicSpec(
+        Topic.PARTNER_DEAD_LETTERS,
+        "subject_id",
+        (),
+        "the distributor's dead letters of partner topics: events meant for partner.<id>.* of a "
+        "reseller never onboarded, kept with the topic they were meant for and never sent there",
+        partitions=1,
+        retention_ms=_TEN_YEARS_MS,
+        dead_letter=False,
     ),
 )
 
@@ -441,6 +453,14 @@ class TopicCatalog:
             )
             for topic in INGRESS
         )
+
+    def partner_owner(self, name: str) -> str | None:
+        """The reseller whose partner topic ``name`` is, or None if it is no partner topic."""
+        head = f"{self.prefix}partner."
+        if not name.startswith(head):
+            return None
+        owner, dot, _kind = name[len(head) :].partition(".")
+        return owner if dot else None
 
     def partner_prefix(self, reseller_id: str) -> str:
         """The prefix a reseller's read ACL is granted on."""

@@ -1,19 +1,24 @@
-"""`hub billing close|dunning|reconcile`: finance's month-end runs, driven by command, not clock.
+"""`hub billing close|dunning|reconcile|confirm-payment|import-statement`: finance's runs and
+confirmations, driven by command, not clock.
 
 Each publishes a ``BillingRunRequested`` for every reseller on ``hub.billing.inputs``; the
 worker fans it out per reseller. ``reconcile`` first reads Microsoft's reconciliation lines
 through the Partner Center adapter and publishes them (finance's copy on
 ``hub.reconciliation.lines``, billing's on ``hub.billing.inputs`` keyed by reseller).
+``confirm-payment`` and ``import-statement`` publish ``PaymentConfirmed`` ops commands: a
+reseller's payment report is a claim until finance confirms the money arrived.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from hub.commands import Subcommands, say
 from hub.connectors.kafka_auth import auth_from_settings
@@ -23,12 +28,72 @@ from hub.domain.invoicing import period_bounds
 from hub.domain.money import Money
 from hub.schemas.codec import Codec
 from hub.schemas.events.billing import BillingRun, BillingRunRequested, ReconciliationLineReceived
+from hub.schemas.events.ingress import ConfirmationSource, PaymentConfirmed
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.validation import validate
 from hub.settings import Settings
 from hub.topics import Topic, TopicCatalog
 
 _LINE_NAMESPACE = uuid.UUID("3c1f0c52-6a0e-5b8e-9d43-1f2a7b6c5d4e")
+# Fixed forever: a payment confirmed twice (same reseller and payment id) is one event.
+_CONFIRMATION_NAMESPACE = uuid.UUID("9b7e4d21-5c3a-5f18-8e6d-2a4c1b0f7e93")
+# The columns of a bank-statement file (CSV, one confirmed payment per row).
+STATEMENT_COLUMNS = ("reseller_id", "payment_id", "amount", "currency", "received_on", "reference")
+
+
+def confirmation_command(
+    *,
+    reseller_id: str,
+    payment_id: str,
+    amount: Decimal,
+    currency: str,
+    received_on: date,
+    by: str,
+    source: ConfirmationSource,
+    now: datetime,
+    reference: str | None = None,
+    invoice_ids: tuple[str, ...] = (),
+) -> PaymentConfirmed:
+    """Finance's confirmation of one payment; the same reseller and payment give the same id."""
+    event_id = uuid.uuid5(_CONFIRMATION_NAMESPACE, f"{reseller_id}/{payment_id}")
+    return validate(
+        PaymentConfirmed,
+        {
+            "event_id": event_id,
+            "event_time": now,
+            "correlation_id": f"payment-{reseller_id}-{payment_id}",
+            "reseller_id": reseller_id,
+            "payment_id": payment_id,
+            "amount_minor": _minor(amount, currency),
+            "currency": currency,
+            "received_at": datetime.combine(received_on, time(0), tzinfo=UTC),
+            "method": "bank_transfer",
+            "reference": reference,
+            "invoice_ids": invoice_ids,
+            "confirmed_by": by,
+            "source": source,
+        },
+    )
+
+
+def statement_commands(path: Path, *, by: str, now: datetime) -> list[PaymentConfirmed]:
+    """One confirmation per row of a bank-statement CSV (columns ``STATEMENT_COLUMNS``)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        confirmation_command(
+            reseller_id=row["reseller_id"],
+            payment_id=row["payment_id"],
+            amount=Decimal(row["amount"]),
+            currency=row["currency"],
+            received_on=date.fromisoformat(row["received_on"]),
+            by=by,
+            source="bank_statement",
+            now=now,
+            reference=row.get("reference") or None,
+        )
+        for row in rows
+    ]
 
 
 def run_command(
@@ -231,6 +296,38 @@ def _publish_run(settings: Settings, run: BillingRunRequested) -> None:
     asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth))
 
 
+def _publish_confirmations(settings: Settings, commands: list[PaymentConfirmed]) -> None:
+    topic = TopicCatalog(settings.topic_prefix).name(Topic.OPS_COMMANDS)
+    outgoing = [Outgoing(topic, c.reseller_id, c) for c in commands]
+    auth = auth_from_settings(settings)
+    asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth))
+
+
+def _confirm_payment(args: argparse.Namespace, settings: Settings) -> int:
+    command = confirmation_command(
+        reseller_id=args.reseller,
+        payment_id=args.payment_id,
+        amount=Decimal(args.amount),
+        currency=args.currency,
+        received_on=date.fromisoformat(args.received_on),
+        by=args.by,
+        source="ops",
+        now=datetime.now(UTC),
+        reference=args.reference,
+        invoice_ids=tuple(args.invoice or ()),
+    )
+    _publish_confirmations(settings, [command])
+    say(f"payment {args.payment_id} of {args.reseller} confirmed (event {command.event_id})")
+    return 0
+
+
+def _import_statement(args: argparse.Namespace, settings: Settings) -> int:
+    commands = statement_commands(Path(args.file), by=args.by, now=datetime.now(UTC))
+    _publish_confirmations(settings, commands)
+    say(f"{len(commands)} payments confirmed from {args.file}")
+    return 0
+
+
 def _close(args: argparse.Namespace, settings: Settings) -> int:
     _, last = period_bounds(args.period)
     as_of = date.fromisoformat(args.as_of) if args.as_of else last + timedelta(days=1)
@@ -257,7 +354,7 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(commands: Subcommands) -> None:
-    """``hub billing close|dunning|reconcile``."""
+    """``hub billing close|dunning|reconcile|confirm-payment|import-statement``."""
     billing = commands.add_parser("billing", help="month-end close, dunning, reconciliation")
     runs = billing.add_subparsers(dest="billing_command", required=True, metavar="RUN")
     close = runs.add_parser("close", help="rate cycle charges and issue the month's invoices")
@@ -271,3 +368,21 @@ def add_commands(commands: Subcommands) -> None:
     rec.add_argument("--period", required=True, help="YYYY-MM")
     rec.add_argument("--invoice", help="a Microsoft invoice id (default: unbilled lines)")
     rec.set_defaults(handler=_reconcile)
+    confirm = runs.add_parser(
+        "confirm-payment", help="finance confirms a payment arrived (only then it frees credit)"
+    )
+    confirm.add_argument("--reseller", required=True)
+    confirm.add_argument("--payment-id", required=True, help="the reseller's advice's payment id")
+    confirm.add_argument("--amount", required=True, help="in major units, e.g. 191.59")
+    confirm.add_argument("--currency", required=True)
+    confirm.add_argument("--received-on", required=True, help="YYYY-MM-DD, from the bank")
+    confirm.add_argument("--reference", help="the bank's reference")
+    confirm.add_argument("--invoice", action="append", help="an invoice it settles (repeatable)")
+    confirm.add_argument("--by", required=True, help="who confirms, for the audit trail")
+    confirm.set_defaults(handler=_confirm_payment)
+    statement = runs.add_parser(
+        "import-statement", help="confirm every payment of a bank-statement CSV"
+    )
+    statement.add_argument("file", help=f"CSV with columns {', '.join(STATEMENT_COLUMNS)}")
+    statement.add_argument("--by", required=True, help="who imports it, for the audit trail")
+    statement.set_defaults(handler=_import_statement)

@@ -449,9 +449,11 @@ async def month_end_close(env: DemoEnvironment, state: DemoState) -> str:
 
 
 async def payments_and_dunning(env: DemoEnvironment, state: DemoState) -> str:
-    """Contoso and Adatum pay; Northwind does not and goes through dunning to a credit hold,
-    which the order credit check then applies to Northwind's next order."""
+    """Contoso and Adatum pay (their advices, then finance confirms the money); Northwind does
+    not and goes through dunning to a credit hold, which the order credit check then applies
+    to Northwind's next order."""
     from hub.schemas.events.billing import DunningStageReached, InvoiceIssued, PaymentReceived
+    from hub.schemas.events.ingress import PaymentConfirmed
     from hub.schemas.events.orders import OrderAccepted, OrderHeld, OrderRejected
 
     invoices = [
@@ -479,6 +481,32 @@ async def payments_and_dunning(env: DemoEnvironment, state: DemoState) -> str:
         CODEC,
         [Outgoing(env.topics.name(Topic.PAYMENTS), p.reseller_id, p) for p in payments],
     )
+    # An advice is a claim: only finance's confirmation settles invoices and frees credit.
+    confirmations = [
+        PaymentConfirmed(
+            **state.envelope(p.reseller_id),
+            payment_id=p.payment_id,
+            amount_minor=p.amount_minor,
+            currency=p.currency,
+            received_at=p.received_at,
+            method=p.method,
+            reference=p.reference,
+            invoice_ids=p.invoice_ids,
+            confirmed_by="finance-demo",
+            source="bank_statement",
+        )
+        for p in payments
+    ]
+    await publish(
+        env.bootstrap,
+        CODEC,
+        [Outgoing(env.topics.name(Topic.OPS_COMMANDS), c.reseller_id, c) for c in confirmations],
+    )
+
+    async def confirmed() -> bool:
+        return await count_on(env, Topic.COLLECTIONS, PaymentConfirmed) >= len(confirmations)
+
+    await wait_for("finance's confirmations of the payments", confirmed)
     latest_due = max((i.due_date for i in invoices), default=state.started.date())
     await env.hub("billing", "dunning", "--date", str(latest_due + timedelta(days=31)))
     await _settled(env, Topic.COLLECTIONS, DunningStageReached)
@@ -513,8 +541,8 @@ async def payments_and_dunning(env: DemoEnvironment, state: DemoState) -> str:
 
     await wait_for("a decision on Northwind's order after its credit hold", decided)
     return (
-        f"{len(payments)} payments applied; Northwind unpaid -> dunning -> credit hold; "
-        "its next order is held for finance's review"
+        f"{len(payments)} payments advised and confirmed; Northwind unpaid -> dunning -> "
+        "credit hold; its next order is held for finance's review"
     )
 
 

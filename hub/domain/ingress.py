@@ -45,19 +45,20 @@ class Inadmissible:
 class Writer:
     """Who wrote a record, as far as the hub can know.
 
-    ``authenticating``: the broker authenticates writers, and ``authenticated`` is the reseller
-    it authenticated (None if the record did not come through a reseller's own topic). Otherwise
-    ``key`` is all there is: a claim, which the body must repeat.
+    ``header`` is the writer named by the hub's ingress gateway, which forwards each reseller's
+    own topic. When the broker ``authenticating``, only the hub may write the shared topics, so
+    the header is the authenticated writer; otherwise anybody may set it, and it is one more
+    claim that must agree with the ``key`` (the writer's claim, which the body must repeat).
     """
 
     key: str | None
-    authenticated: str | None = None
+    header: str | None = None
     authenticating: bool = False
 
     @property
     def reseller_id(self) -> str | None:
         """The reseller the hub holds responsible for the record (None if nobody is)."""
-        return (self.authenticated if self.authenticating else self.key) or None
+        return (self.header if self.authenticating else self.key) or None
 
 
 class DateKind(StrEnum):
@@ -93,7 +94,8 @@ class Limits:
 
     event_time_past: timedelta = timedelta(days=7)
     clock_skew: timedelta = timedelta(minutes=5)
-    request_past: timedelta = timedelta(days=7)
+    # A request may wait in the topic (an outage), but a reseller may not date it back further.
+    request_past: timedelta = timedelta(days=1)
     payment_past: timedelta = timedelta(days=400)
     # Microsoft's longest term is three years; nothing takes effect further out.
     effective_future: timedelta = timedelta(days=3 * 366)
@@ -145,7 +147,7 @@ def _type_refusal(claim: Claim, rules: Rules) -> Inadmissible | None:
 def _identity_refusal(claim: Claim, writer: Writer) -> Inadmissible | None:
     body = claim.reseller_id or ""
     if writer.authenticating:
-        if not writer.authenticated:
+        if not writer.header:
             return Inadmissible(
                 Refusal.NO_WRITER,
                 "writer",
@@ -154,8 +156,8 @@ def _identity_refusal(claim: Claim, writer: Writer) -> Inadmissible | None:
             )
         said = (("reseller_id", body), ("key", writer.key or ""))
         for name, value in said:
-            if value != writer.authenticated:
-                return _mismatch(name, value, f"the authenticated writer {writer.authenticated!r}")
+            if value != writer.header:
+                return _mismatch(name, value, f"the authenticated writer {writer.header!r}")
         return None
     if not writer.key:
         return Inadmissible(
@@ -163,6 +165,8 @@ def _identity_refusal(claim: Claim, writer: Writer) -> Inadmissible | None:
         )
     if body != writer.key:
         return _mismatch("reseller_id", body, f"the message key {writer.key!r}")
+    if writer.header is not None and writer.header != writer.key:
+        return _mismatch("header", writer.header, f"the message key {writer.key!r}")
     return None
 
 

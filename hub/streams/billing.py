@@ -17,14 +17,16 @@ from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.subscriptions import SubscriptionChanged
+from hub.streams import payments
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
 from hub.streams.context import Context
 from hub.topics import Topic
 
 # Sources whose events billing needs, keyed otherwise than by reseller.
 _REKEYED = (Topic.SUBSCRIPTION_EVENTS, Topic.CREDITS_ALLOCATED)
-# Sources keyed by reseller, handled in place.
-_BY_RESELLER = (Topic.PROVISIONING, Topic.PAYMENTS, Topic.BILLING_INPUTS)
+# Sources keyed by reseller, handled in place. Reseller payments are advices until finance
+# confirms them (hub/streams/payments.py); confirmed ones arrive on the inputs topic.
+_BY_RESELLER = (Topic.PROVISIONING, Topic.BILLING_INPUTS)
 
 
 def build_tables(app: faust.App, ctx: Context) -> BillingTables:
@@ -66,3 +68,5 @@ def register(app: faust.App, ctx: Context) -> None:
         @app.agent(ctx.source(topic), name=f"billing.{topic.value}", concurrency=1)
         async def bill(stream: Any, pipeline: Any = pipeline) -> None:
             await pipeline.run(stream, ledger.handle)
+
+    payments.register(app, ctx)

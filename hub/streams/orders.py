@@ -15,6 +15,7 @@ import mode
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
 from hub.domain.credit import CreditPolicy
 from hub.schemas.events.orders import OrderReviewDecided
+from hub.streams import ingress
 from hub.streams.context import Context
 from hub.streams.orders_intake import OrderIntake
 from hub.streams.orders_lifecycle import Lifecycle
@@ -23,7 +24,9 @@ from hub.streams.orders_state import OrderTables
 from hub.streams.orders_web import register_pages
 from hub.topics import Topic
 
-EXPOSURE_TOPICS = (Topic.INVOICES, Topic.PAYMENTS, Topic.COLLECTIONS)
+# The exposure takes its facts only from the hub's own topics: invoices and credit notes it
+# issued, dunning it reached and payments finance confirmed (never from an ingress topic).
+EXPOSURE_TOPICS = (Topic.INVOICES, Topic.COLLECTIONS)
 
 
 def build_tables(app: faust.App, partitions: int) -> OrderTables:
@@ -63,15 +66,17 @@ def register(app: faust.App, ctx: Context) -> None:
     provisioning_pipeline = ctx.pipeline("provisioning", PROVISIONING_RETRY)
     lifecycle_pipeline = ctx.pipeline("subscriptions", PROVISIONING_RETRY)
 
+    orders_gate = ingress.gate_for(ctx, Topic.ORDERS)
+    changes_gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
+
     @app.agent(ctx.source(Topic.ORDERS), name="orders.intake", concurrency=1)
     async def order_intake(stream: Any) -> None:
-        await orders_pipeline.run(stream, intake.on_order)
+        await ingress.run(orders_pipeline, stream, orders_gate, intake.on_order)
 
     ctx.on_ops_command(OrderReviewDecided, intake.on_review)
 
     for topic in EXPOSURE_TOPICS:
-        # Billing owns the payments topic (it dead-letters what cannot be read there).
-        exposure_pipeline = ctx.pipeline("orders", observer=topic is Topic.PAYMENTS)
+        exposure_pipeline = ctx.pipeline("orders")
 
         @app.agent(ctx.source(topic), name=f"orders.exposure.{topic.value}", concurrency=1)
         async def exposure(stream: Any, pipeline: Any = exposure_pipeline) -> None:
@@ -83,6 +88,6 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.source(Topic.SUBSCRIPTION_CHANGES), name="orders.lifecycle", concurrency=1)
     async def change_subscription(stream: Any) -> None:
-        await lifecycle_pipeline.run(stream, lifecycle.on_change)
+        await ingress.run(lifecycle_pipeline, stream, changes_gate, lifecycle.on_change)
 
     register_pages(app, tables, ctx)

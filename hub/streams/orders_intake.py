@@ -1,7 +1,8 @@
 """Order intake: validation and credit check -> OrderAccepted | OrderHeld | OrderRejected.
 
 Also the two inputs that move a reseller's exposure or its held orders: billing/collections
-events (invoices, credit notes, payments, dunning) and finance's review of a held order.
+events the hub issued (invoices, credit notes, confirmed payments, dunning) and finance's review
+of a held order. A reseller's own word (a payment advice) moves nothing.
 """
 
 from __future__ import annotations
@@ -18,12 +19,8 @@ from hub.errors import BusinessRuleViolation, SchemaError, ValidationFailed
 from hub.runtime.pipeline import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
-from hub.schemas.events.billing import (
-    CreditNoteIssued,
-    DunningStageReached,
-    InvoiceIssued,
-    PaymentReceived,
-)
+from hub.schemas.events.billing import CreditNoteIssued, DunningStageReached, InvoiceIssued
+from hub.schemas.events.ingress import PaymentConfirmed
 from hub.schemas.events.orders import (
     HoldReason,
     OrderAccepted,
@@ -257,9 +254,9 @@ class OrderIntake:
     # -- billing and collections feedback ------------------------------------------------------
 
     async def on_exposure_event(self, event: Event) -> Sequence[Emit]:
-        """Invoices, credit notes, payments and dunning move the exposure; each applies once."""
+        """Invoices, credit notes, confirmed payments and dunning move the exposure, each once."""
         if not isinstance(
-            event, InvoiceIssued | CreditNoteIssued | PaymentReceived | DunningStageReached
+            event, InvoiceIssued | CreditNoteIssued | PaymentConfirmed | DunningStageReached
         ):
             return ()  # not an exposure fact; the topic's other readers handle it
         applied_key = str(event.event_id)
@@ -281,7 +278,7 @@ class OrderIntake:
 
 def apply_exposure_event(
     exposure: Exposure,
-    event: InvoiceIssued | CreditNoteIssued | PaymentReceived | DunningStageReached,
+    event: InvoiceIssued | CreditNoteIssued | PaymentConfirmed | DunningStageReached,
 ) -> Exposure:
     """The exposure after one billing or collections fact (the rules are in hub.domain.credit)."""
     if isinstance(event, InvoiceIssued):
@@ -289,7 +286,7 @@ def apply_exposure_event(
         return credit.apply_invoice(exposure, event.total_minor, consumes_commitment_minor=billed)
     if isinstance(event, CreditNoteIssued):
         return credit.apply_invoice(exposure, -event.total_minor)
-    if isinstance(event, PaymentReceived):
+    if isinstance(event, PaymentConfirmed):
         return credit.apply_payment(exposure, event.amount_minor)
     overdue = credit.set_overdue(exposure, event.overdue_minor)
     return credit.set_credit_hold(overdue, event.credit_hold)

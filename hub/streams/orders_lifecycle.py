@@ -49,11 +49,13 @@ class Lifecycle:
     clock: Clock = utc_now
 
     def emits(self, event: Event, subscription_id: str) -> list[Emit]:
+        """To the lifecycle topic and, for an onboarded reseller only, to its status topic."""
         reseller_id = event.reseller_id or ""
-        return [
-            Emit(self.topics.name(Topic.SUBSCRIPTION_EVENTS), subscription_id, event),
-            Emit(self.topics.partner(reseller_id, PartnerTopic.STATUS), subscription_id, event),
-        ]
+        out = [Emit(self.topics.name(Topic.SUBSCRIPTION_EVENTS), subscription_id, event)]
+        if reseller_id in self.reference().resellers:
+            status = self.topics.partner(reseller_id, PartnerTopic.STATUS)
+            out.append(Emit(status, subscription_id, event))
+        return out
 
     async def on_change(self, event: Event) -> Sequence[Emit]:
         if not isinstance(event, SubscriptionChangeRequested):

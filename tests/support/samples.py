@@ -23,6 +23,7 @@ from hub.schemas.envelope import Event, derived_event_id
 from hub.schemas.events import ALL_EVENTS
 from hub.schemas.events import billing as b
 from hub.schemas.events import credits as c
+from hub.schemas.events import ingress as i
 from hub.schemas.events import orders as o
 from hub.schemas.events import reference as r
 from hub.schemas.events import subscriptions as s
@@ -317,6 +318,37 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         method="bank_transfer",
         reference="WL-2025-0001",
         invoice_ids=("inv-1",),
+    ),
+    "PaymentAdviceRecorded": lambda: i.PaymentAdviceRecorded(
+        **envelope("advice"),
+        payment_id="pay-1",
+        amount_minor=19_159,
+        currency="EUR",
+        received_at=T0,
+        reference="WL-2025-0001",
+        invoice_ids=("inv-1",),
+    ),
+    "PaymentConfirmed": lambda: i.PaymentConfirmed(
+        **envelope("confirmed"),
+        payment_id="pay-1",
+        amount_minor=19_159,
+        currency="EUR",
+        received_at=T0,
+        method="bank_transfer",
+        reference="WL-2025-0001",
+        invoice_ids=("inv-1",),
+        confirmed_by="finance-anna",
+        source="ops",
+    ),
+    "IngressRejected": lambda: i.IngressRejected(
+        **envelope("refused"),
+        topic="reseller.orders",
+        event_type="OrderRequested",
+        rejected_event_id=UUID("00000000-0000-4000-8000-000000000001"),
+        code="ResellerIdentityMismatch",
+        field="reseller_id",
+        value="fabrikam-it",
+        message="must equal the message key 'contoso': a reseller speaks only for itself",
     ),
     "RevenueRecognised": lambda: b.RevenueRecognised(
         **envelope("rev"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import EVENTS as BILLING
 from hub.schemas.events.credits import EVENTS as CREDITS
+from hub.schemas.events.ingress import EVENTS as INGRESS
 from hub.schemas.events.orders import EVENTS as ORDERS
 from hub.schemas.events.reference import EVENTS as REFERENCE
 from hub.schemas.events.subscriptions import EVENTS as SUBSCRIPTIONS
@@ -17,4 +18,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *BILLING,
     *SUPPORT,
     *CREDITS,
+    *INGRESS,
 )

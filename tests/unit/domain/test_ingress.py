@@ -70,17 +70,23 @@ def test_without_authentication_a_message_without_key_is_refused():
 
 
 def test_with_authentication_key_and_body_must_name_the_authenticated_writer():
-    a = Writer("A", authenticated="A", authenticating=True)
+    a = Writer("A", header="A", authenticating=True)
     assert admit(claim(), a, ORDERS, NOW) is None
-    forged_both = Writer("B", authenticated="A", authenticating=True)
+    forged_both = Writer("B", header="A", authenticating=True)
     assert code(admit(claim(reseller_id="B"), forged_both, ORDERS, NOW)) is (
         Refusal.IDENTITY_MISMATCH
     )
     assert code(admit(claim(), forged_both, ORDERS, NOW)) is Refusal.IDENTITY_MISMATCH
 
 
+def test_without_authentication_an_identity_header_is_one_more_claim_that_must_agree():
+    forged = Writer("A", header="B")
+    assert code(admit(claim(), forged, ORDERS, NOW)) is Refusal.IDENTITY_MISMATCH
+    assert admit(claim(), Writer("A", header="A"), ORDERS, NOW) is None
+
+
 def test_with_authentication_a_record_nobody_authenticated_is_refused():
-    writer = Writer("A", authenticated=None, authenticating=True)
+    writer = Writer("A", header=None, authenticating=True)
     assert code(admit(claim(), writer, ORDERS, NOW)) is Refusal.NO_WRITER
     assert writer.reseller_id is None
 
@@ -145,13 +151,13 @@ event_types = st.sampled_from(
     event_type=event_types,
     body=ids,
     key=ids,
-    authenticated=ids,
+    header=ids,
     authenticating=st.booleans(),
     offset_s=st.integers(min_value=-(10**10), max_value=10**10),
     amount=st.integers(min_value=-(2**63), max_value=2**63 - 1),
 )
 def test_whatever_a_record_says_an_admitted_one_is_of_its_writer_and_plausible(
-    event_type, body, key, authenticated, authenticating, offset_s, amount
+    event_type, body, key, header, authenticating, offset_s, amount
 ):
     limits = Limits()
     try:
@@ -161,12 +167,13 @@ def test_whatever_a_record_says_an_admitted_one_is_of_its_writer_and_plausible(
     record = claim(
         event_type=event_type, reseller_id=body, event_time=when, amounts=[("amount_minor", amount)]
     )
-    writer = Writer(key, authenticated=authenticated, authenticating=authenticating)
+    writer = Writer(key, header=header, authenticating=authenticating)
     result = admit(record, writer, PAYMENTS, NOW)
     if result is None:
         assert event_type == "PaymentReceived"
         assert writer.reseller_id
         assert body == writer.reseller_id == key
+        assert header == key if authenticating else header in (None, key)
         assert NOW - limits.event_time_past <= when <= NOW + limits.clock_skew
         assert 0 < amount <= limits.max_amount_minor
     else:

@@ -21,6 +21,7 @@ from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import DunningStageReached, PaymentReceived
+from hub.schemas.events.ingress import PaymentConfirmed
 from hub.schemas.events.orders import (
     OrderAccepted,
     OrderHeld,
@@ -141,7 +142,20 @@ def _order(seats: int, reseller_id: str = "contoso", **changes: Any) -> OrderReq
     return OrderRequested(**fields)
 
 
-def _payment(payment_id: str, amount_minor: int) -> PaymentReceived:
+def _payment(payment_id: str, amount_minor: int) -> PaymentConfirmed:
+    return PaymentConfirmed(
+        **_envelope(),
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        currency="USD",
+        received_at=START,
+        method="bank_transfer",
+        confirmed_by="finance",
+        source="ops",
+    )
+
+
+def _advice(payment_id: str, amount_minor: int) -> PaymentReceived:
     return PaymentReceived(
         **_envelope(),
         payment_id=payment_id,
@@ -209,7 +223,7 @@ async def test_invalid_order_is_rejected_with_every_reason_and_no_status_for_unk
     assert [e.topic for e in emits] == [TOPICS.name(Topic.ORDER_DECISIONS)]
 
 
-async def test_payments_free_headroom_and_dunning_hold_holds_once_per_event() -> None:
+async def test_confirmed_payments_free_headroom_advices_do_not_and_a_hold_holds_once() -> None:
     tables = _tables()
     intake = _intake(tables)
     dunning = DunningStageReached(
@@ -229,6 +243,9 @@ async def test_payments_free_headroom_and_dunning_hold_holds_once_per_event() ->
     assert first.reason_code == "reseller_on_credit_hold"
     assert "overdue" in first.message
 
+    # A reseller's advice is a claim: it moves nothing; finance's confirmation does.
+    await intake.on_exposure_event(_advice("pay-1", 5_000))
+    assert tables.exposure_of("contoso", "USD").overdue_minor == 5_000
     payment = _payment("pay-1", 5_000)
     await intake.on_exposure_event(payment)
     await intake.on_exposure_event(payment)
