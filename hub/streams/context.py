@@ -12,6 +12,7 @@ from hub.runtime.pipeline import Handler, Pipeline, RetryPolicy
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.settings import Settings
+from hub.streams import partner_guard
 from hub.topics import Topic, TopicCatalog
 
 if TYPE_CHECKING:
@@ -47,7 +48,12 @@ class Context:
     async def send(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
     ) -> None:
+        # Never a partner topic of a reseller that was not onboarded (hub/streams/partner_guard.py).
+        topic, headers = partner_guard.route(self.topics, self._onboarded, topic, headers)
         await self.raw_topic(topic).send(key=key, value=value, headers=headers)
+
+    def _onboarded(self, reseller_id: str) -> bool:
+        return reseller_id in self.reference.view().resellers
 
     def on_ops_command(self, command: type[Event], handler: Handler) -> None:
         if command in self.ops_handlers:

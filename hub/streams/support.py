@@ -32,6 +32,7 @@ from hub.runtime.journal import Buffered, Journal
 from hub.runtime.pipeline import Emit, Pipeline, event_headers
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import IncidentResolutionRequested
+from hub.streams import ingress
 from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
 from hub.streams.support_config import SupportConfig
@@ -129,7 +130,9 @@ def register(app: faust.App, ctx: Context) -> None:
         concurrency=1,
     )
     async def intake_agent(stream: Any) -> None:
-        await _drive(stream, ctx, ctx.pipeline("support.intake"), intake.handle, intake_command)
+        # Tickets pass the ingress gate (hub/streams/ingress.py); the commands topic is the hub's.
+        pipeline = ingress.gated(ctx, Topic.TICKETS, ctx.pipeline("support.intake"))
+        await _drive(stream, ctx, pipeline, intake.handle, intake_command)
 
     async def escalation_command(kind: str, doc: dict[str, Any], partition: int) -> list[Emit]:
         return await escalations.command({**doc, "kind": kind}, partition, datetime.now(UTC))
