@@ -6,7 +6,7 @@ Every change returns either a ``Change`` (the new state plus the fact billing ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Self
@@ -55,8 +55,25 @@ def within_cancellation_window(window_start: datetime, at: datetime) -> bool:
     return _utc(window_start) <= _utc(at) <= cancellation_window_end(window_start)
 
 
+class SeatBatch(BaseModel):
+    """Seats that share one refund deadline: Partner Center's
+    ``refundableQuantity.details[]`` (``quantity``, ``allowUntilDateTime``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    quantity: int = Field(ge=1)
+    allow_until: AwareDatetime
+
+
 class Subscription(BaseModel):
-    """A Microsoft subscription as the hub tracks it; ``window_start`` is purchase or renewal."""
+    """A Microsoft subscription as the hub tracks it; ``window_start`` is purchase or renewal.
+
+    ``seat_batches`` are the seats still refundable, each batch until 7 days after it was
+    added (at purchase, at renewal or mid-term; "New commerce cancellation policy").
+    ``cancellation_allowed_until_date`` is Partner Center's own deadline when it is known
+    (after a renewal the window opens when the renewal completes, up to a day after the term
+    end); it wins over the one computed from ``window_start``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -75,6 +92,8 @@ class Subscription(BaseModel):
     term_start: AwareDatetime
     term_end: AwareDatetime
     window_start: AwareDatetime
+    seat_batches: tuple[SeatBatch, ...] = ()
+    cancellation_allowed_until_date: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -92,8 +111,67 @@ class Subscription(BaseModel):
 
     @property
     def cancellation_allowed_until(self) -> datetime:
-        """Partner Center's ``cancellationAllowedUntilDate``."""
+        """Partner Center's ``cancellationAllowedUntilDate``: its own when known, else 7 days
+        after the purchase or renewal."""
+        if self.cancellation_allowed_until_date is not None:
+            return _utc(self.cancellation_allowed_until_date)
         return cancellation_window_end(self.window_start)
+
+    def cancellable(self, at: datetime) -> bool:
+        """Whether ``at`` is inside the cancellation window (both ends included)."""
+        return _utc(self.window_start) <= _utc(at) <= self.cancellation_allowed_until
+
+    def refundable_seats(self, at: datetime) -> int:
+        """Seats that may be removed with a refund at ``at``: every batch whose deadline has not
+        passed; without batches, every seat while the cancellation window is open."""
+        if not self.seat_batches:
+            return self.quantity if self.cancellable(at) else 0
+        at_utc = _utc(at)
+        return sum(b.quantity for b in self.seat_batches if at_utc <= _utc(b.allow_until))
+
+
+def _batch(quantity: int, added_at: datetime) -> SeatBatch:
+    return SeatBatch(quantity=quantity, allow_until=cancellation_window_end(added_at))
+
+
+def release_seats(
+    batches: tuple[SeatBatch, ...], seats: int, at: datetime
+) -> tuple[SeatBatch, ...]:
+    """The batches left after removing ``seats``, newest first, as Partner Center releases them
+    (the latest deadline is the one the customer is still surely within); lapsed ones drop."""
+    at_utc = _utc(at)
+    live = sorted(
+        (b for b in batches if at_utc <= _utc(b.allow_until)),
+        key=lambda b: b.allow_until,
+        reverse=True,
+    )
+    kept: list[SeatBatch] = []
+    for batch in live:
+        taken = min(batch.quantity, seats)
+        seats -= taken
+        if batch.quantity > taken:
+            kept.append(batch.model_copy(update={"quantity": batch.quantity - taken}))
+    return tuple(sorted(kept, key=lambda b: b.allow_until))
+
+
+def with_partner_center_windows(
+    sub: Subscription,
+    refundable: Iterable[tuple[int, datetime]],
+    cancellation_allowed_until: datetime | None,
+) -> Subscription:
+    """``sub`` with the windows Partner Center reports for it, which win over the hub's own:
+    ``refundableQuantity.details[]`` as (quantity, allowUntilDateTime) pairs and
+    ``cancellationAllowedUntilDate``."""
+    batches = tuple(
+        SeatBatch(quantity=q, allow_until=_utc(until)) for q, until in refundable if q > 0
+    )
+    return sub.model_copy(
+        update={
+            "seat_batches": batches or sub.seat_batches,
+            "cancellation_allowed_until_date": cancellation_allowed_until
+            or sub.cancellation_allowed_until_date,
+        }
+    )
 
 
 def provision(
@@ -122,6 +200,7 @@ def provision(
         term_start=start,
         term_end=add_months(start, TERM_MONTHS[line.term]),
         window_start=start,
+        seat_batches=(_batch(line.quantity, start),),
     )
 
 
@@ -325,16 +404,49 @@ def change_quantity(
             f"quantity {new_quantity} is above the maximum of {max_quantity}",
         )
     if new_quantity > sub.quantity:
-        return _change(sub, at, LifecycleKind.QUANTITY_INCREASED, None, quantity=new_quantity)
-    if not within_cancellation_window(sub.window_start, at):
+        added = new_quantity - sub.quantity
+        batches = (*sub.seat_batches, _batch(added, _utc(at))) if sub.seat_batches else ()
+        return _change(
+            sub,
+            at,
+            LifecycleKind.QUANTITY_INCREASED,
+            None,
+            quantity=new_quantity,
+            seat_batches=batches,
+        )
+    removed = sub.quantity - new_quantity
+    removable = sub.refundable_seats(at)
+    if removed > removable:
         return _reject(
             sub,
             at,
             ChangeRejectionCode.SEAT_REDUCTION_WINDOW_CLOSED,
-            _window_closed_reason(sub, at, "reducing seats"),
+            _seat_window_reason(sub, at, removed, removable),
         )
-    refund = _refund(sub, at, sub.quantity - new_quantity)
-    return _change(sub, at, LifecycleKind.QUANTITY_DECREASED, refund, quantity=new_quantity)
+    refund = _refund(sub, at, removed)
+    return _change(
+        sub,
+        at,
+        LifecycleKind.QUANTITY_DECREASED,
+        refund,
+        quantity=new_quantity,
+        seat_batches=release_seats(sub.seat_batches, removed, at),
+    )
+
+
+def _seat_window_reason(sub: Subscription, at: datetime, removed: int, removable: int) -> str:
+    if not sub.seat_batches:
+        return _window_closed_reason(sub, at, "reducing seats")
+    deadlines = ", ".join(
+        f"{b.quantity} until {_iso(b.allow_until)}"
+        for b in sub.seat_batches
+        if _utc(at) <= _utc(b.allow_until)
+    )
+    return (
+        f"removing {removed} seats at {_iso(at)}: only {removable} may still be removed "
+        f"({deadlines or 'none'}); seats can be reduced only within 7 days of purchase, "
+        "renewal or their addition"
+    )
 
 
 def suspend(sub: Subscription, at: datetime) -> Change | Rejected:
@@ -356,7 +468,7 @@ def cancel(sub: Subscription, at: datetime) -> Change | Rejected:
     allowed = frozenset({_S.ACTIVE, _S.SUSPENDED})
     if (rejected := _guard(sub, at, "cancel", allowed)) is not None:
         return rejected
-    if not within_cancellation_window(sub.window_start, at):
+    if not sub.cancellable(at):
         return _reject(
             sub,
             at,
@@ -421,6 +533,8 @@ def renew(sub: Subscription, at: datetime) -> Change | Rejected:
         term_start=start,
         term_end=add_months(start, TERM_MONTHS[sub.term]),
         window_start=start,
+        seat_batches=(_batch(sub.quantity, start),) if sub.seat_batches else (),
+        cancellation_allowed_until_date=None,
     )
 
 

@@ -13,6 +13,7 @@ from hub.domain.subscriptions import (
     ChangeRejectionCode,
     LifecycleKind,
     Rejected,
+    SeatBatch,
     Subscription,
     billing_period,
     cancel,
@@ -466,3 +467,76 @@ def test_lifecycle_fact_carries_the_ids_billing_needs():
         "c1",
     )
     assert fact.effective_at.tzinfo is UTC
+
+
+# --- seat batches: each added lot has its own 7 days ("New commerce cancellation policy") -------
+
+
+def _tracked(quantity=10):
+    return sub(quantity=quantity).model_copy(
+        update={"seat_batches": (SeatBatch(quantity=quantity, allow_until=PURCHASE + SEVEN_DAYS),)}
+    )
+
+
+def test_seats_added_mid_term_may_be_removed_within_seven_days_of_their_addition():
+    added_at = PURCHASE + timedelta(days=10)
+    grown = accepted(change_quantity(_tracked(), added_at, 15)).subscription
+    assert grown.refundable_seats(added_at) == 5
+    cut = accepted(change_quantity(grown, added_at + timedelta(days=2), 12))
+    assert cut.fact.kind is LifecycleKind.QUANTITY_DECREASED
+    assert cut.subscription.seat_batches == (
+        SeatBatch(quantity=2, allow_until=added_at + SEVEN_DAYS),
+    )
+
+
+def test_removing_more_seats_than_the_open_batches_hold_is_rejected():
+    added_at = PURCHASE + timedelta(days=10)
+    grown = accepted(change_quantity(_tracked(), added_at, 15)).subscription
+    refused = rejected(
+        change_quantity(grown, added_at + timedelta(days=2), 9),
+        ChangeRejectionCode.SEAT_REDUCTION_WINDOW_CLOSED,
+    )
+    assert "only 5 may still be removed" in refused.reason
+    late = added_at + SEVEN_DAYS + timedelta(seconds=1)
+    rejected(change_quantity(grown, late, 14), ChangeRejectionCode.SEAT_REDUCTION_WINDOW_CLOSED)
+
+
+def test_provisioned_subscription_tracks_its_purchase_batch():
+    order = Order(
+        order_id="o-1",
+        reseller_id="r1",
+        customer_id="c1",
+        lines=(
+            OrderLine(
+                product_id="P",
+                sku_id="S",
+                availability_id="A",
+                quantity=4,
+                term=Term.P1Y,
+                billing_cycle=BillingCycle.MONTHLY,
+            ),
+        ),
+        requested_at=PURCHASE,
+    )
+    s = provision(order, order.lines[0], "s-9", PURCHASE)
+    assert s.seat_batches == (SeatBatch(quantity=4, allow_until=PURCHASE + SEVEN_DAYS),)
+
+
+def test_partner_centers_cancellation_deadline_wins_over_the_computed_one():
+    # The renewal completed a day late: Partner Center allows cancelling until then.
+    late = sub().model_copy(
+        update={"cancellation_allowed_until_date": PURCHASE + SEVEN_DAYS + timedelta(hours=20)}
+    )
+    at = PURCHASE + SEVEN_DAYS + timedelta(hours=12)
+    assert not within_cancellation_window(late.window_start, at)
+    accepted(cancel(late, at))
+    rejected(cancel(sub(), at), ChangeRejectionCode.CANCELLATION_WINDOW_CLOSED)
+
+
+def test_partner_center_refundable_batches_replace_the_hubs_own():
+    from hub.domain.subscriptions import with_partner_center_windows
+
+    until = PURCHASE + timedelta(days=12)
+    s = with_partner_center_windows(_tracked(), [(3, until)], PURCHASE + SEVEN_DAYS)
+    assert s.seat_batches == (SeatBatch(quantity=3, allow_until=until),)
+    assert s.refundable_seats(PURCHASE + timedelta(days=11)) == 3
