@@ -1,13 +1,16 @@
-"""Three local nodes under failure: one broker SIGKILLed under acks=all load loses no
-acknowledged write and breaks no partition's order; with two down, writes fail."""
+"""Three local nodes: the launcher finds a running cluster, restarts a dead node and stops
+clean; under failure, one broker SIGKILLed under acks=all load loses no acknowledged write and
+breaks no partition's order, and with two down, writes fail."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +18,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from hub.errors import ConfigError
+from hub.ops import local_cluster, local_kafka
 from hub.ops.local_cluster import LocalCluster
 from hub.ops.local_kafka import live_brokers
+from hub.ops.local_service import pid_alive
 from tests.support.broker import kafka_cluster  # noqa: F401 - the fixture
 
 PARTITIONS = 6
@@ -229,6 +235,8 @@ async def test_one_broker_killed_under_acks_all_loses_nothing_and_two_down_stop_
     succeeded = [p for p, outcome in enumerate(outcomes) if not isinstance(outcome, BaseException)]
     assert not succeeded, f"acks=all writes to partitions {succeeded} succeeded on one broker"
     assert all(isinstance(outcome, KafkaError) for outcome in outcomes), outcomes
+    # A node without its quorum cannot shut down cleanly; SIGTERM would wait out the timeout.
+    await asyncio.to_thread(cluster.kill_node, victim)
 
 
 async def _all_in_sync(bootstrap: str, topic: str) -> bool:
@@ -239,3 +247,52 @@ async def _all_in_sync(bootstrap: str, topic: str) -> bool:
 async def _brokers_are(bootstrap: str, expected: set[int]) -> bool:
     # In a thread: the admin client it uses blocks, and the load must keep flowing meanwhile.
     return await asyncio.to_thread(live_brokers, bootstrap) == expected
+
+
+def test_a_second_start_finds_the_cluster_and_restarts_a_dead_node(tmp_path: Path) -> None:
+    data_dir = tmp_path / "cluster"
+    first = local_cluster.start_cluster(data_dir, die_with_parent=True)
+    try:
+        assert len(first.bootstrap.split(",")) == 3
+        again = local_cluster.start_cluster(data_dir, die_with_parent=True)
+        assert [node.pid for node in again.nodes] == [node.pid for node in first.nodes]
+        with pytest.raises(ConfigError, match="cluster runs from"):
+            local_kafka.start_broker(data_dir)
+
+        local_cluster.kill_node(data_dir, 3)
+        status = local_cluster.cluster_status(data_dir)
+        assert status is not None
+        assert [local_cluster.node_alive(node) for node in status.nodes] == [True, True, False]
+        healed = local_cluster.start_cluster(data_dir, die_with_parent=True)
+        assert healed.node(3).pid != first.node(3).pid
+        assert healed.node(3).port == first.node(3).port
+        assert all(local_cluster.node_alive(node) for node in healed.nodes)
+    finally:
+        assert local_cluster.stop_cluster(data_dir, timeout_s=20)
+    assert not any(pid_alive(node.pid) for node in healed.nodes)
+    assert local_cluster.cluster_status(data_dir) is None
+    assert not local_cluster.stop_cluster(data_dir)
+
+
+def _squat_node_two() -> socket.socket:
+    """A listening socket on a port P whose node-1 neighbours (P - 2, P + 1) are free, so a
+    cluster on ``port=P - 2, controller_port=P + 1`` fails exactly on node 2's port."""
+    for _ in range(20):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        if not any(local_kafka.port_in_use(port + delta) for delta in (-2, 1)):
+            sock.listen()
+            return sock
+        sock.close()
+    pytest.fail("no port with free neighbours found")
+
+
+def test_a_taken_node_port_is_refused_before_any_node_starts(tmp_path: Path) -> None:
+    with _squat_node_two() as squatter:
+        taken = squatter.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"node 2's port {taken} on 127.0.0.1 is already"):
+            local_cluster.start_cluster(
+                tmp_path / "cluster", port=taken - 2, controller_port=taken + 1
+            )
+    assert local_cluster.cluster_status(tmp_path / "cluster") is None
