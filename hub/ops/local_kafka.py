@@ -3,6 +3,8 @@
 Used by the test fixture, the demo and ``hub kafka start``. One broker per data directory: a
 second start finds the running one and returns it; a stale directory or a taken port is an
 error that says what to do. ``secure=True`` runs it with SASL/SCRAM and ACLs enforced.
+The jar fetch, port checks, storage format, JVM command line and readiness wait are public:
+``hub/ops/local_cluster.py`` runs several nodes with them.
 """
 
 from __future__ import annotations
