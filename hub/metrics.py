@@ -32,3 +32,19 @@ RETRIES = Counter("hub_retries_total", "Retries of a retriable failure", ["flow"
 CONSUMER_LAG = Gauge(
     "hub_consumer_lag_messages", "Messages behind the end of a partition", ["topic", "partition"]
 )
+JOURNAL_COMPLETIONS = Counter(
+    "hub_journal_completions_total",
+    "Journal entries a worker completed after a restart or rebalance (writes made again)",
+    ["flow"],
+)
+JOURNAL_ENTRY_BYTES = Histogram(
+    "hub_journal_entry_bytes",
+    "Size of each journal entry's body (a message's state writes)",
+    ["flow"],
+    buckets=(256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304),
+)
+STATE_REFUSED = Counter(
+    "hub_state_refused_total",
+    "Messages refused because a state value or output would not fit one Kafka record",
+    ["flow"],
+)

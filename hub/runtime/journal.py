@@ -1,134 +1,201 @@
-"""A message's table writes and outputs, kept in one entry before any of them is made.
+"""One journal per flow: a message's writes and outputs, kept in one entry before they are made.
 
-A worker's writes for one message travel several changelog records; a crash can land some of
-them and no commit, and the message is then processed again on tables that already hold part
-of its effects. Handlers that decide "done before?" from those tables then skip what was cut
-short, and the outputs they would have sent are lost. For an agent whose handlers are too
-intertwined to make every write idempotent on its own (support escalation: tickets, incidents,
-correlation state and Microsoft requests), ``Journal`` runs the handler on ``Buffered`` tables,
-keeps what it wrote and sent under the message's position in one entry, then makes the writes.
-A replay that finds the entry makes the same writes again and sends the same outputs; one that
-does not finds none of them (the entry goes first, and the producer hands records to Kafka in
-write order).
+Why it is sound on a cluster. A flow keeps all its state in one table, written only here, and a
+message's writes go to the changelog partition of the message's own partition. Kafka keeps the
+records of one partition in the order they were produced, whichever broker leads it, so a crash
+lands a *prefix* of that partition's writes. The journal writes each message's entry (its body in
+chunks, then a small head) before the writes themselves:
 
-Replaying an entry re-applies whole values, which is right only when messages are replayed in
-their first order: an agent of one input topic, one message at a time. The latest ``keep``
-entries of each partition are kept; older messages are long committed.
+- a crash before the head lands leaves none of the message's writes: the replay handles it anew;
+- a crash after it leaves the head and part of the writes, and only the head's message can be
+  incomplete, since nothing was written after it. Before the partition's next message after a
+  restart (or a rebalance) the journal *completes* the head: it makes the head's writes again.
+  They are whole values and nothing later overwrote them, so this is idempotent.
+
+Each message's outputs are kept under its id (the event id; the latest ``keep`` per partition):
+a redelivery or a replay of a message that was handled finds them and re-sends them instead of
+handling the message again. That is the flow's idempotency for redeliveries; what must hold for
+ever (a subscription billed once) is decided from the entity-keyed state itself.
+
+No value may approach the broker's record limit: a write or an output document larger than
+``max_value_bytes`` is refused before anything is written (``StateTooLarge``, not retriable: the
+message is dead-lettered with the reason and counted), and the entry's body is written in chunks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
+from hub.errors import HubError
+from hub.metrics import JOURNAL_COMPLETIONS, JOURNAL_ENTRY_BYTES, STATE_REFUSED
 from hub.runtime.pipeline import Emit
+from hub.runtime.state import Store, Txn, View
 from hub.runtime.stored_events import restore_emit, store_emit
 
 log = logging.getLogger(__name__)
-_DELETED = object()
-# Below Kafka's default limit of 1 MiB per record, with room for the record's framing.
-MAX_ENTRY_BYTES = 900_000
+
+# Well below Kafka's default record limit of 1 MiB (``max.message.bytes``), with room for
+# the record's key, headers and framing.
+MAX_VALUE_BYTES = 512_000
+CHUNK_CHARS = 256_000
 
 
-class Buffered(MutableMapping[str, Any]):
-    """A table whose writes wait until ``take``; reads see them as if made."""
+class StateTooLarge(HubError):
+    """A state value or a message's kept outputs would not fit one Kafka record."""
 
-    def __init__(self, base: MutableMapping[str, Any]) -> None:
-        self.base = base
-        self._pending: dict[str, Any] = {}
+    retriable = False
 
-    def __getitem__(self, key: str) -> Any:
-        if key in self._pending:
-            value = self._pending[key]
-            if value is _DELETED:
-                raise KeyError(key)
-            return value
-        return self.base[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._pending[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        if key not in self:
-            raise KeyError(key)
-        self._pending[key] = _DELETED
-
-    def __iter__(self) -> Iterator[str]:
-        for key in dict.fromkeys([*list(self.base.keys()), *self._pending]):
-            if self._pending.get(key) is not _DELETED and (
-                key in self._pending or key in self.base
-            ):
-                yield key
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def take(self) -> list[tuple[str, Any]]:
-        """The writes since the last ``take`` (``None`` deletes), which are then forgotten."""
-        writes = [(k, None if v is _DELETED else v) for k, v in self._pending.items()]
-        self._pending.clear()
-        return writes
+    def __init__(self, key: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"state value {key!r} would be {size} bytes, over the limit of {limit}: "
+            "the flow must key this state by entity or page it"
+        )
+        self.key, self.size, self.limit = key, size, limit
 
 
-def apply_writes(table: MutableMapping[str, Any], writes: Sequence[tuple[str, Any]]) -> None:
-    for key, value in writes:
-        if value is None:
-            table.pop(key, None)
-        else:
-            table[key] = value
+class JournalCorrupt(HubError):
+    """The head's body is not all there: the changelog lost records out of order."""
+
+    retriable = False
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
 
 
 class Journal:
-    """Runs handlers on ``tables`` (each ``Buffered``) and keeps each message's effects in
-    ``store`` (see the module docstring)."""
+    """A flow's state (``store``) and its journal; see the module docstring."""
 
     def __init__(
         self,
-        store: MutableMapping[str, Any],
-        tables: Mapping[str, Buffered],
-        keep: int = 256,
+        store: Store,
+        flow: str,
+        keep: int = 4096,
+        max_value_bytes: int = MAX_VALUE_BYTES,
+        chunk_chars: int = CHUNK_CHARS,
     ) -> None:
         self.store = store
-        self.tables = tables
+        self.flow = flow
         self.keep = keep
+        self.max_value_bytes = max_value_bytes
+        self.chunk_chars = chunk_chars
+        self._open: ContextVar[Txn | None] = ContextVar(f"journal:{flow}", default=None)
+        # partition -> the head this process made or completed: a head it does not know (a
+        # restart, a rebalance) is completed before the partition's next message.
+        self._completed: dict[int, int] = {}
+
+    # --- what handlers see -------------------------------------------------------------------
+
+    def view(self, name: str) -> View:
+        """The flow's entries under ``name|``, as a mapping (see ``View``)."""
+        return View(f"{name}|", self._current)
+
+    def _current(self, writing: bool) -> Store:
+        txn = self._open.get()
+        if txn is not None:
+            return txn
+        if writing:
+            raise RuntimeError(f"{self.flow} state written outside a journaled message")
+        return self.store
+
+    # --- running a message -------------------------------------------------------------------
 
     async def run(
-        self, partition: int, offset: int, handle: Callable[[], Awaitable[Sequence[Emit]]]
+        self,
+        partition: int,
+        message_id: str,
+        handle: Callable[[], Awaitable[Sequence[Emit]]],
     ) -> Sequence[Emit]:
-        """``handle()``'s outputs, its writes made; or what a run cut short kept, made again."""
-        key = f"{partition}:{offset}"
-        kept = self.store.get(key)
+        """``handle()``'s outputs with its writes made, or the outputs a first run kept."""
+        self.recover(partition)
+        kept = self.kept(partition, message_id)
         if kept is not None:
-            self._remember(partition, key)
-            self._make(kept["writes"])
-            return [restore_emit(doc) for doc in kept["emits"]]
+            return kept
+        txn = Txn(self.store)
+        token = self._open.set(txn)
         try:
             emits = await handle()
         finally:
-            writes = {name: table.take() for name, table in self.tables.items()}
-        made = {name: [list(w) for w in ws] for name, ws in writes.items() if ws}
-        entry = {"writes": made, "emits": [store_emit(e) for e in emits]}
-        size = len(json.dumps(entry, default=str))
-        if size <= MAX_ENTRY_BYTES:
-            self.store[key] = entry
-            self._remember(partition, key)
-        else:  # a changelog record that large would be refused: made unjournaled, and said so
-            log.warning("message %s is not journaled: its entry has %d bytes", key, size)
-        self._make(made)
+            self._open.reset(token)
+        self.commit(partition, txn, {message_id: emits})
         return emits
 
-    def _make(self, writes: Mapping[str, Sequence[Sequence[Any]]]) -> None:
-        for name, table_writes in writes.items():
-            apply_writes(self.tables[name].base, [(k, v) for k, v in table_writes])
+    def kept(self, partition: int, message_id: str) -> list[Emit] | None:
+        docs = self.store.get(self._key(partition, "e", message_id))
+        return None if docs is None else [restore_emit(doc) for doc in docs]
 
-    def _remember(self, partition: int, key: str) -> None:
-        index = f"index:{partition}"
-        keys = list(self.store.get(index) or [])
-        if keys[-1:] == [key]:
-            return  # remembered before (a replay)
-        keys = [k for k in keys if k != key] + [key]
-        for old in keys[: -self.keep]:
-            self.store.pop(old, None)
-        self.store[index] = keys[-self.keep :]
+    def recover(self, partition: int) -> None:
+        """Complete the partition's last entry unless this process made or completed it."""
+        head = self.store.get(self._key(partition, "h"))
+        seq = 0 if head is None else int(head["seq"])
+        if self._completed.get(partition) == seq:
+            return
+        if head is not None:
+            self._make(self._body(partition, head)["writes"])
+            JOURNAL_COMPLETIONS.labels(flow=self.flow).inc()
+            log.info("%s: completed journal entry %d of partition %d", self.flow, seq, partition)
+        self._completed[partition] = seq
+
+    def commit(self, partition: int, txn: Txn, outputs: Mapping[str, Sequence[Emit]]) -> None:
+        """Keep ``txn``'s writes and each message's outputs in one entry, then make them."""
+        head = self.store.get(self._key(partition, "h")) or {"seq": 0, "n": 0}
+        seq, n = int(head["seq"]) + 1, int(head["n"])
+        for message_id, emits in outputs.items():
+            slot = self._key(partition, "r", str(n % self.keep))
+            older = txn.get(slot)
+            if older is not None and older != message_id:
+                txn.delete(self._key(partition, "e", older))
+            txn.put(slot, message_id)
+            txn.put(self._key(partition, "e", message_id), [store_emit(e) for e in emits])
+            n += 1
+        writes = txn.writes()
+        for key, value in writes:
+            if value is not None:
+                size = _size(value)
+                if size > self.max_value_bytes:
+                    STATE_REFUSED.labels(flow=self.flow).inc()
+                    raise StateTooLarge(key, size, self.max_value_bytes)
+        body = json.dumps({"seq": seq, "writes": writes}, separators=(",", ":"))
+        JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(len(body))
+        chunks = [body[i : i + self.chunk_chars] for i in range(0, len(body), self.chunk_chars)]
+        for i, part in enumerate(chunks):
+            self.store.put(self._chunk(partition, seq, i), {"seq": seq, "part": part})
+        self.store.put(self._key(partition, "h"), {"seq": seq, "n": n, "chunks": len(chunks)})
+        self._make(writes)
+        self._completed[partition] = seq
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _body(self, partition: int, head: Mapping[str, Any]) -> dict[str, Any]:
+        parts = []
+        for i in range(int(head["chunks"])):
+            chunk = self.store.get(self._chunk(partition, int(head["seq"]), i))
+            if chunk is None or chunk.get("seq") != head["seq"]:
+                raise JournalCorrupt(
+                    f"{self.flow}: journal entry {head['seq']} of partition {partition} "
+                    f"lacks chunk {i}"
+                )
+            parts.append(str(chunk["part"]))
+        body: dict[str, Any] = json.loads("".join(parts))
+        return body
+
+    def _make(self, writes: Sequence[Sequence[Any]]) -> None:
+        for key, value in writes:
+            if value is None:
+                self.store.delete(key)
+            else:
+                self.store.put(key, value)
+
+    @classmethod
+    def _chunk(cls, partition: int, seq: int, index: int) -> str:
+        """Bodies alternate between two sets of chunk keys: a new entry's chunks never
+        overwrite those of the head it follows, which a crash may still need to complete."""
+        return cls._key(partition, "b", f"{seq % 2}|{index}")
+
+    @staticmethod
+    def _key(partition: int, kind: str, name: str = "") -> str:
+        return f"~j|{partition}|{kind}|{name}" if name else f"~j|{partition}|{kind}"

@@ -14,13 +14,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.errors import SchemaError
+from hub.errors import HubError, SchemaError
 from hub.metrics import EVENTS_IN, EVENTS_OUT, LEFT_TO_OWNER, PROCESSING_SECONDS, RETRIES
 from hub.runtime.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
+
+if TYPE_CHECKING:
+    from hub.runtime.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,17 @@ KeyedHandler = Callable[[Event, str], Awaitable[Sequence[Emit]]]
 # Called with (event, error, attempts) when a decoded event is about to be dead-lettered: what it
 # returns is sent first, so a flow can report the failure (e.g. ProvisioningFailed) as an event.
 FailureHandler = Callable[[Event, Exception, int], Awaitable[Sequence[Emit]]]
+
+
+# Kafka's default record limit is 1 MiB; an output this large is refused (dead-lettered with the
+# reason) before anything is sent, instead of failing inside the producer.
+MAX_OUTPUT_BYTES = 900_000
+
+
+class OutputTooLarge(HubError):
+    """An encoded output would not fit one Kafka record."""
+
+    retriable = False
 
 
 class Outcome(StrEnum):
@@ -84,6 +98,7 @@ class Pipeline:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         observer: bool = False,
+        journal: Journal | None = None,
     ) -> None:
         self.flow = flow
         self.codec = codec
@@ -95,6 +110,9 @@ class Pipeline:
         # Several flows read some topics; only the topic's owner dead-letters undecodable
         # messages, so each message still leaves with exactly one outcome.
         self.observer = observer
+        # The flow's state and journal: each message's writes and outputs are kept in one entry
+        # before they are made, and a redelivered message gets its kept outputs again.
+        self.journal = journal
         # Labelled metric children, looked up once per (topic, event type) instead of per message.
         self._events_in: dict[tuple[str, str], Any] = {}
         self._events_out: dict[tuple[str, str], Any] = {}
@@ -145,9 +163,7 @@ class Pipeline:
         attempt = 1
         while True:
             try:
-                emits = await handler(event)
-                # Encode everything before sending anything: a bad output sends nothing.
-                encoded = [(e, self.codec.encode(e.event)) for e in emits]
+                encoded = await self._handle(source, event, handler)
                 break
             except Exception as exc:  # noqa: BLE001 - nothing may escape: it would lose the message
                 if getattr(exc, "retriable", False) and attempt < self.retry.max_attempts:
@@ -162,6 +178,38 @@ class Pipeline:
         self._latency.observe(max(0.0, time.time() - event.event_time.timestamp()))
         return Outcome.PROCESSED
 
+    async def _handle(
+        self, source: SourceMessage, event: Event, handler: Handler
+    ) -> list[tuple[Emit, bytes]]:
+        """The handler's outputs, encoded; with a journal, its writes made (or a first run's
+        kept outputs). Everything is encoded before anything is written or sent."""
+        encoded: list[tuple[Emit, bytes]] | None = None
+
+        async def handle() -> Sequence[Emit]:
+            nonlocal encoded
+            emits = await handler(event)
+            encoded = self._encode(emits)
+            return emits
+
+        if self.journal is None:
+            await handle()
+        else:
+            emits = await self.journal.run(source.partition, str(event.event_id), handle)
+            if encoded is None:  # a redelivery: the outputs its first run kept
+                encoded = self._encode(emits)
+        assert encoded is not None
+        return encoded
+
+    def _encode(self, emits: Sequence[Emit]) -> list[tuple[Emit, bytes]]:
+        encoded = [(e, self.codec.encode(e.event)) for e in emits]
+        for emit, value in encoded:
+            if len(value) > MAX_OUTPUT_BYTES:
+                raise OutputTooLarge(
+                    f"{type(emit.event).__name__} to {emit.topic} would be {len(value)} bytes, "
+                    f"over the limit of {MAX_OUTPUT_BYTES}"
+                )
+        return encoded
+
     async def _send_all(self, encoded: Sequence[tuple[Emit, bytes]]) -> None:
         for emit, value in encoded:
             await self._send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
@@ -173,7 +221,7 @@ class Pipeline:
         """Send what ``on_failure`` makes of ``error``; the message is dead-lettered either way."""
         try:
             emits = await on_failure(event, error, attempts)
-            encoded = [(e, self.codec.encode(e.event)) for e in emits]
+            encoded = self._encode(emits)
         except Exception as exc:  # noqa: BLE001 - the dead letter below still records the cause
             log.warning("failure report of %s failed: %r", self.flow, exc)
             return

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from hub.runtime.dead_letter import DeadLetters, Headers
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Handler, Pipeline, RetryPolicy
+from hub.runtime.state import FaustStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.settings import Settings
@@ -60,10 +62,33 @@ class Context:
             raise ValueError(f"{command.__name__} already has an ops command handler")
         self.ops_handlers[command] = handler
 
+    def journal(self, flow: str) -> Journal:
+        """The flow's one state table and its journal (``hub.runtime.journal``). Only agents
+        reading topics co-partitioned with it (keyed alike, same partition count) may use it."""
+        table = self.app.Table(
+            f"{flow}-state",
+            partitions=self.settings.kafka_partitions,
+            # Raw keys (bytes in the store, sorted as the strings they are): prefix scans.
+            key_type=bytes,
+        )
+        return Journal(FaustStore(table), flow)
+
     def pipeline(
-        self, flow: str, retry: RetryPolicy | None = None, *, observer: bool = False
+        self,
+        flow: str,
+        retry: RetryPolicy | None = None,
+        *,
+        observer: bool = False,
+        journal: Journal | None = None,
     ) -> Pipeline:
-        """``observer``: this flow reads a topic another flow owns (and dead-letters for)."""
+        """``observer``: this flow reads a topic another flow owns (and dead-letters for);
+        ``journal``: the flow's state, written through it."""
         return Pipeline(
-            flow, self.codec, self.send, DeadLetters(self.send), retry, observer=observer
+            flow,
+            self.codec,
+            self.send,
+            DeadLetters(self.send),
+            retry,
+            observer=observer,
+            journal=journal,
         )

@@ -28,7 +28,7 @@ from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.domain.enums import Severity
 from hub.errors import HubError
 from hub.runtime.dead_letter import SourceMessage
-from hub.runtime.journal import Buffered, Journal
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit, Pipeline, event_headers
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import IncidentResolutionRequested
@@ -72,8 +72,9 @@ async def _drive(
     journal: Journal | None = None,
 ) -> None:
     """Events go through the pipeline; internal commands through ``on_command``, and a command
-    that fails is dead-lettered like any message. With a ``journal``, each message's writes and
-    outputs are kept first (see hub/runtime/journal.py)."""
+    that fails is dead-lettered like any message. With a ``journal`` (the pipeline's), each
+    command's writes and outputs are kept first too, under its position (hub/runtime/journal.py).
+    """
     async for item in stream.events():
         source = SourceMessage.from_faust(item.message)
         kind = command_kind(source.headers)
@@ -81,12 +82,14 @@ async def _drive(
         def kept(
             run: Callable[[], Awaitable[Sequence[Emit]]], at: SourceMessage = source
         ) -> Awaitable[Sequence[Emit]]:
-            return run() if journal is None else journal.run(at.partition, at.offset, run)
+            if journal is None:
+                return run()
+            return journal.run(at.partition, f"@{at.topic}:{at.partition}:{at.offset}", run)
 
         if kind is None:
 
             async def handle(event: Event, partition: int = source.partition) -> Sequence[Emit]:
-                result: Sequence[Emit] = await kept(lambda: handler(event, partition))
+                result: Sequence[Emit] = await handler(event, partition)
                 return result
 
             await pipeline.process(source, handle)
@@ -106,13 +109,9 @@ def register(app: faust.App, ctx: Context) -> None:
     catalog = ctx.topics
     tickets = app.Table("support-tickets", partitions=partitions, key_type=str)
     # The escalation agent's handlers write tickets, incidents and correlation state across
-    # external calls: each message's effects are journaled first (hub/runtime/journal.py).
-    records = Buffered(app.Table("support-escalations", partitions=partitions, key_type=str))
-    correlations = Buffered(app.Table("support-correlation", partitions=partitions, key_type=str))
-    journal = Journal(
-        app.Table("support-escalation-journal", partitions=partitions, key_type=str),
-        {"records": records, "correlations": correlations},
-    )
+    # external calls: its one state table is written through its journal (hub/runtime/journal.py).
+    journal = ctx.journal("support-escalation")
+    records, correlations = journal.view("records"), journal.view("correlations")
     intake = Intake(catalog, config, ctx.reference.view, tickets)
     microsoft = PartnerCenterServiceRequests(PartnerCenterConfig.from_settings(ctx.settings))
     escalations = Escalations(catalog, config, ctx.reference.view, records, correlations, microsoft)
@@ -139,7 +138,7 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.source(Topic.SUPPORT_CORRELATION), name="support.escalation", concurrency=1)
     async def escalation_agent(stream: Any) -> None:
-        pipeline = ctx.pipeline("support.escalation")
+        pipeline = ctx.pipeline("support.escalation", journal=journal)
         await _drive(stream, ctx, pipeline, escalations.handle, escalation_command, journal)
 
     async def resolve_incident(event: Event) -> Sequence[Emit]:

@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hub.runtime.state import MemoryStore
+
 T = TypeVar("T")
 Write = tuple[str, Any, Any]  # (table name, key, value); None deletes
 
@@ -63,3 +65,35 @@ def land(tables: T, writes: list[Write]) -> T:
         else:
             dict.__setitem__(table, key, copy.deepcopy(value))
     return tables
+
+
+# --- a flow's one table, written through its journal (hub/runtime/journal.py) ----------------
+# Every write of a partition goes to one changelog partition, in order, so a crash lands a
+# prefix of the store's write log, whatever broker leads that partition.
+
+
+class RecordingStore(MemoryStore):
+    """A ``MemoryStore`` that appends each write to ``log``, in order (``None`` deletes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, Any]] = []
+
+    def put(self, key: str, value: Any) -> None:
+        self.log.append((key, copy.deepcopy(value)))
+        super().put(key, value)
+
+    def delete(self, key: str) -> None:
+        self.log.append((key, None))
+        super().delete(key)
+
+
+def landed(writes: list[tuple[str, Any]]) -> MemoryStore:
+    """A store holding ``writes``, as the changelog restores it after a crash."""
+    store = MemoryStore()
+    for key, value in writes:
+        if value is None:
+            store.delete(key)
+        else:
+            store.put(key, copy.deepcopy(value))
+    return store

@@ -1,52 +1,51 @@
-"""A message's writes and outputs are kept first, so a replay after a crash makes them again."""
+"""A flow's journal: a message's writes and outputs kept in one entry first, so a replay after a
+crash at any write, or a redelivery, ends in the same state and outputs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from hub.runtime.journal import MAX_ENTRY_BYTES, Buffered, Journal
+from hub.runtime.journal import Journal, JournalCorrupt, StateTooLarge
 from hub.runtime.pipeline import Emit
+from hub.runtime.state import MemoryStore, Txn
 from hub.schemas.envelope import Event
 from tests.support import crash_cut
 from tests.support.samples import sample
 
-
-def test_buffered_reads_its_own_writes_and_hands_them_over_once() -> None:
-    base = {"a": 1, "b": 2}
-    table = Buffered(base)
-    table["a"] = 10
-    table["c"] = 3
-    del table["b"]
-    assert (table["a"], table.get("b"), sorted(table), len(table)) == (10, None, ["a", "c"], 2)
-    assert base == {"a": 1, "b": 2}  # nothing made yet
-    with pytest.raises(KeyError):
-        del table["b"]
-    assert table.take() == [("a", 10), ("c", 3), ("b", None)]
-    assert table.take() == []
-    assert dict(table) == base
-
-
-@dataclass
-class Tables:
-    journal: dict[str, Any] = field(default_factory=dict)
-    left: dict[str, Any] = field(default_factory=dict)
-    right: dict[str, Any] = field(default_factory=dict)
-
-
 EVENT: Event = sample("TicketOpened")
 
 
-def journal_over(tables: Tables) -> tuple[Journal, Buffered, Buffered]:
-    left, right = Buffered(tables.left), Buffered(tables.right)
-    return Journal(tables.journal, {"left": left, "right": right}), left, right
+def test_memory_store_scans_a_prefix_in_key_order() -> None:
+    store = MemoryStore({"b|2": 2, "a|1": 1, "b|1": 1, "c": 0})
+    store.put("b|0", 0)
+    store.delete("b|2")
+    assert list(store.scan("b|")) == [("b|0", 0), ("b|1", 1)]
+    assert list(store.scan("z")) == []
 
 
-async def handler(left: Buffered, right: Buffered) -> Sequence[Emit]:
-    """Decides "done" from its first write, as handlers do: a replay would skip the rest."""
+def test_a_transaction_reads_and_scans_its_own_writes_and_makes_none() -> None:
+    base = MemoryStore({"x|1": 1, "x|2": 2, "x|4": 4, "y|1": 9})
+    txn = Txn(base)
+    txn.put("x|3", 3)
+    txn.put("x|1", 10)
+    txn.delete("x|2")
+    txn.put("x|5", 5)
+    assert (txn.get("x|1"), txn.get("x|2"), txn.get("y|1")) == (10, None, 9)
+    assert list(txn.scan("x|")) == [("x|1", 10), ("x|3", 3), ("x|4", 4), ("x|5", 5)]
+    assert base.data == {"x|1": 1, "x|2": 2, "x|4": 4, "y|1": 9}
+    assert txn.writes() == [("x|3", 3), ("x|1", 10), ("x|2", None), ("x|5", 5)]
+    with pytest.raises(ValueError, match="delete the key"):
+        txn.put("x|6", None)
+
+
+async def seen_once(journal: Journal) -> Sequence[Emit]:
+    """Decides "done" from its first write, as handlers do: a replay that found only that
+    write would skip the rest, unless the journal completes it."""
+    left, right = journal.view("left"), journal.view("right")
     if "seen" in left:
         return []
     left["seen"] = True
@@ -56,71 +55,167 @@ async def handler(left: Buffered, right: Buffered) -> Sequence[Emit]:
     return [Emit("out", "k", EVENT)]
 
 
-async def test_a_replay_after_a_crash_at_any_write_makes_the_same_writes_and_outputs() -> None:
-    whole, log = crash_cut.recording(Tables)
-    dict.__setitem__(whole.right, "stale", 1)
-    journal, left, right = journal_over(whole)
-    expected = await journal.run(0, 7, lambda: handler(left, right))
-    assert [e.event for e in expected] == [EVENT]
-    assert whole.left == {"seen": True, "count": 1}
-    assert whole.right == {"last": str(EVENT.event_id)}
-    assert [(name, value is None) for name, _, value in log] == [
-        ("journal", False),
-        ("journal", False),
-        ("left", False),
-        ("left", False),
-        ("right", True),  # "stale" deleted
-        ("right", False),
-    ]
-    for cut in range(len(log)):
-        tables = crash_cut.land(crash_cut.recording(Tables)[0], log[:cut])
-        dict.__setitem__(tables.right, "stale", 1)
-        journal, left, right = journal_over(tables)
-        replayed = await journal.run(0, 7, lambda left=left, right=right: handler(left, right))
-        assert replayed == expected, f"cut at {cut}"
-        assert (tables.left, tables.right) == (whole.left, whole.right), f"cut at {cut}"
+def user_state(store: MemoryStore) -> dict[str, Any]:
+    return {k: v for k, v in store.data.items() if not k.startswith("~j|")}
+
+
+async def test_writes_are_made_after_the_entry_and_views_see_them() -> None:
+    store = crash_cut.RecordingStore()
+    store.put("right|stale", 1)
+    journal = Journal(store, "test")
+    emits = await journal.run(0, "m1", lambda: seen_once(journal))
+    assert [e.event for e in emits] == [EVENT]
+    assert user_state(store) == {
+        "left|seen": True,
+        "left|count": 1,
+        "right|last": str(EVENT.event_id),
+    }
+    written = [key for key, _ in store.log[1:]]
+    # body, head, then the message's kept outputs and the writes
+    assert written[:2] == ["~j|0|b|1|0", "~j|0|h"]
+    assert set(written[2:]) == {
+        "~j|0|r|0",
+        "~j|0|e|m1",
+        "left|seen",
+        "left|count",
+        "right|stale",
+        "right|last",
+    }
+
+
+async def test_a_redelivered_message_gets_its_first_outputs_and_changes_nothing() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test")
+    calls = 0
+
+    async def counted() -> Sequence[Emit]:
+        nonlocal calls
+        calls += 1
+        journal.view("n")["calls"] = calls
+        return [Emit("out", "k", EVENT)]
+
+    first = await journal.run(0, "m1", counted)
+    before = dict(store.data)
+    again = await Journal(store, "test").run(0, "m1", counted)  # even in a new process
+    assert (again, calls, store.data) == (first, 1, before)
+
+
+async def test_a_replay_after_a_crash_at_any_write_ends_in_the_uncut_state_and_outputs() -> None:
+    whole = crash_cut.RecordingStore()
+    whole.put("right|stale", 1)
+    journal = Journal(whole, "test")
+    await journal.run(0, "m0", lambda: _put(journal, "other", 1))
+    start = len(whole.log)
+    expected = await journal.run(0, "m1", lambda: seen_once(journal))
+    assert len(whole.log) - start > 4
+    for cut in range(start, len(whole.log) + 1):
+        store = crash_cut.landed(whole.log[:cut])
+        replay = Journal(store, "test")  # a restarted worker
+        replayed = await replay.run(0, "m1", lambda j=replay: seen_once(j))
+        assert replayed == expected, f"cut after {cut - start} writes"
+        assert store.data == whole.data, f"cut after {cut - start} writes"
+
+
+async def _put(journal: Journal, key: str, value: Any) -> Sequence[Emit]:
+    journal.view("x")[key] = value
+    return []
+
+
+async def test_a_restart_completes_the_last_entry_before_the_partitions_next_message() -> None:
+    """A crash landed the head and one write; the message was committed elsewhere (or another
+    message comes first): the next message still reads the whole of the last one's writes."""
+    whole = crash_cut.RecordingStore()
+    journal = Journal(whole, "test")
+
+    async def two_writes() -> Sequence[Emit]:
+        view = journal.view("x")
+        view["a"], view["b"] = 1, 2
+        return []
+
+    start = len(whole.log)
+    await journal.run(3, "m1", two_writes)
+    head = next(i for i, (k, _) in enumerate(whole.log) if k == "~j|3|h")
+    store = crash_cut.landed(whole.log[: head + 2])  # head, and the first of four writes
+    restarted = Journal(store, "test")
+    seen: dict[str, Any] = {}
+
+    async def reads() -> Sequence[Emit]:
+        seen.update(restarted.view("x").scan())
+        return []
+
+    await restarted.run(3, "m2", reads)
+    assert seen == {"a": 1, "b": 2}
+    assert start == 0
+
+
+async def test_a_large_entry_is_written_in_chunks_and_completed_from_them() -> None:
+    whole = crash_cut.RecordingStore()
+    journal = Journal(whole, "test", chunk_chars=1000)
+
+    async def many() -> Sequence[Emit]:
+        view = journal.view("x")
+        for i in range(200):
+            view[f"{i:04d}"] = "v" * 50
+        return []
+
+    await journal.run(0, "m1", many)
+    chunks = [k for k, _ in whole.log if k.startswith("~j|0|b|")]
+    assert len(chunks) > 10
+    head = next(i for i, (k, _) in enumerate(whole.log) if k == "~j|0|h")
+    store = crash_cut.landed(whole.log[: head + 1])
+    Journal(store, "test").recover(0)
+    assert store.data == whole.data
+
+
+async def test_a_head_without_its_chunks_is_reported_not_guessed() -> None:
+    store = MemoryStore({"~j|0|h": {"seq": 2, "n": 1, "chunks": 1}})
+    store.put("~j|0|b|0|0", {"seq": 0, "part": "{}"})
+    with pytest.raises(JournalCorrupt, match="lacks chunk 0"):
+        Journal(store, "test").recover(0)
+
+
+async def test_a_value_over_the_record_limit_is_refused_before_anything_is_written() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test", max_value_bytes=1000)
+
+    async def huge() -> Sequence[Emit]:
+        journal.view("x")["small"] = 1
+        journal.view("x")["big"] = "x" * 2000
+        return []
+
+    with pytest.raises(StateTooLarge, match=re.escape("'x|big' would be 2002 bytes")):
+        await journal.run(0, "m1", huge)
+    assert store.data == {}
 
 
 async def test_a_handler_that_fails_leaves_no_write_behind() -> None:
-    tables = Tables()
-    journal, left, _ = journal_over(tables)
+    store = MemoryStore()
+    journal = Journal(store, "test")
 
     async def fails() -> Sequence[Emit]:
-        left["half"] = True
+        journal.view("x")["half"] = True
         raise RuntimeError("Partner Center timed out")
 
     with pytest.raises(RuntimeError):
-        await journal.run(0, 1, fails)
-    assert (tables.left, tables.journal, left.take()) == ({}, {}, [])
+        await journal.run(0, "m1", fails)
+    assert store.data == {}
+    assert await journal.run(0, "m1", lambda: _put(journal, "whole", True)) == []
+    assert user_state(store) == {"x|whole": True}
 
 
-async def test_only_the_latest_entries_of_a_partition_are_kept() -> None:
-    tables = Tables()
-    journal, left, _ = journal_over(tables)
-    journal.keep = 3
-
-    async def write(n: int) -> Sequence[Emit]:
-        left[f"k{n}"] = n
-        return []
-
-    for offset in range(5):
-        await journal.run(0, offset, lambda n=offset: write(n))
-    await journal.run(1, 0, lambda: write(9))
-    assert sorted(tables.journal) == ["0:2", "0:3", "0:4", "1:0", "index:0", "index:1"]
-    assert tables.journal["index:0"] == ["0:2", "0:3", "0:4"]
+async def test_only_the_latest_kept_outputs_of_a_partition_are_kept() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test", keep=3)
+    for n in range(5):
+        await journal.run(0, f"m{n}", lambda n=n: _put(journal, f"k{n}", n))
+    await journal.run(1, "p1", lambda: _put(journal, "k9", 9))
+    kept = sorted(k for k in store.data if "|e|" in k)
+    assert kept == ["~j|0|e|m2", "~j|0|e|m3", "~j|0|e|m4", "~j|1|e|p1"]
 
 
-async def test_an_entry_too_large_for_a_record_is_made_without_the_journal(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    tables = Tables()
-    journal, left, _ = journal_over(tables)
-
-    async def huge() -> Sequence[Emit]:
-        left["big"] = "x" * (MAX_ENTRY_BYTES + 1)
-        return []
-
-    await journal.run(0, 1, huge)
-    assert tables.journal == {}
-    assert len(tables.left["big"]) == MAX_ENTRY_BYTES + 1
-    assert "not journaled" in caplog.text
+def test_state_is_read_outside_a_message_but_never_written() -> None:
+    store = MemoryStore({"x|a": 1})
+    view = Journal(store, "test").view("x")
+    assert (view["a"], dict(view), len(view)) == (1, {"a": 1}, 1)
+    with pytest.raises(RuntimeError, match="outside a journaled message"):
+        view["b"] = 2

@@ -17,7 +17,7 @@ from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, ResellerProfile
 from hub.domain.support.escalation import ServiceRequestPayload
 from hub.errors import ValidationFailed
-from hub.runtime.journal import Buffered, Journal
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import (
@@ -378,21 +378,16 @@ async def test_resolving_an_incident_resolves_every_linked_ticket_and_closes_the
 Message = Callable[[Escalations], Awaitable[Sequence[Emit]]]
 
 
-@dataclass
-class EscalationTables:
-    records: dict[str, Any] = field(default_factory=dict)
-    correlations: dict[str, Any] = field(default_factory=dict)
-    journal: dict[str, Any] = field(default_factory=dict)
-
-
 def journaled(
-    tables: EscalationTables, fake: FakeMicrosoft, threshold: int
+    store: crash_cut.MemoryStore, fake: FakeMicrosoft, threshold: int
 ) -> tuple[Journal, Escalations]:
     """Wired as the worker wires the escalation agent (hub/streams/support.py)."""
-    records, correlations = Buffered(tables.records), Buffered(tables.correlations)
+    journal = Journal(store, "support-escalation")
     config = SupportConfig(incident_threshold=threshold)
-    handler = Escalations(CATALOG, config, lambda: VIEW, records, correlations, fake)
-    return Journal(tables.journal, {"records": records, "correlations": correlations}), handler
+    handler = Escalations(
+        CATALOG, config, lambda: VIEW, journal.view("records"), journal.view("correlations"), fake
+    )
+    return journal, handler
 
 
 async def correlation_messages(*tickets: TicketOpened) -> list[Message]:
@@ -408,20 +403,20 @@ async def correlation_messages(*tickets: TicketOpened) -> list[Message]:
 async def replay_at_every_cut(messages: list[Message], threshold: int) -> list[Emit]:
     """Run ``messages``, then replay the last after a crash cut its writes at each point."""
     fake = FakeMicrosoft()
-    whole, log = crash_cut.recording(EscalationTables)
+    whole = crash_cut.RecordingStore()
     journal, handler = journaled(whole, fake, threshold)
     for offset, message in enumerate(messages[:-1]):
-        await journal.run(0, offset, lambda m=message: m(handler))
-    start = len(log)
-    last = len(messages) - 1
+        await journal.run(0, f"m{offset}", lambda m=message: m(handler))
+    start = len(whole.log)
+    last = f"m{len(messages) - 1}"
     expected = await journal.run(0, last, lambda: messages[-1](handler))
-    assert len(log) - start > 2, "the message writes next to nothing: nothing to cut short"
-    for cut in range(start, len(log)):
-        tables = crash_cut.land(crash_cut.recording(EscalationTables)[0], log[:cut])
-        journal, handler = journaled(tables, fake, threshold)
+    assert len(whole.log) - start > 2, "the message writes next to nothing: nothing to cut short"
+    for cut in range(start, len(whole.log)):
+        store = crash_cut.landed(whole.log[:cut])
+        journal, handler = journaled(store, fake, threshold)
         replayed = await journal.run(0, last, lambda h=handler: messages[-1](h))
         assert replayed == expected, f"cut after {cut - start} writes"
-        assert crash_cut.state(tables) == crash_cut.state(whole), f"cut after {cut - start}"
+        assert store.data == whole.data, f"cut after {cut - start}"
     return list(expected)
 
 

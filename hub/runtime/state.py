@@ -1,0 +1,218 @@
+"""A flow's one table, seen as an ordered key-value store scoped to the message's partition.
+
+Each flow keeps all its state in one faust table, written only through its journal
+(``hub.runtime.journal``), so every write of one reseller's message goes to one changelog
+partition, in order. Entity-keyed entries (``<kind>|<reseller>|<entity>``) take the place of
+per-reseller lists: a write touches one small value whatever the reseller's size, and a
+collection is read by a prefix scan of the partition's store (RocksDB keeps keys sorted).
+
+- ``Store``: what the journal needs of a table (get, put, delete, prefix scan).
+- ``MemoryStore``: a dict, for unit tests; ``FaustStore``: a faust table on RocksDB.
+- ``Txn``: one message's writes, held back until the journal makes them; reads see them.
+- ``View``: a ``MutableMapping`` over one key prefix of the flow's state, so a handler written
+  against plain tables reads and writes its message's transaction (or, outside a message, reads
+  the store).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any, Protocol
+
+# A deleted key inside a transaction (``None`` is a value a table may not hold).
+_DELETED: Any = object()
+
+
+class Store(Protocol):
+    """A partition-scoped key-value store with ordered prefix scans."""
+
+    def get(self, key: str) -> Any | None: ...
+
+    def put(self, key: str, value: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""
+        ...
+
+
+class MemoryStore:
+    """A ``Store`` on a dict with a sorted key list (unit tests, in-memory runs)."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = dict(data or {})
+        self._keys = sorted(self.data)
+
+    def get(self, key: str) -> Any | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        if key not in self.data:
+            bisect.insort(self._keys, key)
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        if key in self.data:
+            del self.data[key]
+            self._keys.pop(bisect.bisect_left(self._keys, key))
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        start = bisect.bisect_left(self._keys, prefix)
+        for key in list(self._keys[start:]):
+            if not key.startswith(prefix):
+                return
+            if key in self.data:
+                yield key, self.data[key]
+
+
+class FaustStore:
+    """A ``Store`` on a faust table (raw string keys), read and written inside an event.
+
+    faust's RocksDB store keeps one database per partition and reads the current event's
+    partition; a scan seeks that database to the prefix. faust has no range read of its own,
+    hence the reach into its store (``_db_for_partition``); any other store falls back to a
+    filtered, sorted pass over the table.
+    """
+
+    _OFFSET_KEY = b"__faust\x00offset__"
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str) -> Any | None:
+        return self.table.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self.table[key] = value
+
+    def delete(self, key: str) -> None:
+        if key in self.table:
+            del self.table[key]
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        data = self.table.data
+        partition = _current_partition()
+        if partition is None or not hasattr(data, "_db_for_partition"):
+            # Outside an event (a timer's read) every assigned partition is read.
+            found = []
+            for key, value in self.table.items():
+                text = key.decode() if isinstance(key, bytes) else str(key)
+                if text.startswith(prefix):
+                    found.append((text, value))
+            yield from sorted(found, key=lambda item: item[0])
+            return
+        db = data._db_for_partition(partition)
+        raw_prefix = prefix.encode()
+        for raw_key, raw_value in db.items(from_key=raw_prefix):
+            if not raw_key.startswith(raw_prefix):
+                return
+            if raw_key == self._OFFSET_KEY:
+                continue
+            yield raw_key.decode(), data._decode_value(raw_value)
+
+
+def _current_partition() -> int | None:
+    from faust.streams import current_event
+
+    event = current_event()
+    return None if event is None else int(event.message.partition)
+
+
+class Txn:
+    """One message's writes over ``base``: reads and scans see them; nothing is made until the
+    journal takes them (``writes``)."""
+
+    def __init__(self, base: Store) -> None:
+        self.base = base
+        self._pending: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any | None:
+        if key in self._pending:
+            value = self._pending[key]
+            return None if value is _DELETED else value
+        return self.base.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        if value is None:
+            raise ValueError(f"state value of {key!r} is None: delete the key instead")
+        self._pending[key] = value
+
+    def delete(self, key: str) -> None:
+        self._pending[key] = _DELETED
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        """The base's entries merged with this transaction's, in key order."""
+        pending = sorted((k, v) for k, v in self._pending.items() if k.startswith(prefix))
+        base = self.base.scan(prefix)
+        mine = iter(pending)
+        theirs = next(base, None)
+        own = next(mine, None)
+        while theirs is not None or own is not None:
+            if own is None or (theirs is not None and theirs[0] < own[0]):
+                assert theirs is not None
+                if theirs[0] not in self._pending:
+                    yield theirs
+                theirs = next(base, None)
+                continue
+            if theirs is not None and theirs[0] == own[0]:
+                theirs = next(base, None)
+            if own[1] is not _DELETED:
+                yield own
+            own = next(mine, None)
+
+    def writes(self) -> list[tuple[str, Any]]:
+        """The writes in the order first made (``None`` deletes)."""
+        return [(k, None if v is _DELETED else v) for k, v in self._pending.items()]
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+
+class View(MutableMapping[str, Any]):
+    """The entries of one prefix of a flow's state, as a mapping of the rest of the key.
+
+    ``current()`` names the store to use: the message's transaction while one is open, else the
+    store itself (reads outside a message, e.g. a timer's; writes there are a bug and fail).
+    Iterating scans the prefix: fine for small collections (an incident's tickets), never for a
+    reseller's book (key those by reseller and scan ``<reseller>|``).
+    """
+
+    def __init__(self, prefix: str, current: Callable[[bool], Store]) -> None:
+        self.prefix = prefix
+        self._current = current
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._current(False).get(self.prefix + key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._current(False).get(self.prefix + key)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._current(False).get(self.prefix + key) is not None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._current(True).put(self.prefix + key, value)
+
+    def __delitem__(self, key: str) -> None:
+        store = self._current(True)
+        if store.get(self.prefix + key) is None:
+            raise KeyError(key)
+        store.delete(self.prefix + key)
+
+    def scan(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        cut = len(self.prefix)
+        for key, value in self._current(False).scan(self.prefix + prefix):
+            yield key[cut:], value
+
+    def __iter__(self) -> Iterator[str]:
+        for key, _ in self.scan():
+            yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.scan())

@@ -1,0 +1,120 @@
+"""The pipeline with a flow's journal: writes made once, outputs re-sent on redelivery, and a
+state value or output too large for a Kafka record dead-lettered, never sent."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from hub.errors import RetriableError
+from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+from hub.runtime.journal import Journal
+from hub.runtime.pipeline import MAX_OUTPUT_BYTES, Emit, Outcome, Pipeline, RetryPolicy
+from hub.runtime.state import MemoryStore
+from hub.schemas.codec import Codec
+from hub.schemas.envelope import Event
+from tests.support.samples import sample
+
+Sent = list[tuple[str, bytes | None, bytes | None, Headers]]
+
+
+def _pipeline(sent: Sent, journal: Journal) -> Pipeline:
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        sent.append((topic, key, value, headers))
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    return Pipeline(
+        "test",
+        Codec(),
+        send,
+        DeadLetters(send),
+        RetryPolicy(max_attempts=3),
+        sleep=no_sleep,
+        rng=random.Random(1),
+        journal=journal,
+    )
+
+
+def _source(offset: int = 7) -> SourceMessage:
+    value = Codec().encode(sample("OrderAccepted"))
+    return SourceMessage("orders", 2, offset, b"contoso", value, [])
+
+
+async def test_a_redelivered_message_is_sent_again_without_being_handled_again() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test")
+    sent: Sent = []
+    handled: list[Event] = []
+
+    async def handler(event: Event) -> Sequence[Emit]:
+        handled.append(event)
+        journal.view("orders")[str(event.event_id)] = {"n": len(handled)}
+        return [Emit("status", "contoso", sample("OrderRejected"))]
+
+    pipeline = _pipeline(sent, journal)
+    assert await pipeline.process(_source(7), handler) is Outcome.PROCESSED
+    state = dict(store.data)
+    # The same event again, at another offset (a reseller's retry) and after a restart.
+    again = _pipeline(sent, Journal(store, "test"))
+    assert await again.process(_source(9), handler) is Outcome.PROCESSED
+    assert len(handled) == 1
+    assert store.data == state
+    assert [topic for topic, *_ in sent] == ["status", "status"]
+    assert sent[0][2] == sent[1][2]
+
+
+async def test_retries_start_from_a_clean_transaction() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test")
+    attempts = 0
+
+    async def handler(event: Event) -> Sequence[Emit]:
+        nonlocal attempts
+        attempts += 1
+        view = journal.view("n")
+        view["count"] = view.get("count", 0) + 1
+        if attempts < 3:
+            raise RetriableError("Partner Center busy")
+        return []
+
+    outcome = await _pipeline([], journal).process(_source(), handler)
+    assert (outcome, attempts, store.data["n|count"]) == (Outcome.PROCESSED, 3, 1)
+
+
+async def test_a_state_value_too_large_for_a_record_is_dead_lettered_and_writes_nothing() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test")
+    sent: Sent = []
+
+    async def handler(event: Event) -> Sequence[Emit]:
+        journal.view("book")["all"] = ["line"] * 200_000
+        return [Emit("status", "contoso", sample("OrderRejected"))]
+
+    outcome = await _pipeline(sent, journal).process(_source(), handler)
+    assert outcome is Outcome.DEAD_LETTERED
+    assert store.data == {}
+    assert [topic for topic, *_ in sent] == ["orders.dlq"]
+    reason = dict(sent[0][3])["dlq.error.message"].decode()
+    assert "'book|all' would be" in reason
+    assert "key this state by entity" in reason
+
+
+async def test_an_output_too_large_for_a_record_is_dead_lettered_not_sent() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test")
+    sent: Sent = []
+    rejected = sample("OrderRejected")
+    reason = rejected.reasons[0].model_copy(update={"message": "x" * 2000})
+    big = rejected.model_copy(update={"reasons": (reason,) * (MAX_OUTPUT_BYTES // 2000 + 1)})
+
+    async def handler(event: Event) -> Sequence[Emit]:
+        journal.view("x")["written"] = True
+        return [Emit("status", "contoso", big)]
+
+    outcome = await _pipeline(sent, journal).process(_source(), handler)
+    assert outcome is Outcome.DEAD_LETTERED
+    assert store.data == {}
+    assert [topic for topic, *_ in sent] == ["orders.dlq"]
+    assert dict(sent[0][3])["dlq.error.type"] == b"OutputTooLarge"
