@@ -1,14 +1,19 @@
 """``PartnerCenterClient``: the hub's port to Microsoft Partner Center (or its simulator).
 
 Customers for indirect resellers, new-commerce carts and orders, subscriptions, reconciliation
-lines and service requests. Errors are ``PartnerCenterError`` (an ``ExternalServiceError``).
+lines (v1 pages, and Microsoft Graph's async v2 export for billed periods after March 2025) and
+service requests. Errors are ``PartnerCenterError`` (an ``ExternalServiceError``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import quote
@@ -17,15 +22,21 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
+from hub.connectors.partner_center.auth import Audience, TokenProvider
 from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.connectors.partner_center.errors import PartnerCenterError
 from hub.connectors.partner_center.models import (
     TRANSACTION_RESELLER,
+    AttributeSet,
+    BilledReconciliationExportRequest,
     Cart,
     CartCheckoutResult,
     CartLineItem,
     Collection,
     Customer,
+    ExportManifest,
+    ExportOperation,
+    ExportStatus,
     Invoice,
     InvoiceLineItem,
     KeyValuePair,
@@ -45,6 +56,24 @@ M = TypeVar("M", bound=BaseModel)
 
 # Query the simulator understands for "the order placed with this idempotency key".
 IDEMPOTENCY_QUERY = "idempotencyKey"
+# Billed reconciliation of periods after this month comes only from the Graph v2 export
+# ("Billed invoice reconciliation API v2"); older periods keep the v1 line-item pages.
+LAST_V1_BILLED_PERIOD = date(2025, 3, 1)
+GRAPH_EXPORT_PATH = "/v1.0/reports/partners/billing/reconciliation/billed/export"
+
+
+def billed_period(invoice: Invoice) -> date:
+    """The first day of the month an invoice bills (the month before it is issued)."""
+    issued = invoice.invoice_date.date().replace(day=1)
+    return (
+        issued.replace(year=issued.year - 1, month=12)
+        if issued.month == 1
+        else (issued.replace(month=issued.month - 1))
+    )
+
+
+def uses_v2_export(invoice: Invoice) -> bool:
+    return billed_period(invoice) > LAST_V1_BILLED_PERIOD
 
 
 def nce_line(
@@ -89,11 +118,12 @@ class PartnerCenterClient:
         session: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
+        tokens: TokenProvider | None = None,
     ) -> None:
         self._config = config
         self._sleep = sleep
         self._transport = Transport(
-            config, registry=registry, session=session, rng=rng, sleep=sleep
+            config, registry=registry, session=session, rng=rng, sleep=sleep, tokens=tokens
         )
 
     async def start(self) -> None:
@@ -398,6 +428,85 @@ class PartnerCenterClient:
             correlation_id,
         )
 
+    def billed_lines(
+        self, invoice: Invoice, *, correlation_id: str
+    ) -> AsyncIterator[InvoiceLineItem]:
+        """Every line of a billed invoice: through the Graph v2 export for periods after March
+        2025, through the v1 pages for older ones."""
+        if uses_v2_export(invoice):
+            return self.export_billed_reconciliation(invoice.id, correlation_id=correlation_id)
+        return self.billed_line_items(invoice.id, correlation_id=correlation_id)
+
+    async def request_billed_export(
+        self,
+        invoice_id: str,
+        *,
+        correlation_id: str,
+        attribute_set: AttributeSet = AttributeSet.FULL,
+    ) -> ExportManifest:
+        """Ask Graph to export an invoice's billed reconciliation, poll the operation until it
+        succeeds, and return the manifest naming the blobs."""
+        request = BilledReconciliationExportRequest(
+            invoice_id=invoice_id, attribute_set=attribute_set
+        )
+        reply = await self._transport.send(
+            Operation.EXPORT_BILLED_RECONCILIATION,
+            "POST",
+            f"{self._config.graph_base}{GRAPH_EXPORT_PATH}",
+            correlation_id=correlation_id,
+            body=_wire(request),
+            audience=Audience.GRAPH,
+        )
+        location = reply.headers.get("Location")
+        if reply.status != 202 or not location:
+            raise PartnerCenterError(
+                "export request was not accepted with a Location",
+                operation=Operation.EXPORT_BILLED_RECONCILIATION,
+                status=reply.status,
+            )
+        for _ in range(self._config.export_max_polls):
+            reply = await self._transport.send(
+                Operation.GET_EXPORT_OPERATION,
+                "GET",
+                location,
+                correlation_id=correlation_id,
+                audience=Audience.GRAPH,
+            )
+            operation = _parse(ExportOperation, reply, Operation.GET_EXPORT_OPERATION)
+            if operation.status is ExportStatus.SUCCEEDED and operation.resource_location:
+                return operation.resource_location
+            if operation.status is ExportStatus.FAILED:
+                raise PartnerCenterError(
+                    f"export of {invoice_id} failed: {operation.error}",
+                    operation=Operation.GET_EXPORT_OPERATION,
+                    status=reply.status,
+                )
+            retry_after = reply.headers.get("Retry-After")
+            await self._sleep(_seconds(retry_after, self._config.export_poll_s))
+        raise PartnerCenterError(
+            f"export of {invoice_id} still running after {self._config.export_max_polls} polls",
+            operation=Operation.GET_EXPORT_OPERATION,
+            retriable=True,
+        )
+
+    async def export_billed_reconciliation(
+        self, invoice_id: str, *, correlation_id: str
+    ) -> AsyncIterator[InvoiceLineItem]:
+        """An invoice's lines through the v2 export: request, poll, download each blob (gzip
+        JSON lines, read with its shared access signature and no bearer token)."""
+        manifest = await self.request_billed_export(invoice_id, correlation_id=correlation_id)
+        for url in manifest.blob_urls():
+            reply = await self._transport.send(
+                Operation.DOWNLOAD_EXPORT_BLOB,
+                "GET",
+                url,
+                correlation_id=correlation_id,
+                audience=None,
+                raw=True,
+            )
+            for item in _blob_lines(reply.payload):
+                yield item
+
     async def _pages(
         self,
         operation: Operation,
@@ -474,6 +583,25 @@ class PartnerCenterClient:
             body=_wire(patch),
         )
         return _parse(ServiceRequest, reply, Operation.UPDATE_SERVICE_REQUEST)
+
+
+def _seconds(header: str | None, default: float) -> float:
+    try:
+        return max(0.0, float(header)) if header else default
+    except ValueError:
+        return default
+
+
+def _blob_lines(data: bytes) -> list[InvoiceLineItem]:
+    try:
+        text = gzip.decompress(data).decode("utf-8")
+        rows = [json.loads(ln, parse_float=Decimal) for ln in text.splitlines() if ln.strip()]
+        return [InvoiceLineItem.model_validate(row) for row in rows]
+    except (OSError, ValueError, ValidationError) as exc:
+        raise PartnerCenterError(
+            f"export blob is not gzip JSON lines of reconciliation rows ({type(exc).__name__})",
+            operation=Operation.DOWNLOAD_EXPORT_BLOB,
+        ) from exc
 
 
 def _subscription_path(customer_id: str, subscription_id: str) -> str:

@@ -5,12 +5,22 @@ Client and simulator share these, so the two cannot drift apart. Money is ``Deci
 
 from __future__ import annotations
 
-from datetime import datetime
+import csv
+import io
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from hub.domain.enums import BillingCycle, ChargeType, Severity, SubscriptionStatus, Term
 
@@ -208,48 +218,152 @@ class Collection(WireModel, Generic[T]):
     links: Links = Field(default_factory=Links)
 
 
-class InvoiceLineItem(WireModel):
-    """A new-commerce reconciliation line; names are the billing file's column names."""
+_CHARGE_TYPES = {ct.value.lower(): ct for ct in ChargeType}
+_CSV_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
-    partner_id: str = Field(alias="PartnerId")
-    customer_id: str = Field(alias="CustomerId")
-    customer_name: str = Field(default="", alias="CustomerName")
-    customer_domain_name: str = Field(default="", alias="CustomerDomainName")
-    customer_country: str = Field(default="", alias="CustomerCountry")
-    invoice_number: str = Field(default="", alias="InvoiceNumber")
-    mpn_id: str = Field(default="", alias="MpnId")
-    reseller_mpn_id: str = Field(default="", alias="ResellerMpnId")
-    order_id: str = Field(alias="OrderId")
-    order_date: datetime = Field(alias="OrderDate")
-    product_id: str = Field(alias="ProductId")
-    sku_id: str = Field(alias="SkuId")
-    availability_id: str = Field(alias="AvailabilityId")
-    sku_name: str = Field(default="", alias="SkuName")
-    product_name: str = Field(default="", alias="ProductName")
-    charge_type: ChargeType = Field(alias="ChargeType")
-    unit_price: Decimal = Field(alias="UnitPrice")
-    effective_unit_price: Decimal = Field(alias="EffectiveUnitPrice")
-    quantity: int = Field(alias="Quantity")
-    billable_quantity: int = Field(alias="BillableQuantity")
-    subtotal: Decimal = Field(alias="Subtotal")
-    tax_total: Decimal = Field(alias="TaxTotal")
-    total: Decimal = Field(alias="Total")
-    currency: str = Field(alias="Currency")
-    pricing_currency: str = Field(default="", alias="PricingCurrency")
-    pc_to_bc_exchange_rate: Decimal = Field(default=Decimal(1), alias="PCToBCExchangeRate")
-    price_adjustment_description: str = Field(default="", alias="PriceAdjustmentDescription")
-    publisher_name: str = Field(default="Microsoft Corporation", alias="PublisherName")
-    subscription_id: str = Field(alias="SubscriptionId")
-    subscription_description: str = Field(default="", alias="SubscriptionDescription")
-    subscription_start_date: datetime | None = Field(default=None, alias="SubscriptionStartDate")
-    subscription_end_date: datetime | None = Field(default=None, alias="SubscriptionEndDate")
-    charge_start_date: datetime = Field(alias="ChargeStartDate")
-    charge_end_date: datetime = Field(alias="ChargeEndDate")
-    term_and_billing_cycle: str = Field(alias="TermAndBillingCycle")
-    billing_frequency: str = Field(alias="BillingFrequency")
-    unit_type: str = Field(default="Licenses", alias="UnitType")
-    credit_reason_code: str = Field(default="", alias="CreditReasonCode")
-    reference_id: str = Field(default="", alias="ReferenceId")
+
+def _column(camel: str, *others: str, default: Any = ...) -> Any:
+    """A reconciliation column: camelCase as the JSON APIs send it (and as written here), the
+    file's PascalCase column name (CSV, Graph v2 export) and any ``others`` accepted too."""
+    pascal = camel[0].upper() + camel[1:]
+    return Field(default, alias=camel, validation_alias=AliasChoices(camel, pascal, *others))
+
+
+class InvoiceLineItem(WireModel):
+    """A new-commerce reconciliation line ("Modern invoice reconciliation file", "Get invoice
+    line items", "Billed invoice reconciliation" v2).
+
+    Reads every form Microsoft delivers: the v1 JSON (camelCase, numbers as strings or JSON
+    numbers, ``totalForCustomer``), the CSV file and the v2 export's lines (the file's column
+    names, ``Total``), decimal quantities (Azure rows), ``ChargeType`` in any letter case and a
+    numeric ``resellerMpnId``. Writes the camelCase JSON form. Money and quantities are
+    ``Decimal``; naive times are UTC.
+    """
+
+    partner_id: str = _column("partnerId")
+    customer_id: str = _column("customerId")
+    customer_name: str = _column("customerName", default="")
+    customer_domain_name: str = _column("customerDomainName", default="")
+    customer_country: str = _column("customerCountry", default="")
+    invoice_number: str = _column("invoiceNumber", default="")
+    mpn_id: str = _column("mpnId", default="")
+    reseller_mpn_id: str = _column("resellerMpnId", "Tier2MpnId", "tier2MpnId", default="")
+    order_id: str = _column("orderId", default="")
+    order_date: datetime = _column("orderDate")
+    product_id: str = _column("productId", default="")
+    sku_id: str = _column("skuId", default="")
+    availability_id: str = _column("availabilityId", default="")
+    sku_name: str = _column("skuName", default="")
+    product_name: str = _column("productName", default="")
+    charge_type: ChargeType = _column("chargeType")
+    unit_price: Decimal = _column("unitPrice")
+    effective_unit_price: Decimal = _column("effectiveUnitPrice")
+    quantity: Decimal = _column("quantity")
+    billable_quantity: Decimal = _column("billableQuantity")
+    subtotal: Decimal = _column("subtotal")
+    tax_total: Decimal = _column("taxTotal", default=Decimal(0))
+    total: Decimal = _column("totalForCustomer", "Total", "total")
+    currency: str = _column("currency")
+    pricing_currency: str = _column("pricingCurrency", default="")
+    pc_to_bc_exchange_rate: Decimal = _column(
+        "pcToBCExchangeRate", "PCToBCExchangeRate", default=Decimal(1)
+    )
+    pc_to_bc_exchange_rate_date: datetime | None = _column(
+        "pcToBCExchangeRateDate", "PCToBCExchangeRateDate", default=None
+    )
+    price_adjustment_description: str = _column("priceAdjustmentDescription", default="")
+    publisher_name: str = _column("publisherName", default="Microsoft Corporation")
+    subscription_id: str = _column("subscriptionId")
+    subscription_description: str = _column("subscriptionDescription", default="")
+    subscription_start_date: datetime | None = _column("subscriptionStartDate", default=None)
+    subscription_end_date: datetime | None = _column("subscriptionEndDate", default=None)
+    charge_start_date: datetime = _column("chargeStartDate")
+    charge_end_date: datetime = _column("chargeEndDate")
+    term_and_billing_cycle: str = _column("termAndBillingCycle", default="")
+    billing_frequency: str = _column("billingFrequency", default="")
+    unit_type: str = _column("unitType", default="Licenses")
+    credit_reason_code: str = _column("creditReasonCode", default="")
+    reference_id: str = _column("referenceId", default="")
+    promotion_id: str = _column("promotionId", default="")
+
+    @field_validator("charge_type", mode="before")
+    @classmethod
+    def _charge_type(cls, value: object) -> object:
+        if isinstance(value, str):
+            return _CHARGE_TYPES.get(value.replace(" ", "").lower(), value)
+        return value
+
+    @field_validator("reseller_mpn_id", "mpn_id", "order_id", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        # Microsoft's samples write an absent reseller as the number 0.
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return "" if value == 0 else str(value)
+        return "" if value is None else value
+
+    @field_validator("tax_total", "pc_to_bc_exchange_rate", mode="before")
+    @classmethod
+    def _blank_number(cls, value: object, info: ValidationInfo) -> object:
+        if value in (None, ""):
+            return Decimal(1) if info.field_name == "pc_to_bc_exchange_rate" else Decimal(0)
+        return value
+
+    @field_validator(
+        "order_date",
+        "pc_to_bc_exchange_rate_date",
+        "subscription_start_date",
+        "subscription_end_date",
+        "charge_start_date",
+        "charge_end_date",
+        mode="before",
+    )
+    @classmethod
+    def _when(cls, value: object) -> object:
+        if value == "":
+            return None
+        if isinstance(value, str) and (m := _CSV_DATE.match(value)):
+            month, day, year = (int(g) for g in m.groups())
+            return datetime(year, month, day, tzinfo=UTC)
+        return value
+
+    @field_validator(
+        "order_date",
+        "pc_to_bc_exchange_rate_date",
+        "subscription_start_date",
+        "subscription_end_date",
+        "charge_start_date",
+        "charge_end_date",
+    )
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+_FILE_COLUMNS = {
+    "totalForCustomer": "Total",
+    "pcToBCExchangeRate": "PCToBCExchangeRate",
+    "pcToBCExchangeRateDate": "PCToBCExchangeRateDate",
+}
+
+
+def file_row(item: InvoiceLineItem) -> dict[str, Any]:
+    """``item`` under the reconciliation file's column names (``PartnerId``, ``Total``,
+    ``PCToBCExchangeRate``, ...), numbers as decimal text, as the CSV file and the v2 export's
+    JSON lines carry them."""
+    row: dict[str, Any] = {}
+    for camel, value in item.model_dump(by_alias=True, mode="json").items():
+        column = _FILE_COLUMNS.get(camel, camel[0].upper() + camel[1:])
+        row[column] = "" if value is None else value
+    return row
+
+
+def read_reconciliation_csv(text: str) -> list[InvoiceLineItem]:
+    """The lines of a reconciliation file downloaded from Partner Center (CSV, column names
+    as the file has them)."""
+    rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    return [InvoiceLineItem.model_validate(row) for row in rows]
 
 
 class Invoice(WireModel):
@@ -290,3 +404,63 @@ class ServiceRequestPatch(WireModel):
 
     status: ServiceRequestStatus | None = None
     new_note: ServiceRequestNote | None = Field(default=None, alias="newNote")
+
+
+# -- Graph async v2 export of billed reconciliation ("Billed invoice reconciliation API v2") --
+
+
+class AttributeSet(StrEnum):
+    FULL = "full"
+    BASIC = "basic"
+
+
+class BilledReconciliationExportRequest(WireModel):
+    """The body of ``POST /reports/partners/billing/reconciliation/billed/export``."""
+
+    invoice_id: str = Field(alias="invoiceId")
+    attribute_set: AttributeSet = Field(default=AttributeSet.FULL, alias="attributeSet")
+
+
+class ExportBlob(WireModel):
+    name: str
+    partition_value: str = Field(default="default", alias="partitionValue")
+
+
+class ExportManifest(WireModel):
+    """Where the exported files are: ``rootDirectory/<blob name>?<sasToken>``, each a gzip
+    file of JSON lines (``dataFormat`` ``compressedJSONLines``)."""
+
+    id: str
+    schema_version: str = Field(default="2", alias="schemaVersion")
+    data_format: str = Field(default="compressedJSONLines", alias="dataFormat")
+    created_date_time: datetime | None = Field(default=None, alias="createdDateTime")
+    e_tag: str = Field(default="", alias="eTag")
+    partner_tenant_id: str = Field(default="", alias="partnerTenantId")
+    root_directory: str = Field(alias="rootDirectory")
+    sas_token: str = Field(alias="sasToken")
+    partition_type: str = Field(default="default", alias="partitionType")
+    blob_count: int = Field(alias="blobCount")
+    blobs: list[ExportBlob] = Field(default_factory=list)
+
+    def blob_urls(self) -> list[str]:
+        root = self.root_directory.rstrip("/")
+        return [f"{root}/{blob.name}?{self.sas_token.lstrip('?')}" for blob in self.blobs]
+
+
+class ExportStatus(StrEnum):
+    NOT_STARTED = "notStarted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ExportOperation(WireModel):
+    """``GET /reports/partners/billing/operations/{id}``: running until it succeeds with the
+    manifest in ``resourceLocation``, or fails with an ``error``."""
+
+    id: str
+    status: ExportStatus
+    created_date_time: datetime | None = Field(default=None, alias="createdDateTime")
+    last_action_date_time: datetime | None = Field(default=None, alias="lastActionDateTime")
+    resource_location: ExportManifest | None = Field(default=None, alias="resourceLocation")
+    error: dict[str, Any] | None = None

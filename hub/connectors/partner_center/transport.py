@@ -21,6 +21,7 @@ from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
 from hub.connectors.partner_center import wire_json
+from hub.connectors.partner_center.auth import Audience, TokenProvider
 from hub.connectors.partner_center.backoff import backoff_delay
 from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.connectors.partner_center.errors import (
@@ -77,8 +78,10 @@ class Transport:
         session: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
+        tokens: TokenProvider | None = None,
     ) -> None:
         self._config = config
+        self._tokens = tokens or config.token_provider()
         self._policy = config.retry_policy
         self._metrics = metrics_for(registry)
         self._session = session
@@ -113,12 +116,18 @@ class Transport:
         idempotency_key: str | None = None,
         headers: Mapping[str, str] | None = None,
         conflict_is_transient: bool = False,
+        audience: Audience | None = Audience.PARTNER_CENTER,
+        raw: bool = False,
     ) -> Reply:
-        """Send until a 2xx, a permanent error, or the attempt budget is spent."""
+        """Send until a 2xx, a permanent error, or the attempt budget is spent.
+
+        ``audience`` picks the bearer token (None sends none: a blob URL carries its own
+        shared access signature, and a token must not travel to another host). ``raw`` keeps
+        the body as bytes (a compressed export file).
+        """
         if self._session is None:
             raise ConfigError("PartnerCenterClient used before start()")
         request_headers = {
-            "Authorization": f"Bearer {self._config.token.get_secret_value()}",
             "Accept": "application/json",
             REQUEST_ID_HEADER: request_id_for(operation, idempotency_key),
             CORRELATION_ID_HEADER: correlation_id,
@@ -137,12 +146,16 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            if audience is not None:
+                # Asked on every attempt: a token may expire between retries.
+                bearer = await self._tokens.bearer(audience)
+                request_headers["Authorization"] = f"Bearer {bearer}"
             started = loop.time()
             try:
                 async with self._session.request(
                     method, url, params=params, data=data, headers=request_headers, timeout=timeout
                 ) as response:
-                    raw = await response.read()
+                    raw_body = await response.read()
                     status = response.status
                     reply_headers = CIMultiDict(response.headers)
             except TimeoutError:
@@ -151,12 +164,17 @@ class Transport:
                 reason = f"connection failed ({type(exc).__name__})"
                 failure = self._transient(operation, "connection_error", attempt, reason)
             else:
-                payload = _decode(raw)
+                payload = raw_body if raw else _decode(raw_body)
                 if 200 <= status < 300:
                     self._observe(operation, "success", started)
                     return Reply(status=status, headers=reply_headers, payload=payload)
                 failure = self._http_failure(
-                    operation, status, payload, reply_headers, attempt, conflict_is_transient
+                    operation,
+                    status,
+                    _decode(raw_body) if raw else payload,
+                    reply_headers,
+                    attempt,
+                    conflict_is_transient,
                 )
             self._observe(operation, failure.outcome, started)
             self._metrics.errors.labels(operation, failure.code_label).inc()

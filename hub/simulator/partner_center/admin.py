@@ -83,6 +83,31 @@ class SimulatorAdmin:
             body["referenceId"] = reference_id
         return InvoiceLineItem.model_validate(await self._call("POST", "/admin/lines/adjust", body))
 
+    async def set_exchange_rate(self, billing: str, pricing: str, rate: Decimal) -> None:
+        """Subscriptions billed in ``billing`` bought from now on are priced in ``pricing``,
+        converted at ``rate`` (PCToBCExchangeRate)."""
+        body = {"billingCurrency": billing, "pricingCurrency": pricing, "rate": str(rate)}
+        await self._call("POST", "/admin/exchange-rates", body)
+
+    async def credit(
+        self,
+        subscription_id: str,
+        amount: Decimal,
+        *,
+        reason: str = "Service level agreement credit",
+        key: str | None = None,
+    ) -> InvoiceLineItem:
+        """Microsoft credits the partner ``amount`` (billing currency) for a subscription: a
+        ``customerCredit`` line; the same ``key`` twice posts one line."""
+        body: dict[str, object] = {
+            "subscriptionId": subscription_id,
+            "amount": str(amount),
+            "creditReasonCode": reason,
+        }
+        if key is not None:
+            body["key"] = key
+        return InvoiceLineItem.model_validate(await self._call("POST", "/admin/credits", body))
+
     async def microsoft_updates_service_request(
         self, request_id: str, *, status: str | None = None, note: str | None = None
     ) -> ServiceRequest:

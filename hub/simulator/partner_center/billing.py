@@ -55,10 +55,25 @@ def prorated_unit_price(unit_price: Decimal, days: int, period_days: int) -> Dec
     return share.quantize(_EFFECTIVE_PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def line_subtotal(effective_unit_price: Decimal, billable_quantity: int, currency: str) -> Decimal:
-    """Round the unit price down to minor units first, then multiply (Microsoft's formula)."""
+def line_subtotal(
+    effective_unit_price: Decimal,
+    billable_quantity: int,
+    currency: str,
+    exchange_rate: Decimal = Decimal(1),
+) -> Decimal:
+    """``ROUNDDOWN(EffectiveUnitPrice x PCToBCExchangeRate, 2) x BillableQuantity``: the
+    licence formula of "Modern invoice reconciliation file", in the billing ``currency``."""
     quantum = Decimal(1).scaleb(-exponent(currency))
-    return effective_unit_price.quantize(quantum, rounding=ROUND_DOWN) * billable_quantity
+    unit = effective_unit_price * exchange_rate
+    return unit.quantize(quantum, rounding=ROUND_DOWN) * billable_quantity
+
+
+def pricing_unit_price(unit_price: Decimal, exchange_rate: Decimal) -> Decimal:
+    """A billing-currency price in the pricing currency (``PCToBCExchangeRate`` converts it
+    back); six decimals, as Microsoft writes prices."""
+    if exchange_rate == 1:
+        return unit_price
+    return (unit_price / exchange_rate).quantize(_EFFECTIVE_PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 def tax_on(subtotal: Decimal, rate: Decimal, currency: str) -> Decimal:

@@ -13,6 +13,7 @@ from hub.connectors.partner_center.models import Invoice, InvoiceLineItem
 from hub.domain.enums import ChargeType
 from hub.simulator.partner_center.billing import (
     line_subtotal,
+    pricing_unit_price,
     prorated_unit_price,
     tax_on,
 )
@@ -41,6 +42,9 @@ class ChargeContext:
     billing_frequency: str
     subscription_start: datetime
     subscription_end: datetime
+    # Priced in another currency than billed: Microsoft's PricingCurrency and PCToBCExchangeRate.
+    pricing_currency: str = ""
+    exchange_rate: Decimal = Decimal(1)
 
 
 @dataclass
@@ -58,14 +62,17 @@ class LedgerLine:
     tax_rate: Decimal
     invoice_number: str = ""
     refund: bool = False
+    credit_reason_code: str = ""
 
     def render(self) -> InvoiceLineItem:
         ctx = self.context
-        effective = prorated_unit_price(self.unit_price, self.days, self.period_days)
+        rate = ctx.exchange_rate
+        unit_price = pricing_unit_price(self.unit_price, rate)
+        effective = prorated_unit_price(unit_price, self.days, self.period_days)
         if self.refund:
             # The refund line of a seat change: negative EffectiveUnitPrice, the old quantity.
             effective = -effective
-        subtotal = line_subtotal(effective, self.billable_quantity, ctx.currency)
+        subtotal = line_subtotal(effective, self.billable_quantity, ctx.currency, rate)
         tax = tax_on(subtotal, self.tax_rate, ctx.currency)
         return InvoiceLineItem(
             partner_id=ctx.partner_id,
@@ -84,16 +91,19 @@ class LedgerLine:
             sku_name=ctx.sku_name,
             product_name=ctx.product_name,
             charge_type=self.charge_type,
-            unit_price=self.unit_price,
+            unit_price=unit_price,
             effective_unit_price=effective,
-            quantity=abs(self.billable_quantity),
-            billable_quantity=self.billable_quantity,
+            quantity=Decimal(abs(self.billable_quantity)),
+            billable_quantity=Decimal(self.billable_quantity),
             subtotal=subtotal,
             tax_total=tax,
             total=subtotal + tax,
             currency=ctx.currency,
-            pricing_currency=ctx.currency,
-            pc_to_bc_exchange_rate=Decimal(1),
+            pricing_currency=ctx.pricing_currency or ctx.currency,
+            pc_to_bc_exchange_rate=rate,
+            pc_to_bc_exchange_rate_date=self.charge_start.replace(
+                day=1, hour=0, minute=0, second=0, microsecond=0
+            ),
             subscription_id=ctx.subscription_id,
             subscription_description=ctx.product_name,
             subscription_start_date=ctx.subscription_start,
@@ -102,6 +112,7 @@ class LedgerLine:
             charge_end_date=self.charge_end,
             term_and_billing_cycle=ctx.term_and_billing_cycle,
             billing_frequency=ctx.billing_frequency,
+            credit_reason_code=self.credit_reason_code,
             reference_id=self.reference_id,
         )
 
@@ -144,6 +155,7 @@ class Ledger:
         posted_at: datetime,
         tax_rate: Decimal,
         refund: bool = False,
+        credit_reason_code: str = "",
     ) -> LedgerLine:
         line = LedgerLine(
             reference_id=str(uuid.uuid4()),
@@ -158,6 +170,7 @@ class Ledger:
             posted_at=posted_at,
             tax_rate=tax_rate,
             refund=refund,
+            credit_reason_code=credit_reason_code,
         )
         self.lines.append(line)
         return line

@@ -1,7 +1,10 @@
 """A stateful Partner Center simulator over HTTP (aiohttp) with fault injection and admin calls.
 
-Speaks the adapter's resource shapes under ``/v1``; ``/admin`` moves the clock, injects faults
-and price differences, sets Microsoft's side of service requests, and reports state for tests.
+Speaks the adapter's resource shapes under ``/v1`` and Microsoft Graph's billed reconciliation
+export under ``/v1.0/reports/partners/billing`` (its blobs under ``/exports``); ``/admin`` moves
+the clock, injects faults and price differences, sets exchange rates (a second, pricing,
+currency), posts Microsoft's credits, sets Microsoft's side of service requests, and reports
+state for tests.
 Customers are billed in one fixed currency (the built-in sample) or, given ``currency=None``,
 each in its market's currency from a catalogue with per-currency prices (``--reference``).
 Extension beyond Microsoft: ``X-Idempotency-Key`` is persisted, and
@@ -31,9 +34,11 @@ from pydantic import BaseModel, ValidationError
 from hub.connectors.partner_center import wire_json
 from hub.connectors.partner_center.errors import ErrorCode
 from hub.connectors.partner_center.models import (
+    BilledReconciliationExportRequest,
     Cart,
     Collection,
     Customer,
+    ExportStatus,
     InvoiceLineItem,
     KeyValuePair,
     Link,
@@ -57,6 +62,12 @@ from hub.simulator.partner_center.catalog import (
     sample_catalog,
 )
 from hub.simulator.partner_center.errors import SimError
+from hub.simulator.partner_center.exports import (
+    BLOBS_PATH,
+    EXPORT_PATH,
+    OPERATIONS_PATH,
+    Exports,
+)
 from hub.simulator.partner_center.faults import (
     Fault,
     FaultKind,
@@ -152,6 +163,7 @@ class PartnerCenterSimulator:
             tax_rate=tax_rate,
         )
         self.faults = FaultPlan(faults)
+        self.exports = Exports()
         self._token = token
 
     def app(self) -> web.Application:
@@ -199,8 +211,21 @@ class PartnerCenterSimulator:
                 Operation.UPDATE_SERVICE_REQUEST,
             ),
         ]
+        api += [
+            ("POST", EXPORT_PATH, self._export, Operation.EXPORT_BILLED_RECONCILIATION),
+            (
+                "GET",
+                OPERATIONS_PATH + "/{operation_id}",
+                self._export_status,
+                Operation.GET_EXPORT_OPERATION,
+            ),
+        ]
         for method, path, handler, operation in api:
             router.add_route(method, path, handler, name=operation.value)
+        # Blob storage: no bearer token, the shared access signature in the query instead.
+        router.add_get(BLOBS_PATH + "/{manifest_id}/{blob}", self._blob)
+        router.add_post("/admin/exchange-rates", self._admin_exchange_rate)
+        router.add_post("/admin/credits", self._admin_credit)
         router.add_get("/admin/state", self._admin_state)
         router.add_post("/admin/faults", self._admin_add_faults)
         router.add_delete("/admin/faults", self._admin_clear_faults)
@@ -394,6 +419,40 @@ class PartnerCenterSimulator:
         )
         return _json(body)
 
+    # -- Graph async v2: billed reconciliation export -----------------------------------------
+
+    async def _export(self, request: web.Request) -> web.Response:
+        body = await _body(request, BilledReconciliationExportRequest)
+        lines = self.state.ledger.invoice_lines(body.invoice_id)
+        if lines is None:
+            raise SimError.not_found(f"invoice {body.invoice_id}")
+        operation_id = self.exports.start(
+            body.invoice_id, [line.render() for line in lines], self.state.now()
+        )
+        location = f"{_base_url(request)}{OPERATIONS_PATH}/{operation_id}"
+        return web.Response(status=202, headers={"Location": location, "Retry-After": "1"})
+
+    async def _export_status(self, request: web.Request) -> web.Response:
+        operation = self.exports.status(
+            request.match_info["operation_id"], _base_url(request), self.state.now()
+        )
+        if operation is None:
+            raise SimError.not_found(f"operation {request.match_info['operation_id']}")
+        response = _json(operation)
+        if operation.status in (ExportStatus.NOT_STARTED, ExportStatus.RUNNING):
+            response.headers["Retry-After"] = "1"
+        return response
+
+    async def _blob(self, request: web.Request) -> web.Response:
+        data = self.exports.blob(
+            request.match_info["manifest_id"],
+            request.match_info["blob"],
+            request.query.get("sig", ""),
+        )
+        if data is None:
+            return web.Response(status=403, text="AuthenticationFailed")
+        return web.Response(body=data, content_type="application/octet-stream")
+
     # -- service requests --------------------------------------------------------------------
 
     async def _create_sr(self, request: web.Request) -> web.Response:
@@ -474,6 +533,46 @@ class PartnerCenterSimulator:
             raise SimError.not_found("a line matching the selection")
         return _json(line)
 
+    async def _admin_exchange_rate(self, request: web.Request) -> web.Response:
+        """Bill ``billingCurrency`` priced in ``pricingCurrency`` at ``rate``
+        (PCToBCExchangeRate), for subscriptions bought from now on."""
+        payload = await _admin_body(request)
+        try:
+            billing = str(payload["billingCurrency"]).upper()
+            pricing = str(payload["pricingCurrency"]).upper()
+            rate = Decimal(str(payload["rate"]))
+        except (KeyError, InvalidOperation) as exc:
+            raise SimError(
+                400, ErrorCode.BAD_REQUEST, "billingCurrency, pricingCurrency and rate needed"
+            ) from exc
+        if rate <= 0:
+            raise SimError(400, ErrorCode.BAD_REQUEST, "rate must be positive")
+        if billing == pricing:
+            self.state.exchange_rates.pop(billing, None)
+        else:
+            self.state.exchange_rates[billing] = (pricing, rate)
+        return _admin_json(
+            {
+                b: {"pricingCurrency": p, "rate": r}
+                for b, (p, r) in self.state.exchange_rates.items()
+            }
+        )
+
+    async def _admin_credit(self, request: web.Request) -> web.Response:
+        """Microsoft credits the partner ``amount`` (billing currency) for a subscription."""
+        payload = await _admin_body(request)
+        try:
+            subscription_id = str(payload["subscriptionId"])
+            amount = Decimal(str(payload["amount"]))
+        except (KeyError, InvalidOperation) as exc:
+            raise SimError(400, ErrorCode.BAD_REQUEST, "subscriptionId and amount needed") from exc
+        reason = str(payload.get("creditReasonCode") or "Service level agreement credit")
+        key = payload.get("key")
+        line = self.state.post_credit(
+            subscription_id, amount, reason, None if key is None else str(key)
+        )
+        return _json(line.render(), 201)
+
     async def _admin_service_request(self, request: web.Request) -> web.Response:
         payload = await _admin_body(request)
         try:
@@ -488,6 +587,10 @@ class PartnerCenterSimulator:
             request.match_info["sr_id"], patch, author="Microsoft Support"
         )
         return _json(updated)
+
+
+def _base_url(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
 
 
 @dataclass

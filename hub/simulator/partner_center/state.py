@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -25,7 +25,7 @@ from hub.connectors.partner_center.models import (
     ServiceRequestPatch,
     ServiceRequestStatus,
 )
-from hub.domain.enums import BillingCycle, Term
+from hub.domain.enums import BillingCycle, ChargeType, Term
 from hub.simulator.partner_center.billing import (
     TERM_MONTHS,
     add_months,
@@ -33,7 +33,7 @@ from hub.simulator.partner_center.billing import (
 )
 from hub.simulator.partner_center.catalog import Catalog, SimCatalogItem
 from hub.simulator.partner_center.errors import SimError
-from hub.simulator.partner_center.ledger import ChargeContext, Ledger
+from hub.simulator.partner_center.ledger import ChargeContext, Ledger, LedgerLine
 from hub.simulator.partner_center.markets import market_currency
 from hub.simulator.partner_center.subscriptions import (
     SubscriptionBook,
@@ -93,6 +93,10 @@ class SimulatorState:
     ledger: Ledger = field(default_factory=Ledger)
     # The last requests' identifying headers, so tests can see what a retry repeated.
     recent: deque[dict[str, str | None]] = field(default_factory=lambda: deque(maxlen=200))
+    # billing currency -> (pricing currency, PCToBCExchangeRate): lines of subscriptions
+    # billed in that currency are priced in the other one, as Microsoft prices in USD and bills
+    # in local currency. A rate applies to subscriptions bought after it is set.
+    exchange_rates: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
     # (scope, key) -> id of what that key created; a repeat returns that, never a new one.
     _keys: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -290,6 +294,9 @@ class SimulatorState:
             subscription_start=now,
             subscription_end=add_months(now, TERM_MONTHS[term]),
         )
+        if currency in self.exchange_rates:
+            pricing, rate = self.exchange_rates[currency]
+            context = replace(context, pricing_currency=pricing, exchange_rate=rate)
         record = SubscriptionRecord(
             id=subscription_id,
             customer_id=customer.id,
@@ -330,6 +337,39 @@ class SimulatorState:
         if period == "previous":
             return add_months(start, -1), start
         return start, add_months(start, 1)
+
+    def post_credit(
+        self, subscription_id: str, amount: Decimal, reason: str, key: str | None
+    ) -> LedgerLine:
+        """A credit Microsoft gives the partner for a subscription (an SLA credit, say): a
+        ``customerCredit`` line with a negative amount in the billing currency, dated now.
+        A repeated ``key`` posts nothing new."""
+        existing = self._replay("credit", key)
+        if existing is not None:
+            return next(line for line in self.ledger.lines if line.reference_id == existing)
+        record = self.subscriptions.records.get(subscription_id)
+        if record is None:
+            raise SimError.not_found(f"subscription {subscription_id}")
+        if amount <= 0:
+            raise SimError(400, ErrorCode.BAD_REQUEST, "a credit amount is positive")
+        now = self.now()
+        # A credit is in the billing currency: no conversion.
+        context = replace(record.context, pricing_currency="", exchange_rate=Decimal(1))
+        line = self.ledger.post(
+            context,
+            ChargeType.CUSTOMER_CREDIT,
+            unit_price=-amount,
+            days=1,
+            period_days=1,
+            billable_quantity=1,
+            charge_start=now,
+            charge_end=now,
+            posted_at=now,
+            tax_rate=self.tax_rate,
+            credit_reason_code=reason,
+        )
+        self._remember("credit", key, line.reference_id)
+        return line
 
     def close_invoices(self) -> list[Invoice]:
         """Invoice every unbilled line posted before this month began, one per currency."""
