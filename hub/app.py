@@ -36,9 +36,15 @@ FAUST_TUNING: dict[str, Any] = {
 
 def stream_modules() -> Sequence[StreamModule]:
     """The flows this worker runs, each a ``register(app, ctx)`` function."""
-    from hub.streams import billing, credits, orders, support
+    from hub.streams import billing, credits, ingress_gateway, orders, support
 
-    return (orders.register, billing.register, support.register, credits.register)
+    return (
+        orders.register,
+        billing.register,
+        support.register,
+        credits.register,
+        ingress_gateway.register,
+    )
 
 
 def build_codec(settings: Settings) -> Codec:

@@ -221,7 +221,8 @@ async def change_subscriptions(env: DemoEnvironment, state: DemoState) -> str:
             day = on_day
             at = state.started + timedelta(days=on_day)
             change = SubscriptionChangeRequested(
-                **state.envelope(sub.reseller_id, at),
+                # Sent now, asked for the story's day: the hub admits events sent about now.
+                **state.envelope(sub.reseller_id),
                 change_id=f"chg-{order_key}-{state.run_id}",
                 customer_id=sub.customer_id,
                 subscription_id=sub.subscription_id,

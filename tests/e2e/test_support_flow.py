@@ -35,8 +35,18 @@ from tests.support.e2e import envelope, events_in, read_events, wait_until
 
 CODEC = Codec()
 BRAND = Brand(display_name="Woodgrove IT", signature="Ihr Woodgrove-Team", reply_to="hilfe@wg.de")
+
+
+def _last_wednesday_morning() -> datetime:
+    """The latest Wednesday 10:00 UTC before now: within the week the hub admits event times."""
+    now = datetime.now(UTC)
+    day = now - timedelta(days=(now.weekday() - 2) % 7)
+    at = day.replace(hour=10, minute=0, second=0, microsecond=0)
+    return at if at <= now else at - timedelta(days=7)
+
+
 # A Wednesday when Berlin's team is on shift: the desk route does not depend on the test's hour.
-DESK_HOURS = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)
+DESK_HOURS = _last_wednesday_morning()
 
 
 def reseller(reseller_id: str, mode: SupportMode) -> ResellerProfile:

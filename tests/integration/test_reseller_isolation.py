@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -29,9 +30,16 @@ from hub.connectors.kafka_acl import apply_acls
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
 from hub.ops import local_kafka
-from hub.topics import PartnerTopic, Topic, TopicCatalog
+from hub.schemas.codec import Codec
+from hub.schemas.envelope import Event
+from hub.schemas.events.ingress import IngressRejected, PaymentAdviceRecorded, PaymentConfirmed
+from hub.schemas.events.orders import OrderAccepted, OrderHeld
+from hub.streams.ingress import WRITER_HEADER
+from hub.topics import INGRESS, PartnerTopic, Topic, TopicCatalog
+from tests.support import ingress_world as world
 
 PREFIX = "iso."
+CODEC = Codec()
 CATALOG = TopicCatalog(PREFIX)
 PASSWORDS = {
     "hub": "hub-pass-0123456789",
@@ -156,12 +164,15 @@ async def test_a_reseller_cannot_read_hub_internal_topics(secure_broker: SecureB
             )
 
 
-async def test_a_reseller_writes_ingress_but_not_internal_or_partner_topics(
+async def test_a_reseller_writes_its_own_ingress_but_not_internal_or_partner_topics(
     secure_broker: SecureBroker,
 ) -> None:
     reseller_a = secure_broker.auth("reseller-A")
-    await _produce(secure_broker, reseller_a, CATALOG.name(Topic.ORDERS), b"an order")
+    for kind in INGRESS:
+        await _produce(secure_broker, reseller_a, CATALOG.ingress("A", kind), b"an order")
     for topic in (
+        *(CATALOG.name(kind) for kind in INGRESS),  # shared: only the hub's gateway writes
+        *(CATALOG.ingress("B", kind) for kind in INGRESS),
         CATALOG.name(Topic.INVOICES),
         CATALOG.name(Topic.ORDER_DECISIONS),
         CATALOG.partner("A", PartnerTopic.BILLING),
@@ -282,5 +293,164 @@ async def test_a_hub_worker_joins_the_secure_broker_with_its_settings_credential
             assert asyncio.get_running_loop().time() < deadline, worker.log_tail()
             await asyncio.sleep(1)
         assert PASSWORDS["hub"] not in worker.log_tail(1_000_000)
+    finally:
+        worker.stop()
+
+
+# -- ingress trust: a reseller can say only what it may say, about itself ----------------------
+
+
+async def _send_as(
+    broker: SecureBroker,
+    user: str,
+    records: list[tuple[str, str | None, Event, list[tuple[str, bytes]]]],
+) -> None:
+    """(topic, key, event, headers) written by ``user``, in order."""
+    async with kafka_io.producer(broker.bootstrap, auth=broker.auth(user)) as client:
+        for topic, key, event, headers in records:
+            await (
+                await client.send(
+                    topic,
+                    CODEC.encode(event),
+                    key=key.encode() if key else None,
+                    headers=headers,
+                )
+            )
+
+
+async def _events(broker: SecureBroker, topic: str) -> list[Event]:
+    records = await kafka_io.read_all(broker.bootstrap, topic, auth=broker.auth("hub"))
+    return [CODEC.decode(r.value) for r in records if r.value]
+
+
+async def _wait(what: str, check: Any, worker: Any, timeout_s: float = 120) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (found := await check()):
+        assert worker.running(), worker.log_tail()
+        assert asyncio.get_running_loop().time() < deadline, f"no {what}:\n{worker.log_tail()}"
+        await asyncio.sleep(1)
+    return found
+
+
+async def test_a_reseller_can_act_only_for_itself_and_forged_hub_documents_change_nothing(
+    secure_broker: SecureBroker, tmp_path: Path
+) -> None:
+    from hub.ops.worker_process import WorkerProcess
+
+    catalog = TopicCatalog("trust.")
+    hub = secure_broker.auth("hub")
+    await apply_topics(secure_broker.bootstrap, catalog.all(["A", "B"]), auth=hub)
+    await apply_acls(secure_broker.bootstrap, acl_bindings(catalog, ["A", "B"]), auth=hub)
+    await kafka_io.publish(
+        secure_broker.bootstrap, CODEC, world.reference(catalog, ("A", "B")), auth=hub
+    )
+    worker = WorkerProcess(
+        secure_broker.bootstrap,
+        tmp_path,
+        topic_prefix="trust.",
+        app_id="trust-worker",
+        env={
+            "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "HUB_KAFKA_SASL_USERNAME": "hub",
+            "HUB_KAFKA_SASL_PASSWORD": PASSWORDS["hub"],
+            "HUB_PARTNER_CENTER_URL": "http://127.0.0.1:9",  # nothing needs Microsoft here
+        },
+    )
+    try:
+        await asyncio.to_thread(worker.start().wait_ready)
+        # The broker: A writes neither the shared ingress topics nor B's own.
+        for kind in INGRESS:
+            for name in (catalog.name(kind), catalog.ingress("B", kind)):
+                with pytest.raises(TopicAuthorizationFailedError):
+                    await _produce(secure_broker, secure_broker.auth("reseller-A"), name, b"x")
+        # A's own topics: B's order, ticket, change and payment by every key and header, and
+        # every hub document A might forge to raise its credit or lift a hold.
+        refused: list[tuple[str, str | None, Event, list[tuple[str, bytes]]]] = []
+        for kind in INGRESS:
+            for key in ("A", "B", None):
+                for header in (None, b"A", b"B"):
+                    headers = [] if header is None else [(WRITER_HEADER, header)]
+                    event = world.of_reseller("B", kind)
+                    refused.append((catalog.ingress("A", kind), key, event, headers))
+            for name in world.FORGED:
+                refused.append((catalog.ingress("A", kind), "A", world.forged(name, "A"), []))
+        advice = world.payment("A", 100_000)
+        await _send_as(
+            secure_broker,
+            "reseller-A",
+            [*refused, (catalog.ingress("A", Topic.PAYMENTS), "A", advice, [])],
+        )
+        status_a = catalog.partner("A", PartnerTopic.STATUS)
+        expected = {str(event.event_id) for _, _, event, _ in refused}
+
+        async def all_reported() -> Any:
+            reports = [
+                e for e in await _events(secure_broker, status_a) if isinstance(e, IngressRejected)
+            ]
+            seen = {str(r.rejected_event_id) for r in reports}
+            return reports if expected <= seen else None
+
+        reports = await _wait("a rejection for every refused record", all_reported, worker)
+        assert len(reports) == len(expected)
+        assert {r.code for r in reports} == {"ResellerIdentityMismatch", "HubDocumentFromReseller"}
+        assert all(r.reseller_id == "A" for r in reports)
+        for kind in INGRESS:
+            letters = await kafka_io.read_all(
+                secure_broker.bootstrap, catalog.dead_letter(catalog.name(kind)), auth=hub
+            )
+            assert len(letters) == sum(1 for t, *_ in refused if t == catalog.ingress("A", kind))
+        # Nothing reached B, and no decision, route or document came of a refused record.
+        for partner_kind in PartnerTopic:
+            assert await _events(secure_broker, catalog.partner("B", partner_kind)) == []
+        for topic in (Topic.ORDER_DECISIONS, Topic.SUPPORT_EVENTS, Topic.SUBSCRIPTION_EVENTS):
+            assert await _events(secure_broker, catalog.name(topic)) == []
+
+        # The advice is recorded, and frees nothing: the probe order over the limit is held.
+        async def advice_recorded() -> Any:
+            billing = await _events(secure_broker, catalog.partner("A", PartnerTopic.BILLING))
+            return [e for e in billing if isinstance(e, PaymentAdviceRecorded)]
+
+        await _wait("the advice recorded", advice_recorded, worker)
+        decisions = catalog.name(Topic.ORDER_DECISIONS)
+
+        async def decision_of(order: Event) -> Any:
+            async def found() -> Any:
+                for e in await _events(secure_broker, decisions):
+                    if getattr(e, "order_id", None) == getattr(order, "order_id", ""):
+                        return e
+                return None
+
+            return await _wait("a decision on the probe order", found, worker)
+
+        base = world.order("A", world.PROBE_SEATS)
+        await _send_as(
+            secure_broker, "reseller-A", [(catalog.ingress("A", Topic.ORDERS), "A", base, [])]
+        )
+        assert isinstance(await decision_of(base), OrderAccepted)
+        # Over the limit with the first order's commitment: held, unless a forged credit counted.
+        probe = world.order("A", world.PROBE_SEATS)
+        await _send_as(
+            secure_broker, "reseller-A", [(catalog.ingress("A", Topic.ORDERS), "A", probe, [])]
+        )
+        assert isinstance(await decision_of(probe), OrderHeld)
+
+        # Finance confirms the payment: now the same order fits.
+        await kafka_io.publish(
+            secure_broker.bootstrap,
+            CODEC,
+            [kafka_io.Outgoing(catalog.name(Topic.OPS_COMMANDS), "A", world.confirmation(advice))],
+            auth=hub,
+        )
+
+        async def confirmed() -> Any:
+            collections = await _events(secure_broker, catalog.name(Topic.COLLECTIONS))
+            return [e for e in collections if isinstance(e, PaymentConfirmed)]
+
+        await _wait("the confirmation", confirmed, worker)
+        again = world.order("A", world.PROBE_SEATS)
+        await _send_as(
+            secure_broker, "reseller-A", [(catalog.ingress("A", Topic.ORDERS), "A", again, [])]
+        )
+        assert isinstance(await decision_of(again), OrderAccepted)
     finally:
         worker.stop()
