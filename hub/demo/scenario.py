@@ -139,8 +139,14 @@ def order_events(state: DemoState) -> list[tuple[str, OrderRequested]]:
 
 
 async def place_orders(env: DemoEnvironment, state: DemoState) -> str:
+    from decimal import Decimal
+
     from hub.schemas.events.orders import OrderAccepted, OrderHeld, OrderRejected
 
+    async with SimulatorAdmin(env.simulator_url) as admin:
+        # Microsoft prices in US dollars and bills British customers in pounds: their lines
+        # carry PricingCurrency USD and PCToBCExchangeRate 0.8.
+        await admin.set_exchange_rate("GBP", "USD", Decimal("0.8"))
     orders = order_events(state)
     await publish(
         env.bootstrap,
@@ -415,10 +421,31 @@ async def service_credit(env: DemoEnvironment, state: DemoState) -> str:
         "USD=1.08",
     )
     n = await _settled(env, Topic.CREDITS_ALLOCATED, ServiceCreditAllocated)
+    await microsoft_credits(env)
     return (
         f"claim evidence prepared for incident {incident.incident_id[:8]}; Microsoft's 25% "
         f"credit passed through as {n} allocation(s) to the affected customers"
     )
+
+
+async def microsoft_credits(env: DemoEnvironment) -> None:
+    """Microsoft's side of the approved credit: a customerCredit line for each subscription
+    credited, which reconciliation matches against the hub's pass-through."""
+    from decimal import Decimal
+
+    from hub.domain.money import exponent
+    from hub.schemas.events.credits import ServiceCreditAllocated
+
+    allocations = [
+        e
+        for e in await decoded(env, env.topics.name(Topic.CREDITS_ALLOCATED))
+        if isinstance(e, ServiceCreditAllocated) and e.subscription_id
+    ]
+    async with SimulatorAdmin(env.simulator_url) as admin:
+        for a in allocations:
+            assert a.subscription_id is not None
+            amount = Decimal(a.amount_minor).scaleb(-exponent(a.currency))
+            await admin.credit(a.subscription_id, amount, key=a.allocation_id, on=a.event_time)
 
 
 # --- billing ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
@@ -96,9 +97,11 @@ class SimulatorAdmin:
         *,
         reason: str = "Service level agreement credit",
         key: str | None = None,
+        on: datetime | None = None,
     ) -> InvoiceLineItem:
         """Microsoft credits the partner ``amount`` (billing currency) for a subscription: a
-        ``customerCredit`` line; the same ``key`` twice posts one line."""
+        ``customerCredit`` line dated ``on`` (the simulator's now by default); the same ``key``
+        twice posts one line."""
         body: dict[str, object] = {
             "subscriptionId": subscription_id,
             "amount": str(amount),
@@ -106,6 +109,8 @@ class SimulatorAdmin:
         }
         if key is not None:
             body["key"] = key
+        if on is not None:
+            body["date"] = on.isoformat()
         return InvoiceLineItem.model_validate(await self._call("POST", "/admin/credits", body))
 
     async def microsoft_updates_service_request(

@@ -568,8 +568,14 @@ class PartnerCenterSimulator:
             raise SimError(400, ErrorCode.BAD_REQUEST, "subscriptionId and amount needed") from exc
         reason = str(payload.get("creditReasonCode") or "Service level agreement credit")
         key = payload.get("key")
+        try:
+            on = datetime.fromisoformat(str(payload["date"])) if "date" in payload else None
+        except ValueError as exc:
+            raise SimError(400, ErrorCode.BAD_REQUEST, "date must be ISO 8601") from exc
+        if on is not None and on.tzinfo is None:
+            raise SimError(400, ErrorCode.BAD_REQUEST, "date needs a time zone")
         line = self.state.post_credit(
-            subscription_id, amount, reason, None if key is None else str(key)
+            subscription_id, amount, reason, None if key is None else str(key), on
         )
         return _json(line.render(), 201)
 

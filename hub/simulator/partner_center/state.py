@@ -339,11 +339,16 @@ class SimulatorState:
         return start, add_months(start, 1)
 
     def post_credit(
-        self, subscription_id: str, amount: Decimal, reason: str, key: str | None
+        self,
+        subscription_id: str,
+        amount: Decimal,
+        reason: str,
+        key: str | None,
+        on: datetime | None = None,
     ) -> LedgerLine:
         """A credit Microsoft gives the partner for a subscription (an SLA credit, say): a
-        ``customerCredit`` line with a negative amount in the billing currency, dated now.
-        A repeated ``key`` posts nothing new."""
+        ``customerCredit`` line with a negative amount in the billing currency, dated ``on``
+        (now by default). A repeated ``key`` posts nothing new."""
         existing = self._replay("credit", key)
         if existing is not None:
             return next(line for line in self.ledger.lines if line.reference_id == existing)
@@ -352,7 +357,7 @@ class SimulatorState:
             raise SimError.not_found(f"subscription {subscription_id}")
         if amount <= 0:
             raise SimError(400, ErrorCode.BAD_REQUEST, "a credit amount is positive")
-        now = self.now()
+        now = self.now() if on is None else on.astimezone(UTC)
         # A credit is in the billing currency: no conversion.
         context = replace(record.context, pricing_currency="", exchange_rate=Decimal(1))
         line = self.ledger.post(
