@@ -22,6 +22,7 @@ class Refusal(StrEnum):
     HUB_DOCUMENT = "HubDocumentFromReseller"
     NO_WRITER = "WriterNotIdentified"
     IDENTITY_MISMATCH = "ResellerIdentityMismatch"
+    AUTHOR = "AuthorNotAllowed"
     EVENT_TIME = "EventTimeOutOfWindow"
     DATE = "DateOutOfRange"
     QUANTITY = "QuantityOutOfRange"
@@ -86,6 +87,9 @@ class Claim:
     dates: Sequence[tuple[str, datetime, DateKind]] = ()
     quantities: Sequence[QuantityClaim] = ()
     amounts: Sequence[tuple[str, int]] = ()
+    # Who the event says wrote it (a ticket update's author): a reseller speaks only as itself
+    # or its customer, never as the distributor's desk or Microsoft.
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class Rules:
     allowed: frozenset[str]
     hub_documents: frozenset[str]
     limits: Limits = field(default_factory=Limits)
+    authors: frozenset[str] = frozenset({"customer", "reseller"})
     # Catalogue item id -> (min, max) quantity, or None if the item is not known.
     quantity_range: Callable[[str], tuple[int, int] | None] = lambda _item: None
 
@@ -119,6 +124,7 @@ def admit(claim: Claim, writer: Writer, rules: Rules, now: datetime) -> Inadmiss
     return (
         _type_refusal(claim, rules)
         or _identity_refusal(claim, writer)
+        or _author_refusal(claim, rules)
         or _time_refusal(claim, rules.limits, now)
         or _quantity_refusal(claim, rules)
         or _amount_refusal(claim, rules.limits)
@@ -168,6 +174,17 @@ def _identity_refusal(claim: Claim, writer: Writer) -> Inadmissible | None:
     if writer.header is not None and writer.header != writer.key:
         return _mismatch("header", writer.header, f"the message key {writer.key!r}")
     return None
+
+
+def _author_refusal(claim: Claim, rules: Rules) -> Inadmissible | None:
+    if claim.author is None or claim.author in rules.authors:
+        return None
+    return Inadmissible(
+        Refusal.AUTHOR,
+        "author",
+        claim.author,
+        f"a reseller writes as {' or '.join(sorted(rules.authors))} only",
+    )
 
 
 def _mismatch(name: str, value: str, whom: str) -> Inadmissible:

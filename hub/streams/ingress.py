@@ -24,6 +24,7 @@ from hub.schemas.events.billing import PaymentReceived
 from hub.schemas.events.ingress import IngressRejected
 from hub.schemas.events.orders import OrderRequested
 from hub.schemas.events.subscriptions import SubscriptionChangeRequested
+from hub.schemas.events.support import TicketUpdated
 from hub.streams.context import Context
 from hub.topics import PartnerTopic, Topic, TopicCatalog, hub_documents, reseller_events
 
@@ -74,6 +75,7 @@ def claim_of(event: Event) -> Claim:
         dates.append(("received_at", event.received_at, DateKind.PAYMENT))
         amounts.append(("amount_minor", event.amount_minor))
     return Claim(
+        author=event.author if isinstance(event, TicketUpdated) else None,
         event_type=type(event).__name__,
         reseller_id=event.reseller_id,
         event_time=event.event_time,

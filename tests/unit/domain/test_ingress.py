@@ -179,3 +179,13 @@ def test_whatever_a_record_says_an_admitted_one_is_of_its_writer_and_plausible(
     else:
         assert result.message
         assert result.field
+
+
+def test_a_reseller_writes_a_ticket_update_as_itself_or_its_customer_never_as_the_desk():
+    tickets = Rules(reseller_events(Topic.TICKETS), hub_documents())
+    update = {"event_type": "TicketUpdated"}
+    for author in ("customer", "reseller"):
+        assert admit(claim(**update, author=author), Writer("A"), tickets, NOW) is None
+    for author in ("distributor", "microsoft"):
+        result = admit(claim(**update, author=author), Writer("A"), tickets, NOW)
+        assert code(result) is Refusal.AUTHOR

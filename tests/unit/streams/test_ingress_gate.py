@@ -221,3 +221,15 @@ async def test_a_confirmed_payment_goes_to_billing_and_to_the_exposure_once_name
     assert emits[0].event.amount_minor == 5_000
     again = await payments.on_confirmed(confirmed)
     assert [e.event for e in again] == [e.event for e in emits]
+
+
+def test_a_ticket_update_in_the_name_of_microsoft_is_refused_at_the_gate() -> None:
+    update = sample("TicketUpdated").model_copy(
+        update={"reseller_id": "A", "event_time": NOW, "author": "microsoft"}
+    )
+    source = SourceMessage(TOPICS.name(Topic.TICKETS), 0, 1, b"A", CODEC.encode(update), [])
+    refusal = _gate(Topic.TICKETS).check(update, source)
+    assert refusal is not None
+    assert refusal.code.value == "AuthorNotAllowed"
+    as_reseller = update.model_copy(update={"author": "reseller"})
+    assert _gate(Topic.TICKETS).check(as_reseller, source) is None
