@@ -26,6 +26,7 @@ from hub.schemas.events.orders import OrderRequested
 from hub.schemas.events.subscriptions import SubscriptionChangeRequested
 from hub.schemas.events.support import TicketUpdated
 from hub.streams.context import Context
+from hub.streams.ingress_config import IngressConfig
 from hub.topics import PartnerTopic, Topic, TopicCatalog, hub_documents, reseller_events
 
 # Set by the hub's ingress gateway on the shared topic: the reseller whose own topic it read.
@@ -196,7 +197,8 @@ class GatedPipeline(Pipeline):
 def gate_for(ctx: Context, topic: Topic) -> IngressGate:
     """The gate of ``topic`` in a worker: the broker authenticates unless it speaks PLAINTEXT."""
     secure = ctx.settings.kafka_security_protocol != "PLAINTEXT"
-    return IngressGate(ctx.topics, topic, ctx.reference.view, authenticating=secure)
+    limits = IngressConfig().limits()
+    return IngressGate(ctx.topics, topic, ctx.reference.view, authenticating=secure, limits=limits)
 
 
 def gated(ctx: Context, topic: Topic, pipeline: Pipeline) -> Pipeline:
