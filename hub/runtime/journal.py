@@ -125,8 +125,13 @@ class Journal:
         return emits
 
     def kept(self, partition: int, message_id: str) -> list[Emit] | None:
-        docs = self.store.get(self._key(partition, "e", message_id))
-        return None if docs is None else [restore_emit(doc) for doc in docs]
+        head = self.store.get(self._key(partition, "e", message_id))
+        if head is None:
+            return None
+        docs: list[Any] = []
+        for i in range(int(head["parts"])):
+            docs += self.store.get(self._key(partition, "e", f"{message_id}|{i}")) or []
+        return [restore_emit(doc) for doc in docs]
 
     def recover(self, partition: int) -> None:
         """Complete the partition's last entry unless this process made or completed it."""
@@ -148,9 +153,9 @@ class Journal:
             slot = self._key(partition, "r", str(n % self.keep))
             older = txn.get(slot)
             if older is not None and older != message_id:
-                txn.delete(self._key(partition, "e", older))
+                self._forget(partition, txn, older)
             txn.put(slot, message_id)
-            txn.put(self._key(partition, "e", message_id), [store_emit(e) for e in emits])
+            self._keep(partition, txn, message_id, [store_emit(e) for e in emits])
             n += 1
         writes = txn.writes()
         for key, value in writes:
@@ -169,6 +174,27 @@ class Journal:
         self._completed[partition] = seq
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _keep(self, partition: int, txn: Txn, message_id: str, docs: list[Any]) -> None:
+        """A message's outputs in parts of bounded size (an allocation may send thousands)."""
+        parts: list[list[Any]] = [[]]
+        size = 0
+        for doc in docs:
+            doc_size = _size(doc)
+            if parts[-1] and size + doc_size > self.max_value_bytes // 2:
+                parts.append([])
+                size = 0
+            parts[-1].append(doc)
+            size += doc_size
+        for i, part in enumerate(parts):
+            txn.put(self._key(partition, "e", f"{message_id}|{i}"), part)
+        txn.put(self._key(partition, "e", message_id), {"parts": len(parts)})
+
+    def _forget(self, partition: int, txn: Txn, message_id: str) -> None:
+        head = txn.get(self._key(partition, "e", message_id))
+        for i in range(0 if head is None else int(head["parts"])):
+            txn.delete(self._key(partition, "e", f"{message_id}|{i}"))
+        txn.delete(self._key(partition, "e", message_id))
 
     def _body(self, partition: int, head: Mapping[str, Any]) -> dict[str, Any]:
         parts = []

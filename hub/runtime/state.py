@@ -216,3 +216,12 @@ class View(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self.scan())
+
+
+def scan(table: MutableMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    """``table``'s entries under ``prefix`` in key order: a prefix scan of a ``View``, a
+    filtered pass over anything else (a plain dict)."""
+    if isinstance(table, View):
+        yield from table.scan(prefix)
+        return
+    yield from sorted((k, v) for k, v in list(table.items()) if k.startswith(prefix))

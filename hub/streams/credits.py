@@ -3,12 +3,14 @@
 Topics and agents (all concurrency 1):
 - ``credits.route``: ``hub.orders.provisioning`` -> ``hub.credits.subscriptions`` (by sub id).
 - ``credits.link``: ``hub.credits.subscriptions`` + ``hub.subscriptions.events`` (both by sub
-  id, co-partitioned with ``credits-links``) -> ``hub.credits.index`` keyed by service.
+  id, co-partitioned with its state table ``credits-link-state``) -> ``hub.credits.index`` keyed
+  by service.
 - ``credits.approvals``: ``hub.credits.approved`` (by incident) -> ``hub.credits.index`` by service.
-- ``credits.index``: ``hub.credits.index`` (by service): folds subscriptions into
-  ``credits-index`` and allocates approvals against it (``credits-approvals``,
-  ``credits-allocation-lines``), emitting ``ServiceCreditAllocated`` to ``hub.credits.allocated``
-  and to the reseller's own ``partner.<id>.billing``, and the audit to ``hub.credits.audit``.
+- ``credits.index``: ``hub.credits.index`` (by service): folds subscriptions into the index and
+  allocates approvals against it (its one state table ``credits-index-state``: index, approvals,
+  allocation lines), emitting ``ServiceCreditAllocated`` to ``hub.credits.allocated`` and to the
+  reseller's own ``partner.<id>.billing``, and the audit to ``hub.credits.audit``.
+Each state table is written by its one agent through the flow's journal (hub/runtime/journal.py).
 """
 
 from __future__ import annotations
@@ -63,19 +65,19 @@ def approvals_router(catalog: TopicCatalog) -> Any:
 
 def register(app: faust.App, ctx: Context) -> None:
     """Registers the credits agents and tables on ``app``."""
-    partitions = ctx.settings.kafka_partitions
     catalog = ctx.topics
 
-    def table(name: str) -> Any:
-        return app.Table(f"credits-{name}", key_type=str, partitions=partitions)
-
-    index = CreditIndex(catalog, ctx.reference.view, table("links"), table("index"))
+    # Two state tables, each written by one agent through its journal: the link's (keyed by
+    # subscription id) and the index's (keyed by service: index, approvals, allocation lines).
+    linking = ctx.journal("credits-link")
+    indexing = ctx.journal("credits-index")
+    index = CreditIndex(catalog, ctx.reference.view, linking.view("links"), indexing.view("index"))
     allocator = Allocator(
         catalog,
         ctx.reference.view,
         index.index,
-        table("approvals"),
-        table("allocation-lines"),
+        indexing.view("approvals"),
+        indexing.view("lines"),
     )
     handler = IndexHandler(index, allocator)
     route_approval = approvals_router(catalog)
@@ -95,7 +97,7 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(linked, name="credits.link", concurrency=1)
     async def link(stream: Any) -> None:
-        pipeline = ctx.pipeline("credits.link", REFERENCE_RETRY, observer=True)
+        pipeline = ctx.pipeline("credits.link", REFERENCE_RETRY, observer=True, journal=linking)
         await pipeline.run(stream, index.link)
 
     @app.agent(ctx.source(Topic.CREDITS_APPROVED), name="credits.approvals", concurrency=1)
@@ -104,4 +106,5 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.source(Topic.CREDITS_INDEX), name="credits.index", concurrency=1)
     async def allocate(stream: Any) -> None:
-        await ctx.pipeline("credits", REFERENCE_RETRY).run_keyed(stream, handler.handle)
+        pipeline = ctx.pipeline("credits", REFERENCE_RETRY, journal=indexing)
+        await pipeline.run_keyed(stream, handler.handle)

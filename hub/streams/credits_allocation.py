@@ -23,6 +23,7 @@ from hub.domain.enums import BillingMode
 from hub.domain.orders import ReferenceView
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
 from hub.runtime.pipeline import Emit
+from hub.runtime.state import scan
 from hub.schemas.envelope import derived_event_id
 from hub.schemas.events.credits import (
     CreditAllocationLine,
@@ -152,8 +153,7 @@ class Allocator:
             metrics.APPROVALS.labels(outcome="replayed").inc()
             return self.emits(record, self.stored_lines(service, approval.credit_id))
         record, stored = self._allocate(approval, service)
-        # Lines first, record last: a crash between leaves no record, so the redelivered
-        # approval recomputes; once the record exists every line does too.
+        # Lines and record are one journal entry (hub/runtime/journal.py): all or none.
         for item in stored:
             self.lines[line_key(service, approval.credit_id, item.line.subscription_id)] = (
                 item.model_dump(mode="json")
@@ -256,11 +256,8 @@ class Allocator:
         )
 
     def stored_lines(self, service: str, credit_id: str) -> list[StoredLine]:
-        prefix = f"{service}|{credit_id}|"
         return [
-            StoredLine.model_validate(raw)
-            for key, raw in list(self.lines.items())
-            if isinstance(key, str) and key.startswith(prefix)
+            StoredLine.model_validate(raw) for _, raw in scan(self.lines, f"{service}|{credit_id}|")
         ]
 
     def emits(self, record: ApprovalRecord, stored: Sequence[StoredLine]) -> list[Emit]:

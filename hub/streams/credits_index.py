@@ -18,6 +18,7 @@ from hub.domain.claims import IndexEntry
 from hub.domain.orders import ReferenceView
 from hub.errors import RetriableError, ValidationFailed
 from hub.runtime.pipeline import Emit
+from hub.runtime.state import scan
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged, SubscriptionChangeRejected
@@ -44,11 +45,9 @@ def service_of(reference: ReferenceView, event: SubscriptionProvisioned) -> str:
 
 
 def entries_of(index: Table, service: str) -> Iterator[IndexEntry]:
-    """Every indexed subscription of ``service`` (the partition's keys, filtered by prefix)."""
-    prefix = f"{service}|"
-    for key, raw in list(index.items()):
-        if isinstance(key, str) and key.startswith(prefix):
-            yield IndexEntry.model_validate(raw)
+    """Every indexed subscription of ``service`` (a prefix scan of the partition's store)."""
+    for _, raw in scan(index, f"{service}|"):
+        yield IndexEntry.model_validate(raw)
 
 
 class CreditIndex:
@@ -82,15 +81,11 @@ class CreditIndex:
         if isinstance(event, SubscriptionProvisioned):
             service = service_of(self._reference(), event)
             doc = self.links.get(event.subscription_id) or {}
-            # The changes held for it stay in the link as "released": a replay after a crash
-            # before they were forwarded forwards them again (the index applies each once).
-            held = doc.get("pending") or doc.get("released") or []
+            # The changes held for it are released with it (a replay after a crash re-sends
+            # the outputs the journal kept; the index applies each change once).
+            held = doc.get("pending") or []
             pending = [SubscriptionChanged.model_validate(p) for p in held]
-            self.links[event.subscription_id] = {
-                "service": service,
-                "pending": [],
-                "released": held,
-            }
+            self.links[event.subscription_id] = {"service": service, "pending": []}
             return [
                 Emit(self._index_topic, service, event),
                 *(Emit(self._index_topic, service, change) for change in pending),
@@ -108,9 +103,9 @@ class CreditIndex:
     def apply(self, event: SubscriptionProvisioned | SubscriptionChanged, service: str) -> None:
         """Fold one subscription fact into the index entry of ``service``.
 
-        A change whose subscription is not indexed yet is held until its provisioning is: after
-        a crash, a change can reach the index before the replay of the link that forwards the
-        provisioning (the link agent reads two topics).
+        A change whose subscription is not indexed yet is held until its provisioning is: the
+        link agent reads two topics, and after a crash a change can reach the index before the
+        replay of the link that forwards the provisioning.
         """
         key = index_key(service, event.subscription_id)
         held_key = f"held|{key}"  # not under "<service>|": entries_of never sees it

@@ -76,6 +76,7 @@ async def test_writes_are_made_after_the_entry_and_views_see_them() -> None:
     assert set(written[2:]) == {
         "~j|0|r|0",
         "~j|0|e|m1",
+        "~j|0|e|m1|0",
         "left|seen",
         "left|count",
         "right|stale",
@@ -209,8 +210,22 @@ async def test_only_the_latest_kept_outputs_of_a_partition_are_kept() -> None:
     for n in range(5):
         await journal.run(0, f"m{n}", lambda n=n: _put(journal, f"k{n}", n))
     await journal.run(1, "p1", lambda: _put(journal, "k9", 9))
-    kept = sorted(k for k in store.data if "|e|" in k)
+    kept = sorted(k for k in store.data if "|e|" in k and not k.endswith("|0"))
     assert kept == ["~j|0|e|m2", "~j|0|e|m3", "~j|0|e|m4", "~j|1|e|p1"]
+    assert len([k for k in store.data if "|e|" in k]) == 8
+
+
+async def test_many_outputs_are_kept_in_parts_that_each_fit_a_record() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test", max_value_bytes=20_000)
+    many = [Emit("out", f"k{i}", EVENT) for i in range(100)]
+
+    async def fan_out() -> Sequence[Emit]:
+        return many
+
+    await journal.run(0, "m1", fan_out)
+    assert store.data["~j|0|e|m1"]["parts"] > 5
+    assert await Journal(store, "test").run(0, "m1", fan_out) == many
 
 
 def test_state_is_read_outside_a_message_but_never_written() -> None:

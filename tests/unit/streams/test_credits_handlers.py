@@ -14,7 +14,9 @@ from hub.domain.enums import BillingCycle, BillingMode, SubscriptionStatus, Supp
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
+from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import (
@@ -29,6 +31,7 @@ from hub.streams.credits import IndexHandler
 from hub.streams.credits_allocation import Allocator
 from hub.streams.credits_index import CreditIndex
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support import crash_cut
 from tests.support.samples import sample
 
 CATALOG = TopicCatalog("t.")
@@ -156,23 +159,36 @@ def approval(**over: Any) -> ServiceCreditApproved:
 
 
 class Flow:
-    """The handlers wired as the worker wires them, over dicts."""
+    """The handlers wired as the worker wires them, each agent's state behind its journal."""
 
     def __init__(self) -> None:
-        self.links: dict[str, Any] = {}
-        self.index_table: dict[str, Any] = {}
-        self.approvals: dict[str, Any] = {}
-        self.lines: dict[str, Any] = {}
+        self.link_store, self.index_store = crash_cut.RecordingStore(), MemoryStore()
+        self.linking = Journal(self.link_store, "credits-link")
+        self.indexing = Journal(self.index_store, "credits-index")
+        self.links = self.linking.view("links")
+        self.index_table = self.indexing.view("index")
+        self.approvals = self.indexing.view("approvals")
+        self.lines = self.indexing.view("lines")
         self.index = CreditIndex(CATALOG, reference, self.links, self.index_table)
         self.allocator = Allocator(CATALOG, reference, self.index_table, self.approvals, self.lines)
         self.handler = IndexHandler(self.index, self.allocator)
+
+    async def link(self, event: Event) -> Sequence[Emit]:
+        """The link agent's message: through its journal, as the pipeline runs it."""
+        return await self.linking.run(0, str(event.event_id), lambda: self.index.link(event))
+
+    async def handle(self, event: Event, service: str) -> Sequence[Emit]:
+        """The index agent's message: through its journal, as the pipeline runs it."""
+        return await self.indexing.run(
+            0, str(event.event_id), lambda: self.handler.handle(event, service)
+        )
 
     async def feed(self, *events: Event) -> list[Emit]:
         """Push events through route/link into the index topic and handle what lands there."""
         out: list[Emit] = []
         for event in events:
             if isinstance(event, ServiceCreditApproved):
-                out += await self.handler.handle(event, event.service)
+                out += await self.handle(event, event.service)
                 continue
             routed = (
                 await self.index.route(event)
@@ -180,9 +196,9 @@ class Flow:
                 else [Emit("", "", event)]
             )
             for emit in routed:
-                for to_index in await self.index.link(emit.event):
+                for to_index in await self.link(emit.event):
                     assert to_index.topic == CATALOG.name(Topic.CREDITS_INDEX)
-                    out += await self.handler.handle(to_index.event, to_index.key)
+                    out += await self.handle(to_index.event, to_index.key)
         return out
 
 
@@ -310,17 +326,24 @@ async def test_changes_held_for_a_subscription_are_forwarded_again_when_its_link
     None
 ):
     """A crash after the link dropped the held change and before it was forwarded: the replay
-    of the provisioning forwarded nothing, and a suspended subscription was credited."""
+    of the provisioning forwarded nothing, and a suspended subscription was credited. The
+    link's journal now re-sends what it kept, whatever part of its writes landed."""
     flow = Flow()
     suspend = changed("s1", SubscriptionStatus.SUSPENDED, 10, datetime(2025, 3, 1, tzinfo=UTC))
     await flow.feed(suspend)
     s1 = provisioned("s1", "r1", "c1")
-    first = await flow.index.link(s1)  # its writes land, the forwards are lost
-    replayed = await flow.index.link(s1)
-    assert [e.event for e in replayed] == [e.event for e in first] == [s1, suspend]
-    for emit in replayed:
-        await flow.handler.handle(emit.event, emit.key)
-    await flow.handler.handle(suspend, "exchange")  # forwarded twice: applied once
+    start = len(flow.link_store.log)
+    first = await flow.link(s1)
+    assert [e.event for e in first] == [s1, suspend]
+    for cut in range(start, len(flow.link_store.log) + 1):
+        replayed = Flow()
+        replayed.linking = Journal(crash_cut.landed(flow.link_store.log[:cut]), "credits-link")
+        replayed.index.links = replayed.linking.view("links")
+        assert await replayed.link(s1) == first, f"cut after {cut - start} writes"
+    for emit in first:
+        await flow.handle(emit.event, emit.key)
+    # The index applies a change forwarded twice (under a new position) once:
+    await flow.indexing.run(0, "again", lambda: flow.handler.handle(suspend, "exchange"))
     await flow.feed(provisioned("s2", "r2", "c2"))
     emits = await flow.feed(approval())
     assert set(allocated(emits, CATALOG.name(Topic.CREDITS_ALLOCATED))) == {"s2"}
@@ -331,8 +354,8 @@ async def test_a_change_that_reaches_the_index_before_its_provisioning_waits_for
     new change overtakes the link's replay. It used to be dead-lettered as "not indexed"."""
     flow = Flow()
     suspend = changed("s1", SubscriptionStatus.SUSPENDED, 10, datetime(2025, 3, 1, tzinfo=UTC))
-    await flow.handler.handle(suspend, "exchange")
-    await flow.handler.handle(suspend, "exchange")  # redelivered: held once
+    await flow.handle(suspend, "exchange")
+    await flow.indexing.run(0, "again", lambda: flow.handler.handle(suspend, "exchange"))
     assert list(flow.index_table) == ["held|exchange|s1"]
     await flow.feed(provisioned("s1", "r1", "c1"), provisioned("s2", "r2", "c2"))
     assert sorted(flow.index_table) == ["exchange|s1", "exchange|s2"]
@@ -371,7 +394,7 @@ async def test_unknown_product_is_retried_not_dropped() -> None:
     flow = Flow()
     odd = provisioned("s1", "r1", "c1").model_copy(update={"product_id": "NOPE"})
     with pytest.raises(RetriableError):
-        await flow.index.link(odd)
+        await flow.link(odd)
 
 
 async def test_large_allocations_report_in_bounded_parts(monkeypatch: pytest.MonkeyPatch) -> None:
