@@ -3,15 +3,18 @@ second (pricing) currency with PCToBCExchangeRate, and customerCredit lines."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from conftest import PlaceOrder
+from conftest import TOKEN, PlaceOrder, basic_line, new_customer
+from pydantic import SecretStr
 
-from hub.connectors.partner_center import PartnerCenterClient
+from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
 from hub.connectors.partner_center.models import InvoiceLineItem
 from hub.domain.enums import ChargeType
 from hub.domain.reconciliation import line_cost
 from hub.simulator.partner_center.admin import SimulatorAdmin
+from hub.simulator.partner_center.server import PartnerCenterSimulator, serve
 
 
 async def _lines(client: PartnerCenterClient) -> list[InvoiceLineItem]:
@@ -69,3 +72,23 @@ async def test_microsoft_credit_is_a_negative_customer_credit_line_posted_once(
     assert (credit.subtotal, credit.total) == (Decimal("-1.50"), Decimal("-1.50"))
     assert credit.credit_reason_code == "Service level agreement credit"
     assert credit.subscription_id == subscription_id
+
+
+async def test_monthly_cycles_of_a_purchase_on_the_30th_follow_microsofts_table() -> None:
+    """Bought 30 January: cycles start 27 February and 30 March (Jan30-Feb26, Feb27-Mar29)."""
+    start = datetime(2025, 1, 30, 9, 0, tzinfo=UTC)
+    handle = await serve("127.0.0.1", 0, simulator=PartnerCenterSimulator(start=start, token=TOKEN))
+    try:
+        config = PartnerCenterConfig(base_url=handle.url, token=SecretStr(TOKEN))
+        async with PartnerCenterClient(config) as pc, SimulatorAdmin(handle.url) as admin:
+            customer = await pc.create_customer(new_customer(), correlation_id="c")
+            assert customer.id is not None
+            await pc.place_order(
+                customer.id, [basic_line(2)], correlation_id="c", idempotency_key="k"
+            )
+            await admin.advance(days=60)  # 31 March
+        lines = [line.render() for line in handle.simulator.state.ledger.lines]
+    finally:
+        await handle.close()
+    starts = sorted(ln.charge_start_date.date().isoformat() for ln in lines)
+    assert starts == ["2025-01-30", "2025-02-27", "2025-03-30"]
