@@ -234,10 +234,16 @@ def _microsoft_item(ln: ReconciliationLine) -> _Item:
     return _Item(abs(unit) * sign, abs(quantity), amount, ln.currency, ln.order_id or "")
 
 
+_SIX_PLACES = Decimal("0.000001")
+
+
 def _hub_item(ln: RatedLine) -> _Item:
     sign = _sign(ln.cost_minor)
     unit = Decimal(ln.unit_cost_minor) * ln.days / ln.period_days
     unit = unit.scaleb(-exponent(ln.currency)) * sign
+    if unit.as_tuple().exponent < -6:  # type: ignore[operator]
+        # A prorated unit price to six places, as Microsoft writes EffectiveUnitPrice.
+        unit = unit.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
     return _Item(unit, Decimal(abs(ln.quantity)), ln.cost_minor, ln.currency, ln.line_id)
 
 
