@@ -409,3 +409,39 @@ def test_percentage_parts_are_each_within_one_minor_unit_of_their_exact_share(
             * Fraction(percentage, 100)
         )
         assert abs(got.get(s.subscription_id, 0) - exact) <= 1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 10**7),
+            st.sampled_from([("GBP", "0.85"), ("JPY", "162.5"), ("USD", "1.08"), ("EUR", "1")]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(1, 100),
+)
+def test_percentage_parts_with_rates_stated_as_the_approval_states_them_are_exact_to_one_unit(
+    rows: list[tuple[int, tuple[str, str]]], percentage: int
+) -> None:
+    """Rates as ``hub credits approve --fx GBP=0.85`` states them (customer currency per euro):
+    each part is within one minor unit of fee / rate x percentage."""
+    affected = [
+        sub(f"s{i:03d}", fee, currency=cur)._replace(
+            fx_rate=None if cur == "EUR" else Decimal(rate)
+        )
+        for i, (fee, (cur, rate)) in enumerate(rows)
+    ]
+    result = allocate_percentage(percentage, "EUR", affected, service="exchange")
+    got = amounts(result)
+    assert result.allocated_minor + result.remainder_minor == result.approved_minor
+    for s in affected:
+        rate = Fraction(s.fx_rate) if s.fx_rate is not None else Fraction(1)
+        exact = (
+            Fraction(s.monthly_fee_minor)
+            / rate
+            * Fraction(10) ** (exponent("EUR") - exponent(s.currency))
+            * Fraction(percentage, 100)
+        )
+        assert abs(got.get(s.subscription_id, 0) - exact) <= 1
