@@ -32,9 +32,6 @@ class Settings(BaseSettings):
     )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
-    processing_guarantee: str = Field(
-        default="at_least_once", pattern="^(at_least_once|exactly_once)$"
-    )
     # Local state (faust tables, broker data, jar cache) lives under this directory.
     state_dir: Path = Field(default_factory=_default_state_dir)
     # The worker's web server: faust's pages and /metrics (Prometheus) for ops.

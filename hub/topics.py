@@ -223,8 +223,8 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.COLLECTIONS,
         "reseller_id",
-        ("DunningStageReached", "PaymentAdviceRecorded", "PaymentConfirmed"),
-        "dunning, credit holds, payment advices and the payments finance confirmed",
+        ("DunningStageReached", "PaymentAdviceRecorded", "PaymentConfirmed", "BillingRunCompleted"),
+        "dunning, credit holds, payment advices, the payments finance confirmed, closes done",
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
@@ -311,6 +311,7 @@ _FIXED: tuple[TopicSpec, ...] = (
         "reseller_id",
         (
             "BillingRunRequested",
+            "BillingRunContinued",
             "SubscriptionChanged",
             "PaymentReceived",
             "ServiceCreditAllocated",

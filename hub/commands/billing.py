@@ -19,8 +19,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from time import monotonic
 
 from hub.commands import Subcommands, say
+from hub.commands.billing_progress import CloseProgress, reseller_ids, wait_for_close
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.partner_center.models import InvoiceLineItem
@@ -331,9 +333,35 @@ def _import_statement(args: argparse.Namespace, settings: Settings) -> int:
 def _close(args: argparse.Namespace, settings: Settings) -> int:
     _, last = period_bounds(args.period)
     as_of = date.fromisoformat(args.as_of) if args.as_of else last + timedelta(days=1)
-    run = run_command("close", period=args.period, as_of=as_of, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    run = run_command("close", period=args.period, as_of=as_of, now=now)
+    resellers = asyncio.run(reseller_ids(settings)) if args.wait else []
     _publish_run(settings, run)
     say(f"close of {args.period} requested (issue date {as_of}, event {run.event_id})")
+    if not args.wait:
+        return 0
+    progress = CloseProgress(run, resellers)
+    started = monotonic()
+    finished = asyncio.run(
+        wait_for_close(
+            settings,
+            progress,
+            since_ms=int(now.timestamp() * 1000) - 1000,
+            timeout_s=args.timeout,
+            say=say,
+        )
+    )
+    if not finished:
+        waiting = progress.waiting_for()
+        say(
+            f"close of {args.period}: {len(waiting)} of {len(resellers)} resellers not done "
+            f"after {args.timeout:.0f} s ({', '.join(waiting[:10])}"
+            f"{', ...' if len(waiting) > 10 else ''}); is a worker running? "
+            "The close goes on in the worker: run the command with --wait again to follow it."
+        )
+        return 1
+    for text in progress.summary(monotonic() - started):
+        say(text)
     return 0
 
 
@@ -360,6 +388,14 @@ def add_commands(commands: Subcommands) -> None:
     close = runs.add_parser("close", help="rate cycle charges and issue the month's invoices")
     close.add_argument("--period", required=True, help="YYYY-MM")
     close.add_argument("--as-of", help="issue date (default: the day after the period)")
+    close.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the close until every reseller's is done: progress, invoices, amounts",
+    )
+    close.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds --wait waits (default 1800)"
+    )
     close.set_defaults(handler=_close)
     dunning = runs.add_parser("dunning", help="assess overdue invoices on a day")
     dunning.add_argument("--date", required=True, help="YYYY-MM-DD")

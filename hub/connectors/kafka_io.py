@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -139,5 +139,53 @@ async def read_all(
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
         return records
+    finally:
+        await consumer.stop()
+
+
+async def follow(
+    bootstrap: str,
+    topics: Sequence[str],
+    *,
+    since_ms: int,
+    auth: KafkaAuth | None = None,
+) -> AsyncGenerator[Record | None, None]:
+    """Every record of ``topics`` written from ``since_ms`` (epoch ms) on, as it arrives, until
+    the caller stops iterating (no consumer group: nothing is committed). ``None`` after each
+    poll that found nothing, so the caller can keep time."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        isolation_level="read_committed",
+        **client_kwargs(auth),
+    )
+    await consumer.start()
+    try:
+        assigned: list[TopicPartition] = []
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions is None:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(topic)
+            if partitions is None:
+                await _refuse_if_unauthorized(consumer, topic)
+                partitions = set()
+            assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        starts = await consumer.offsets_for_times(dict.fromkeys(assigned, since_ms))
+        ends = await consumer.end_offsets(assigned)
+        for tp in assigned:
+            found = starts.get(tp)
+            consumer.seek(tp, found.offset if found is not None else ends[tp])
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            if not batch:
+                yield None
+            for items in batch.values():
+                for r in items:
+                    yield Record(
+                        r.topic, r.partition, r.offset, r.key, r.value, list(r.headers or [])
+                    )
     finally:
         await consumer.stop()

@@ -33,8 +33,9 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
-        """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""
+    def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
+        """Every ``(key, value)`` whose key starts with ``prefix``, in key order; with
+        ``after``, only keys greater than it (a page's continuation)."""
         ...
 
 
@@ -58,8 +59,11 @@ class MemoryStore:
             del self.data[key]
             self._keys.pop(bisect.bisect_left(self._keys, key))
 
-    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
-        start = bisect.bisect_left(self._keys, prefix)
+    def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
+        if after is not None and after >= prefix:
+            start = bisect.bisect_right(self._keys, after)
+        else:
+            start = bisect.bisect_left(self._keys, prefix)
         for key in list(self._keys[start:]):
             if not key.startswith(prefix):
                 return
@@ -91,7 +95,12 @@ class FaustStore:
         if key in self.table:
             del self.table[key]
 
-    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+    def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
+        for key, value in self._scan(prefix, after):
+            if after is None or key > after:
+                yield key, value
+
+    def _scan(self, prefix: str, after: str | None) -> Iterator[tuple[str, Any]]:
         data = self.table.data
         partition = _current_partition()
         if partition is None or not hasattr(data, "_db_for_partition"):
@@ -105,7 +114,8 @@ class FaustStore:
             return
         db = data._db_for_partition(partition)
         raw_prefix = prefix.encode()
-        for raw_key, raw_value in db.items(from_key=raw_prefix):
+        start = after.encode() if after is not None and after > prefix else raw_prefix
+        for raw_key, raw_value in db.items(from_key=start):
             if not raw_key.startswith(raw_prefix):
                 return
             if raw_key == self._OFFSET_KEY:
@@ -142,10 +152,14 @@ class Txn:
     def delete(self, key: str) -> None:
         self._pending[key] = _DELETED
 
-    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+    def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
         """The base's entries merged with this transaction's, in key order."""
-        pending = sorted((k, v) for k, v in self._pending.items() if k.startswith(prefix))
-        base = self.base.scan(prefix)
+        pending = sorted(
+            (k, v)
+            for k, v in self._pending.items()
+            if k.startswith(prefix) and (after is None or k > after)
+        )
+        base = self.base.scan(prefix, after)
         mine = iter(pending)
         theirs = next(base, None)
         own = next(mine, None)
@@ -205,9 +219,11 @@ class View(MutableMapping[str, Any]):
             raise KeyError(key)
         store.delete(self.prefix + key)
 
-    def scan(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    def scan(self, prefix: str = "", after: str | None = None) -> Iterator[tuple[str, Any]]:
+        """Entries under ``prefix`` (keys without the view's prefix), after key ``after``."""
         cut = len(self.prefix)
-        for key, value in self._current(False).scan(self.prefix + prefix):
+        start = None if after is None else self.prefix + after
+        for key, value in self._current(False).scan(self.prefix + prefix, start):
             yield key[cut:], value
 
     def __iter__(self) -> Iterator[str]:
@@ -218,10 +234,16 @@ class View(MutableMapping[str, Any]):
         return sum(1 for _ in self.scan())
 
 
-def scan(table: MutableMapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
-    """``table``'s entries under ``prefix`` in key order: a prefix scan of a ``View``, a
-    filtered pass over anything else (a plain dict)."""
+def scan(
+    table: MutableMapping[str, Any], prefix: str, after: str | None = None
+) -> Iterator[tuple[str, Any]]:
+    """``table``'s entries under ``prefix`` in key order (after key ``after``): a prefix scan
+    of a ``View``, a filtered pass over anything else (a plain dict)."""
     if isinstance(table, View):
-        yield from table.scan(prefix)
+        yield from table.scan(prefix, after)
         return
-    yield from sorted((k, v) for k, v in list(table.items()) if k.startswith(prefix))
+    yield from sorted(
+        (k, v)
+        for k, v in list(table.items())
+        if k.startswith(prefix) and (after is None or k > after)
+    )

@@ -29,17 +29,12 @@ _REKEYED = (Topic.SUBSCRIPTION_EVENTS, Topic.CREDITS_ALLOCATED)
 _BY_RESELLER = (Topic.PROVISIONING, Topic.BILLING_INPUTS)
 
 
-def build_tables(app: faust.App, ctx: Context) -> BillingTables:
-    def table(name: str) -> Any:
-        return app.Table(f"billing-{name}", default=None, partitions=ctx.settings.kafka_partitions)
-
-    return BillingTables(**{name: table(name) for name in BillingTables.__dataclass_fields__})
-
-
 def register(app: faust.App, ctx: Context) -> None:
-    """Re-keying agents, then one agent per reseller-keyed source over the shared ledger."""
+    """Re-keying agents, then the one agent that owns billing's state: it reads every
+    reseller-keyed source, co-partitioned with the flow's one table, through its journal."""
+    journal = ctx.journal("billing")
     ledger = BillingLedger(
-        build_tables(app, ctx),
+        BillingTables.of(journal),
         ctx.topics,
         ctx.reference.view(),
         Distributor(
@@ -62,11 +57,16 @@ def register(app: faust.App, ctx: Context) -> None:
         async def forward(stream: Any, pipeline: Any = pipeline) -> None:
             await pipeline.run(stream, rekey)
 
-    for topic in _BY_RESELLER:
-        pipeline = ctx.pipeline("billing")
+    sources = app.topic(
+        *(ctx.topics.name(topic) for topic in _BY_RESELLER),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
 
-        @app.agent(ctx.source(topic), name=f"billing.{topic.value}", concurrency=1)
-        async def bill(stream: Any, pipeline: Any = pipeline) -> None:
-            await pipeline.run(stream, ledger.handle)
+    @app.agent(sources, name="billing.ledger", concurrency=1)
+    async def bill(stream: Any) -> None:
+        await ctx.pipeline("billing", journal=journal).run(stream, ledger.handle)
 
     payments.register(app, ctx)

@@ -34,8 +34,13 @@ STAGE_NAMES: dict[DunningStage, b.DunningStage] = {
 }
 
 
-def _envelope(cause: Event, kind: str, *parts: object) -> dict[str, Any]:
+def envelope(cause: Event, kind: str, *parts: object) -> dict[str, Any]:
+    """The envelope of an event derived from ``cause``: id and time from it, so a replay of the
+    same inputs gives the same event."""
     return {**caused_by(cause, kind, *parts), "event_time": cause.event_time}
+
+
+_envelope = envelope
 
 
 def charge_rated(cause: Event, line: RatedLine) -> b.ChargeRated:

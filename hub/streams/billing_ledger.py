@@ -1,18 +1,20 @@
-"""The billing flow's handlers over its tables: rate, close a month, collect, reconcile.
+"""The billing flow's handlers over its state: rate, close a month, collect, reconcile.
 
-Tables are plain mappings (faust tables in the worker, dicts in unit tests). Every table is
-written only while handling an event keyed by reseller id, so each key lives on its reseller's
-partition. Each handled event's outputs are kept by event id: a redelivered event yields the
-same events again (same ids) and never a second charge, invoice or notice.
+The state is one table (``billing-state``) seen through ``BillingTables``' views, written only
+through the flow's journal while handling an event keyed by reseller id, so all of a reseller's
+entries live on its partition and a message's writes are made whole or replayed whole
+(hub/runtime/journal.py); the journal also re-sends a redelivered event's first outputs.
+Collections are entity-keyed (``<reseller>|<entity>``) and read by prefix scans: rating a
+subscription writes a few small entries whatever the reseller's size.
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.domain import charges as ch
@@ -40,10 +42,13 @@ from hub.domain.reference import ResellerProfile
 from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
 from hub.domain.tax import TaxTable, default_tax_table
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
-from hub.runtime.stored_events import restore_emit, store_emit
+from hub.runtime.state import MemoryStore, View, scan
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import (
+    BillingRunCompleted,
+    BillingRunContinued,
     BillingRunRequested,
     Party,
     PaymentReceived,
@@ -61,6 +66,8 @@ Table = MutableMapping[str, Any]
 _UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
 _SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
 _LIVE = {SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED}
+# Subscriptions, lines or revenue plans one message of a close handles.
+CLOSE_PAGE = 500
 
 
 class ReconciliationSettings(BaseSettings):
@@ -78,36 +85,35 @@ class ReconciliationSettings(BaseSettings):
 
 @dataclass
 class BillingTables:
-    """The flow's state. Keys: ids, or ``<reseller>|<...>`` for per-reseller entries."""
+    """The flow's state, one view per kind of entry. Keys: ids, or ``<reseller>|<...>``."""
 
-    done: Table  # event id -> the emits it produced (redelivery re-sends them)
     subscriptions: Table  # subscription id -> BilledSubscription
-    reseller_subs: Table  # reseller -> [subscription ids]
+    reseller_subs: Table  # reseller|subscription id -> 1
     lines: Table  # line id -> RatedLine
-    unbilled: Table  # reseller -> [line ids not yet invoiced]
-    cost_index: Table  # reseller|YYYY-MM -> [line ids charged from that month]
+    unbilled: Table  # reseller|customer|line id -> 1, lines not yet invoiced
+    cost_index: Table  # reseller|YYYY-MM|line id -> 1, lines charged from that month
     series: Table  # invoice series -> last number used
     closed: Table  # reseller|YYYY-MM -> run id that closed it; reseller|last -> YYYY-MM
-    receivables: Table  # reseller -> [Receivable]
+    closing: Table  # reseller|YYYY-MM -> a close under way: its run, next page, counts
+    receivables: Table  # reseller|invoice id -> Receivable
+    payments: Table  # reseller|payment id -> how it was applied (decided once)
     credit: Table  # reseller|currency -> overpayments and credit notes not yet used
-    dunning: Table  # reseller -> {invoice id: stage}
-    revenue: Table  # reseller -> {line id: [customer, subscription, RevenueSchedule]}
-    recon: Table  # reseller|YYYY-MM -> {source:line: ReconciliationLineReceived}
+    dunning: Table  # reseller|invoice id -> stage
+    revenue: Table  # reseller|subscription|line id -> [customer, subscription, RevenueSchedule]
+    recon: Table  # reseller|YYYY-MM|source:line -> ReconciliationLineReceived
 
     @classmethod
-    def in_memory(cls) -> BillingTables:
-        return cls(**{name: {} for name in cls.__dataclass_fields__})
+    def of(cls, journal: Journal) -> BillingTables:
+        """The views of the flow's journaled state."""
+        return cls(**{name: journal.view(name) for name in cls.__dataclass_fields__})
 
-
-class _Issued(BaseModel):
-    """What one close issues (see ``BillingLedger.on_close``), kept under
-    ``closed[<reseller>|<period>|issued]``."""
-
-    numbers: dict[str, int] = {}  # invoice series -> the last number this close used
-    receivables: list[dict[str, Any]] = []  # Receivable, per invoice
-    credits: list[tuple[str, str, int]] = []  # (credit key, credit note id, amount), per note
-    billed: list[str] = []  # the line ids it invoiced
-    emits: list[list[Any]] = []  # the invoice events, as BillingLedger._store keeps them
+    @classmethod
+    def in_memory(cls, store: MemoryStore | None = None) -> BillingTables:
+        """Views written straight to a ``MemoryStore``, without a journal (recomputations)."""
+        backing = store or MemoryStore()
+        return cls(
+            **{name: View(f"{name}|", lambda _: backing) for name in cls.__dataclass_fields__}
+        )
 
 
 def _receivable_of(rid: str, invoice: Invoice) -> Receivable:
@@ -131,15 +137,9 @@ class Distributor:
     country: str
 
 
-def _append_once(table: Table, key: str, item: Any) -> None:
-    """Append ``item`` to the list at ``key`` unless it is there: a replay adds nothing."""
-    items = _list(table, key)
-    if item not in items:
-        table[key] = [*items, item]
-
-
-def _list(table: Table, key: str) -> list[Any]:
-    return list(table.get(key) or [])
+def _keys(table: Table, prefix: str) -> list[str]:
+    """The rest of each key under ``prefix`` (a prefix scan), in key order."""
+    return [key[len(prefix) :] for key, _ in scan(table, prefix)]
 
 
 def _month(day: Any) -> str:
@@ -168,15 +168,10 @@ class BillingLedger:
     # --- plumbing ------------------------------------------------------------------------
 
     async def handle(self, event: Event) -> Sequence[Emit]:
-        """Dispatch one input; a redelivered event gets exactly its first outputs again."""
+        """Dispatch one input (the journal re-sends a redelivered one's first outputs)."""
         if isinstance(event, BillingRunRequested) and event.reseller_id is None:
             return self._fan_out(event)
-        stored = self.t.done.get(str(event.event_id))
-        if stored is not None:
-            return [restore_emit(doc) for doc in stored]
-        emits = self._dispatch(event)
-        self.t.done[str(event.event_id)] = [store_emit(e) for e in emits]
-        return emits
+        return self._dispatch(event)
 
     def _dispatch(self, event: Event) -> list[Emit]:
         if isinstance(event, SubscriptionProvisioned):
@@ -189,6 +184,8 @@ class BillingLedger:
             return self.on_payment(event)
         if isinstance(event, ReconciliationLineReceived):
             return self.on_reconciliation_line(event)
+        if isinstance(event, BillingRunContinued):
+            return self.on_close_page(event)
         if isinstance(event, BillingRunRequested):
             if event.run == "close":
                 return self.on_close(event)
@@ -224,7 +221,7 @@ class BillingLedger:
 
     def _save_sub(self, sub: ch.BilledSubscription) -> None:
         self.t.subscriptions[sub.subscription_id] = sub.model_dump(mode="json")
-        _append_once(self.t.reseller_subs, sub.reseller_id, sub.subscription_id)
+        self.t.reseller_subs[f"{sub.reseller_id}|{sub.subscription_id}"] = 1
 
     def _rate(self, cause: Event, sub: ch.BilledSubscription, charge: Charge) -> list[Emit]:
         """Rate ``charge`` at the term's protected price; a line rated before is not re-added."""
@@ -232,16 +229,11 @@ class BillingLedger:
         return self._book(cause, line, sub)
 
     def _book(self, cause: Event, line: RatedLine, sub: ch.BilledSubscription) -> list[Emit]:
-        """Book ``line`` unless booked before; either way its charge is emitted (same event id).
-
-        A crash can leave a message's table writes half delivered (they travel several
-        changelog topics). Every write here is idempotent and the ``lines`` entry, the one that
-        says "booked", is written last, so a replay completes what a crash cut short.
-        """
+        """Book ``line`` unless booked before; either way its charge is emitted (same event id)."""
         rid = line.reseller_id
         if line.line_id not in self.t.lines:
-            _append_once(self.t.unbilled, rid, line.line_id)
-            _append_once(self.t.cost_index, f"{rid}|{_month(line.period_start)}", line.line_id)
+            self.t.unbilled[f"{rid}|{line.customer_id}|{line.line_id}"] = 1
+            self.t.cost_index[f"{rid}|{_month(line.period_start)}|{line.line_id}"] = 1
             if line.charge_type in _SCHEDULED and line.billing_cycle in _UP_FRONT:
                 schedule = schedule_revenue(
                     line.line_id,
@@ -250,13 +242,11 @@ class BillingLedger:
                     line.period_start,
                     line.period_end,
                 )
-                plans = dict(self.t.revenue.get(rid) or {})
-                plans[line.line_id] = [
+                self.t.revenue[f"{rid}|{sub.subscription_id}|{line.line_id}"] = [
                     sub.customer_id,
                     sub.subscription_id,
                     schedule.model_dump(mode="json"),
                 ]
-                self.t.revenue[rid] = plans
             self.t.lines[line.line_id] = line.model_dump(mode="json")
             metrics.CHARGES_RATED.labels(charge_type=line.charge_type.value).inc()
         # Internal only: a rated line carries the distributor's Microsoft cost, which no
@@ -308,10 +298,20 @@ class BillingLedger:
             new_quantity=ev.new_quantity,
             effective_at=ev.effective_at,
         )
-        emits = [e for charge in charges for e in self._rate(ev, sub, charge)]
+        lines = [
+            rate_charge(charge, [sub.protected_entry()], 0, rounding=self.policy.rounding)
+            for charge in charges
+        ]
+        emits = [e for line in lines for e in self._book(ev, line, sub)]
         for charge in charges:
             if charge.charge_type == ChargeType.CANCEL_IMMEDIATE:
-                self._replan_revenue(sub, charge)
+                refund = sum(
+                    -line.price_minor
+                    for line in lines
+                    if line.charge_type == ChargeType.CANCEL_IMMEDIATE
+                    and line.source_id == charge.source_id
+                )
+                self._replan_revenue(sub, charge, refund)
         self._save_sub(
             ch.apply_change(
                 sub,
@@ -323,29 +323,15 @@ class BillingLedger:
         )
         return emits
 
-    def _replan_revenue(self, sub: ch.BilledSubscription, cancel: Charge) -> None:
+    def _replan_revenue(self, sub: ch.BilledSubscription, cancel: Charge, refund: int) -> None:
         """A cancellation re-plans the open months of the up-front charge it refunds."""
         rid = sub.reseller_id
-        plans = dict(self.t.revenue.get(rid) or {})
         closed_through = self.t.closed.get(f"{rid}|last")
-        refund_lines = [
-            RatedLine.model_validate(self.t.lines[i])
-            for i in _list(self.t.unbilled, rid)
-            if i in self.t.lines
-        ]
-        refund = sum(
-            -ln.price_minor
-            for ln in refund_lines
-            if ln.subscription_id == sub.subscription_id
-            and ln.charge_type == ChargeType.CANCEL_IMMEDIATE
-            and ln.source_id == cancel.source_id
-        )
         on = cancel.effective_date or cancel.period_start
-        for line_id, (customer, sid, raw) in sorted(plans.items()):
+        prefix = f"{rid}|{sub.subscription_id}|"
+        for key, (customer, sid, raw) in scan(self.t.revenue, prefix):
             schedule = RevenueSchedule.model_validate(raw)
-            if sid != sub.subscription_id or not (
-                schedule.service_start <= on <= schedule.service_end
-            ):
+            if not (schedule.service_start <= on <= schedule.service_end):
                 continue
             adjusted = adjust_on_cancellation(
                 schedule,
@@ -353,8 +339,7 @@ class BillingLedger:
                 refund_minor=min(refund, schedule.total_minor),
                 closed_through=closed_through,
             )
-            plans[line_id] = [customer, sid, adjusted.model_dump(mode="json")]
-        self.t.revenue[rid] = plans
+            self.t.revenue[key] = [customer, sid, adjusted.model_dump(mode="json")]
 
     def on_credit_allocated(self, ev: ServiceCreditAllocated) -> list[Emit]:
         """A customer's share of a service credit becomes a ``customerCredit`` line on the next
@@ -402,101 +387,221 @@ class BillingLedger:
     # --- month end -----------------------------------------------------------------------
 
     def on_close(self, run: BillingRunRequested) -> list[Emit]:
-        """Cycle charges and renewals, the period's invoices, revenue, then dunning.
+        """Start a reseller's close: its pages follow as ``BillingRunContinued`` messages.
 
-        The invoices are decided once and written in one entry before any of their effects
-        (numbers, receivables, credit, unbilled lines), which are each idempotent; a replay
-        after a crash cut those writes short applies the same invoices again and sends them.
+        A close cycles the reseller's subscriptions (cycle charges, renewals), invoices the
+        unbilled lines, recognises revenue and assesses dunning, ``CLOSE_PAGE`` items per
+        message: no message's work or output grows with the reseller's size, and the other
+        messages of the partition run between the pages. Closing a month closed (or being
+        closed) by another run issues nothing new.
         """
-        rid = run.reseller_id or ""
-        period = run.period or ""
+        rid, period = run.reseller_id or "", run.period or ""
         key = f"{rid}|{period}"
-        if self.t.closed.get(key, str(run.event_id)) != str(run.event_id):
-            return []  # closed before, by another run: nothing new
-        first, last = period_bounds(period)
-        profile = self._reseller(rid)
-        emits: list[Emit] = []
-        for sid in _list(self.t.reseller_subs, rid):
-            emits += self._cycle(run, sid, first, last, profile)
-        issued = self._issued(run, key, profile, last)
-        self._take_effect(rid, issued)
-        emits += [restore_emit(doc) for doc in issued.emits]
-        emits += self._recognise(run, rid, period)
+        if self.t.closing.get(key) is not None:
+            return []  # a close of this month is under way: its pages go on
+        closed_by = self.t.closed.get(key)
+        if closed_by is not None:
+            return [self._completed(run, 1, {}, {}, already_closed_by=closed_by)]
+        self._reseller(rid)  # an unknown reseller is refused now, not pages later
+        progress = {
+            "run": run.model_dump(mode="json"),
+            "next": ["cycle", ""],
+            "counts": {"subscriptions": 0, "charges": 0, "invoices": 0, "credit_notes": 0},
+            "totals": {},
+        }
+        self.t.closing[key] = progress
+        return [self._continue(run, "cycle", "", 1)]
+
+    def _continue(self, run: BillingRunRequested, phase: str, after: str, pages: int) -> Emit:
+        step = BillingRunContinued.model_validate(
+            {
+                **docs.envelope(run, "BillingRunContinued", phase, after),
+                "reseller_id": run.reseller_id,
+                "run_event_id": str(run.event_id),
+                "period": run.period,
+                "phase": phase,
+                "after": after,
+                "pages": pages,
+            }
+        )
+        return Emit(self.topics.name(Topic.BILLING_INPUTS), step.reseller_id, step)
+
+    def on_close_page(self, step: BillingRunContinued) -> list[Emit]:
+        """One page of a close (see ``on_close``); a step the close does not expect is stale."""
+        key = f"{step.reseller_id}|{step.period}"
+        progress = self.t.closing.get(key)
+        expected = None if progress is None else progress["next"]
+        if progress is None or progress["run"]["event_id"] != step.run_event_id:
+            return []
+        if expected != [step.phase, step.after]:
+            return []
+        run = BillingRunRequested.model_validate(progress["run"])
+        profile = self._reseller(step.reseller_id)
+        first, last = period_bounds(step.period)
+        progress = {
+            **progress,
+            "counts": dict(progress["counts"]),
+            "totals": dict(progress["totals"]),
+        }
+        if step.phase == "cycle":
+            emits, more = self._cycle_page(run, step.after, first, last, profile, progress)
+            nxt = ("cycle", more) if more is not None else ("invoice", "")
+        elif step.phase == "invoice":
+            emits, more = self._invoice_page(run, step.after, profile, last, progress)
+            nxt = ("invoice", more) if more is not None else ("revenue", "")
+        elif step.phase == "revenue":
+            emits, more = self._revenue_page(run, step.after)
+            nxt = ("revenue", more) if more is not None else ("dunning", "")
+        else:
+            return self._finish(run, key, step.pages, progress)
+        progress["next"] = list(nxt)
+        self.t.closing[key] = progress
+        return [*emits, self._continue(run, nxt[0], nxt[1], step.pages + 1)]
+
+    def _finish(
+        self, run: BillingRunRequested, key: str, pages: int, progress: dict[str, Any]
+    ) -> list[Emit]:
+        rid, period = run.reseller_id or "", run.period or ""
+        emits = self.on_dunning(run)
         self.t.closed[key] = str(run.event_id)
         self.t.closed[f"{rid}|last"] = max(period, self.t.closed.get(f"{rid}|last") or period)
-        emits += self.on_dunning(run)
-        return emits
+        del self.t.closing[key]
+        return [*emits, self._completed(run, pages, progress["counts"], progress["totals"])]
 
-    def _cycle(
-        self, run: BillingRunRequested, sid: str, first: Any, last: Any, profile: ResellerProfile
-    ) -> list[Emit]:
-        """Rate ``sid``'s cycle charges and renewals due by ``last``.
+    def _completed(
+        self,
+        run: BillingRunRequested,
+        pages: int,
+        counts: dict[str, int],
+        totals: dict[str, Any],
+        already_closed_by: str | None = None,
+    ) -> Emit:
+        done = BillingRunCompleted.model_validate(
+            {
+                **docs.envelope(run, "BillingRunCompleted"),
+                "reseller_id": run.reseller_id,
+                "run_event_id": str(run.event_id),
+                "period": run.period,
+                "pages": pages,
+                "subscriptions_cycled": counts.get("subscriptions", 0),
+                "charges_rated": counts.get("charges", 0),
+                "invoices_issued": counts.get("invoices", 0),
+                "credit_notes_issued": counts.get("credit_notes", 0),
+                "totals": [
+                    {"currency": cur, "invoiced_minor": inv, "credited_minor": cred}
+                    for cur, (inv, cred) in sorted(totals.items())
+                ],
+                "already_closed_by": already_closed_by,
+            }
+        )
+        return Emit(self.topics.name(Topic.COLLECTIONS), done.reseller_id, done)
 
-        The subscription is saved with the lines this run rated (``cycled_by``): once it is
-        renewed, a replay of the run after a crash finds nothing due and sends those again.
-        """
-        sub = self._sub(sid)
-        if sub is None:
-            return []
-        source = str(run.event_id)
-        if sub.cycled_by is not None and sub.cycled_by[0] == source:
-            lines = [
-                RatedLine.model_validate(self.t.lines[i])
-                for i in sub.cycled_by[1]
-                if i in self.t.lines
-            ]
-            topic = self.topics.name(Topic.CHARGES)
-            return [Emit(topic, ln.reseller_id, docs.charge_rated(run, ln)) for ln in lines]
-        rated: list[RatedLine] = []
-
-        def rate(sub: ch.BilledSubscription, charge: Charge) -> list[Emit]:
-            rated.append(
-                rate_charge(charge, [sub.protected_entry()], 0, rounding=self.policy.rounding)
-            )
-            return self._book(run, rated[-1], sub)
-
-        emits: list[Emit] = []
-        for charge in ch.cycle_charges(sub, first, last, source):
-            emits += rate(sub, charge)
-        while ch.renewal_due(sub, last):
-            prices = list(self.ref.prices.get(sub.catalog_item_id) or [])
-            sub = ch.renew(sub, prices, profile.markup_bps)
-            emits += rate(sub, ch.renewal_charge(sub, source))
-            for charge in ch.cycle_charges(sub, first, last, source):
-                emits += rate(sub, charge)
-        if ch.expired(sub, last) and sub.active:
-            sub = sub.model_copy(update={"active": False})
-        cycled = (source, tuple(ln.line_id for ln in rated))
-        self._save_sub(sub.model_copy(update={"cycled_by": cycled}))
-        return emits
-
-    def _issued(
-        self, run: BillingRunRequested, key: str, profile: ResellerProfile, last: Any
-    ) -> _Issued:
-        """The invoices this close issues: as noted before, else decided now and noted."""
-        noted = f"{key}|issued"
-        stored = self.t.closed.get(noted)
-        if stored is not None:
-            return _Issued.model_validate(stored)
+    def _cycle_page(
+        self,
+        run: BillingRunRequested,
+        after: str,
+        first: Any,
+        last: Any,
+        profile: ResellerProfile,
+        progress: dict[str, Any],
+    ) -> tuple[list[Emit], str | None]:
+        """Cycle the next page of subscriptions; the last one's id if more may follow."""
         rid = profile.reseller_id
-        # A line not in ``lines`` was cut short by a crash; its replay books it (see _book).
-        pending = [
-            RatedLine.model_validate(self.t.lines[i])
-            for i in _list(self.t.unbilled, rid)
-            if i in self.t.lines
-        ]
-        due = [ln for ln in pending if ln.period_start <= last]
+        start = f"{rid}|{after}" if after else None
+        page = [k for k, _ in islice(scan(self.t.reseller_subs, f"{rid}|", start), CLOSE_PAGE)]
+        emits: list[Emit] = []
+        for key in page:
+            emits += self._cycle(run, key[len(rid) + 1 :], first, last, profile)
+        progress["counts"]["subscriptions"] += len(page)
+        progress["counts"]["charges"] += len(emits)
+        more = page[-1][len(rid) + 1 :] if len(page) == CLOSE_PAGE else None
+        return emits, more
+
+    def _invoice_page(
+        self,
+        run: BillingRunRequested,
+        after: str,
+        profile: ResellerProfile,
+        last: Any,
+        progress: dict[str, Any],
+    ) -> tuple[list[Emit], str | None]:
+        """Invoice the next customers' due lines (white-label: each customer's own invoices;
+        else the reseller's, all in one page); the last customer if more may follow."""
+        rid = profile.reseller_id
         white_label = profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL
+        # "\x7f" sorts after every character of an id: skip all of that customer's lines.
+        start = f"{rid}|{after}|\x7f" if after else None
+        due: list[RatedLine] = []
+        customer, seen, more = "", 0, None
+        for key, _ in scan(self.t.unbilled, f"{rid}|", start):
+            _, line_customer, line_id = key.split("|", 2)
+            if white_label and line_customer != customer and seen >= CLOSE_PAGE:
+                more = customer
+                break
+            customer = line_customer
+            seen += 1
+            raw = self.t.lines.get(line_id)
+            if raw is None:
+                continue
+            line = RatedLine.model_validate(raw)
+            if line.period_start <= last:
+                due.append(line)
         groups: dict[tuple[str, str], list[RatedLine]] = {}
         for ln in due:
             recipient = ln.customer_id if white_label else rid
             groups.setdefault((recipient, ln.currency), []).append(ln)
         first, _ = period_bounds(run.period or "")
-        issued = _Issued(billed=[ln.line_id for ln in due])
+        emits: list[Emit] = []
         for (recipient, currency), lines in sorted(groups.items()):
-            self._one_invoice(run, profile, recipient, currency, lines, first, last, issued)
-        self.t.closed[noted] = issued.model_dump(mode="json")
-        return issued
+            invoice, sent = self._one_invoice(run, profile, recipient, currency, lines, first, last)
+            emits += sent
+            credit = invoice.kind is InvoiceKind.CREDIT_NOTE
+            progress["counts"]["credit_notes" if credit else "invoices"] += 1
+            invoiced, credited = progress["totals"].get(currency, (0, 0))
+            if credit:
+                credited += -invoice.total_minor
+            else:
+                invoiced += invoice.total_minor
+            progress["totals"][currency] = (invoiced, credited)
+        for ln in due:
+            del self.t.unbilled[f"{rid}|{ln.customer_id}|{ln.line_id}"]
+        return emits, more
+
+    def _revenue_page(self, run: BillingRunRequested, after: str) -> tuple[list[Emit], str | None]:
+        rid, period = run.reseller_id or "", run.period or ""
+        topic = self.topics.name(Topic.REVENUE)
+        start = f"{rid}|{after}" if after else None
+        page = list(islice(scan(self.t.revenue, f"{rid}|", start), CLOSE_PAGE))
+        emits: list[Emit] = []
+        for _, (customer, sid, raw) in page:
+            schedule = RevenueSchedule.model_validate(raw)
+            event = docs.revenue_recognised(run, rid, customer, sid, schedule, period)
+            if event is not None:
+                emits.append(Emit(topic, rid, event))
+        more = page[-1][0][len(rid) + 1 :] if len(page) == CLOSE_PAGE else None
+        return emits, more
+
+    def _cycle(
+        self, run: BillingRunRequested, sid: str, first: Any, last: Any, profile: ResellerProfile
+    ) -> list[Emit]:
+        """Rate ``sid``'s cycle charges and renewals due by ``last``."""
+        sub = self._sub(sid)
+        if sub is None:
+            return []
+        source = str(run.event_id)
+        emits: list[Emit] = []
+        for charge in ch.cycle_charges(sub, first, last, source):
+            emits += self._rate(run, sub, charge)
+        while ch.renewal_due(sub, last):
+            prices = list(self.ref.prices.get(sub.catalog_item_id) or [])
+            sub = ch.renew(sub, prices, profile.markup_bps)
+            emits += self._rate(run, sub, ch.renewal_charge(sub, source))
+            for charge in ch.cycle_charges(sub, first, last, source):
+                emits += self._rate(run, sub, charge)
+        if ch.expired(sub, last) and sub.active:
+            sub = sub.model_copy(update={"active": False})
+        self._save_sub(sub)
+        return emits
 
     def _one_invoice(
         self,
@@ -507,8 +612,7 @@ class BillingLedger:
         lines: list[RatedLine],
         first: Any,
         last: Any,
-        issued: _Issued,
-    ) -> None:
+    ) -> tuple[Invoice, list[Emit]]:
         rid = profile.reseller_id
         if profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL:
             customer = self.ref.customers.get(recipient_id)
@@ -528,7 +632,7 @@ class BillingLedger:
             # The distributor keeps one continuous series per reseller account, so every
             # series lives on its reseller's partition.
             series, prefix = f"{d.party_id}:{rid}", f"D{d.party_id}-{rid.upper()}"
-        last_number = issued.numbers.get(series, int(self.t.series.get(series) or 0))
+        last_number = int(self.t.series.get(series) or 0)
         invoice = build_invoice(
             lines,
             issuer_id=issuer.party_id,
@@ -543,12 +647,12 @@ class BillingLedger:
             tax_rule=rule,
             resale_exempt=exempt,
         )
-        issued.numbers[series] = invoice.sequence
+        self.t.series[series] = invoice.sequence
         if invoice.kind is InvoiceKind.CREDIT_NOTE:
-            credit_key = f"{rid}|{invoice.currency}"
-            issued.credits.append((credit_key, invoice.invoice_id, -invoice.total_minor))
+            self._add_credit(f"{rid}|{invoice.currency}", invoice.invoice_id, -invoice.total_minor)
         else:
-            issued.receivables.append(_receivable_of(rid, invoice).model_dump(mode="json"))
+            receivable = _receivable_of(rid, invoice)
+            self.t.receivables[f"{rid}|{invoice.invoice_id}"] = receivable.model_dump(mode="json")
         event = docs.document(
             run,
             invoice,
@@ -563,27 +667,10 @@ class BillingLedger:
         kind = "credit_note" if invoice.kind is InvoiceKind.CREDIT_NOTE else "invoice"
         metrics.INVOICES_ISSUED.labels(kind=kind, currency=currency).inc()
         metrics.INVOICED_MINOR.labels(kind=kind, currency=currency).inc(abs(invoice.total_minor))
-        for emit in (
+        return invoice, [
             Emit(self.topics.name(Topic.INVOICES), rid, event),
             Emit(self._partner(rid), invoice.invoice_id, event),
-        ):
-            issued.emits.append(store_emit(emit))
-
-    def _take_effect(self, rid: str, issued: _Issued) -> None:
-        """Apply the close's invoices to the tables; each write is idempotent."""
-        for series, number in issued.numbers.items():
-            self.t.series[series] = max(int(self.t.series.get(series) or 0), number)
-        receivables = _list(self.t.receivables, rid)
-        known = {r["invoice_id"] for r in receivables}
-        new = [r for r in issued.receivables if r["invoice_id"] not in known]
-        if new:
-            self.t.receivables[rid] = [*receivables, *new]
-        for key, invoice_id, amount in issued.credits:
-            self._add_credit(key, invoice_id, amount)
-        billed = set(issued.billed)
-        unbilled = _list(self.t.unbilled, rid)
-        if billed.intersection(unbilled):
-            self.t.unbilled[rid] = [i for i in unbilled if i not in billed]
+        ]
 
     def _add_credit(self, key: str, fact_id: str, amount_minor: int) -> None:
         balance = CreditBalance.of(self.t.credit.get(key))
@@ -591,20 +678,16 @@ class BillingLedger:
         if added is not balance:
             self.t.credit[key] = added.model_dump(mode="json")
 
-    def _recognise(self, run: BillingRunRequested, rid: str, period: str) -> list[Emit]:
-        topic = self.topics.name(Topic.REVENUE)
-        emits: list[Emit] = []
-        for _, (customer, sid, raw) in sorted((self.t.revenue.get(rid) or {}).items()):
-            schedule = RevenueSchedule.model_validate(raw)
-            event = docs.revenue_recognised(run, rid, customer, sid, schedule, period)
-            if event is not None:
-                emits.append(Emit(topic, rid, event))
-        return emits
-
     # --- collections ---------------------------------------------------------------------
 
     def _receivables(self, rid: str) -> list[Receivable]:
-        return [Receivable.model_validate(r) for r in _list(self.t.receivables, rid)]
+        return [Receivable.model_validate(raw) for _, raw in scan(self.t.receivables, f"{rid}|")]
+
+    def _save_receivables(self, before: Sequence[Receivable], after: Sequence[Receivable]) -> None:
+        for old, new in zip(before, after, strict=True):
+            if new != old:
+                key = f"{new.reseller_id}|{new.invoice_id}"
+                self.t.receivables[key] = new.model_dump(mode="json")
 
     def on_payment(self, ev: PaymentReceived) -> list[Emit]:
         """Apply a payment to open invoices (named ones first); what is left becomes credit."""
@@ -617,41 +700,37 @@ class BillingLedger:
             received_on=ev.received_at.date(),
             invoice_id=ev.invoice_ids[0] if ev.invoice_ids else None,
         )
-        # Decided once and noted before any of its effects: after a crash, the replay settles
-        # the same invoices even if a close on another topic added receivables meanwhile.
+        # Decided once: the same payment again (another message) is applied to nothing twice.
         noted = f"{rid}|{ev.payment_id}"
-        allocation = self.t.receivables.get(noted)
-        if allocation is None:
-            result = apply_payment(self._receivables(rid), payment)
-            if not result.duplicate:
-                allocation = {"applied": list(result.applied), "credit": result.credit_minor}
-                self.t.receivables[noted] = allocation
-                metrics.PAYMENTS_APPLIED.labels(currency=ev.currency).inc()
-        if allocation is not None:
-            if allocation["credit"]:
-                self._add_credit(f"{rid}|{ev.currency}", ev.payment_id, allocation["credit"])
-            before = self._receivables(rid)
-            settled = settle(before, ev.payment_id, [tuple(a) for a in allocation["applied"]])
-            if list(settled) != before:
-                self.t.receivables[rid] = [r.model_dump(mode="json") for r in settled]
-        receivables = self._receivables(rid)
+        if self.t.payments.get(noted) is not None:
+            return []
+        before = self._receivables(rid)
+        result = apply_payment(before, payment)
+        if result.duplicate:
+            return []
+        self.t.payments[noted] = {"applied": list(result.applied), "credit": result.credit_minor}
+        metrics.PAYMENTS_APPLIED.labels(currency=ev.currency).inc()
+        if result.credit_minor:
+            self._add_credit(f"{rid}|{ev.currency}", ev.payment_id, result.credit_minor)
+        settled = settle(before, ev.payment_id, result.applied)
+        self._save_receivables(before, settled)
         # A settled invoice leaves dunning: its stage is forgotten so a later debt starts over.
-        stages = dict(self.t.dunning.get(rid) or {})
-        for r in receivables:
-            if r.balance_minor <= 0:
-                stages.pop(r.invoice_id, None)
-        self.t.dunning[rid] = stages
+        for r in settled:
+            if r.balance_minor <= 0 and f"{rid}|{r.invoice_id}" in self.t.dunning:
+                del self.t.dunning[f"{rid}|{r.invoice_id}"]
         return []
 
     def on_dunning(self, run: BillingRunRequested) -> list[Emit]:
         rid = run.reseller_id or ""
-        previous = {k: DunningStage(v) for k, v in (self.t.dunning.get(rid) or {}).items()}
-        notices = dunning_transitions(self._receivables(rid), previous, run.as_of)
-        stages = {k: int(v) for k, v in previous.items()}
+        previous = {k: DunningStage(v) for k, v in scan(self.t.dunning, f"{rid}|")}
+        previous = {k[len(rid) + 1 :]: v for k, v in previous.items()}
+        receivables = self._receivables(rid)
+        notices = dunning_transitions(receivables, previous, run.as_of)
         reached: dict[tuple[str, DunningStage], list[Any]] = {}
-        currency = {r.invoice_id: r.currency for r in self._receivables(rid)}
+        currency = {r.invoice_id: r.currency for r in receivables}
         for n in notices:
-            stages[n.invoice_id] = int(n.stage)
+            if previous.get(n.invoice_id) != n.stage:
+                self.t.dunning[f"{rid}|{n.invoice_id}"] = int(n.stage)
             if n.stage > n.previous and n.balance_minor > 0:
                 reached.setdefault((currency[n.invoice_id], n.stage), []).append(n)
         emits: list[Emit] = []
@@ -660,41 +739,25 @@ class BillingLedger:
             metrics.DUNNING_STAGES.labels(stage=event.stage).inc()
             emits.append(Emit(self.topics.name(Topic.COLLECTIONS), rid, event))
             emits.append(Emit(self._partner(rid), rid, event))
-        # The latest run's notices are kept before the stages move: a replay after a crash
-        # between the two finds no transition left, and sends the notices kept. (Only runs,
-        # all on one topic, write it: an earlier run's replay finds a later run's notices and
-        # stages that already hold its own.)
-        noted = f"{rid}|notices"
-        kept = self.t.dunning.get(noted)
-        if kept is not None and kept["run"] == str(run.event_id):
-            emits = [restore_emit(doc) for doc in kept["emits"]]
-        elif emits:
-            self.t.dunning[noted] = {
-                "run": str(run.event_id),
-                "emits": [store_emit(e) for e in emits],
-            }
-        self.t.dunning[rid] = stages
         return emits
 
     # --- reconciliation ------------------------------------------------------------------
 
     def on_reconciliation_line(self, ev: ReconciliationLineReceived) -> list[Emit]:
         rid = ev.reseller_id or ""
-        key = f"{rid}|{_month(ev.charge_start_date)}"
-        lines = dict(self.t.recon.get(key) or {})
-        lines[f"{ev.source_id}:{ev.line_number}"] = ev.model_dump(mode="json")
-        self.t.recon[key] = lines
+        key = f"{rid}|{_month(ev.charge_start_date)}|{ev.source_id}:{ev.line_number}"
+        self.t.recon[key] = ev.model_dump(mode="json")
         return []
 
     def on_reconcile(self, run: BillingRunRequested) -> list[Emit]:
         rid, period = run.reseller_id or "", run.period or ""
-        stored = (self.t.recon.get(f"{rid}|{period}") or {}).values()
         microsoft = [
-            to_reconciliation_line(ReconciliationLineReceived.model_validate(d)) for d in stored
+            to_reconciliation_line(ReconciliationLineReceived.model_validate(d))
+            for _, d in scan(self.t.recon, f"{rid}|{period}|")
         ]
         booked = [
             RatedLine.model_validate(self.t.lines[i])
-            for i in _list(self.t.cost_index, f"{rid}|{period}")
+            for i in _keys(self.t.cost_index, f"{rid}|{period}|")
             if i in self.t.lines
         ]
         # Service credits are in: Microsoft's customerCredit lines match the pass-through.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -253,3 +255,64 @@ async def test_a_month_for_two_resellers_bills_each_on_its_own_topic_once(
         assert sorted(first, key=lambda i: i.number) == sorted(second, key=lambda i: i.number)
     finally:
         replay.stop()
+
+
+async def hub_command(kafka: BrokerInfo, topics: TopicCatalog, *args: str) -> tuple[int, str]:
+    """Run ``hub ARGS`` as an operator would, against the test's broker and topics."""
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "HUB_TOPIC_PREFIX": topics.prefix,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
+    return proc.returncode or 0, out.decode()
+
+
+async def test_close_wait_follows_every_resellers_close_and_says_what_it_issued(
+    kafka: BrokerInfo, tmp_path: Path
+) -> None:
+    topics, worker = await start_hub(kafka, tmp_path, "wait")
+    try:
+        await publish(kafka.bootstrap, CODEC, reference(topics))
+        await publish(kafka.bootstrap, CODEC, [provisioned(topics, rid) for rid in RESELLERS])
+        await wait_for(kafka, topics.name(Topic.CHARGES), b.ChargeRated, 2, worker)
+        close = ("billing", "close", "--period", "2026-11", "--as-of", "2026-12-01", "--wait")
+        code, out = await hub_command(kafka, topics, *close, "--timeout", "180")
+        assert code == 0, out
+        assert "close 2026-11 done for 2 resellers" in out
+        assert "2 invoices, 0 credit notes" in out
+        assert "contoso: 1 invoices, 0 credit notes, 1 subscriptions in 4 pages (70.00 EUR)" in out
+        assert "EUR: invoiced " in out
+        invoices = await events(kafka, topics.name(Topic.INVOICES), b.InvoiceIssued)
+        assert len(invoices) == 2
+
+        code, out = await hub_command(kafka, topics, *close, "--timeout", "180")
+        assert code == 0, out
+        assert "closed before by another run (nothing issued): contoso, fabrikam" in out
+        assert len(await events(kafka, topics.name(Topic.INVOICES), b.InvoiceIssued)) == 2
+    finally:
+        worker.stop()
+
+
+async def test_close_wait_without_a_worker_gives_up_and_says_so(
+    kafka: BrokerInfo, tmp_path: Path
+) -> None:
+    prefix = f"t.nowork.{uuid.uuid4().hex[:8]}."
+    topics = TopicCatalog(prefix)
+    await apply_topics(kafka.bootstrap, topics.all(RESELLERS))
+    await publish(kafka.bootstrap, CODEC, reference(topics))
+    code, out = await hub_command(
+        kafka, topics, "billing", "close", "--period", "2026-11", "--wait", "--timeout", "3"
+    )
+    assert code == 1, out
+    assert "2 of 2 resellers not done" in out
+    assert "is a worker running?" in out

@@ -184,9 +184,10 @@ def test_money_flows_survive_four_sigkills(
             kafka.bootstrap, scenario, inputs, approved, approval_inputs
         )
         expected = recompute_billing(scenario, allocations)
-        lines = asyncio.run(
-            checker.read_table(kafka.bootstrap, f"{app_id}-billing-lines-changelog")
+        state = asyncio.run(
+            checker.read_table(kafka.bootstrap, f"{app_id}-billing-state-changelog")
         )
+        lines = {k[len("lines|") :]: v for k, v in state.items() if k.startswith("lines|")}
         report.extend(checker.check_state("billing-lines", lines, dict(expected.lines)))
         print(
             f"\ncrash test: {len(inputs)} inputs + {len(approvals)} approvals, "

@@ -385,6 +385,25 @@ BUILDERS: dict[str, Callable[[], Event]] = {
     "BillingRunRequested": lambda: b.BillingRunRequested(
         **envelope("run", None), run="close", period="2026-11", as_of=date(2026, 12, 1)
     ),
+    "BillingRunContinued": lambda: b.BillingRunContinued(
+        **envelope("run-page"),
+        run_event_id="3f1c2b9e-0000-5000-8000-000000000001",
+        period="2026-11",
+        phase="invoice",
+        after="cust-0042",
+        pages=12,
+    ),
+    "BillingRunCompleted": lambda: b.BillingRunCompleted(
+        **envelope("run-done"),
+        run_event_id="3f1c2b9e-0000-5000-8000-000000000001",
+        period="2026-11",
+        pages=15,
+        subscriptions_cycled=1200,
+        charges_rated=1250,
+        invoices_issued=140,
+        credit_notes_issued=2,
+        totals=(b.CurrencyTotal(currency="EUR", invoiced_minor=9123400, credited_minor=4200),),
+    ),
     "TicketOpened": lambda: t.TicketOpened(
         **envelope("tick"),
         ticket_id="t-1",

@@ -294,6 +294,53 @@ class BillingRunRequested(Event):
         return self
 
 
+BillingRunPhase = Literal["cycle", "invoice", "revenue", "dunning"]
+_PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class BillingRunContinued(Event):
+    """A reseller's month-end close goes on from where its last page stopped.
+
+    The billing flow sends it to itself on ``hub.billing.inputs`` (keyed by reseller): a close
+    cycles, invoices and recognises a bounded page per message, so no message's work grows with
+    the reseller's size and other messages of the partition run between pages.
+    """
+
+    reseller_id: ResellerId
+    run_event_id: str = Field(description="event_id of the reseller's BillingRunRequested")
+    period: str = Field(pattern=_PERIOD, description="YYYY-MM")
+    phase: BillingRunPhase
+    after: str = Field(default="", description="the last key the previous page handled")
+    pages: int = Field(ge=1, description="pages of this close done so far")
+
+
+class CurrencyTotal(BaseModel):
+    """Invoiced and credited amounts of one currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    currency: Currency
+    invoiced_minor: NonNegative
+    credited_minor: NonNegative
+
+
+class BillingRunCompleted(Event):
+    """A reseller's close is done: what it rated and issued (finance; ``--wait`` follows it)."""
+
+    reseller_id: ResellerId
+    run_event_id: str = Field(description="event_id of the reseller's BillingRunRequested")
+    period: str = Field(pattern=_PERIOD, description="YYYY-MM")
+    pages: int = Field(ge=1)
+    subscriptions_cycled: NonNegative
+    charges_rated: NonNegative
+    invoices_issued: NonNegative
+    credit_notes_issued: NonNegative
+    totals: tuple[CurrencyTotal, ...] = ()
+    already_closed_by: str | None = Field(
+        default=None, description="the run that had closed this month: this one issued nothing"
+    )
+
+
 EVENTS: tuple[type[Event], ...] = (
     ReconciliationLineReceived,
     ChargeRated,
@@ -304,4 +351,6 @@ EVENTS: tuple[type[Event], ...] = (
     DunningStageReached,
     ReconciliationMismatch,
     BillingRunRequested,
+    BillingRunContinued,
+    BillingRunCompleted,
 )

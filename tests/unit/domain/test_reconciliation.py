@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from hub.domain.charges import BilledSubscription, change_charges
@@ -338,6 +338,9 @@ def test_reconciliation_finds_every_injected_difference_and_nothing_else(
 ) -> None:
     """Lines on a few keys (several per key, refunds among them); some Microsoft lines are
     changed, dropped or doubled, or a hub line dropped; any order on both sides."""
+    # Two identical lines on one key, one dropped on each side, leave the sides equal: no
+    # reconciliation can tell, so the lines of a key differ.
+    assume(len(set(rows)) == len(rows))
     ms: list[ReconciliationLine] = []
     ours: list[RatedLine] = []
     injected: set[str] = set()

@@ -25,6 +25,8 @@ def test_memory_store_scans_a_prefix_in_key_order() -> None:
     store.delete("b|2")
     assert list(store.scan("b|")) == [("b|0", 0), ("b|1", 1)]
     assert list(store.scan("z")) == []
+    assert list(store.scan("b|", after="b|0")) == [("b|1", 1)]
+    assert list(store.scan("b|", after="a")) == [("b|0", 0), ("b|1", 1)]
 
 
 def test_a_transaction_reads_and_scans_its_own_writes_and_makes_none() -> None:
@@ -36,6 +38,7 @@ def test_a_transaction_reads_and_scans_its_own_writes_and_makes_none() -> None:
     txn.put("x|5", 5)
     assert (txn.get("x|1"), txn.get("x|2"), txn.get("y|1")) == (10, None, 9)
     assert list(txn.scan("x|")) == [("x|1", 10), ("x|3", 3), ("x|4", 4), ("x|5", 5)]
+    assert list(txn.scan("x|", after="x|3")) == [("x|4", 4), ("x|5", 5)]
     assert base.data == {"x|1": 1, "x|2": 2, "x|4": 4, "y|1": 9}
     assert txn.writes() == [("x|3", 3), ("x|1", 10), ("x|2", None), ("x|5", 5)]
     with pytest.raises(ValueError, match="delete the key"):

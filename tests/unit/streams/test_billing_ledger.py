@@ -14,12 +14,15 @@ from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode,
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, PriceListEntry, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
+from hub.runtime.state import MemoryStore
 from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
+from hub.streams import billing_ledger
 from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support import crash_cut
@@ -88,13 +91,26 @@ def reference() -> ReferenceView:
     )
 
 
-def ledger(tables: BillingTables | None = None) -> BillingLedger:
-    return BillingLedger(
-        tables or BillingTables.in_memory(),
-        TOPICS,
-        reference(),
-        Distributor(party_id="5000000", name="Distributor GmbH", country="DE"),
-    )
+class Journaled:
+    """The ledger as the worker runs it: each event through the flow's journal."""
+
+    def __init__(self, store: MemoryStore | None = None, ref: ReferenceView | None = None) -> None:
+        self.store = store if store is not None else crash_cut.RecordingStore()
+        self.journal = Journal(self.store, "billing")
+        self.tables = BillingTables.of(self.journal)
+        self.ledger = BillingLedger(
+            self.tables,
+            TOPICS,
+            ref or reference(),
+            Distributor(party_id="5000000", name="Distributor GmbH", country="DE"),
+        )
+
+    async def handle(self, event: Event) -> Sequence[Emit]:
+        return await self.journal.run(0, str(event.event_id), lambda: self.ledger.handle(event))
+
+
+def ledger(store: MemoryStore | None = None) -> Journaled:
+    return Journaled(store)
 
 
 def env(seed: str, rid: str | None, at: datetime = T0) -> dict[str, Any]:
@@ -162,12 +178,17 @@ def run(kind: str, seed: str, *, period: str | None, as_of: date, rid: str | Non
     )
 
 
-async def feed(ldg: BillingLedger, events: Sequence[Event]) -> list[Emit]:
-    """Handle events, following fanned-out runs as the worker would."""
+async def feed(
+    ldg: Journaled, events: Sequence[Event], per_message: list[int] | None = None
+) -> list[Emit]:
+    """Handle events, following fanned-out runs and a close's pages as the worker would;
+    ``per_message`` collects how many events each message sent."""
     out: list[Emit] = []
     queue = list(events)
     while queue:
         emits = await ldg.handle(queue.pop(0))
+        if per_message is not None:
+            per_message.append(len(emits))
         for e in emits:
             if e.topic == TOPICS.name(Topic.BILLING_INPUTS):
                 queue.insert(0, e.event)
@@ -204,14 +225,17 @@ async def test_provisioning_rates_a_new_charge_internally_never_to_the_partner_t
 
 
 async def test_a_redelivered_event_yields_the_same_charge_and_no_second_line() -> None:
-    tables = BillingTables.in_memory()
-    ldg = ledger(tables)
+    ldg = ledger()
+    tables = ldg.tables
     event = provisioned("s1", "contoso", "cust-de")
     first = await feed(ldg, [event])
     again = await feed(ldg, [event])
+    # Under another event id (provisioned twice): billed once all the same.
+    twice = await feed(ldg, [event.model_copy(update={"event_id": uuid.uuid4()})])
     assert [e.event for e in again] == [e.event for e in first]
+    assert twice == []
     assert len(tables.lines) == 1
-    assert tables.unbilled["contoso"] == [first[0].event.charge_id]
+    assert list(tables.unbilled) == [f"contoso|cust-de|{first[0].event.charge_id}"]
 
 
 async def test_seat_changes_are_prorated_by_day_and_reductions_refund() -> None:
@@ -315,8 +339,8 @@ async def test_unpaid_invoice_walks_through_dunning_to_a_credit_hold() -> None:
 
 
 async def test_partial_payment_keeps_dunning_and_full_payment_stops_it() -> None:
-    tables = BillingTables.in_memory()
-    ldg = ledger(tables)
+    ldg = ledger()
+    tables = ldg.tables
     await feed(
         ldg,
         [
@@ -336,7 +360,7 @@ async def test_partial_payment_keeps_dunning_and_full_payment_stops_it() -> None
         )
 
     await feed(ldg, [pay("p1", 3000), pay("p1", 3000)])
-    assert tables.receivables["contoso"][0]["applied"] == [["p1", 3000]]
+    assert [r["applied"] for _, r in tables.receivables.scan("contoso|")] == [[["p1", 3000]]]
     late = await feed(ldg, [run("dunning", "d1", period=None, as_of=date(2027, 1, 2))])
     assert of(late, TOPICS.name(Topic.COLLECTIONS), b.DunningStageReached)[0].overdue_minor == 4000
     await feed(ldg, [pay("p2", 5000)])
@@ -486,32 +510,29 @@ OVERPAYMENT = b.PaymentReceived(
 async def test_a_replay_completes_writes_a_crash_cut_short_at_any_point(
     before: list[Event], event: Event
 ) -> None:
-    """A crash delivers a prefix of a message's changelog writes and no commit: the replay on
-    the tables rebuilt from that prefix must end in the same state with the same outputs."""
-    whole, log = crash_cut.recording(BillingTables)
-    await feed(ledger(whole), before)
+    """A crash lands a prefix of the partition's writes to the flow's one table and no
+    commit: the replay on the state rebuilt from that prefix must end in the same state with
+    the same outputs (the journal completes the message's last entry or handles it anew)."""
+    whole = ledger()
+    await feed(whole, before)
+    log = whole.store.log  # type: ignore[attr-defined]
     start = len(log)
-    expected = await feed(ledger(whole), [event])
-    writes = log[start:]
-    assert len(writes) > 2, "the event writes next to nothing: nothing to cut short"
-    for cut in range(len(writes)):
-        tables, _ = crash_cut.recording(BillingTables)
-        await feed(ledger(tables), before)
-        crash_cut.land(tables, writes[:cut])
-        replayed = await feed(ledger(tables), [event])
+    expected = await feed(whole, [event])
+    assert len(log) - start > 2, "the event writes next to nothing: nothing to cut short"
+    for cut in range(start, len(log) + 1):
+        replay = ledger(crash_cut.landed(log[:cut]))
+        replayed = await feed(replay, [event])
         assert [e.event for e in replayed] == [e.event for e in expected], f"cut at {cut}"
-        assert crash_cut.state(tables) == crash_cut.state(whole), (
-            f"cut after {cut} of {len(writes)} writes"
-        )
+        assert replay.store.data == whole.store.data, f"cut after {cut - start} writes"
 
 
 async def test_a_payment_cut_short_settles_the_same_invoices_after_a_close_overtook_it() -> None:
     """Billing reads several topics: after a crash, a close can run before the payment's
-    replay and add an invoice. The replay used to spread the payment again over the new
-    invoice while the credit it had noted stayed: money counted twice."""
-    whole, log = crash_cut.recording(BillingTables)
-    await feed(ledger(whole), [S1, CLOSE_NOV])
-    invoice = whole.receivables["contoso"][0]
+    replay and add an invoice. The payment must settle what it settled the first time, or,
+    if none of its writes landed, be applied afresh: never counted twice."""
+    whole = ledger()
+    await feed(whole, [S1, CLOSE_NOV])
+    invoice = next(r for _, r in whole.tables.receivables.scan("contoso|"))
     payment = b.PaymentReceived(
         **env("pay-over", "contoso"),
         payment_id="pay-over",
@@ -520,18 +541,103 @@ async def test_a_payment_cut_short_settles_the_same_invoices_after_a_close_overt
         received_at=datetime(2026, 12, 5, tzinfo=UTC),
         method="bank_transfer",
     )
+    log = whole.store.log  # type: ignore[attr-defined]
     start = len(log)
-    await feed(ledger(whole), [payment])
-    writes = log[start:]
-    for cut in range(len(writes)):
-        tables, _ = crash_cut.recording(BillingTables)
-        await feed(ledger(tables), [S1, CLOSE_NOV])
-        crash_cut.land(tables, writes[:cut])
-        await feed(ledger(tables), [CLOSE_DEC, payment])
+    await feed(whole, [payment])
+    for cut in range(start, len(log) + 1):
+        replay = ledger(crash_cut.landed(log[:cut]))
+        await feed(replay, [CLOSE_DEC, payment])
         paid = {
             r["invoice_id"]: sum(amount for pid, amount in r["applied"] if pid == "pay-over")
-            for r in tables.receivables["contoso"]
+            for _, r in replay.tables.receivables.scan("contoso|")
         }
-        credit = CreditBalance.of(tables.credit.get("contoso|EUR")).minor  # none before it
+        credit = CreditBalance.of(replay.tables.credit.get("contoso|EUR")).minor
         assert paid[invoice["invoice_id"]] == invoice["total_minor"], f"cut at {cut}"
         assert sum(paid.values()) + credit == payment.amount_minor, f"cut at {cut}"
+
+
+def many_customers(n: int) -> ReferenceView:
+    ref = reference()
+    customers = dict(ref.customers)
+    for i in range(n):
+        customers[f"c{i:02d}"] = customers["cust-fr"].model_copy(
+            update={"customer_id": f"c{i:02d}", "name": f"Client {i}"}
+        )
+    return ReferenceView(ref.resellers, customers, ref.catalogue, ref.prices)
+
+
+async def test_a_large_close_goes_page_by_page_and_issues_each_invoice_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A white-label reseller's close: every subscription cycled, one invoice per customer,
+    numbered without a gap, in messages that each handle a bounded page."""
+    monkeypatch.setattr(billing_ledger, "CLOSE_PAGE", 3)
+    ldg = Journaled(ref=many_customers(7))
+    subs = [provisioned(f"s{i:02d}", "fabrikam", f"c{i % 7:02d}") for i in range(20)]
+    await feed(ldg, subs)
+    sizes: list[int] = []
+    close = run("close", "big", period="2026-11", as_of=date(2026, 12, 1), rid="fabrikam")
+    emits = await feed(ldg, [close], sizes)
+    invoices = of(emits, TOPICS.partner("fabrikam", PartnerTopic.BILLING), b.InvoiceIssued)
+    assert sorted(i.recipient.party_id for i in invoices) == [f"c{i:02d}" for i in range(7)]
+    assert [i.number for i in invoices] == [f"FABRIKAM-{n:08d}" for n in range(1, 8)]
+    assert sum(i.subtotal_minor for i in invoices) == 20 * 7000
+    (done,) = of(emits, TOPICS.name(Topic.COLLECTIONS), b.BillingRunCompleted)
+    # 20 subscriptions 3 a page, 20 lines at least 3 a page (whole customers), revenue, dunning
+    assert done.pages >= 7 + 3 + 2
+    assert len(sizes) == 1 + done.pages
+    assert (done.subscriptions_cycled, done.invoices_issued, done.credit_notes_issued) == (
+        20,
+        7,
+        0,
+    )
+    assert [(t.currency, t.invoiced_minor) for t in done.totals] == [
+        ("EUR", sum(i.total_minor for i in invoices))
+    ]
+    assert max(sizes) <= 2 * 3 * 2 + 2  # a page's invoices (two events each) and its step
+    # Delivered again: the same events (same ids) re-sent, nothing new decided.
+    assert [e.event for e in await feed(ldg, [close])] == [e.event for e in emits]
+    again = run("close", "big-2", period="2026-11", as_of=date(2026, 12, 1), rid="fabrikam")
+    (closed,) = of(await feed(ldg, [again]), TOPICS.name(Topic.COLLECTIONS), b.BillingRunCompleted)
+    assert closed.already_closed_by == str(close.event_id)
+    assert (closed.invoices_issued, closed.subscriptions_cycled) == (0, 0)
+
+
+async def test_a_step_the_close_does_not_expect_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(billing_ledger, "CLOSE_PAGE", 2)
+    ldg = Journaled(ref=many_customers(3))
+    await feed(ldg, [provisioned(f"s{i}", "fabrikam", f"c{i:02d}") for i in range(3)])
+    close = run("close", "c", period="2026-11", as_of=date(2026, 12, 1), rid="fabrikam")
+    (first,) = await ldg.handle(close)
+    step = first.event
+    assert isinstance(step, b.BillingRunContinued)
+    stale = step.model_copy(update={"event_id": uuid.uuid4(), "after": "s9"})
+    assert await ldg.handle(stale) == []
+    before = dict(ldg.store.data)
+    other = step.model_copy(update={"event_id": uuid.uuid4(), "run_event_id": str(uuid.uuid4())})
+    assert await ldg.handle(other) == []
+    assert {k: v for k, v in ldg.store.data.items() if not k.startswith("~j|")} == {
+        k: v for k, v in before.items() if not k.startswith("~j|")
+    }
+    rest = await feed(ldg, [step])
+    assert len(of(rest, TOPICS.name(Topic.INVOICES), b.InvoiceIssued)) == 3
+
+
+async def test_a_subscription_provisioned_during_a_close_is_billed_once() -> None:
+    ldg = Journaled(ref=many_customers(2))
+    await feed(ldg, [provisioned("s0", "fabrikam", "c00")])
+    close = run("close", "c", period="2026-11", as_of=date(2026, 12, 1), rid="fabrikam")
+    (start,) = await ldg.handle(close)
+    late = provisioned("s1", "fabrikam", "c01")
+    await feed(ldg, [late])  # between the close's start and its pages
+    nov = await feed(ldg, [start.event])
+    dec = await feed(ldg, [run("close", "d", period="2026-12", as_of=date(2027, 1, 1))])
+    billed = [
+        ln.line_id
+        for inv in of([*nov, *dec], TOPICS.name(Topic.INVOICES), b.InvoiceIssued)
+        for ln in inv.lines
+        if ln.subscription_id == "s1" and ln.charge_type is ChargeType.NEW
+    ]
+    assert len(billed) == 1
