@@ -2,16 +2,19 @@
 
 Design. Two agents own all state, each over topics co-partitioned with its tables:
 - ``support.intake`` reads ``reseller.tickets`` and ``hub.support.ticket-commands`` (both keyed
-  by reseller id): routes tickets, holds the SLA timer of each ticket in ``support-tickets``.
+  by reseller id): routes tickets, holds the SLA timer of each ticket (``support-intake-state``).
 - ``support.escalation`` reads ``hub.support.correlation`` (keyed by service and region):
-  correlates incidents, opens Microsoft service requests, relays Microsoft's changes.
-Faust timers run outside any event, where a table write has no partition, so timers never
-write: the SLA timer sends a tick command to each partition of the ticket-commands topic this
-worker owns, and the Microsoft poller sends what it observed to the correlation topic under the
-request's key. The agents then evaluate and write the flags in the same step as they emit the
-facts, so a restarted worker resumes from the changelog: a pending breach still fires, and a
-fired one (flag restored) never fires again. Event ids are derived, so a redelivery repeats
-the same ids at most.
+  correlates incidents, opens Microsoft service requests, relays Microsoft's changes
+  (``support-escalation-state``).
+Each agent writes its one table only through its journal (hub/runtime/journal.py), events and
+internal commands alike. Faust timers run outside any event, where a table write has no
+partition, so timers never write: the SLA timer sends a tick command to each partition of the
+ticket-commands topic this worker owns, and the Microsoft poller sends what it observed to the
+correlation topic under the request's key. The agents then evaluate and write the flags in the
+same journaled message as the facts they emit, so a restarted worker resumes from the
+changelog: a pending breach still fires, a tick cut short by a crash re-sends what it fired,
+and a fired one never fires again. Event ids are derived, so a redelivery repeats the same ids
+at most.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
-from hub.streams.support_intake import Intake
+from hub.streams.support_intake import Intake, IntakeState
 from hub.streams.support_microsoft import PartnerCenterServiceRequests
 from hub.streams.support_records import escalation_key
 from hub.streams.support_topics import (
@@ -70,10 +73,12 @@ async def _drive(
     handler: Any,
     on_command: Any,
     journal: Journal | None = None,
+    idle: Callable[[str, dict[str, Any], int], bool] | None = None,
 ) -> None:
     """Events go through the pipeline; internal commands through ``on_command``, and a command
     that fails is dead-lettered like any message. With a ``journal`` (the pipeline's), each
     command's writes and outputs are kept first too, under its position (hub/runtime/journal.py).
+    A command ``idle`` says has nothing to do is skipped: no journal entry for an idle tick.
     """
     async for item in stream.events():
         source = SourceMessage.from_faust(item.message)
@@ -95,7 +100,10 @@ async def _drive(
             await pipeline.process(source, handle)
         else:
             try:
-                command = partial(on_command, kind, decode_command(source.value), source.partition)
+                doc = decode_command(source.value)
+                if idle is not None and idle(kind, doc, source.partition):
+                    continue
+                command = partial(on_command, kind, doc, source.partition)
                 emits = await kept(command)
                 await _send(ctx, emits)
             except Exception as exc:  # noqa: BLE001 - a failed command is dead-lettered, never lost
@@ -105,14 +113,14 @@ async def _drive(
 def register(app: faust.App, ctx: Context) -> None:
     """Registers the support agents and timers on ``app``."""
     config = SupportConfig()
-    partitions = ctx.settings.kafka_partitions
     catalog = ctx.topics
-    tickets = app.Table("support-tickets", partitions=partitions, key_type=str)
+    # Tickets, their due timers and open counts: one table, written through the intake journal.
+    intake_journal = ctx.journal("support-intake")
     # The escalation agent's handlers write tickets, incidents and correlation state across
     # external calls: its one state table is written through its journal (hub/runtime/journal.py).
     journal = ctx.journal("support-escalation")
     records, correlations = journal.view("records"), journal.view("correlations")
-    intake = Intake(catalog, config, ctx.reference.view, tickets)
+    intake = Intake(catalog, config, ctx.reference.view, IntakeState.of(intake_journal))
     microsoft = PartnerCenterServiceRequests(PartnerCenterConfig.from_settings(ctx.settings))
     escalations = Escalations(catalog, config, ctx.reference.view, records, correlations, microsoft)
     commands_topic = catalog.name(Topic.SUPPORT_TICKET_COMMANDS)
@@ -123,6 +131,14 @@ def register(app: faust.App, ctx: Context) -> None:
             raise HubError(f"unknown intake command {kind!r}")
         return intake.tick(partition, datetime.fromisoformat(str(doc["now"])))
 
+    def idle_tick(kind: str, doc: dict[str, Any], partition: int) -> bool:
+        # Most ticks find nothing due: they read the due entries' first key and write nothing.
+        # The partition's last journal entry is completed first, so the read sees its writes.
+        if kind != "sla_tick":
+            return False
+        intake_journal.recover(partition)
+        return not intake.due(partition, datetime.fromisoformat(str(doc["now"])))
+
     @app.agent(
         _multi_topic(app, catalog.name(Topic.TICKETS), commands_topic),
         name="support.intake",
@@ -130,8 +146,12 @@ def register(app: faust.App, ctx: Context) -> None:
     )
     async def intake_agent(stream: Any) -> None:
         # Tickets pass the ingress gate (hub/streams/ingress.py); the commands topic is the hub's.
-        pipeline = ingress.gated(ctx, Topic.TICKETS, ctx.pipeline("support.intake"))
-        await _drive(stream, ctx, pipeline, intake.handle, intake_command)
+        pipeline = ingress.gated(
+            ctx, Topic.TICKETS, ctx.pipeline("support.intake", journal=intake_journal)
+        )
+        await _drive(
+            stream, ctx, pipeline, intake.handle, intake_command, intake_journal, idle_tick
+        )
 
     async def escalation_command(kind: str, doc: dict[str, Any], partition: int) -> list[Emit]:
         return await escalations.command({**doc, "kind": kind}, partition, datetime.now(UTC))
@@ -152,12 +172,14 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.timer(interval=config.sla_tick_s)  # type: ignore[untyped-decorator]
     async def sla_ticks() -> None:
         value, headers = encode_command("sla_tick", {"now": datetime.now(UTC).isoformat()})
-        for tp in app.assignor.assigned_actives():
-            if tp.topic == commands_topic:
-                await ctx.raw_topic(commands_topic).send(
-                    key=None, value=value, partition=tp.partition, headers=headers
-                )
-        counts = intake.open_by_severity()
+        owned = [
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == commands_topic
+        ]
+        for partition in owned:
+            await ctx.raw_topic(commands_topic).send(
+                key=None, value=value, partition=partition, headers=headers
+            )
+        counts = intake.open_by_severity(owned)
         for severity in Severity:
             metrics.OPEN_TICKETS.labels(severity=severity.value).set(counts.get(severity.value, 0))
 

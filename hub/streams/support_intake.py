@@ -1,20 +1,31 @@
 """Intake of tickets: validate against reference data, route, start SLA timers, evaluate them.
 
 Runs inside the agent of ``reseller.tickets`` plus ``hub.support.ticket-commands`` (both keyed
-by reseller id, same partition count), so every write to the ticket table happens in the
-partition the ticket lives in. ``tick`` is driven by tick commands a faust timer sends to each
-partition: a timer runs outside any event, where faust cannot tell which partition a table
-write belongs to, so the timer only knocks and the agent does the work.
+by reseller id, same partition count), so every write happens in the partition the ticket lives
+in. Its state is one table (``support-intake-state``) written only through the flow's journal
+(hub/runtime/journal.py), in entries that stay small whatever a reseller's size:
+
+- ``tickets|<ticket>``: where the ticket went and its SLA timer;
+- ``due|<partition>|<deadline>|<ticket>``: the next instant the ticket's timer can fire, so a
+  tick reads only what is due (a prefix scan in deadline order, up to now, a page at most);
+- ``open|<partition>|<severity>``: open tickets, for the gauge a timer reads outside a message.
+
+``tick`` is driven by tick commands a faust timer sends to each partition: a timer runs outside
+any event, where faust cannot tell which partition a write belongs to, so the timer only knocks
+and the agent does the work. A tick's writes and the SLA events it fires are one journal entry,
+so a replay after a crash re-sends those events rather than firing them again.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
-from hub.domain.enums import SupportMode
+from hub.domain.enums import Severity, SupportMode
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Customer, ResellerProfile
 from hub.domain.support.routing import Destination, Route, route_ticket
@@ -32,8 +43,9 @@ from hub.domain.support.sla import (
 )
 from hub.domain.support.triage import is_escalatable
 from hub.errors import ValidationFailed
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
-from hub.runtime.stored_events import StoredEvent
+from hub.runtime.state import scan
 from hub.schemas.envelope import Event, caused_by, derived_event_id
 from hub.schemas.events.support import (
     SlaBreached,
@@ -46,32 +58,60 @@ from hub.schemas.events.support import (
 )
 from hub.streams import support_metrics as metrics
 from hub.streams.support_config import SupportConfig
-from hub.streams.support_records import TicketRecord, to_domain_ticket
+from hub.streams.support_records import (
+    TicketRecord,
+    due_key,
+    due_stamp,
+    open_key,
+    to_domain_ticket,
+)
 from hub.streams.support_topics import desk_queue_topic, desk_queues, ticket_correlation_key
 from hub.topics import PartnerTopic, Topic, TopicCatalog
+
+Table = MutableMapping[str, Any]
 
 _TARGET: dict[SlaClock, SlaTarget] = {
     SlaClock.FIRST_RESPONSE: "initial_response",
     SlaClock.RESOLUTION: "resolution",
 }
+# Tickets one tick evaluates at most: a burst of deadlines (an outage's tickets all breaching)
+# is worked off over the next ticks instead of in one message of unbounded size.
+TICK_PAGE = 500
+
+
+@dataclass(frozen=True)
+class IntakeState:
+    """The intake agent's entries (see the module docstring): views of its journaled table in
+    the worker, plain dicts in unit tests that need no crash."""
+
+    tickets: Table = field(default_factory=dict)
+    due: Table = field(default_factory=dict)
+    open: Table = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, journal: Journal) -> IntakeState:
+        return cls(journal.view("tickets"), journal.view("due"), journal.view("open"))
 
 
 class Intake:
-    """Handlers of the intake agent; ``tickets`` is its table (a dict in unit tests)."""
+    """Handlers of the intake agent over its ``state``."""
 
     def __init__(
         self,
         catalog: TopicCatalog,
         config: SupportConfig,
         reference: Callable[[], ReferenceView],
-        tickets: MutableMapping[str, Any],
+        state: IntakeState,
+        tick_page: int = TICK_PAGE,
     ) -> None:
         self.catalog = catalog
         self.config = config
         self.desk = config.desk()
         self.policy = config.sla_policy()
         self._reference = reference
-        self.tickets = tickets
+        self.state = state
+        self.tickets = state.tickets
+        self.tick_page = tick_page
         self._queues = frozenset(desk_queues(self.desk))
         self._languages = frozenset(lang for team in self.desk.teams for lang in team.languages)
 
@@ -151,7 +191,7 @@ class Intake:
             routed=routed.model_dump(mode="json"),
         )
         emits = self._route_emits(event, record, routed)
-        self.tickets[event.ticket_id] = record.model_dump(mode="json")
+        self._save(record, None)
         self._count_routed(record, route)
         return emits
 
@@ -205,46 +245,74 @@ class Intake:
             # The partner tier gives up: the escalation agent decides whether Microsoft gets it.
             corr = self.catalog.name(Topic.SUPPORT_CORRELATION)
             emits.append(Emit(corr, record.correlation_key, event))
-        self._save(record.model_copy(update={"timer": timer, "status": status}))
+        self._save(record.model_copy(update={"timer": timer, "status": status}), record)
         return emits
 
     def _resolved(self, event: TicketResolved) -> list[Emit]:
         record = self._record(event.ticket_id, event.reseller_id)
         timer = record_resolution(record.timer, event.event_time)
-        self._save(record.model_copy(update={"timer": timer, "status": "closed"}))
+        self._save(record.model_copy(update={"timer": timer, "status": "closed"}), record)
         return []
 
-    def _save(self, record: TicketRecord) -> None:
-        if record.status == "closed" and next_check_at(record.timer) is None:
+    def _save(self, record: TicketRecord, before: TicketRecord | None) -> None:
+        """``record`` written with its due entry and the open counts it moves; one message's
+        writes, so the journal makes them all or none."""
+        was_due = None if before is None else next_check_at(before.timer)
+        due = next_check_at(record.timer)
+        if was_due != due:
+            if before is not None and was_due is not None:
+                self.state.due.pop(due_key(record.partition, was_due, record.ticket_id), None)
+            if due is not None:
+                self.state.due[due_key(record.partition, due, record.ticket_id)] = 1
+        was_open = before is not None and before.status == "open"
+        if record.status == "open" and not was_open:
+            self._count_open(record, +1)
+        elif record.status != "open" and was_open:
+            self._count_open(record, -1)
+        if record.status == "closed" and due is None:
             # Nothing can fire any more: keep the table as small as the open workload.
             self.tickets.pop(record.ticket_id, None)
         else:
             self.tickets[record.ticket_id] = record.model_dump(mode="json")
 
+    def _count_open(self, record: TicketRecord, delta: int) -> None:
+        key = open_key(record.partition, record.severity)
+        count = int(self.state.open.get(key, 0)) + delta
+        if count > 0:
+            self.state.open[key] = count
+        else:
+            self.state.open.pop(key, None)
+
     # -- SLA ticks -------------------------------------------------------------------------
 
+    def due(self, partition: int, now: datetime) -> list[tuple[str, str]]:
+        """``(due entry, ticket)`` of ``partition`` whose timer may fire at ``now``, earliest
+        first, a page at most: a prefix scan that stops at the first deadline after ``now``."""
+        stamp = due_stamp(now)
+        found: list[tuple[str, str]] = []
+        for key, _ in islice(scan(self.state.due, f"{partition}|"), self.tick_page):
+            _, at, ticket_id = key.split("|", 2)
+            if at > stamp:
+                break
+            found.append((key, ticket_id))
+        return found
+
     def tick(self, partition: int, now: datetime) -> list[Emit]:
-        """Evaluate the timers of ``partition``; flags are written with the facts they stop."""
+        """Evaluate the timers due in ``partition``; the flags and due entries are written in
+        the same journaled message as the facts they stop, whose outputs a replay re-sends."""
         emits: list[Emit] = []
-        for key, doc in list(self.tickets.items()):
-            record = TicketRecord.model_validate(doc)
-            if record.partition != partition:
+        for key, ticket_id in self.due(partition, now):
+            known = self.tickets.get(ticket_id)
+            if known is None:  # no ticket keeps an entry it no longer has; drop one if found
+                self.state.due.pop(key, None)
                 continue
-            if record.fired is not None and record.fired[0] == now:
-                events = [kept.event() for kept in record.fired[1]]  # this tick, cut short
-            else:
-                due = next_check_at(record.timer)
-                if due is None or due > now:
-                    continue
-                timer, facts = evaluate_sla(record.timer, now)
-                if not facts:
-                    continue
-                events = [self._sla_event(record, fact, now) for fact in facts]
-                fired = (now, tuple(StoredEvent.of(e) for e in events))
-                self._save(record.model_copy(update={"timer": timer, "fired": fired}))
-            for event in events:
-                emits.append(Emit(record.destination, key, event))
-                emits.append(Emit(self.catalog.name(Topic.SUPPORT_EVENTS), key, event))
+            record = TicketRecord.model_validate(known)
+            timer, facts = evaluate_sla(record.timer, now)
+            self._save(record.model_copy(update={"timer": timer}), record)
+            for fact in facts:
+                event = self._sla_event(record, fact, now)
+                emits.append(Emit(record.destination, ticket_id, event))
+                emits.append(Emit(self.catalog.name(Topic.SUPPORT_EVENTS), ticket_id, event))
         return emits
 
     def _sla_event(self, record: TicketRecord, fact: SlaFact, now: datetime) -> Event:
@@ -277,7 +345,11 @@ class Intake:
             remaining_seconds=max(0, int((fact.due_at - now).total_seconds())),
         )
 
-    def open_by_severity(self) -> Counter[str]:
-        return Counter(
-            str(doc["severity"]) for doc in list(self.tickets.values()) if doc["status"] == "open"
-        )
+    def open_by_severity(self, partitions: Iterable[int]) -> Counter[str]:
+        """Open tickets per severity over ``partitions``: a few counters read, never the
+        tickets (a timer reads this outside any message, every tick)."""
+        counts: Counter[str] = Counter()
+        for partition in partitions:
+            for severity in Severity:
+                counts[severity.value] += int(self.state.open.get(open_key(partition, severity), 0))
+        return counts

@@ -6,7 +6,7 @@ written from, because a faust table entry lives in the partition of the message 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -16,7 +16,6 @@ from hub.domain.enums import Severity
 from hub.domain.support.incidents import CorrelationState
 from hub.domain.support.sla import SlaTimer
 from hub.domain.support.ticket import Channel, Ticket
-from hub.runtime.stored_events import StoredEvent
 from hub.schemas.events.support import TicketOpened
 
 
@@ -56,9 +55,6 @@ class TicketRecord(BaseModel):
     correlation_id: str
     timer: SlaTimer
     routed: dict[str, object]
-    # The SLA events the latest tick fired for it, and that tick's time: written with the
-    # timer, so a replay of the tick after a crash sends them again (its timer says "fired").
-    fired: tuple[datetime, tuple[StoredEvent, ...]] | None = None
 
 
 class EscalationRecord(BaseModel):
@@ -90,6 +86,22 @@ class CorrelationRecord(BaseModel):
 
     partition: int
     state: CorrelationState
+
+
+def due_key(partition: int, at: datetime, ticket_id: str) -> str:
+    """A ticket's next SLA check, keyed so a prefix scan of ``<partition>|`` reads timers in
+    deadline order: the instant is UTC, fixed width, so keys sort as time does."""
+    return f"{partition}|{due_stamp(at)}|{ticket_id}"
+
+
+def due_stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def open_key(partition: int, severity: Severity) -> str:
+    """Open tickets of one severity in one partition: one small counter each, written with the
+    ticket's own changes, so the gauge reads a few values instead of every ticket."""
+    return f"{partition}|{severity.value}"
 
 
 def escalation_key(kind: Literal["ticket", "incident"], ref: str) -> str:

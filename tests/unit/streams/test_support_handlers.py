@@ -1,9 +1,10 @@
-"""The support agents' handlers over plain dicts and a fake Microsoft: no broker needed."""
+"""The support agents' handlers over plain dicts or their journal, and a fake Microsoft: no
+broker needed. The crash tests replay a message on every prefix of its writes."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from hub.domain.support.escalation import ServiceRequestPayload
 from hub.errors import ValidationFailed
 from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
+from hub.runtime.state import MemoryStore
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import (
     IncidentDetected,
@@ -32,7 +34,7 @@ from hub.schemas.events.support import (
 )
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
-from hub.streams.support_intake import Intake
+from hub.streams.support_intake import Intake, IntakeState
 from hub.streams.support_microsoft import Observed
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support import crash_cut
@@ -110,7 +112,7 @@ def opened(
 
 
 def intake(config: SupportConfig | None = None) -> Intake:
-    return Intake(CATALOG, config or SupportConfig(), lambda: VIEW, {})
+    return Intake(CATALOG, config or SupportConfig(), lambda: VIEW, IntakeState())
 
 
 @dataclass
@@ -194,6 +196,30 @@ async def test_escalatable_ticket_is_forwarded_by_service_and_region() -> None:
     assert {type(e.event) for e in forwarded} == {TicketRouted, TicketOpened}
 
 
+def update(ticket: TicketOpened, at: datetime, author: str = "reseller") -> TicketUpdated:
+    return TicketUpdated(
+        event_id=uuid.uuid4(),
+        event_time=at,
+        correlation_id="c-1",
+        reseller_id=ticket.reseller_id,
+        ticket_id=ticket.ticket_id,
+        author=author,  # type: ignore[arg-type]
+        status="open",
+    )
+
+
+def resolution(ticket: TicketOpened, at: datetime) -> TicketResolved:
+    return TicketResolved(
+        event_id=uuid.uuid4(),
+        event_time=at,
+        correlation_id="c-1",
+        reseller_id=ticket.reseller_id,
+        ticket_id=ticket.ticket_id,
+        resolution="fixed",
+        resolved_by="reseller",
+    )
+
+
 @settings(max_examples=30, deadline=None)
 @given(ticks=st.lists(st.integers(min_value=0, max_value=3 * 3600), min_size=1, max_size=12))
 async def test_breach_and_warning_fire_at_most_once_whatever_the_ticks(ticks: list[int]) -> None:
@@ -203,35 +229,8 @@ async def test_breach_and_warning_fire_at_most_once_whatever_the_ticks(ticks: li
     for offset in [*sorted(ticks), 3 * 3600]:
         emits += handler.tick(0, T0 + timedelta(seconds=offset))
 
-    # By event id: a tick at the same instant as the one before is that tick replayed, and
-    # sends what it fired again under the same ids.
-    breaches = list({e.event_id: e for e in events_of(emits, SlaBreached, SUPPORT)}.values())
-    warnings = list({e.event_id: e for e in events_of(emits, SlaWarning, SUPPORT)}.values())
-    assert [b.target for b in breaches] == ["initial_response"]
-    assert len(warnings) <= 1
-
-
-@dataclass
-class TicketTables:
-    tickets: dict[str, Any] = field(default_factory=dict)
-
-
-async def test_a_tick_replayed_after_a_crash_cut_its_writes_short_fires_the_same_events() -> None:
-    """The flags are written before the events are sent: the replayed tick (same instant)
-    found them set and fired nothing, so the breach was never reported."""
-    whole, log = crash_cut.recording(TicketTables)
-    handler = Intake(CATALOG, SupportConfig(), lambda: VIEW, whole.tickets)
-    for ticket in (opened(severity=Severity.CRITICAL), opened(severity=Severity.CRITICAL)):
-        await handler.handle(ticket, 0)
-    start, now = len(log), T0 + timedelta(hours=3)
-    expected = handler.tick(0, now)
-    assert len(events_of(expected, SlaBreached, CATALOG.name(Topic.SUPPORT_EVENTS))) == 2
-    assert len(log) - start == 2
-    for cut in range(start, len(log)):
-        tables = crash_cut.land(TicketTables(), log[:cut])
-        replayed = Intake(CATALOG, SupportConfig(), lambda: VIEW, tables.tickets).tick(0, now)
-        assert replayed == expected, f"cut after {cut - start}"
-        assert tables.tickets == whole.tickets
+    assert [b.target for b in events_of(emits, SlaBreached, SUPPORT)] == ["initial_response"]
+    assert len(events_of(emits, SlaWarning, SUPPORT)) <= 1
 
 
 async def test_tick_leaves_other_partitions_timers_alone() -> None:
@@ -246,20 +245,191 @@ async def test_response_stops_the_first_response_clock() -> None:
     handler = intake()
     ticket = opened(severity=Severity.CRITICAL)
     await handler.handle(ticket, 0)
-    reply = TicketUpdated(
-        event_id=uuid.uuid4(),
-        event_time=T0 + timedelta(minutes=5),
-        correlation_id="c-1",
-        reseller_id="own",
-        ticket_id=ticket.ticket_id,
-        author="reseller",
-        status="open",
-    )
-    await handler.handle(reply, 0)
+    await handler.handle(update(ticket, T0 + timedelta(minutes=5)), 0)
 
     emits = handler.tick(0, T0 + timedelta(hours=3))
 
     assert not events_of(emits, SlaBreached)
+
+
+async def test_a_resolved_ticket_leaves_no_ticket_timer_or_open_count_behind() -> None:
+    handler = intake()
+    ticket = opened(severity=Severity.CRITICAL)
+    await handler.handle(ticket, 0)
+    assert handler.open_by_severity([0])["critical"] == 1
+
+    await handler.handle(resolution(ticket, T0 + timedelta(minutes=5)), 0)
+
+    assert handler.state.tickets == {}
+    assert handler.state.due == {}
+    assert handler.open_by_severity([0])["critical"] == 0
+
+
+class CountingStore(MemoryStore):
+    """A store that counts the entries its scans hand out: what a tick reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scanned = 0
+
+    def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
+        for item in super().scan(prefix, after):
+            self.scanned += 1
+            yield item
+
+
+async def test_a_tick_reads_only_the_timers_that_are_due() -> None:
+    store = CountingStore()
+    journal = Journal(store, "support-intake")
+    handler = Intake(CATALOG, SupportConfig(), lambda: VIEW, IntakeState.of(journal))
+    # Forty tickets due tomorrow, one due within the hour.
+    for i in range(40):
+        later = opened(severity=Severity.MINIMAL, at=T0 + timedelta(days=1, minutes=i))
+        await journal.run(0, f"later-{i}", lambda t=later: handler.handle(t, 0))
+    soon = opened(severity=Severity.CRITICAL)
+    await journal.run(0, "soon", lambda: handler.handle(soon, 0))
+    store.scanned = 0
+
+    emits = await journal.run(0, "tick", lambda: _tick(handler, T0 + timedelta(hours=3)))
+
+    assert [e.ticket_id for e in events_of(emits, SlaBreached, SUPPORT)] == [soon.ticket_id]
+    # The due entry, the next one that stops the scan, and the one that replaces the first.
+    assert store.scanned <= 3
+
+
+async def _tick(handler: Intake, now: datetime) -> list[Emit]:
+    return handler.tick(0, now)
+
+
+async def test_a_burst_of_deadlines_is_worked_off_a_page_per_tick() -> None:
+    handler = Intake(CATALOG, SupportConfig(), lambda: VIEW, IntakeState(), tick_page=2)
+    tickets = [opened(severity=Severity.CRITICAL) for _ in range(5)]
+    for ticket in tickets:
+        await handler.handle(ticket, 0)
+    now = T0 + timedelta(hours=3)
+
+    per_tick = [len(events_of(handler.tick(0, now), SlaBreached, SUPPORT)) for _ in range(4)]
+
+    assert per_tick == [2, 2, 1, 0]
+
+
+async def test_open_counts_follow_opening_and_closing_per_severity_and_partition() -> None:
+    handler = intake()
+    critical = opened(severity=Severity.CRITICAL)
+    for ticket, partition in ((critical, 0), (opened(), 0), (opened(), 1)):
+        await handler.handle(ticket, partition)
+    closed = update(critical, T0 + timedelta(minutes=1)).model_copy(update={"status": "closed"})
+
+    await handler.handle(closed, 0)
+
+    assert handler.open_by_severity([0]) == {"critical": 0, "moderate": 0, "minimal": 1}
+    assert handler.open_by_severity([0, 1])["minimal"] == 2
+
+
+# -- a crash between an intake message's writes ----------------------------------------------
+
+IntakeMessage = Callable[[Intake], Awaitable[Sequence[Emit]]]
+
+
+def journaled_intake(store: MemoryStore) -> tuple[Journal, Intake]:
+    """Wired as the worker wires the intake agent (hub/streams/support.py)."""
+    journal = Journal(store, "support-intake")
+    return journal, Intake(CATALOG, SupportConfig(), lambda: VIEW, IntakeState.of(journal))
+
+
+def ticket_message(event: TicketOpened | TicketUpdated | TicketResolved) -> IntakeMessage:
+    return lambda handler: handler.handle(event, 0)
+
+
+def tick_message(now: datetime) -> IntakeMessage:
+    return lambda handler: _tick(handler, now)
+
+
+async def run_all(journal: Journal, handler: Intake, messages: list[IntakeMessage]) -> list[Emit]:
+    sent: list[Emit] = []
+    for i, message in enumerate(messages):
+        sent += await journal.run(0, f"after-{i}", lambda m=message: m(handler))
+    return sent
+
+
+async def intake_at_every_cut(
+    before: list[IntakeMessage], cut: IntakeMessage, after: list[IntakeMessage]
+) -> tuple[list[Emit], list[Emit]]:
+    """Run ``before``, then ``cut`` and replay it on every prefix of its writes (ticks are
+    journaled under their position, as ``_drive`` does); each replay must give the uncut run's
+    outputs and state, and then ``after`` the uncut run's outputs. Returns what ``cut`` and
+    ``after`` sent."""
+    whole = crash_cut.RecordingStore()
+    journal, handler = journaled_intake(whole)
+    for i, message in enumerate(before):
+        await journal.run(0, f"m{i}", lambda m=message: m(handler))
+    start = len(whole.log)
+    expected = list(await journal.run(0, "cut", lambda: cut(handler)))
+    end, snapshot = len(whole.log), dict(whole.data)
+    assert end - start > 2, "the message writes next to nothing: nothing to cut short"
+    later = await run_all(journal, handler, after)
+    for at in range(start, end):
+        store = crash_cut.landed(whole.log[:at])
+        journal, handler = journaled_intake(store)
+        replayed = await journal.run(0, "cut", lambda h=handler: cut(h))
+        assert list(replayed) == expected, f"cut after {at - start} writes"
+        assert store.data == snapshot, f"cut after {at - start} writes"
+        assert await run_all(journal, handler, after) == later, f"cut after {at - start} writes"
+    return expected, later
+
+
+async def test_a_breach_cut_short_by_a_crash_fires_exactly_once() -> None:
+    """Before the journal a tick kept the events it fired with the flags it set (``fired``), in
+    the write order one broker keeps; now the tick's writes and events are one journal entry."""
+    tickets = [opened(severity=Severity.CRITICAL) for _ in range(2)]
+    sent, later = await intake_at_every_cut(
+        [ticket_message(t) for t in tickets],
+        tick_message(T0 + timedelta(hours=3)),
+        [tick_message(T0 + timedelta(hours=3)), tick_message(T0 + timedelta(hours=30))],
+    )
+
+    breaches = events_of(sent, SlaBreached, SUPPORT)
+    assert sorted(b.ticket_id for b in breaches) == sorted(t.ticket_id for t in tickets)
+    assert {b.target for b in breaches} == {"initial_response"}
+    # Later ticks bring only the resolution clock's breach, once per ticket.
+    assert {(b.ticket_id, b.target) for b in events_of(later, SlaBreached, SUPPORT)} == {
+        (t.ticket_id, "resolution") for t in tickets
+    }
+    assert len(events_of(later, SlaBreached, SUPPORT)) == len(tickets)
+
+
+async def test_a_warning_cut_short_by_a_crash_fires_once_and_the_breach_follows() -> None:
+    ticket = opened(severity=Severity.CRITICAL)  # first response due in 2 h, warned at 96 min
+    sent, later = await intake_at_every_cut(
+        [ticket_message(ticket)],
+        tick_message(T0 + timedelta(minutes=100)),
+        [tick_message(T0 + timedelta(minutes=110)), tick_message(T0 + timedelta(hours=2))],
+    )
+
+    assert [w.target for w in events_of(sent, SlaWarning, SUPPORT)] == ["initial_response"]
+    assert not events_of(later, SlaWarning)
+    assert [b.target for b in events_of(later, SlaBreached, SUPPORT)] == ["initial_response"]
+
+
+async def test_a_resolution_cut_short_by_a_crash_still_stops_the_timer() -> None:
+    ticket = opened(severity=Severity.CRITICAL)
+    _, later = await intake_at_every_cut(
+        [ticket_message(ticket)],
+        ticket_message(resolution(ticket, T0 + timedelta(minutes=5))),
+        [tick_message(T0 + timedelta(hours=3)), tick_message(T0 + timedelta(days=9))],
+    )
+
+    assert later == []
+
+
+async def test_a_ticket_opened_in_a_message_cut_short_gets_its_timer_and_count() -> None:
+    ticket = opened(severity=Severity.CRITICAL)
+    sent, later = await intake_at_every_cut(
+        [], ticket_message(ticket), [tick_message(T0 + timedelta(hours=3))]
+    )
+
+    assert events_of(sent, TicketRouted)
+    assert [b.ticket_id for b in events_of(later, SlaBreached, SUPPORT)] == [ticket.ticket_id]
 
 
 # -- escalation and incidents ---------------------------------------------------------------
