@@ -307,6 +307,24 @@ async def _uncommitted(
     return {tp: lag for tp, lag in lags.items() if lag}
 
 
+def leader_of(bootstrap: str, topic: str, partition: int) -> int:
+    """The node id leading ``topic``'s ``partition`` now."""
+
+    async def ask() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            leader = consumer._client.cluster.leader_for_partition(TopicPartition(topic, partition))
+        finally:
+            await consumer.stop()
+        assert leader is not None, f"{topic}[{partition}] is unknown"
+        assert leader >= 0, f"{topic}[{partition}] has no leader"
+        return int(leader)
+
+    return asyncio.run(ask())
+
+
 def stuck_report(lags: dict[tuple[str, int], int], log: str) -> str:
     """The lagging partitions, and what the worker's last consumer report says of them."""
     lines = [f"{topic}[{partition}] lag {lag}" for (topic, partition), lag in sorted(lags.items())]
