@@ -21,8 +21,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bench import orders as order_inputs
+from bench.month_end import NAMES as MONTH_END
 from bench.orders import simulator
 from bench.report import FAUST, RAW, Kind, Result, markdown, to_json, unavailable
 from bench.runs import FULL, QUICK, Bench, Sizes
@@ -81,11 +83,15 @@ def selected(names: tuple[str, ...], only: tuple[str, ...]) -> bool:
     return not only or any(word.lower() in name.lower() for name in names for word in only)
 
 
-async def run_all(bench: Bench, only: tuple[str, ...] = ()) -> list[Result]:
+async def run_all(
+    bench: Bench, only: tuple[str, ...] = (), detail: dict[str, Any] | None = None
+) -> list[Result]:
     payload = order_inputs.order("payload-size")
     results: list[Result] = []
+    month = selected(MONTH_END, only)
     for which in (RAW, FAUST):
-        if selected((which,), only):
+        # The month end is reported beside the baselines of its own run.
+        if selected((which,), only) or month:
             _say(f"{which} ...")
             run = partial(bench.baseline, which, payload)
             results += await _guarded((which,), Kind.BASELINE, run)
@@ -97,6 +103,10 @@ async def run_all(bench: Bench, only: tuple[str, ...] = ()) -> list[Result]:
         if selected((name,), only):
             _say(f"{name} ...")
             results += await _guarded((name,), Kind.BATCH, partial(_batch, bench, batch))
+    if month:
+        _say("month end ...")
+        found = detail if detail is not None else {}
+        results += await _guarded(MONTH_END, Kind.BATCH, partial(bench.month_end, found))
     return sorted(results, key=lambda r: _ORDER[r.kind])
 
 
@@ -118,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     with broker() as bootstrap, simulator() as sim, tempfile.TemporaryDirectory() as tmp:
         _say(f"broker {bootstrap}, simulator {sim}, sizes {sizes}")
         bench = Bench(bootstrap, Path(tmp), stamp, sizes, sim)
-        results = asyncio.run(run_all(bench, tuple(args.only)))
+        detail: dict[str, Any] = {}
+        results = asyncio.run(run_all(bench, tuple(args.only), detail))
     table = markdown(results)
     meta = {
         "at": stamp,
@@ -127,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 1),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        **({"month_end": detail} if detail else {}),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stamp}.json").write_text(json.dumps(to_json(results, meta), indent=2) + "\n")

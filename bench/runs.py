@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.harness import (
     Arrivals,
@@ -40,6 +41,11 @@ class Sizes:
     rate: float
     rate_seconds: float
     subscriptions: int
+    # The month end (bench/month_end.py): the white-label reseller's subscriptions, and how
+    # many other resellers of how many subscriptions.
+    month_big: int = 5_000
+    month_resellers: int = 5
+    month_each: int = 200
 
     @property
     def at_rate(self) -> int:
@@ -47,7 +53,16 @@ class Sizes:
 
 
 QUICK = Sizes(burst=200, warmup=10, rate=1000.0, rate_seconds=1.0, subscriptions=1_000_000)
-FULL = Sizes(burst=2000, warmup=20, rate=1000.0, rate_seconds=5.0, subscriptions=1_000_000)
+FULL = Sizes(
+    burst=2000,
+    warmup=20,
+    rate=1000.0,
+    rate_seconds=5.0,
+    subscriptions=1_000_000,
+    month_big=100_000,
+    month_resellers=100,
+    month_each=1_000,
+)
 
 
 def reference_loaded(metrics: str) -> float:
@@ -193,6 +208,25 @@ class Bench:
         ]
         results += [_at_rate(flow.milestones[0].scenario, s, sizes.rate) for s in steady_runs]
         return results
+
+    # -- month end ------------------------------------------------------------------------
+
+    async def month_end(self, detail: dict[str, Any]) -> list[Result]:
+        """The month-end scenario (bench/month_end.py) at this run's size, or ``BENCH_MONTH``."""
+        from bench import month_end
+
+        default = month_end.Shape(
+            self.sizes.month_big, self.sizes.month_resellers, self.sizes.month_each
+        )
+        return await month_end.run(
+            self.bootstrap,
+            self.work,
+            self.run_id,
+            month_end.shape_from_env(default),
+            PARTITIONS,
+            {"HUB_PARTNER_CENTER_URL": self.simulator_url},
+            detail,
+        )
 
     # -- batches ----------------------------------------------------------------------------
 
