@@ -307,20 +307,20 @@ async def _uncommitted(
     return {tp: lag for tp, lag in lags.items() if lag}
 
 
-def leader_of(bootstrap: str, topic: str, partition: int) -> int:
-    """The node id leading ``topic``'s ``partition`` now."""
+def leader_of(bootstrap: str, topic: str, partition: int) -> tuple[int, list[int]]:
+    """The node leading ``topic``'s ``partition`` now, and the nodes holding its replicas."""
 
-    async def ask() -> int:
+    async def ask() -> tuple[int, list[int]]:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
             await consumer._client.force_metadata_update()
-            leader = consumer._client.cluster.leader_for_partition(TopicPartition(topic, partition))
+            found = consumer._client.cluster._partitions.get(topic, {}).get(partition)
         finally:
             await consumer.stop()
-        assert leader is not None, f"{topic}[{partition}] is unknown"
-        assert leader >= 0, f"{topic}[{partition}] has no leader"
-        return int(leader)
+        assert found is not None, f"{topic}[{partition}] is unknown"
+        assert found.leader >= 0, f"{topic}[{partition}] has no leader"
+        return int(found.leader), sorted(found.replicas)
 
     return asyncio.run(ask())
 

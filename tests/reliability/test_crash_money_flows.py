@@ -138,7 +138,9 @@ class BrokerKill:
 
     def kill(self) -> None:
         # The leader of the billing journal's changelog partition 0: its writes must fail over.
-        self.victim = leader_of(self.cluster.bootstrap, self.changelog, 0)
+        self.victim, replicas = leader_of(self.cluster.bootstrap, self.changelog, 0)
+        # Created by faust through the admin API (auto-creation is off), at the worker's factor.
+        assert replicas == sorted(self.cluster.node_ids), f"{self.changelog}[0] on {replicas}"
         self.cluster.kill_node(self.victim)
         self.log.append(f"broker {self.victim} SIGKILLed")
 
