@@ -9,16 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.domain.money import Money, check_currency
 from hub.domain.reference import ResellerProfile
 
-# How many of the latest facts an exposure remembers having applied (``noting``).
-APPLIED_KEPT = 512
-
 
 class Exposure(BaseModel):
     """What a reseller owes or has committed to, in its billing currency.
 
     ``open_receivables_minor`` may go negative: a prepayment is a credit balance that gives
-    headroom. ``overdue_minor`` is the part of the receivables past its due date. ``applied``
-    holds the keys of the latest facts that moved it (``noting``, ``holds``).
+    headroom. ``overdue_minor`` is the part of the receivables past its due date.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -29,7 +25,6 @@ class Exposure(BaseModel):
     committed_minor: int = Field(default=0, ge=0)
     on_hold: bool = False
     overdue_minor: int = Field(default=0, ge=0)
-    applied: tuple[str, ...] = ()
 
     @field_validator("currency")
     @classmethod
@@ -233,23 +228,12 @@ def commitment_billed_by(exposure: Exposure, subtotal_minor: int) -> int:
     return min(max(subtotal_minor, 0), exposure.committed_minor)
 
 
-def noting(exposure: Exposure, key: str) -> Exposure:
-    """``exposure`` remembering that it holds the fact ``key`` (an event id, an order's
-    commitment or release).
+def release_refused_order(exposure: Exposure, commitment_minor: int) -> Exposure:
+    """Microsoft refused an accepted order for good: it will never be invoiced, so its
+    commitment leaves the exposure.
 
-    A flow that moves the exposure also writes its own record of the fact (the order, an
-    applied-event marker); a crash can land one write and not the other, and the replay of
-    the message must not apply the fact twice. Carrying the key in the same write as the
-    amounts makes "is it applied?" exact. Only the latest ``APPLIED_KEPT`` keys are kept: more
-    than the facts of one reseller that other topics can add while a crashed worker's replay
-    catches up (a white-label close notes one invoice per customer); the flows' own records
-    catch older redeliveries.
+    Invoices consume the open commitment in aggregate (``commitment_billed_by``), so part of it
+    may already be gone: never more than is still committed is released.
     """
-    if key in exposure.applied:
-        return exposure
-    return exposure.model_copy(update={"applied": (*exposure.applied, key)[-APPLIED_KEPT:]})
-
-
-def holds(exposure: Exposure, key: str) -> bool:
-    """True if the fact ``key`` is already in ``exposure`` (see ``noting``)."""
-    return key in exposure.applied
+    _non_negative("release", commitment_minor)
+    return release_commitment(exposure, min(commitment_minor, exposure.committed_minor))

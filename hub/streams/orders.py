@@ -1,12 +1,17 @@
-"""The orders flow's agents: intake and credit check, exposure feedback, review commands,
-provisioning at Microsoft, subscription lifecycle, and the worker's order-state web view.
+"""The orders flow's agents: intake (credit check and everything that moves a reseller's
+exposure or orders), fulfilment (provisioning at Microsoft and the subscription lifecycle), and
+the worker's order-state web view.
 
-Every topic read here is keyed by ``reseller_id`` with the same partition count, and so are the
-tables: a reseller's orders, exposure and subscriptions all live in one partition's state.
+Each agent owns one journaled table and is its only writer (``hub/streams/orders_state.py``):
+``orders.intake`` reads the orders, invoices, collections, ops-commands and provisioning topics
+into ``orders-state``; ``orders.fulfilment`` reads the decisions and subscription-change topics
+into ``fulfilment-state``. Every topic read here is keyed by ``reseller_id`` with the tables'
+partition count, so a message's writes go to its own partition's changelog.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -14,13 +19,16 @@ import mode
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
 from hub.domain.credit import CreditPolicy
-from hub.schemas.events.orders import OrderReviewDecided
+from hub.runtime.dead_letter import SourceMessage
+from hub.runtime.pipeline import Emit, Outcome, Pipeline
+from hub.schemas.envelope import Event
+from hub.schemas.events.orders import OrderRequested, OrderReviewDecided
 from hub.streams import ingress
 from hub.streams.context import Context
 from hub.streams.orders_intake import OrderIntake
 from hub.streams.orders_lifecycle import Lifecycle
 from hub.streams.orders_provisioning import PROVISIONING_RETRY, Provisioning
-from hub.streams.orders_state import OrderTables
+from hub.streams.orders_state import FulfilmentState, IntakeState
 from hub.streams.orders_web import register_pages
 from hub.topics import Topic
 
@@ -28,24 +36,45 @@ from hub.topics import Topic
 # issued, dunning it reached and payments finance confirmed (never from an ingress topic).
 EXPOSURE_TOPICS = (Topic.INVOICES, Topic.COLLECTIONS)
 
+Route = Callable[[SourceMessage], Awaitable[Outcome]]
 
-def build_tables(app: faust.App, partitions: int) -> OrderTables:
-    def table(name: str) -> Any:
-        return app.Table(f"orders-{name}", key_type=str, partitions=partitions)
 
-    return OrderTables(
-        exposure=table("exposure"),
-        orders=table("orders"),
-        applied=table("exposure-applied"),
-        microsoft_customers=table("microsoft-customers"),
-        subscriptions=table("subscriptions"),
-        changes=table("subscription-changes"),
+def raw_topics(app: faust.App, ctx: Context, topics: Sequence[Topic]) -> Any:
+    """One faust topic over several raw topics: an agent that reads them all."""
+    return app.topic(
+        *(ctx.topics.name(topic) for topic in topics),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
     )
+
+
+async def run_routes(stream: Any, routes: dict[str, Route]) -> None:
+    """Each message through the route of the topic it came from."""
+    async for item in stream.events():
+        source = SourceMessage.from_faust(item.message)
+        await routes[source.topic](source)
+
+
+def _through(
+    pipeline: Pipeline, handler: Callable[[Event], Awaitable[Sequence[Emit]]], *failure: Any
+) -> Route:
+    async def route(source: SourceMessage) -> Outcome:
+        return await pipeline.process(source, handler, *failure)
+
+    return route
+
+
+def _gated(pipeline: Pipeline, gate: ingress.IngressGate, handler: Any) -> Route:
+    async def route(source: SourceMessage) -> Outcome:
+        return await ingress.process(pipeline, source, gate, handler)
+
+    return route
 
 
 def register(app: faust.App, ctx: Context) -> None:
     """Registers the orders flow's agents, tables, Partner Center client and web pages."""
-    tables = build_tables(app, ctx.settings.kafka_partitions)
     client = PartnerCenterClient(PartnerCenterConfig.from_settings(ctx.settings))
 
     @app.service
@@ -58,36 +87,77 @@ def register(app: faust.App, ctx: Context) -> None:
         async def on_stop(self) -> None:
             await client.stop()
 
+    intake_journal = ctx.journal("orders")
+    fulfilment_journal = ctx.journal("fulfilment")
+    intake_state = IntakeState.of(intake_journal)
+    fulfilment_state = FulfilmentState.of(fulfilment_journal)
+
+    def request_of(reseller_id: str, order_id: str) -> OrderRequested | None:
+        record = intake_state.order(reseller_id, order_id)  # a read: intake's only writer
+        return None if record is None else record.order_requested()
+
     policy = CreditPolicy(reject_on_hold_with_overdue=ctx.settings.credit_hold_rejects_orders)
-    intake = OrderIntake(ctx.topics, tables, ctx.reference.view, policy)
-    provisioning = Provisioning(ctx.topics, tables, ctx.reference.view, client)
-    lifecycle = Lifecycle(ctx.topics, tables, ctx.reference.view, client)
-    orders_pipeline = ctx.pipeline("orders")
-    provisioning_pipeline = ctx.pipeline("provisioning", PROVISIONING_RETRY)
-    lifecycle_pipeline = ctx.pipeline("subscriptions", PROVISIONING_RETRY)
+    intake = OrderIntake(ctx.topics, intake_state, ctx.reference.view, policy)
+    provisioning = Provisioning(
+        ctx.topics, fulfilment_state, ctx.reference.view, client, requests=request_of
+    )
+    lifecycle = Lifecycle(ctx.topics, fulfilment_state, ctx.reference.view, client)
 
-    orders_gate = ingress.gate_for(ctx, Topic.ORDERS)
-    changes_gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
-
-    @app.agent(ctx.source(Topic.ORDERS), name="orders.intake", concurrency=1)
-    async def order_intake(stream: Any) -> None:
-        await ingress.run(orders_pipeline, stream, orders_gate, intake.on_order)
-
-    ctx.on_ops_command(OrderReviewDecided, intake.on_review)
-
+    # Intake owns the outcome of the orders, invoices and collections topics; the ops commands
+    # (dispatched by hub.streams.ops_commands) and the provisioning topic (billing's) it only
+    # observes: their undecodable messages are their owners' to dead-letter.
+    owner = ctx.pipeline("orders", journal=intake_journal)
+    observer = ctx.pipeline("orders", observer=True, journal=intake_journal)
+    name = ctx.topics.name
+    intake_routes: dict[str, Route] = {
+        name(Topic.ORDERS): _gated(owner, ingress.gate_for(ctx, Topic.ORDERS), intake.on_order),
+        name(Topic.OPS_COMMANDS): _through(observer, intake.on_review),
+        name(Topic.PROVISIONING): _through(observer, intake.on_provisioning),
+    }
     for topic in EXPOSURE_TOPICS:
-        exposure_pipeline = ctx.pipeline("orders")
+        intake_routes[name(topic)] = _through(owner, intake.on_exposure_event)
+    # The ops dispatcher leaves the review to intake, which owns the orders it moves.
+    ctx.on_ops_command(OrderReviewDecided, leave_to_intake)
 
-        @app.agent(ctx.source(topic), name=f"orders.exposure.{topic.value}", concurrency=1)
-        async def exposure(stream: Any, pipeline: Any = exposure_pipeline) -> None:
-            await pipeline.run(stream, intake.on_exposure_event)
+    @app.agent(
+        raw_topics(
+            app,
+            ctx,
+            (Topic.ORDERS, *EXPOSURE_TOPICS, Topic.OPS_COMMANDS, Topic.PROVISIONING),
+        ),
+        name="orders.intake",
+        concurrency=1,
+    )
+    async def order_intake(stream: Any) -> None:
+        await run_routes(stream, intake_routes)
 
-    @app.agent(ctx.source(Topic.ORDER_DECISIONS), name="orders.provisioning", concurrency=1)
-    async def provision(stream: Any) -> None:
-        await provisioning_pipeline.run(stream, provisioning.on_decision, provisioning.on_failure)
+    provisioning_pipeline = ctx.pipeline(
+        "provisioning", PROVISIONING_RETRY, journal=fulfilment_journal
+    )
+    lifecycle_pipeline = ctx.pipeline(
+        "subscriptions", PROVISIONING_RETRY, journal=fulfilment_journal
+    )
+    changes_gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
+    fulfilment_routes: dict[str, Route] = {
+        name(Topic.ORDER_DECISIONS): _through(
+            provisioning_pipeline, provisioning.on_decision, provisioning.on_failure
+        ),
+        name(Topic.SUBSCRIPTION_CHANGES): _gated(
+            lifecycle_pipeline, changes_gate, lifecycle.on_change
+        ),
+    }
 
-    @app.agent(ctx.source(Topic.SUBSCRIPTION_CHANGES), name="orders.lifecycle", concurrency=1)
-    async def change_subscription(stream: Any) -> None:
-        await ingress.run(lifecycle_pipeline, stream, changes_gate, lifecycle.on_change)
+    @app.agent(
+        raw_topics(app, ctx, (Topic.ORDER_DECISIONS, Topic.SUBSCRIPTION_CHANGES)),
+        name="orders.fulfilment",
+        concurrency=1,
+    )
+    async def fulfil(stream: Any) -> None:
+        await run_routes(stream, fulfilment_routes)
 
-    register_pages(app, tables, ctx)
+    register_pages(app, intake_state, fulfilment_state, ctx)
+
+
+async def leave_to_intake(event: Event) -> Sequence[Emit]:
+    """``OrderReviewDecided`` on the ops dispatcher: handled (or dead-lettered) by intake."""
+    return ()

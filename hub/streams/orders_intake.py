@@ -1,8 +1,11 @@
 """Order intake: validation and credit check -> OrderAccepted | OrderHeld | OrderRejected.
 
-Also the two inputs that move a reseller's exposure or its held orders: billing/collections
-events the hub issued (invoices, credit notes, confirmed payments, dunning) and finance's review
-of a held order. A reseller's own word (a payment advice) moves nothing.
+The one writer of the intake journal (``IntakeState``), so it also takes every other input that
+moves a reseller's exposure or its orders: billing/collections facts the hub issued (invoices,
+credit notes, confirmed payments, dunning), finance's review of a held order, and what Microsoft
+made of an accepted order (provisioned, or refused for good: its commitment is freed). A
+reseller's own word (a payment advice) moves nothing. Each message's writes are made whole by
+the journal, so the exposure and the order it moved never disagree after a crash.
 """
 
 from __future__ import annotations
@@ -28,15 +31,17 @@ from hub.schemas.events.orders import (
     OrderRejected,
     OrderRequested,
     OrderReviewDecided,
+    ProvisioningFailed,
     RejectionReason,
+    SubscriptionProvisioned,
 )
 from hub.streams import orders_metrics as metrics
 from hub.streams.orders_state import (
+    Failure,
+    IntakeState,
     OrderRecord,
     OrderStatus,
-    OrderTables,
-    commitment_key,
-    order_key,
+    entity_key,
 )
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
@@ -53,6 +58,9 @@ _STATUS: dict[type[Event], OrderStatus] = {
     OrderHeld: "held",
     OrderRejected: "rejected",
 }
+
+# Orders that never went to Microsoft: no provisioning outcome is theirs.
+_UNPLACED = frozenset({"held", "rejected"})
 
 
 def utc_now() -> datetime:
@@ -91,10 +99,11 @@ def held_event(
 
 @dataclass
 class OrderIntake:
-    """Handlers for ``reseller.orders``, billing/collections feedback and review commands."""
+    """Handlers for ``reseller.orders``, billing/collections facts, review commands and
+    provisioning outcomes: everything that writes the intake journal."""
 
     topics: TopicCatalog
-    tables: OrderTables
+    state: IntakeState
     reference: Callable[[], ReferenceView]
     policy: CreditPolicy = field(default_factory=CreditPolicy)
     clock: Clock = utc_now
@@ -112,17 +121,17 @@ class OrderIntake:
     async def on_order(self, event: Event) -> Sequence[Emit]:
         if not isinstance(event, OrderRequested):
             raise SchemaError(f"{type(event).__name__} does not belong on the orders topic")
-        key = order_key(event.reseller_id, event.order_id)
         ref = self.reference()
         known = event.reseller_id in ref.resellers
-        existing = self.tables.order(key)
+        existing = self.state.order(event.reseller_id, event.order_id)
         if existing is not None:
-            # Already decided: the same decision again, and nothing else changes.
+            # Already decided (the reseller sent it again): the same decision, nothing changes.
             return self.emits(existing.decision.event(), event.order_id, known)
         now = self.clock()
-        decision, commitment, currency = self._decide(event, ref, now, key)
-        self.tables.put_order(
-            key,
+        decision, commitment, currency = self._decide(event, ref, now)
+        self.state.put_order(
+            event.reseller_id,
+            event.order_id,
             OrderRecord(
                 request=event.model_dump(mode="json"),
                 status=_STATUS[type(decision)],
@@ -134,18 +143,9 @@ class OrderIntake:
         return self.emits(decision, event.order_id, known)
 
     def _decide(
-        self, request: OrderRequested, ref: ReferenceView, now: datetime, key: str
+        self, request: OrderRequested, ref: ReferenceView, now: datetime
     ) -> tuple[Event, int | None, str | None]:
         order = domain_order(request)
-        reseller = ref.resellers.get(request.reseller_id)
-        if reseller is not None:
-            exposure = self.tables.exposure_of(reseller.reseller_id, reseller.currency)
-            if credit.holds(exposure, commitment_key(key)):
-                # Accepted by a run a crash cut short before the order record was written:
-                # accepted again, whatever the exposure or the reference data say now.
-                commitment = order_commitment(order, ref.prices, reseller)
-                accepted = self._accepted(request, request, reseller, commitment, now)
-                return accepted, commitment, None
         rejections = validate_order(order, ref)
         if rejections:
             metrics.count_decision("rejected", [r.code.value for r in rejections])
@@ -156,25 +156,19 @@ class OrderIntake:
             return self._rejected(request, request, reasons, now), None, None
         reseller = ref.resellers[request.reseller_id]
         commitment = order_commitment(order, ref.prices, reseller)
-        exposure = self.tables.exposure_of(reseller.reseller_id, reseller.currency)
+        exposure = self.state.exposure_of(reseller.reseller_id, reseller.currency)
         decision = credit.credit_decision(reseller, exposure, commitment, self.policy)
         if decision.outcome is CreditOutcome.ACCEPT:
-            self.tables.put_exposure(self._committed(exposure, commitment, key))
+            self.state.put_exposure(credit.apply_commitment(exposure, commitment))
             metrics.count_decision("accepted")
-            return self._accepted(request, request, reseller, commitment, now), commitment, None
+            accepted = self._accepted(request, request, reseller, commitment, now)
+            return accepted, commitment, reseller.currency
         if decision.outcome is CreditOutcome.HOLD:
             metrics.count_decision("held", [decision.code.value])
             return held_event(request, decision, exposure, now), commitment, reseller.currency
         metrics.count_decision("rejected", [decision.code.value])
         reason = RejectionReason(code=decision.code.value, message=decision.reason)
         return self._rejected(request, request, (reason,), now), None, None
-
-    @staticmethod
-    def _committed(exposure: Exposure, commitment: int, key: str) -> Exposure:
-        """``exposure`` with the order ``key``'s commitment, which it then holds (once)."""
-        if credit.holds(exposure, commitment_key(key)):
-            return exposure
-        return credit.noting(credit.apply_commitment(exposure, commitment), commitment_key(key))
 
     @staticmethod
     def _accepted(
@@ -215,8 +209,7 @@ class OrderIntake:
         """Finance releases (-> OrderAccepted) or rejects (-> OrderRejected) a held order."""
         if not isinstance(event, OrderReviewDecided):
             return ()  # another flow's command on the shared ops topic
-        key = order_key(event.reseller_id, event.order_id)
-        record = self.tables.order(key)
+        record = self.state.order(event.reseller_id, event.order_id)
         if record is None:
             raise BusinessRuleViolation(
                 "OrderNotFound", f"no order {event.order_id!r} of reseller {event.reseller_id!r}"
@@ -234,8 +227,8 @@ class OrderIntake:
             reseller = self.reference().resellers.get(event.reseller_id)
             if reseller is None or record.commitment_minor is None:
                 raise ValidationFailed("reseller_id", event.reseller_id, "reseller is not known")
-            exposure = self.tables.exposure_of(reseller.reseller_id, reseller.currency)
-            self.tables.put_exposure(self._committed(exposure, record.commitment_minor, key))
+            exposure = self.state.exposure_of(reseller.reseller_id, reseller.currency)
+            self.state.put_exposure(credit.apply_commitment(exposure, record.commitment_minor))
             decision = self._accepted(event, request, reseller, record.commitment_minor, now)
             status: OrderStatus = "accepted"
             metrics.count_decision("accepted")
@@ -248,7 +241,7 @@ class OrderIntake:
             status = "rejected"
             metrics.count_decision("rejected", ["ReviewRejected"])
         updated = record.model_copy(update={"status": status, "decision": StoredEvent.of(decision)})
-        self.tables.put_order(key, updated)
+        self.state.put_order(event.reseller_id, event.order_id, updated)
         return self.emits(decision, event.order_id)
 
     # -- billing and collections feedback ------------------------------------------------------
@@ -259,21 +252,76 @@ class OrderIntake:
             event, InvoiceIssued | CreditNoteIssued | PaymentConfirmed | DunningStageReached
         ):
             return ()  # not an exposure fact; the topic's other readers handle it
-        applied_key = str(event.event_id)
-        if applied_key in self.tables.applied:
-            return ()
-        exposure = self.tables.exposure_of(event.reseller_id, event.currency)
+        applied = entity_key(event.reseller_id, str(event.event_id))
+        if applied in self.state.applied:
+            return ()  # applied once (a redelivery older than the journal's kept outputs)
+        exposure = self.state.exposure_of(event.reseller_id, event.currency)
         if exposure.currency != event.currency:
             raise ValidationFailed(
                 "currency",
                 event.currency,
                 f"the exposure of {event.reseller_id} is kept in {exposure.currency}",
             )
-        if not credit.holds(exposure, applied_key):  # else applied by a run a crash cut short
-            moved = apply_exposure_event(exposure, event)
-            self.tables.put_exposure(credit.noting(moved, applied_key))
-        self.tables.applied[applied_key] = True
+        self.state.put_exposure(apply_exposure_event(exposure, event))
+        self.state.applied[applied] = 1
         return ()
+
+    # -- hub.orders.provisioning ---------------------------------------------------------------
+
+    async def on_provisioning(self, event: Event) -> Sequence[Emit]:
+        """What Microsoft made of an accepted order: the order's status, and its commitment
+        freed once if Microsoft refused it for good (``credit.release_refused_order``)."""
+        if not isinstance(event, SubscriptionProvisioned | ProvisioningFailed):
+            return ()
+        record = self.state.order(event.reseller_id, event.order_id)
+        if record is None or record.commitment_minor is None or record.status in _UNPLACED:
+            return ()  # not an order this hub accepted: nothing of it to update
+        if isinstance(event, SubscriptionProvisioned):
+            updated = self._provisioned(record, event)
+        elif record.status == "provisioned":
+            return ()  # a report older than the provisioning that followed it
+        else:
+            updated = self._failed(record, event)
+        if updated != record:
+            self.state.put_order(event.reseller_id, event.order_id, updated)
+        return ()
+
+    def _provisioned(self, record: OrderRecord, event: SubscriptionProvisioned) -> OrderRecord:
+        ids = record.subscription_ids
+        if event.subscription_id not in ids:
+            ids = [*ids, event.subscription_id]
+        if record.released and record.commitment_minor is not None:
+            # Placed after all (an operator replayed the refused order): it will be invoiced.
+            exposure = self.state.exposure_of(event.reseller_id, event.currency)
+            self.state.put_exposure(credit.apply_commitment(exposure, record.commitment_minor))
+        return record.model_copy(
+            update={
+                "status": "provisioned",
+                "released": False,
+                "microsoft_order_id": event.microsoft_order_id,
+                "subscription_ids": ids,
+                "failure": None,
+            }
+        )
+
+    def _failed(self, record: OrderRecord, event: ProvisioningFailed) -> OrderRecord:
+        failure = Failure(
+            code=event.code,
+            message=event.message,
+            retriable=event.retriable,
+            attempts=event.attempts,
+        )
+        released = record.released
+        raw = self.state.exposure.get(event.reseller_id)
+        if not event.retriable and not released and record.commitment_minor is not None:
+            if raw is not None:  # an accepted order's commitment is in its reseller's exposure
+                exposure = Exposure.model_validate(raw)
+                freed = credit.release_refused_order(exposure, record.commitment_minor)
+                self.state.put_exposure(freed)
+            released = True
+        return record.model_copy(
+            update={"status": "failed", "failure": failure, "released": released}
+        )
 
 
 def apply_exposure_event(

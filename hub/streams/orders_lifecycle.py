@@ -1,7 +1,10 @@
 """Subscription lifecycle: a reseller's change request -> domain rules -> Partner Center PATCH.
 
 The 7-day rule is decided in ``hub.domain.subscriptions``; Microsoft enforces it too, and if it
-refuses what the hub allowed, its refusal (code and text) becomes the rejection.
+refuses what the hub allowed, its refusal (code and text) becomes the rejection. Subscriptions and
+change outcomes live in the fulfilment journal, beside what provisioning placed: a subscription is
+there before its ``SubscriptionProvisioned`` is sent, so a change the reseller sends on seeing it
+always finds it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from hub.schemas.events.subscriptions import (
 )
 from hub.streams import orders_metrics as metrics
 from hub.streams.orders_intake import Clock, utc_now
-from hub.streams.orders_state import OrderTables, SubscriptionRecord
+from hub.streams.orders_state import FulfilmentState, SubscriptionRecord, entity_key
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 NOT_FOUND = "SubscriptionNotFound"
@@ -43,7 +46,7 @@ def patch_for(old: Subscription, new: Subscription) -> SubscriptionPatch:
 @dataclass
 class Lifecycle:
     topics: TopicCatalog
-    tables: OrderTables
+    state: FulfilmentState
     reference: Callable[[], ReferenceView]
     client: PartnerCenterClient
     clock: Clock = utc_now
@@ -60,20 +63,18 @@ class Lifecycle:
     async def on_change(self, event: Event) -> Sequence[Emit]:
         if not isinstance(event, SubscriptionChangeRequested):
             raise SchemaError(f"{type(event).__name__} does not belong on the changes topic")
-        key = f"{event.reseller_id}/{event.change_id}"
-        done = self.tables.changes.get(key)
-        if done is not None:
+        key = entity_key(event.reseller_id, event.change_id)
+        done = self.state.changes.get(key)
+        if done is not None:  # the reseller sent the change again
             return self.emits(StoredEvent.model_validate(done).event(), event.subscription_id)
-        record = self.tables.subscription(event.subscription_id)
-        if record is not None and record.last_change and record.last_change[0] == key:
-            outcome = record.last_change[1].event()  # applied by a run a crash cut short
-        else:
-            outcome = await self._decide(event, key, record)
-        self.tables.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
+        # Keyed by the requesting reseller: another reseller's subscription is not found.
+        record = self.state.subscription(event.reseller_id, event.subscription_id)
+        outcome = await self._decide(event, record)
+        self.state.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
         return self.emits(outcome, event.subscription_id)
 
     async def _decide(
-        self, request: SubscriptionChangeRequested, key: str, record: SubscriptionRecord | None
+        self, request: SubscriptionChangeRequested, record: SubscriptionRecord | None
     ) -> Event:
         # Another reseller's subscription is reported as missing: ids must not leak existence.
         if (
@@ -113,14 +114,7 @@ class Lifecycle:
             said = exc.description or str(exc)
             return self._rejected(request, REFUSED, f"Partner Center {exc.code}: {said}")
         changed = self._changed(request, record, result)
-        self.tables.put_subscription(
-            record.model_copy(
-                update={
-                    "subscription": result.subscription,
-                    "last_change": (key, StoredEvent.of(changed)),
-                }
-            )
-        )
+        self.state.put_subscription(record.model_copy(update={"subscription": result.subscription}))
         return changed
 
     def _changed(

@@ -1,8 +1,11 @@
 """Provisioning: an accepted order becomes Microsoft subscriptions through Partner Center.
 
-Idempotent end to end: an order already provisioned re-sends its events; otherwise the adapter
+Idempotent end to end: an order already placed re-sends its events; otherwise the adapter
 looks up the order placed under the order's idempotency key before placing it again, so neither a
-redelivered ``OrderAccepted`` nor a lost response ever yields a second Microsoft order.
+redelivered ``OrderAccepted`` nor a lost response ever yields a second Microsoft order. What it
+placed (Microsoft customer, order, subscriptions) is written to the fulfilment journal; the
+order's status and a failed order's commitment belong to intake, which reads the outcome from
+``hub.orders.provisioning``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from hub.connectors.partner_center.models import (
 )
 from hub.connectors.partner_center.models import Customer as MicrosoftCustomer
 from hub.connectors.partner_center.models import Subscription as MicrosoftSubscription
-from hub.domain import credit
 from hub.domain.ids import idempotency_key_for_customer, idempotency_key_for_order
 from hub.domain.orders import Order, ReferenceView, find_price, line_unit_price
 from hub.domain.reference import Customer, ResellerProfile
@@ -38,12 +40,10 @@ from hub.schemas.events.orders import (
 from hub.streams import orders_metrics as metrics
 from hub.streams.orders_intake import Clock, domain_order, utc_now
 from hub.streams.orders_state import (
-    Failure,
-    OrderRecord,
-    OrderTables,
+    FulfilmentState,
+    PlacedOrder,
     SubscriptionRecord,
-    order_key,
-    release_key,
+    entity_key,
     restore,
 )
 from hub.topics import PartnerTopic, Topic, TopicCatalog
@@ -74,15 +74,22 @@ def microsoft_customer(customer: Customer, reseller: ResellerProfile) -> Microso
     )
 
 
+def no_requests(reseller_id: str, order_id: str) -> OrderRequested | None:
+    return None
+
+
 @dataclass
 class Provisioning:
     """Handler and failure report for ``OrderAccepted`` on the decisions topic."""
 
     topics: TopicCatalog
-    tables: OrderTables
+    state: FulfilmentState
     reference: Callable[[], ReferenceView]
     client: PartnerCenterClient
     clock: Clock = utc_now
+    # The reseller's request as intake recorded it (read only; intake's journal writes it before
+    # the decision is sent): its date prices the lines as the credit check priced them.
+    requests: Callable[[str, str], OrderRequested | None] = no_requests
 
     def emits(self, events: Sequence[Event], key_of: Callable[[Event], str]) -> list[Emit]:
         out: list[Emit] = []
@@ -96,21 +103,18 @@ class Provisioning:
     async def on_decision(self, event: Event) -> Sequence[Emit]:
         if not isinstance(event, OrderAccepted):
             return ()  # held and rejected orders go nowhere near Microsoft
-        key = order_key(event.reseller_id, event.order_id)
-        record = self.tables.order(key)
-        if record is not None and record.status == "provisioned":
-            return self.emits(restore(record.provisioned), _subject)
+        placed = self.state.placed_order(event.reseller_id, event.order_id)
+        if placed is not None:
+            return self.emits(restore(placed.provisioned), _subject)
         try:
-            provisioned = await self._place(event, record)
+            provisioned = await self._place(event)
         except Exception as exc:
             if getattr(exc, "retriable", False):
                 metrics.PROVISIONING_RETRIES.inc()
             raise
         return self.emits(provisioned, _subject)
 
-    async def _place(
-        self, accepted: OrderAccepted, record: OrderRecord | None
-    ) -> list[SubscriptionProvisioned]:
+    async def _place(self, accepted: OrderAccepted) -> list[SubscriptionProvisioned]:
         ref = self.reference()
         reseller = ref.resellers.get(accepted.reseller_id)
         customer = ref.customers.get(accepted.customer_id)
@@ -118,7 +122,8 @@ class Provisioning:
             raise ValidationFailed(
                 "customer_id", accepted.customer_id, "reseller or customer left the reference data"
             )
-        order = domain_order(record.order_requested() if record else _request_of(accepted))
+        request = self.requests(accepted.reseller_id, accepted.order_id)
+        order = domain_order(request or _request_of(accepted))
         await self.client.start()  # idempotent; the worker's service closes it on shutdown
         ms_customer_id = await self._microsoft_customer(customer, reseller, accepted.correlation_id)
         lines = [
@@ -132,12 +137,14 @@ class Provisioning:
             )
             for index, line in enumerate(order.lines)
         ]
-        key = order_key(accepted.reseller_id, accepted.order_id)
         ms_order = await self.client.place_order(
             ms_customer_id,
             lines,
             correlation_id=accepted.correlation_id,
-            idempotency_key=idempotency_key_for_order(key),
+            # The key Microsoft orders have been placed under since the hub began: keep it.
+            idempotency_key=idempotency_key_for_order(
+                f"{accepted.reseller_id}/{accepted.order_id}"
+            ),
         )
         subscriptions = {
             s.id: s
@@ -155,15 +162,25 @@ class Provisioning:
                 )
             index = item.line_item_number
             sub_record = self._subscription(order, index, ms_sub, ms_customer_id, reseller, ref)
-            self.tables.put_subscription(sub_record)
+            self.state.put_subscription(sub_record)
             events.append(self._provisioned(accepted, index, ms_order.id, sub_record, now))
-        self._record_success(key, record, accepted, ms_order.id, events)
+        placed = PlacedOrder(
+            microsoft_order_id=ms_order.id, provisioned=[StoredEvent.of(e) for e in events]
+        )
+        self.state.put_placed(accepted.reseller_id, accepted.order_id, placed)
+        metrics.SUBSCRIPTIONS_PROVISIONED.inc(len(events))
+        if request is not None:
+            requested = request.event_time
+            metrics.ORDER_TO_PROVISIONED.observe(
+                max(0.0, (self.clock() - requested).total_seconds())
+            )
         return events
 
     async def _microsoft_customer(
         self, customer: Customer, reseller: ResellerProfile, correlation_id: str
     ) -> str:
-        known = self.tables.microsoft_customers.get(customer.customer_id)
+        key = entity_key(reseller.reseller_id, customer.customer_id)
+        known = self.state.customers.get(key)
         if known is not None:
             return str(known)
         created = await self.client.create_customer(
@@ -173,7 +190,7 @@ class Provisioning:
         )
         if created.id is None:
             raise ValidationFailed("customer.id", None, "Microsoft returned a customer without id")
-        self.tables.microsoft_customers[customer.customer_id] = created.id
+        self.state.customers[key] = created.id
         return created.id
 
     @staticmethod
@@ -243,41 +260,11 @@ class Provisioning:
             currency=record.currency,
         )
 
-    def _record_success(
-        self,
-        key: str,
-        record: OrderRecord | None,
-        accepted: OrderAccepted,
-        microsoft_order_id: str,
-        events: list[SubscriptionProvisioned],
-    ) -> None:
-        base = record or OrderRecord(
-            request=_request_of(accepted).model_dump(mode="json"),
-            status="accepted",
-            decision=StoredEvent.of(accepted),
-            commitment_minor=accepted.commitment_minor,
-        )
-        self.tables.put_order(
-            key,
-            base.model_copy(
-                update={
-                    "status": "provisioned",
-                    "microsoft_order_id": microsoft_order_id,
-                    "subscription_ids": [e.subscription_id for e in events],
-                    "provisioned": [StoredEvent.of(e) for e in events],
-                    "failure": None,
-                }
-            ),
-        )
-        metrics.SUBSCRIPTIONS_PROVISIONED.inc(len(events))
-        if record is not None:
-            requested = record.order_requested().event_time
-            metrics.ORDER_TO_PROVISIONED.observe(
-                max(0.0, (self.clock() - requested).total_seconds())
-            )
-
     async def on_failure(self, event: Event, error: Exception, attempts: int) -> Sequence[Emit]:
-        """Report a provisioning that failed for good (the pipeline then dead-letters it)."""
+        """Report a provisioning that failed for good (the pipeline then dead-letters it).
+
+        Outside the journal, so it writes nothing: intake reads the report and frees the
+        commitment of an order Microsoft refused for good."""
         if not isinstance(event, OrderAccepted):
             return ()
         retriable = bool(getattr(error, "retriable", False))
@@ -294,24 +281,6 @@ class Provisioning:
             code=code,
             message=message,
         )
-        key = order_key(event.reseller_id, event.order_id)
-        record = self.tables.order(key)
-        if record is not None and record.status != "failed":
-            if not retriable:
-                # Microsoft refused for good: the order will never be invoiced, free its credit.
-                # Before the status, which a replay after a crash between the two reads as done.
-                exposure = self.tables.exposure_of(event.reseller_id, event.currency)
-                released_key = release_key(key)
-                if (
-                    not credit.holds(exposure, released_key)
-                    and exposure.committed_minor >= event.commitment_minor
-                ):
-                    released = credit.release_commitment(exposure, event.commitment_minor)
-                    self.tables.put_exposure(credit.noting(released, released_key))
-            failure = Failure(code=code, message=message, retriable=retriable, attempts=attempts)
-            self.tables.put_order(
-                key, record.model_copy(update={"status": "failed", "failure": failure})
-            )
         metrics.PROVISIONING_FAILURES.labels(retriable=str(retriable).lower()).inc()
         return self.emits([failed], _subject)
 

@@ -1,21 +1,28 @@
-"""What the orders flow remembers per reseller partition: exposure, orders, subscriptions, changes.
+"""What the orders flow remembers, in two journaled tables, each written by one agent.
 
-Every table is written only while a message keyed by ``reseller_id`` is processed, so a reseller's
-whole state lives in the partition its orders, decisions, changes and payments share. Values are
-JSON documents (faust tables); the mappings here are plain ``MutableMapping`` so logic is testable
-with dicts.
+- ``orders-state`` (``IntakeState``), written only by ``orders.intake``: each reseller's
+  exposure, its orders (decision, status, what Microsoft made of it) and the exposure facts it
+  applied. It reads the orders, invoices, collections, ops commands and provisioning topics.
+- ``fulfilment-state`` (``FulfilmentState``), written only by ``orders.fulfilment``: Microsoft
+  customers, what was placed per order, the subscriptions and their changes. It reads the
+  decisions and subscription-change topics.
+
+Every topic and table is keyed by reseller id with the same partition count, so a reseller's
+entries (``<reseller>|<entity>``) live on one partition and each message's writes are made whole
+by the journal (``hub/runtime/journal.py``) whatever order a cluster lands them in.
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.domain.credit import Exposure
 from hub.domain.subscriptions import Subscription
+from hub.runtime.journal import Journal
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderRequested
@@ -24,22 +31,11 @@ Table = MutableMapping[str, Any]
 OrderStatus = Literal["accepted", "held", "rejected", "provisioned", "failed"]
 
 
-def order_key(reseller_id: str, order_id: str) -> str:
-    """Order ids are the reseller's own, so only (reseller, order) is unique across resellers.
-
-    Reseller ids cannot contain ``/`` (they name topics), so the join is unambiguous.
-    """
-    return f"{reseller_id}/{order_id}"
-
-
-def commitment_key(order: str) -> str:
-    """The key an exposure notes an order's commitment under (``credit.noting``)."""
-    return f"commit:{order}"
-
-
-def release_key(order: str) -> str:
-    """The key an exposure notes the release of an order's commitment under."""
-    return f"release:{order}"
+def entity_key(reseller_id: str, entity_id: str) -> str:
+    """``<reseller>|<entity>``: order, change and customer ids are the reseller's own, so only
+    the pair is unique. Reseller ids never hold ``|`` (they name topics): a prefix scan of
+    ``<reseller>|`` finds that reseller's entries and no other's."""
+    return f"{reseller_id}|{entity_id}"
 
 
 class Failure(BaseModel):
@@ -59,13 +55,25 @@ class OrderRecord(BaseModel):
     decision: StoredEvent
     commitment_minor: int | None = None
     currency: str | None = None
+    # The commitment was freed after Microsoft refused the order for good.
+    released: bool = False
     microsoft_order_id: str | None = None
     subscription_ids: list[str] = Field(default_factory=list)
-    provisioned: list[StoredEvent] = Field(default_factory=list)
     failure: Failure | None = None
 
     def order_requested(self) -> OrderRequested:
         return OrderRequested.model_validate(self.request)
+
+
+class PlacedOrder(BaseModel):
+    """What provisioning placed at Microsoft for one order (bounded by the order's lines)."""
+
+    microsoft_order_id: str
+    provisioned: list[StoredEvent]
+
+    @property
+    def subscription_ids(self) -> list[str]:
+        return [str(item.doc["subscription_id"]) for item in self.provisioned]
 
 
 class SubscriptionRecord(BaseModel):
@@ -76,21 +84,23 @@ class SubscriptionRecord(BaseModel):
     unit_price_minor: int
     unit_cost_minor: int
     currency: str
-    # The latest change applied (its key in ``OrderTables.changes`` and its outcome), written
-    # with the subscription: a replay after a crash before the change's own record sends it.
-    last_change: tuple[str, StoredEvent] | None = None
+
+
+def _views(cls: Any, journal: Journal) -> dict[str, Any]:
+    return {f.name: journal.view(f.name) for f in fields(cls)}
 
 
 @dataclass
-class OrderTables:
-    """The flow's tables; faust tables in a worker, dicts in unit tests."""
+class IntakeState:
+    """The intake journal's views (plain dicts work too, outside a worker)."""
 
-    exposure: Table  # reseller_id -> Exposure
-    orders: Table  # order_key -> OrderRecord (held orders are records with status "held")
-    applied: Table  # event_id of an invoice/payment/dunning event already in the exposure
-    microsoft_customers: Table  # hub customer_id -> Microsoft customer id
-    subscriptions: Table  # subscription_id -> SubscriptionRecord
-    changes: Table  # reseller_id/change_id -> the StoredEvent it produced
+    exposure: Table  # reseller -> Exposure
+    orders: Table  # reseller|order -> OrderRecord (held orders are records with status "held")
+    applied: Table  # reseller|event id -> 1: an invoice, payment or dunning fact in the exposure
+
+    @classmethod
+    def of(cls, journal: Journal) -> IntakeState:
+        return cls(**_views(cls, journal))
 
     def exposure_of(self, reseller_id: str, currency: str) -> Exposure:
         raw = self.exposure.get(reseller_id)
@@ -101,19 +111,42 @@ class OrderTables:
     def put_exposure(self, exposure: Exposure) -> None:
         self.exposure[exposure.reseller_id] = exposure.model_dump(mode="json")
 
-    def order(self, key: str) -> OrderRecord | None:
-        raw = self.orders.get(key)
+    def order(self, reseller_id: str, order_id: str) -> OrderRecord | None:
+        raw = self.orders.get(entity_key(reseller_id, order_id))
         return None if raw is None else OrderRecord.model_validate(raw)
 
-    def put_order(self, key: str, record: OrderRecord) -> None:
-        self.orders[key] = record.model_dump(mode="json")
+    def put_order(self, reseller_id: str, order_id: str, record: OrderRecord) -> None:
+        self.orders[entity_key(reseller_id, order_id)] = record.model_dump(mode="json")
 
-    def subscription(self, subscription_id: str) -> SubscriptionRecord | None:
-        raw = self.subscriptions.get(subscription_id)
+
+@dataclass
+class FulfilmentState:
+    """The fulfilment journal's views: Microsoft's side of a reseller's orders."""
+
+    customers: Table  # reseller|customer -> Microsoft customer id
+    placed: Table  # reseller|order -> PlacedOrder
+    subscriptions: Table  # reseller|subscription -> SubscriptionRecord
+    changes: Table  # reseller|change -> the StoredEvent it produced
+
+    @classmethod
+    def of(cls, journal: Journal) -> FulfilmentState:
+        return cls(**_views(cls, journal))
+
+    def placed_order(self, reseller_id: str, order_id: str) -> PlacedOrder | None:
+        raw = self.placed.get(entity_key(reseller_id, order_id))
+        return None if raw is None else PlacedOrder.model_validate(raw)
+
+    def put_placed(self, reseller_id: str, order_id: str, placed: PlacedOrder) -> None:
+        self.placed[entity_key(reseller_id, order_id)] = placed.model_dump(mode="json")
+
+    def subscription(self, reseller_id: str, subscription_id: str) -> SubscriptionRecord | None:
+        raw = self.subscriptions.get(entity_key(reseller_id, subscription_id))
         return None if raw is None else SubscriptionRecord.model_validate(raw)
 
     def put_subscription(self, record: SubscriptionRecord) -> None:
-        self.subscriptions[record.subscription.subscription_id] = record.model_dump(mode="json")
+        sub = record.subscription
+        key = entity_key(sub.reseller_id, sub.subscription_id)
+        self.subscriptions[key] = record.model_dump(mode="json")
 
 
 def restore(stored: Sequence[StoredEvent]) -> list[Event]:

@@ -1,7 +1,8 @@
 """The worker's order-state pages: one order as ops see it, and which reference data is loaded.
 
-``GET /orders/{reseller_id}/{order_id}/`` answers the order's record from the state table (404 if
-the worker holds no such order); ``GET /orders-reference/`` lists the reference ids loaded.
+``GET /orders/{reseller_id}/{order_id}/`` answers the order's record from the intake journal and
+its subscriptions from the fulfilment journal, each read by key (404 if the worker holds no such
+order); ``GET /orders-reference/`` lists the reference ids loaded.
 """
 
 from __future__ import annotations
@@ -12,28 +13,38 @@ import faust
 from faust.web import Request, Response, View
 
 from hub.streams.context import Context
-from hub.streams.orders_state import OrderRecord, OrderTables, order_key
+from hub.streams.orders_state import FulfilmentState, IntakeState
 
 
-def order_view(record: OrderRecord, tables: OrderTables) -> dict[str, Any]:
-    """The record plus the current state of each of its subscriptions."""
+def order_view(
+    intake: IntakeState, fulfilment: FulfilmentState, reseller_id: str, order_id: str
+) -> dict[str, Any] | None:
+    """The order's record plus the current state of each subscription placed for it."""
+    record = intake.order(reseller_id, order_id)
+    if record is None:
+        return None
     doc = record.model_dump(mode="json")
+    placed = fulfilment.placed_order(reseller_id, order_id)
+    # What provisioning placed is known before intake reads the outcome from its topic.
+    ids = placed.subscription_ids if placed is not None else record.subscription_ids
     subscriptions = []
-    for subscription_id in record.subscription_ids:
-        sub = tables.subscription(subscription_id)
+    for subscription_id in ids:
+        sub = fulfilment.subscription(reseller_id, subscription_id)
         if sub is not None:
             subscriptions.append(sub.model_dump(mode="json"))
     doc["subscriptions"] = subscriptions
     return doc
 
 
-def register_pages(app: faust.App, tables: OrderTables, ctx: Context) -> None:
+def register_pages(
+    app: faust.App, intake: IntakeState, fulfilment: FulfilmentState, ctx: Context
+) -> None:
     @app.page("/orders/{reseller_id}/{order_id}/")
     async def show_order(self: View, request: Request, reseller_id: str, order_id: str) -> Response:
-        record = tables.order(order_key(reseller_id, order_id))
-        if record is None:
+        doc = order_view(intake, fulfilment, reseller_id, order_id)
+        if doc is None:
             return self.json({"error": f"no order {order_id} of {reseller_id}"}, status=404)
-        return self.json(order_view(record, tables))
+        return self.json(doc)
 
     @app.page("/orders-reference/")
     async def reference_loaded(self: View, request: Request) -> Response:

@@ -3,7 +3,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.domain.credit import (
-    APPLIED_KEPT,
     CreditOutcome,
     CreditPolicy,
     CreditReason,
@@ -12,9 +11,8 @@ from hub.domain.credit import (
     apply_invoice,
     apply_payment,
     credit_decision,
-    holds,
-    noting,
     release_commitment,
+    release_refused_order,
     set_credit_hold,
     set_overdue,
 )
@@ -227,15 +225,11 @@ def test_committing_then_releasing_the_same_amounts_restores_the_exposure(amount
     assert current == exposure(receivables=7)
 
 
-def test_an_exposure_holds_the_facts_noted_in_it_once_and_only_the_latest() -> None:
-    exposure = Exposure(reseller_id="contoso", currency="EUR")
-    assert not holds(exposure, "commit:contoso/PO-1")
-    noted = noting(exposure, "commit:contoso/PO-1")
-    assert holds(noted, "commit:contoso/PO-1")
-    assert noting(noted, "commit:contoso/PO-1") == noted  # noted once
-    for n in range(APPLIED_KEPT):
-        noted = noting(noted, f"pay-{n}")
-    assert not holds(noted, "commit:contoso/PO-1")  # the oldest made room
-    assert holds(noted, "pay-0")
-    assert holds(noted, f"pay-{APPLIED_KEPT - 1}")
-    assert len(noted.applied) == APPLIED_KEPT
+def test_a_refused_order_frees_its_commitment_but_never_more_than_is_still_committed() -> None:
+    committed = Exposure(reseller_id="contoso", currency="EUR", committed_minor=5_000)
+
+    assert release_refused_order(committed, 3_000).committed_minor == 2_000
+    # Invoices already billed part of the open commitment: only the rest is left to free.
+    assert release_refused_order(committed, 8_000).committed_minor == 0
+    with pytest.raises(ValueError, match="non-negative"):
+        release_refused_order(committed, -1)

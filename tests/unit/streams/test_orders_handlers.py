@@ -1,4 +1,5 @@
-"""The orders flow's handlers without a broker: dict tables, and an in-process simulator."""
+"""The orders flow's handlers without a broker: each agent's state behind its journal, as the
+worker runs it, and an in-process Partner Center simulator."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import BusinessRuleViolation
 from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
+from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import DunningStageReached, PaymentReceived
@@ -42,9 +45,11 @@ from hub.simulator.partner_center.server import PartnerCenterSimulator, Simulato
 from hub.streams.orders_intake import OrderIntake
 from hub.streams.orders_lifecycle import Lifecycle
 from hub.streams.orders_provisioning import Provisioning
-from hub.streams.orders_state import OrderTables
+from hub.streams.orders_state import FulfilmentState, IntakeState
+from hub.streams.orders_web import order_view
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support import crash_cut
+from tests.support.crash_cut import RecordingStore
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 TOKEN = "unit-token"
@@ -109,8 +114,80 @@ def _reference() -> ReferenceView:
     )
 
 
-def _tables() -> OrderTables:
-    return OrderTables({}, {}, {}, {}, {}, {})
+class Flow:
+    """The orders flow's two agents, each writing its own table through its journal."""
+
+    def __init__(
+        self,
+        client: PartnerCenterClient | None = None,
+        intake_store: MemoryStore | None = None,
+        fulfilment_store: MemoryStore | None = None,
+        keep: int = 4096,
+    ) -> None:
+        self.intake_store = intake_store if intake_store is not None else RecordingStore()
+        self.fulfilment_store = (
+            fulfilment_store if fulfilment_store is not None else RecordingStore()
+        )
+        self.intake_journal = Journal(self.intake_store, "orders", keep=keep)
+        self.fulfilment_journal = Journal(self.fulfilment_store, "fulfilment")
+        self.state = IntakeState.of(self.intake_journal)
+        self.fulfilment = FulfilmentState.of(self.fulfilment_journal)
+        self.intake = OrderIntake(TOPICS, self.state, _reference, clock=lambda: START)
+        self.provisioning = Provisioning(
+            TOPICS,
+            self.fulfilment,
+            _reference,
+            client,  # type: ignore[arg-type]
+            clock=lambda: START,
+            requests=self.request_of,
+        )
+        self.lifecycle = Lifecycle(
+            TOPICS,
+            self.fulfilment,
+            _reference,
+            client,  # type: ignore[arg-type]
+            clock=lambda: START,
+        )
+
+    def request_of(self, reseller_id: str, order_id: str) -> OrderRequested | None:
+        record = self.state.order(reseller_id, order_id)
+        return None if record is None else record.order_requested()
+
+    async def take(self, handler: str, event: Event) -> Sequence[Emit]:
+        """One message of ``orders.intake`` (``handler`` names its topic's handler)."""
+        handle = getattr(self.intake, handler)
+        return await self.intake_journal.run(0, str(event.event_id), lambda: handle(event))
+
+    async def order(self, event: Event) -> Sequence[Emit]:
+        return await self.take("on_order", event)
+
+    async def fact(self, event: Event) -> Sequence[Emit]:
+        return await self.take("on_exposure_event", event)
+
+    async def review(self, event: Event) -> Sequence[Emit]:
+        return await self.take("on_review", event)
+
+    async def outcome(self, event: Event) -> Sequence[Emit]:
+        return await self.take("on_provisioning", event)
+
+    async def decision(self, event: Event) -> Sequence[Emit]:
+        """One message of ``orders.fulfilment`` from the decisions topic."""
+        run = self.provisioning.on_decision
+        return await self.fulfilment_journal.run(0, str(event.event_id), lambda: run(event))
+
+    async def change(self, event: Event) -> Sequence[Emit]:
+        """One message of ``orders.fulfilment`` from the subscription-changes topic."""
+        run = self.lifecycle.on_change
+        return await self.fulfilment_journal.run(0, str(event.event_id), lambda: run(event))
+
+    def exposure(self, reseller_id: str = "contoso") -> tuple[int, int]:
+        exposure = self.state.exposure_of(reseller_id, "USD")
+        return exposure.committed_minor, exposure.open_receivables_minor
+
+    def status(self, order: OrderRequested) -> str:
+        record = self.state.order(order.reseller_id, order.order_id)
+        assert record is not None
+        return record.status
 
 
 def _envelope(reseller_id: str = "contoso") -> dict[str, Any]:
@@ -166,52 +243,47 @@ def _advice(payment_id: str, amount_minor: int) -> PaymentReceived:
     )
 
 
-def _intake(tables: OrderTables) -> OrderIntake:
-    return OrderIntake(TOPICS, tables, _reference, clock=lambda: START)
-
-
 def _events(emits: Sequence[Emit]) -> list[Event]:
     return [e.event for e in emits]
 
 
 async def test_accepted_order_commits_its_term_value_once_even_if_delivered_twice() -> None:
-    tables = _tables()
-    intake = _intake(tables)
+    flow = Flow()
     order = _order(2)
 
-    first = await intake.on_order(order)
-    again = await intake.on_order(order.model_copy(update={"event_id": uuid.uuid4()}))
+    first = await flow.order(order)
+    redelivered = await flow.order(order)
+    resent = await flow.order(order.model_copy(update={"event_id": uuid.uuid4()}))
 
     assert isinstance(first[0].event, OrderAccepted)
-    assert _events(first) == _events(again)
+    assert _events(first) == _events(redelivered) == _events(resent)
     assert [e.topic for e in first] == [
         TOPICS.name(Topic.ORDER_DECISIONS),
         TOPICS.partner("contoso", PartnerTopic.STATUS),
     ]
-    assert tables.exposure_of("contoso", "USD").committed_minor == 2 * SEAT_YEAR
+    assert flow.exposure() == (2 * SEAT_YEAR, 0)
 
 
 async def test_order_over_the_remaining_limit_is_held_with_the_numbers() -> None:
-    tables = _tables()
-    intake = _intake(tables)
-    await intake.on_order(_order(8))
+    flow = Flow()
+    await flow.order(_order(8))
 
-    held = (await intake.on_order(_order(3)))[0].event
+    held = (await flow.order(_order(3)))[0].event
 
     assert isinstance(held, OrderHeld)
     assert held.reason_code == "over_credit_limit"
     assert held.exposure_minor == 11 * SEAT_YEAR
     assert held.credit_limit_minor == 10 * SEAT_YEAR
-    assert tables.exposure_of("contoso", "USD").committed_minor == 8 * SEAT_YEAR
+    assert flow.exposure() == (8 * SEAT_YEAR, 0)
 
 
 async def test_invalid_order_is_rejected_with_every_reason_and_no_status_for_unknown_reseller() -> (
     None
 ):
-    intake = _intake(_tables())
+    flow = Flow()
     order = _order(301, reseller_id="nobody", customer_id="ghost")
 
-    emits = await intake.on_order(order)
+    emits = await flow.order(order)
 
     rejected = emits[0].event
     assert isinstance(rejected, OrderRejected)
@@ -223,10 +295,8 @@ async def test_invalid_order_is_rejected_with_every_reason_and_no_status_for_unk
     assert [e.topic for e in emits] == [TOPICS.name(Topic.ORDER_DECISIONS)]
 
 
-async def test_confirmed_payments_free_headroom_advices_do_not_and_a_hold_holds_once() -> None:
-    tables = _tables()
-    intake = _intake(tables)
-    dunning = DunningStageReached(
+def _dunning() -> DunningStageReached:
+    return DunningStageReached(
         **_envelope(),
         stage="credit_hold",
         days_overdue=40,
@@ -235,26 +305,44 @@ async def test_confirmed_payments_free_headroom_advices_do_not_and_a_hold_holds_
         invoice_ids=("INV-1",),
         credit_hold=True,
     )
-    await intake.on_exposure_event(dunning)
-    await intake.on_exposure_event(dunning)
-    assert tables.exposure_of("contoso", "USD").overdue_minor == 5_000
-    first = (await intake.on_order(_order(1)))[0].event
+
+
+async def test_confirmed_payments_free_headroom_advices_do_not_and_a_hold_holds_once() -> None:
+    flow = Flow()
+    dunning = _dunning()
+    await flow.fact(dunning)
+    await flow.fact(dunning)
+    assert flow.state.exposure_of("contoso", "USD").overdue_minor == 5_000
+    first = (await flow.order(_order(1)))[0].event
     assert isinstance(first, OrderHeld)
     assert first.reason_code == "reseller_on_credit_hold"
     assert "overdue" in first.message
 
     # A reseller's advice is a claim: it moves nothing; finance's confirmation does.
-    await intake.on_exposure_event(_advice("pay-1", 5_000))
-    assert tables.exposure_of("contoso", "USD").overdue_minor == 5_000
+    await flow.fact(_advice("pay-1", 5_000))
+    assert flow.state.exposure_of("contoso", "USD").overdue_minor == 5_000
     payment = _payment("pay-1", 5_000)
-    await intake.on_exposure_event(payment)
-    await intake.on_exposure_event(payment)
+    await flow.fact(payment)
+    await flow.fact(payment)
 
-    exposure = tables.exposure_of("contoso", "USD")
+    exposure = flow.state.exposure_of("contoso", "USD")
     assert (exposure.open_receivables_minor, exposure.overdue_minor) == (-5_000, 0)
-    held = (await intake.on_order(_order(1)))[0].event
+    held = (await flow.order(_order(1)))[0].event
     assert isinstance(held, OrderHeld)
     assert held.reason_code == "reseller_on_credit_hold"
+
+
+async def test_a_fact_redelivered_after_the_journal_forgot_it_moves_the_exposure_once() -> None:
+    """The journal keeps the latest outputs only; the applied entry holds for good."""
+    flow = Flow(keep=1)
+    payment = _payment("pay-2", 5_000)
+    await flow.fact(payment)
+    await flow.order(_order(1))  # the journal's one kept slot now holds the order
+
+    await flow.fact(payment)
+
+    assert flow.exposure() == (SEAT_YEAR, -5_000)
+    assert list(flow.state.applied) == [f"contoso|{payment.event_id}"]
 
 
 def _review(order_id: str, decision: str, event_id: uuid.UUID | None = None) -> OrderReviewDecided:
@@ -269,23 +357,66 @@ def _review(order_id: str, decision: str, event_id: uuid.UUID | None = None) -> 
 
 
 async def test_release_accepts_a_held_order_once_and_a_second_release_is_refused() -> None:
-    tables = _tables()
-    intake = _intake(tables)
+    flow = Flow()
     order = _order(1, reseller_id="fabrikam")
-    assert isinstance((await intake.on_order(order))[0].event, OrderHeld)
+    assert isinstance((await flow.order(order))[0].event, OrderHeld)
     release = _review(order.order_id, "release")
 
-    accepted = (await intake.on_review(release))[0].event
-    redelivered = (await intake.on_review(release))[0].event
+    accepted = (await flow.review(release))[0].event
+    redelivered = (await flow.review(release))[0].event
 
     assert isinstance(accepted, OrderAccepted)
     assert accepted == redelivered
     assert accepted.correlation_id == order.correlation_id
-    assert tables.exposure_of("fabrikam", "USD").committed_minor == SEAT_YEAR
+    assert flow.state.exposure_of("fabrikam", "USD").committed_minor == SEAT_YEAR
     with pytest.raises(BusinessRuleViolation, match="OrderNotHeld"):
-        await intake.on_review(_review(order.order_id, "reject"))
+        await flow.review(_review(order.order_id, "reject"))
     with pytest.raises(BusinessRuleViolation, match="OrderNotFound"):
-        await intake.on_review(_review("PO-unknown", "release"))
+        await flow.review(_review("PO-unknown", "release"))
+
+
+class Refused(Exception):
+    """Microsoft refused the order for good."""
+
+    retriable = False
+    code = "InvalidSku"
+
+
+class Throttled(Exception):
+    retriable = True
+    code = "429"
+
+
+async def _failure(
+    flow: Flow, order: OrderRequested, error: Exception, attempts: int = 1
+) -> ProvisioningFailed:
+    """The report provisioning sends for ``order``'s acceptance (it writes no state)."""
+    accepted = (await flow.order(order))[0].event
+    report = (await flow.provisioning.on_failure(accepted, error, attempts))[0].event
+    assert isinstance(report, ProvisioningFailed)
+    return report
+
+
+async def test_an_order_refused_for_good_frees_its_commitment_once_a_retriable_one_keeps_it() -> (
+    None
+):
+    flow = Flow()
+    refused, throttled = _order(2), _order(3)
+    failed = await _failure(flow, refused, Refused("sku retired"))
+    retriable = await _failure(flow, throttled, Throttled("busy"), attempts=6)
+    assert flow.exposure() == (5 * SEAT_YEAR, 0)
+
+    await flow.outcome(failed)
+    await flow.outcome(failed)
+    await flow.outcome(failed.model_copy(update={"event_id": uuid.uuid4()}))  # reported again
+    await flow.outcome(retriable)
+
+    assert flow.exposure() == (3 * SEAT_YEAR, 0)
+    assert (flow.status(refused), flow.status(throttled)) == ("failed", "failed")
+    record = flow.state.order("contoso", refused.order_id)
+    assert record is not None
+    assert record.failure is not None
+    assert (record.failure.code, record.released) == ("InvalidSku", True)
 
 
 # -- provisioning and lifecycle against an in-process simulator ---------------------------------
@@ -307,11 +438,9 @@ async def client(sim: SimulatorHandle) -> AsyncIterator[PartnerCenterClient]:
         yield pc
 
 
-async def _provisioned(tables: OrderTables, client: PartnerCenterClient) -> SubscriptionProvisioned:
-    intake = _intake(tables)
-    accepted = (await intake.on_order(_order(5)))[0].event
-    provisioning = Provisioning(TOPICS, tables, _reference, client, clock=lambda: START)
-    event = (await provisioning.on_decision(accepted))[0].event
+async def _provisioned(flow: Flow, order: OrderRequested | None = None) -> SubscriptionProvisioned:
+    accepted = (await flow.order(order or _order(5)))[0].event
+    event = (await flow.decision(accepted))[0].event
     assert isinstance(event, SubscriptionProvisioned)
     return event
 
@@ -319,12 +448,12 @@ async def _provisioned(tables: OrderTables, client: PartnerCenterClient) -> Subs
 async def test_redelivered_acceptance_resends_the_same_subscription_without_a_new_order(
     sim: SimulatorHandle, client: PartnerCenterClient
 ) -> None:
-    tables = _tables()
-    provisioned = await _provisioned(tables, client)
-    accepted = OrderAccepted.model_validate(next(iter(tables.orders.values()))["decision"]["doc"])
-    provisioning = Provisioning(TOPICS, tables, _reference, client, clock=lambda: START)
-
-    again = await provisioning.on_decision(accepted)
+    flow = Flow(client)
+    order = _order(5)
+    provisioned = await _provisioned(flow, order)
+    accepted = (await flow.order(order))[0].event
+    # The same acceptance under a new message (a release sent twice, a replayed topic).
+    again = await flow.decision(accepted.model_copy(update={"event_id": uuid.uuid4()}))
 
     assert again[0].event == provisioned
     assert sim.simulator.state.summary()["subscriptions"] == 1
@@ -332,13 +461,37 @@ async def test_redelivered_acceptance_resends_the_same_subscription_without_a_ne
     assert provisioned.term_start == START.date()
 
 
+async def test_intake_learns_the_provisioning_and_the_order_view_shows_its_subscriptions(
+    sim: SimulatorHandle, client: PartnerCenterClient
+) -> None:
+    flow = Flow(client)
+    order = _order(5)
+    provisioned = await _provisioned(flow, order)
+
+    shown = order_view(flow.state, flow.fulfilment, "contoso", order.order_id)
+    assert shown is not None
+    assert shown["status"] == "accepted"  # until intake reads the provisioning topic
+    assert [s["subscription"]["subscription_id"] for s in shown["subscriptions"]] == [
+        provisioned.subscription_id
+    ]
+    await flow.outcome(provisioned)
+    await flow.outcome(provisioned.model_copy(update={"event_id": uuid.uuid4()}))
+
+    shown = order_view(flow.state, flow.fulfilment, "contoso", order.order_id)
+    assert shown is not None
+    assert shown["status"] == "provisioned"
+    assert shown["subscription_ids"] == [provisioned.subscription_id]
+    assert shown["microsoft_order_id"] == provisioned.microsoft_order_id
+    assert flow.exposure() == (5 * SEAT_YEAR, 0)
+    assert order_view(flow.state, flow.fulfilment, "fabrikam", order.order_id) is None
+
+
 async def test_retriable_failures_past_the_budget_report_failure_and_dead_letter(
     sim: SimulatorHandle, client: PartnerCenterClient
 ) -> None:
     sim.simulator.faults.add(Fault(kind=FaultKind.SERVER_ERROR, count=None, operation="checkout"))
-    tables = _tables()
-    accepted = (await _intake(tables).on_order(_order(1)))[0].event
-    provisioning = Provisioning(TOPICS, tables, _reference, client, clock=lambda: START)
+    flow = Flow(client)
+    accepted = (await flow.order(_order(1)))[0].event
     sent: list[tuple[str, bytes | None, bytes | None, Headers]] = []
 
     async def send(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
@@ -348,9 +501,17 @@ async def test_retriable_failures_past_the_budget_report_failure_and_dead_letter
         return None
 
     pipeline = Pipeline(
-        "provisioning", Codec(), send, DeadLetters(send), RetryPolicy(3), no_sleep, random.Random(1)
+        "provisioning",
+        Codec(),
+        send,
+        DeadLetters(send),
+        RetryPolicy(3),
+        no_sleep,
+        random.Random(1),
+        journal=flow.fulfilment_journal,
     )
     source = SourceMessage("decisions", 0, 1, b"contoso", Codec().encode(accepted), [])
+    provisioning = flow.provisioning
 
     outcome = await pipeline.process(source, provisioning.on_decision, provisioning.on_failure)
 
@@ -359,9 +520,11 @@ async def test_retriable_failures_past_the_budget_report_failure_and_dead_letter
     assert isinstance(failed, ProvisioningFailed)
     assert (failed.retriable, failed.attempts) == (True, 3)
     assert sent[-1][0] == "decisions.dlq"
-    assert next(iter(tables.orders.values()))["status"] == "failed"
+    assert list(flow.fulfilment.placed) == []
+    await flow.outcome(failed)
+    assert next(iter(flow.state.orders.values()))["status"] == "failed"
     # A retriable failure keeps the commitment: the order may still be replayed from the DLQ.
-    assert tables.exposure_of("contoso", "USD").committed_minor == SEAT_YEAR
+    assert flow.exposure() == (SEAT_YEAR, 0)
 
 
 def _change(
@@ -382,17 +545,16 @@ def _change(
 async def test_seat_reduction_on_day_three_is_refunded_by_the_day_and_applied_at_microsoft(
     sim: SimulatorHandle, client: PartnerCenterClient
 ) -> None:
-    tables = _tables()
-    sub = await _provisioned(tables, client)
+    flow = Flow(client)
+    sub = await _provisioned(flow)
     sim.simulator.state.advance(timedelta(days=3))
-    lifecycle = Lifecycle(TOPICS, tables, _reference, client, clock=lambda: START)
     request = _change(sub, START + timedelta(days=3), kind="change_quantity", new_quantity=3)
 
-    changed = (await lifecycle.on_change(request))[0].event
-    again = (await lifecycle.on_change(request))[0].event
+    changed = (await flow.change(request))[0].event
+    resent = (await flow.change(request.model_copy(update={"event_id": uuid.uuid4()})))[0].event
 
     assert isinstance(changed, SubscriptionChanged)
-    assert changed == again
+    assert changed == resent
     assert (changed.old_quantity, changed.new_quantity) == (5, 3)
     assert changed.refund_minor > 0
     record = sim.simulator.state.subscriptions.records[sub.subscription_id]
@@ -402,12 +564,11 @@ async def test_seat_reduction_on_day_three_is_refunded_by_the_day_and_applied_at
 async def test_cancel_after_seven_days_is_rejected_without_calling_microsoft(
     sim: SimulatorHandle, client: PartnerCenterClient
 ) -> None:
-    tables = _tables()
-    sub = await _provisioned(tables, client)
-    lifecycle = Lifecycle(TOPICS, tables, _reference, client, clock=lambda: START)
+    flow = Flow(client)
+    sub = await _provisioned(flow)
     patches_before = sim.simulator.state.requests["update_subscription"]
 
-    rejected = (await lifecycle.on_change(_change(sub, START + timedelta(days=8))))[0].event
+    rejected = (await flow.change(_change(sub, START + timedelta(days=8))))[0].event
 
     assert isinstance(rejected, SubscriptionChangeRejected)
     assert rejected.code == "CancellationWindowClosed"
@@ -417,12 +578,11 @@ async def test_cancel_after_seven_days_is_rejected_without_calling_microsoft(
 async def test_microsoft_refusing_what_the_hub_allowed_becomes_a_rejection(
     sim: SimulatorHandle, client: PartnerCenterClient
 ) -> None:
-    tables = _tables()
-    sub = await _provisioned(tables, client)
+    flow = Flow(client)
+    sub = await _provisioned(flow)
     sim.simulator.state.advance(timedelta(days=9))  # Microsoft's clock is past the window
-    lifecycle = Lifecycle(TOPICS, tables, _reference, client, clock=lambda: START)
 
-    rejected = (await lifecycle.on_change(_change(sub, START + timedelta(days=2))))[0].event
+    rejected = (await flow.change(_change(sub, START + timedelta(days=2))))[0].event
 
     assert isinstance(rejected, SubscriptionChangeRejected)
     assert rejected.code == "PartnerCenterRefused"
@@ -432,91 +592,117 @@ async def test_microsoft_refusing_what_the_hub_allowed_becomes_a_rejection(
 async def test_another_resellers_subscription_is_reported_as_not_found(
     sim: SimulatorHandle, client: PartnerCenterClient
 ) -> None:
-    tables = _tables()
-    sub = await _provisioned(tables, client)
-    lifecycle = Lifecycle(TOPICS, tables, _reference, client, clock=lambda: START)
+    flow = Flow(client)
+    sub = await _provisioned(flow)
     foreign = _change(sub, START, reseller_id="fabrikam", customer_id="fabrikam-cust")
 
-    emits = await lifecycle.on_change(foreign)
+    emits = await flow.change(foreign)
 
     assert isinstance(emits[0].event, SubscriptionChangeRejected)
     assert emits[0].event.code == "SubscriptionNotFound"
     assert emits[1].topic == TOPICS.partner("fabrikam", PartnerTopic.STATUS)
 
 
-# -- a crash between a message's table writes ----------------------------------------------------
+# -- a crash part way through a message's writes ---------------------------------------------
+# Each agent's writes go to its one table, in order: a crash lands a prefix of that table's write
+# log and no commit, and the message is handled again on the state rebuilt from that prefix.
 
-Step = Callable[[OrderTables], Awaitable[Sequence[Emit]]]
+Step = Callable[[Flow], Awaitable[Sequence[Emit]]]
 ORDER = _order(2)
+OTHER = _order(3)
+NEAR_LIMIT = _order(8)
+TO_THE_LIMIT = _order(2)
 HELD = _order(1, reseller_id="fabrikam")
 PAYMENT = _payment("pay-9", 5_000)
 
 
-class Refused(Exception):
-    """Microsoft refused the order for good."""
-
-    retriable = False
-    code = "InvalidSku"
+def take(handler: str, event: Event) -> Step:
+    return lambda flow: flow.take(handler, event)
 
 
-def intake(handler: str, event: Event) -> Step:
-    return lambda tables: getattr(_intake(tables), handler)(event)
+async def _report(error: Exception) -> ProvisioningFailed:
+    return await _failure(Flow(), ORDER, error)  # the same report whatever flow sends it
 
 
-async def fail_for_good(tables: OrderTables) -> Sequence[Emit]:
-    accepted = (await _intake(_tables()).on_order(ORDER))[0].event  # the same event again
-    provisioning = Provisioning(TOPICS, tables, _reference, None, clock=lambda: START)  # type: ignore[arg-type]
-    return await provisioning.on_failure(accepted, Refused("sku retired"), 1)
+async def _refused(flow: Flow) -> Sequence[Emit]:
+    return await flow.outcome(await _report(Refused("sku retired")))
 
 
 @pytest.mark.parametrize(
-    ("before", "step"),
+    ("before", "step", "committed"),
     [
-        ([], intake("on_order", ORDER)),
-        ([intake("on_order", HELD)], intake("on_review", _review(HELD.order_id, "release"))),
-        ([], intake("on_exposure_event", PAYMENT)),
-        ([intake("on_order", ORDER)], fail_for_good),
+        ([], take("on_order", ORDER), 2),
+        ([take("on_order", NEAR_LIMIT)], take("on_order", TO_THE_LIMIT), 10),
+        ([take("on_order", HELD)], take("on_review", _review(HELD.order_id, "release")), 0),
+        ([], take("on_exposure_event", PAYMENT), 0),
+        ([take("on_order", ORDER), take("on_order", OTHER)], _refused, 3),
     ],
-    ids=["accepted", "released", "payment", "failed-for-good"],
+    ids=["accepted", "to-the-limit", "released", "payment", "refused-for-good"],
 )
-async def test_a_replay_completes_writes_a_crash_cut_short_at_any_point(
-    before: list[Step], step: Step
+async def test_a_replay_after_a_crash_at_any_write_commits_and_frees_credit_once(
+    before: list[Step], step: Step, committed: int
 ) -> None:
-    """The exposure moves in one write and the order (or applied marker) in another: a crash
-    between them must not commit, release or apply a payment twice on the replay."""
-    whole, log = crash_cut.recording(OrderTables)
+    """Before the journal, the exposure moved in one write and the order (or an applied marker)
+    in another; a crash between them had to be caught by notes in the exposure. Now any prefix
+    of the message's writes replays to the uncut run's state and outputs."""
+    whole = Flow()
     for earlier in before:
         await earlier(whole)
+    log = whole.intake_store.log  # type: ignore[attr-defined]
     start = len(log)
     expected = _events(await step(whole))
-    writes = log[start:]
-    assert len(writes) >= 2, "the message writes once: nothing to cut short"
-    for cut in range(len(writes)):
-        tables, _ = crash_cut.recording(OrderTables)
-        for earlier in before:
-            await earlier(tables)
-        crash_cut.land(tables, writes[:cut])
-        assert _events(await step(tables)) == expected, f"cut at {cut}"
-        assert crash_cut.state(tables) == crash_cut.state(whole), f"cut after {cut} writes"
+    assert len(log) - start > 2, "the message writes next to nothing: nothing to cut short"
+    assert whole.exposure()[0] == committed * SEAT_YEAR
+    for cut in range(start, len(log) + 1):
+        replay = Flow(intake_store=crash_cut.landed(log[:cut]))
+        assert _events(await step(replay)) == expected, f"cut at {cut - start}"
+        assert replay.intake_store.data == whole.intake_store.data, f"cut at {cut - start}"
+        # Never over the limit, nothing committed or freed twice, whatever comes next.
+        after = await replay.order(_order(1))
+        assert replay.exposure()[0] == whole.exposure()[0] + (
+            SEAT_YEAR if isinstance(after[0].event, OrderAccepted) else 0
+        )
+        assert replay.exposure()[0] <= 10 * SEAT_YEAR
 
 
-async def test_a_change_replayed_after_a_crash_before_its_record_is_sent_as_changed(
+async def test_a_placement_cut_short_by_a_crash_is_sent_again_without_a_second_order(
     sim: SimulatorHandle, client: PartnerCenterClient
 ) -> None:
-    """The subscription (already PATCHed at Microsoft) lands, the change's record does not: the
-    replay compared against the new state and rejected the change Microsoft had applied."""
-    whole, log = crash_cut.recording(OrderTables)
-    sub = await _provisioned(whole, client)
+    whole = Flow(client)
+    accepted = (await whole.order(_order(2)))[0].event
+    log = whole.fulfilment_store.log  # type: ignore[attr-defined]
+    expected = _events(await whole.decision(accepted))
+    assert len(log) > 3
+    for cut in range(len(log) + 1):
+        replay = Flow(client, intake_store=whole.intake_store)
+        replay.fulfilment_journal = Journal(crash_cut.landed(log[:cut]), "fulfilment")
+        replay.fulfilment = replay.provisioning.state = FulfilmentState.of(
+            replay.fulfilment_journal
+        )
+        assert _events(await replay.decision(accepted)) == expected, f"cut at {cut}"
+        assert replay.fulfilment_journal.store.data == whole.fulfilment_store.data  # type: ignore[attr-defined]
+    summary = sim.simulator.state.summary()
+    assert (summary["orders"], summary["subscriptions"]) == (1, 1)
+
+
+async def test_a_change_cut_short_by_a_crash_is_sent_as_changed_once(
+    sim: SimulatorHandle, client: PartnerCenterClient
+) -> None:
+    """The subscription (PATCHed at Microsoft) and the change's outcome are one entry: a replay
+    never compares the change against the new state and rejects what Microsoft applied."""
+    whole = Flow(client)
+    sub = await _provisioned(whole)
     sim.simulator.state.advance(timedelta(days=3))
     request = _change(sub, START + timedelta(days=3), kind="change_quantity", new_quantity=3)
+    log = whole.fulfilment_store.log  # type: ignore[attr-defined]
     start = len(log)
-    expected = _events(
-        await Lifecycle(TOPICS, whole, _reference, client, clock=lambda: START).on_change(request)
-    )
+    expected = _events(await whole.change(request))
     assert isinstance(expected[0], SubscriptionChanged)
-    assert len(log) - start == 2
-    for cut in range(start, len(log)):
-        tables = crash_cut.land(crash_cut.recording(OrderTables)[0], log[:cut])
-        lifecycle = Lifecycle(TOPICS, tables, _reference, client, clock=lambda: START)
-        assert _events(await lifecycle.on_change(request)) == expected, f"cut at {cut - start}"
-        assert crash_cut.state(tables) == crash_cut.state(whole)
+    for cut in range(start, len(log) + 1):
+        replay = Flow(client)
+        replay.fulfilment_journal = Journal(crash_cut.landed(log[:cut]), "fulfilment")
+        replay.fulfilment = FulfilmentState.of(replay.fulfilment_journal)
+        replay.lifecycle.state = replay.fulfilment
+        assert _events(await replay.change(request)) == expected, f"cut at {cut - start}"
+        assert replay.fulfilment_journal.store.data == whole.fulfilment_store.data  # type: ignore[attr-defined]
+    assert sim.simulator.state.subscriptions.records[sub.subscription_id].quantity == 3
