@@ -287,6 +287,11 @@ async def _wait_events(
     )
 
 
+def _shown(hub: Hub, reseller_id: str, order_id: str) -> str:
+    """The order's status as the worker's intake table holds it."""
+    return str(hub.web(f"/orders/{reseller_id}/{order_id}/")["status"])
+
+
 def _status(hub: Hub, reseller_id: str) -> str:
     return hub.topics.partner(reseller_id, PartnerTopic.STATUS)
 
@@ -315,9 +320,11 @@ async def test_order_is_provisioned_and_status_reaches_only_its_reseller(hub: Hu
     assert accepted[0].commitment_minor == 600 * 7 * 12  # type: ignore[attr-defined]
     assert sorted(e.line_index for e in provisioned) == [0, 1]  # type: ignore[attr-defined]
     assert await _events(hub, _status(hub, "fabrikam"), order.order_id) == []
+    # Intake learns the outcome from hub.orders.provisioning, a moment after the reseller does.
+    await _until(lambda: _shown(hub, "contoso", order.order_id) == "provisioned", "status")
     state = hub.web(f"/orders/contoso/{order.order_id}/")
-    assert state["status"] == "provisioned"
     assert len(state["subscription_ids"]) == 2
+    assert len(state["subscriptions"]) == 2
 
 
 async def test_order_over_the_credit_limit_is_held_then_released_and_provisioned(
@@ -339,6 +346,7 @@ async def test_order_over_the_credit_limit_is_held_then_released_and_provisioned
     await _wait_events(hub, _status(hub, "fabrikam"), second.order_id, SubscriptionProvisioned)
     decisions = await _events(hub, hub.topics.name(Topic.ORDER_DECISIONS), second.order_id)
     assert [type(e) for e in decisions] == [OrderHeld, OrderAccepted]
+    await _until(lambda: _shown(hub, "fabrikam", second.order_id) == "provisioned", "status")
     shown = hub.cli("orders", "show", second.order_id, "--reseller", "fabrikam")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["status"] == "provisioned"
@@ -376,7 +384,8 @@ async def test_reseller_on_credit_hold_with_overdue_money_gets_orders_held(hub: 
         credit_hold=True,
     )
     await _send(hub, Topic.COLLECTIONS, dunning)
-    await asyncio.sleep(2)  # the exposure agent runs beside the intake agent
+    # Intake reads collections beside orders: the fact is not ordered before the order.
+    await asyncio.sleep(2)
     order = _order("northwind", customer, (BASIC, 1))
     await _send(hub, Topic.ORDERS, order)
 
@@ -436,7 +445,10 @@ async def test_permanent_partner_center_error_reports_failure_and_dead_letters(h
     ]
     assert len(letters) == 1
     assert dict(letters[0].headers)["dlq.error.retriable"] == b"false"
-    assert hub.web(f"/orders/contoso/{order.order_id}/")["status"] == "failed"
+    await _until(lambda: _shown(hub, "contoso", order.order_id) == "failed", "status")
+    failure = hub.web(f"/orders/contoso/{order.order_id}/")
+    assert failure["failure"]["code"] == "10001"
+    assert failure["released"] is True  # refused for good: its commitment is freed
 
 
 async def test_lost_checkout_response_still_gives_exactly_one_subscription(hub: Hub) -> None:
