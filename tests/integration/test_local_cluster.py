@@ -23,7 +23,10 @@ from hub.ops import local_cluster, local_kafka
 from hub.ops.local_cluster import LocalCluster
 from hub.ops.local_kafka import live_brokers
 from hub.ops.local_service import pid_alive
-from tests.support.broker import kafka_cluster  # noqa: F401 - the fixture
+from tests.support.broker import (  # noqa: F401 - the fixture
+    kafka_cluster,
+    writes_create_no_topic,
+)
 
 PARTITIONS = 6
 KEYS = 24
@@ -254,6 +257,7 @@ def test_a_second_start_finds_the_cluster_and_restarts_a_dead_node(tmp_path: Pat
     first = local_cluster.start_cluster(data_dir, die_with_parent=True)
     try:
         assert len(first.bootstrap.split(",")) == 3
+        asyncio.run(writes_create_no_topic(first.bootstrap, replication_factor=3))
         again = local_cluster.start_cluster(data_dir, die_with_parent=True)
         assert [node.pid for node in again.nodes] == [node.pid for node in first.nodes]
         with pytest.raises(ConfigError, match="cluster runs from"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 
 from hub.errors import ConfigError
 from hub.ops import local_kafka, local_service
-from tests.support.broker import BrokerInfo
+from tests.support.broker import BrokerInfo, writes_create_no_topic
 
 TESTS = Path(__file__).parents[1]
 
@@ -50,6 +51,8 @@ def test_a_stale_data_dir_is_refused_until_started_fresh(tmp_path: Path) -> None
     handle = local_kafka.start_broker(tmp_path / "kafka", fresh=True, die_with_parent=True)
     try:
         assert local_kafka.admin_answers(handle.bootstrap)
+        # Every topic is declared first: a write to an unknown one fails and creates nothing.
+        asyncio.run(writes_create_no_topic(handle.bootstrap))
     finally:
         local_kafka.stop_broker(tmp_path / "kafka")
 

@@ -9,8 +9,10 @@ with the official ``apache/kafka`` image; otherwise the local broker built from 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from hub.errors import ConfigError
 from hub.ops import local_kafka
@@ -105,6 +110,8 @@ def _docker_broker() -> Iterator[BrokerInfo]:
         .with_env("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1")
         .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
         .with_env("KAFKA_NUM_PARTITIONS", "3")
+        # As the local broker and docker-compose.yml: no topic is created by a write.
+        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
     )
     container.start()
     try:
@@ -112,6 +119,30 @@ def _docker_broker() -> Iterator[BrokerInfo]:
         yield BrokerInfo(bootstrap=f"127.0.0.1:{port}", source=BrokerSource.DOCKER)
     finally:
         container.stop()
+
+
+async def writes_create_no_topic(bootstrap: str, replication_factor: int = 1) -> None:
+    """Assert that a write to an undeclared topic fails and creates nothing, and that the same
+    topic created through the admin API (as ``apply_topics`` and faust do) takes the write."""
+    topic = f"undeclared.{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await asyncio.gather(producer.start(), admin.start())
+    try:
+        with pytest.raises(KafkaError):
+            await producer.send_and_wait(topic, b"stray")
+        assert topic not in await admin.list_topics(), "a write created a topic"
+        await admin.create_topics([NewTopic(topic, 1, replication_factor)])
+        for _ in range(50):  # the producer's metadata catches up with the new topic
+            try:
+                await producer.send_and_wait(topic, b"declared")
+                break
+            except KafkaError:
+                await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"{topic} created through the admin API took no write")
+    finally:
+        await asyncio.gather(producer.stop(), admin.close())
 
 
 @contextlib.contextmanager
