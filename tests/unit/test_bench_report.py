@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 # bench/ sits beside hub/ but is not an installed package: import it from the checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -12,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.baseline import Run, percentile
+from bench.month_end import cpu_at, invoice_check, quarter_bounds, quarter_rates
 from bench.proc import cpu_ticks, peak_rss_bytes
 from bench.report import FAUST, RAW, Kind, markdown, measured, ratio, to_json, unavailable
 from bench.runs import reference_loaded
@@ -111,3 +114,35 @@ def test_a_missing_scenario_is_a_row_that_says_so() -> None:
     rows = to_json([unavailable("rating", Kind.PIPELINE)], {"at": "now"})["results"]
     assert rows[0]["status"] == "not available"
     assert rows[0]["ratio_raw"] is None
+
+
+def _invoice(reseller: str, number: str, invoice_id: str) -> Any:
+    return SimpleNamespace(reseller_id=reseller, number=number, invoice_id=invoice_id)
+
+
+def test_month_end_invoices_pass_only_once_each_with_numbers_without_gaps() -> None:
+    expected = {"big": 3, "small": 1}
+    good = [_invoice("big", f"BIG-{n:08d}", f"i{n}") for n in (2, 1, 3)]
+    good.append(_invoice("small", "D41-SMALL-00000001", "s1"))
+    assert invoice_check(good, expected)["ok"]
+    twice = [*good, _invoice("big", "BIG-00000004", "i3")]
+    assert not invoice_check(twice, expected)["ok"]
+    gap = [_invoice("big", f"BIG-{n:08d}", f"i{n}") for n in (1, 2, 4)] + good[3:]
+    assert invoice_check(gap, expected)["series_with_gaps_or_repeats"] == ["BIG"]
+    assert not invoice_check(good[:2] + good[3:], expected)["ok"]  # a customer without one
+
+
+def test_month_end_quarters_run_from_the_first_charge_to_each_quarters_last() -> None:
+    ids = [f"c{i}" for i in range(8)]
+    seen = {f"c{i}": 10.0 + i for i in range(8)}
+    seen["c1"] = 30.0  # a late charge of the first quarter ends that quarter
+    assert quarter_bounds(ids, seen) == [10.0, 30.0, 13.0, 15.0, 17.0]
+    assert quarter_rates(ids, seen)[0] == (1, 20.0)
+    assert quarter_rates(ids, seen)[3] == (2, 2.0)
+
+
+def test_worker_cpu_between_samples_is_interpolated() -> None:
+    samples = [(0.0, 1.0), (2.0, 3.0), (4.0, 3.0)]
+    assert cpu_at(samples, 1.0) == 2.0
+    assert cpu_at(samples, 3.0) == 3.0
+    assert cpu_at(samples, 9.0) == 3.0
