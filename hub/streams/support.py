@@ -40,7 +40,7 @@ from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
 from hub.streams.support_config import SupportConfig
 from hub.streams.support_escalation import Escalations
-from hub.streams.support_intake import Intake, IntakeState
+from hub.streams.support_intake import Intake, IntakeState, TickCommands
 from hub.streams.support_microsoft import PartnerCenterServiceRequests
 from hub.streams.support_records import escalation_key
 from hub.streams.support_topics import (
@@ -83,13 +83,29 @@ async def _drive(
     async for item in stream.events():
         source = SourceMessage.from_faust(item.message)
         kind = command_kind(source.headers)
+        position = f"@{source.topic}:{source.partition}:{source.offset}"
 
         def kept(
-            run: Callable[[], Awaitable[Sequence[Emit]]], at: SourceMessage = source
+            run: Callable[[], Awaitable[Sequence[Emit]]],
+            at: SourceMessage = source,
+            position: str = position,
         ) -> Awaitable[Sequence[Emit]]:
             if journal is None:
                 return run()
-            return journal.run(at.partition, f"@{at.topic}:{at.partition}:{at.offset}", run)
+            return journal.run(at.partition, position, run)
+
+        def skipped(
+            kind: str, doc: dict[str, Any], at: SourceMessage = source, position: str = position
+        ) -> bool:
+            if idle is None:
+                return False
+            if journal is not None:
+                # The last entry completed first, so ``idle`` reads every write made; and a
+                # command handled before (a redelivery) is never idle: what it sent goes again.
+                journal.recover(at.partition)
+                if journal.kept(at.partition, position) is not None:
+                    return False
+            return idle(kind, doc, at.partition)
 
         if kind is None:
 
@@ -101,7 +117,7 @@ async def _drive(
         else:
             try:
                 doc = decode_command(source.value)
-                if idle is not None and idle(kind, doc, source.partition):
+                if skipped(kind, doc):
                     continue
                 command = partial(on_command, kind, doc, source.partition)
                 emits = await kept(command)
@@ -126,18 +142,7 @@ def register(app: faust.App, ctx: Context) -> None:
     commands_topic = catalog.name(Topic.SUPPORT_TICKET_COMMANDS)
     correlation_topic = catalog.name(Topic.SUPPORT_CORRELATION)
 
-    async def intake_command(kind: str, doc: dict[str, Any], partition: int) -> list[Emit]:
-        if kind != "sla_tick":
-            raise HubError(f"unknown intake command {kind!r}")
-        return intake.tick(partition, datetime.fromisoformat(str(doc["now"])))
-
-    def idle_tick(kind: str, doc: dict[str, Any], partition: int) -> bool:
-        # Most ticks find nothing due: they read the due entries' first key and write nothing.
-        # The partition's last journal entry is completed first, so the read sees its writes.
-        if kind != "sla_tick":
-            return False
-        intake_journal.recover(partition)
-        return not intake.due(partition, datetime.fromisoformat(str(doc["now"])))
+    ticks = TickCommands(intake)
 
     @app.agent(
         _multi_topic(app, catalog.name(Topic.TICKETS), commands_topic),
@@ -149,9 +154,7 @@ def register(app: faust.App, ctx: Context) -> None:
         pipeline = ingress.gated(
             ctx, Topic.TICKETS, ctx.pipeline("support.intake", journal=intake_journal)
         )
-        await _drive(
-            stream, ctx, pipeline, intake.handle, intake_command, intake_journal, idle_tick
-        )
+        await _drive(stream, ctx, pipeline, intake.handle, ticks, intake_journal, ticks.idle)
 
     async def escalation_command(kind: str, doc: dict[str, Any], partition: int) -> list[Emit]:
         return await escalations.command({**doc, "kind": kind}, partition, datetime.now(UTC))

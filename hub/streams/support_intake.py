@@ -42,7 +42,7 @@ from hub.domain.support.sla import (
     start_sla_timer,
 )
 from hub.domain.support.triage import is_escalatable
-from hub.errors import ValidationFailed
+from hub.errors import HubError, ValidationFailed
 from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
 from hub.runtime.state import scan
@@ -353,3 +353,22 @@ class Intake:
             for severity in Severity:
                 counts[severity.value] += int(self.state.open.get(open_key(partition, severity), 0))
         return counts
+
+
+class TickCommands:
+    """The intake agent's internal commands (``sla_tick``), for ``support._drive``: a tick is
+    journaled under its position like any command; one with nothing due is ``idle`` and skipped
+    (unless it was handled before), so an idle partition's ticks write nothing."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+
+    async def __call__(self, kind: str, doc: dict[str, Any], partition: int) -> list[Emit]:
+        if kind != "sla_tick":
+            raise HubError(f"unknown intake command {kind!r}")
+        return self.intake.tick(partition, datetime.fromisoformat(str(doc["now"])))
+
+    def idle(self, kind: str, doc: dict[str, Any], partition: int) -> bool:
+        if kind != "sla_tick":
+            return False
+        return not self.intake.due(partition, datetime.fromisoformat(str(doc["now"])))
