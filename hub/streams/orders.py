@@ -30,7 +30,7 @@ from hub.streams.orders_lifecycle import Lifecycle
 from hub.streams.orders_provisioning import PROVISIONING_RETRY, Provisioning
 from hub.streams.orders_state import FulfilmentState, IntakeState
 from hub.streams.orders_web import register_pages
-from hub.topics import Topic
+from hub.topics import Topic, TopicCatalog
 
 # The exposure takes its facts only from the hub's own topics: invoices and credit notes it
 # issued, dunning it reached and payments finance confirmed (never from an ingress topic).
@@ -73,6 +73,27 @@ def _gated(pipeline: Pipeline, gate: ingress.IngressGate, handler: Any) -> Route
     return route
 
 
+def intake_routes(
+    topics: TopicCatalog,
+    owner: Pipeline,
+    observer: Pipeline,
+    orders_gate: ingress.IngressGate,
+    intake: OrderIntake,
+) -> dict[str, Route]:
+    """Where each topic ``orders.intake`` reads goes. Intake owns the outcome of the orders,
+    invoices and collections topics; the ops commands (dispatched by hub.streams.ops_commands)
+    and the provisioning topic (billing's) it only observes: their undecodable messages are
+    their owners' to dead-letter. Both pipelines write the one intake journal."""
+    routes = {
+        topics.name(Topic.ORDERS): _gated(owner, orders_gate, intake.on_order),
+        topics.name(Topic.OPS_COMMANDS): _through(observer, intake.on_review),
+        topics.name(Topic.PROVISIONING): _through(observer, intake.on_provisioning),
+    }
+    for topic in EXPOSURE_TOPICS:
+        routes[topics.name(topic)] = _through(owner, intake.on_exposure_event)
+    return routes
+
+
 def register(app: faust.App, ctx: Context) -> None:
     """Registers the orders flow's agents, tables, Partner Center client and web pages."""
     client = PartnerCenterClient(PartnerCenterConfig.from_settings(ctx.settings))
@@ -103,19 +124,9 @@ def register(app: faust.App, ctx: Context) -> None:
     )
     lifecycle = Lifecycle(ctx.topics, fulfilment_state, ctx.reference.view, client)
 
-    # Intake owns the outcome of the orders, invoices and collections topics; the ops commands
-    # (dispatched by hub.streams.ops_commands) and the provisioning topic (billing's) it only
-    # observes: their undecodable messages are their owners' to dead-letter.
     owner = ctx.pipeline("orders", journal=intake_journal)
     observer = ctx.pipeline("orders", observer=True, journal=intake_journal)
-    name = ctx.topics.name
-    intake_routes: dict[str, Route] = {
-        name(Topic.ORDERS): _gated(owner, ingress.gate_for(ctx, Topic.ORDERS), intake.on_order),
-        name(Topic.OPS_COMMANDS): _through(observer, intake.on_review),
-        name(Topic.PROVISIONING): _through(observer, intake.on_provisioning),
-    }
-    for topic in EXPOSURE_TOPICS:
-        intake_routes[name(topic)] = _through(owner, intake.on_exposure_event)
+    routes = intake_routes(ctx.topics, owner, observer, ingress.gate_for(ctx, Topic.ORDERS), intake)
     # The ops dispatcher leaves the review to intake, which owns the orders it moves.
     ctx.on_ops_command(OrderReviewDecided, leave_to_intake)
 
@@ -129,7 +140,7 @@ def register(app: faust.App, ctx: Context) -> None:
         concurrency=1,
     )
     async def order_intake(stream: Any) -> None:
-        await run_routes(stream, intake_routes)
+        await run_routes(stream, routes)
 
     provisioning_pipeline = ctx.pipeline(
         "provisioning", PROVISIONING_RETRY, journal=fulfilment_journal
@@ -139,10 +150,10 @@ def register(app: faust.App, ctx: Context) -> None:
     )
     changes_gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
     fulfilment_routes: dict[str, Route] = {
-        name(Topic.ORDER_DECISIONS): _through(
+        ctx.topics.name(Topic.ORDER_DECISIONS): _through(
             provisioning_pipeline, provisioning.on_decision, provisioning.on_failure
         ),
-        name(Topic.SUBSCRIPTION_CHANGES): _gated(
+        ctx.topics.name(Topic.SUBSCRIPTION_CHANGES): _gated(
             lifecycle_pipeline, changes_gate, lifecycle.on_change
         ),
     }

@@ -42,6 +42,8 @@ from hub.schemas.events.subscriptions import (
 )
 from hub.simulator.partner_center.faults import Fault, FaultKind
 from hub.simulator.partner_center.server import PartnerCenterSimulator, SimulatorHandle, serve
+from hub.streams.ingress import IngressGate
+from hub.streams.orders import intake_routes, leave_to_intake
 from hub.streams.orders_intake import OrderIntake
 from hub.streams.orders_lifecycle import Lifecycle
 from hub.streams.orders_provisioning import Provisioning
@@ -706,3 +708,57 @@ async def test_a_change_cut_short_by_a_crash_is_sent_as_changed_once(
         assert _events(await replay.change(request)) == expected, f"cut at {cut - start}"
         assert replay.fulfilment_journal.store.data == whole.fulfilment_store.data  # type: ignore[attr-defined]
     assert sim.simulator.state.subscriptions.records[sub.subscription_id].quantity == 3
+
+
+# -- which topic's outcome intake owns ---------------------------------------------------------
+
+
+async def test_intake_dead_letters_only_what_it_owns_and_takes_the_review_from_the_ops_topic() -> (
+    None
+):
+    """Intake reads five topics into one journal: an unreadable message on billing's
+    provisioning topic or the ops dispatcher's topic is their owners' to dead-letter, one on
+    the invoices topic is intake's; a review on the ops topic moves the order (the dispatcher's
+    handler for it does nothing)."""
+    flow = Flow()
+    held = _order(1, reseller_id="fabrikam")
+    await flow.order(held)
+    sent: list[str] = []
+
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        sent.append(topic)
+
+    def pipeline(observer: bool) -> Pipeline:
+        journal = flow.intake_journal
+        return Pipeline(
+            "orders", Codec(), send, DeadLetters(send), observer=observer, journal=journal
+        )
+
+    gate = IngressGate(TOPICS, Topic.ORDERS, _reference)
+    routes = intake_routes(TOPICS, pipeline(False), pipeline(True), gate, flow.intake)
+    assert set(routes) == {
+        TOPICS.name(t)
+        for t in (Topic.ORDERS, Topic.INVOICES, Topic.COLLECTIONS, Topic.OPS_COMMANDS)
+    } | {TOPICS.name(Topic.PROVISIONING)}
+
+    def message(topic: Topic, value: bytes, offset: int) -> SourceMessage:
+        return SourceMessage(TOPICS.name(topic), 0, offset, b"fabrikam", value, [])
+
+    outcomes = [
+        await routes[TOPICS.name(t)](message(t, b"\x00garbage", i))
+        for i, t in enumerate((Topic.PROVISIONING, Topic.OPS_COMMANDS, Topic.INVOICES))
+    ]
+    release = Codec().encode(_review(held.order_id, "release"))
+    reviewed = await routes[TOPICS.name(Topic.OPS_COMMANDS)](
+        message(Topic.OPS_COMMANDS, release, 9)
+    )
+
+    assert outcomes == [Outcome.LEFT_TO_OWNER, Outcome.LEFT_TO_OWNER, Outcome.DEAD_LETTERED]
+    assert reviewed is Outcome.PROCESSED
+    assert flow.status(held) == "accepted"
+    assert sent == [
+        TopicCatalog.dead_letter(TOPICS.name(Topic.INVOICES)),
+        TOPICS.name(Topic.ORDER_DECISIONS),
+        TOPICS.partner("fabrikam", PartnerTopic.STATUS),
+    ]
+    assert await leave_to_intake(_review(held.order_id, "release")) == ()
