@@ -275,6 +275,11 @@ class Intake:
         else:
             self.tickets[record.ticket_id] = record.model_dump(mode="json")
 
+    @staticmethod
+    def _due_key(record: TicketRecord) -> str | None:
+        due = next_check_at(record.timer)
+        return None if due is None else due_key(record.partition, due, record.ticket_id)
+
     def _count_open(self, record: TicketRecord, delta: int) -> None:
         key = open_key(record.partition, record.severity)
         count = int(self.state.open.get(key, 0)) + delta
@@ -303,10 +308,12 @@ class Intake:
         emits: list[Emit] = []
         for key, ticket_id in self.due(partition, now):
             known = self.tickets.get(ticket_id)
-            if known is None:  # no ticket keeps an entry it no longer has; drop one if found
+            record = None if known is None else TicketRecord.model_validate(known)
+            if record is None or key != self._due_key(record):
+                # Not the ticket's next check (never written so): drop it, or every tick
+                # would read it again.
                 self.state.due.pop(key, None)
                 continue
-            record = TicketRecord.model_validate(known)
             timer, facts = evaluate_sla(record.timer, now)
             self._save(record.model_copy(update={"timer": timer}), record)
             for fact in facts:

@@ -313,6 +313,20 @@ async def test_a_burst_of_deadlines_is_worked_off_a_page_per_tick() -> None:
     assert per_tick == [2, 2, 1, 0]
 
 
+async def test_a_due_entry_that_is_not_its_tickets_next_check_is_dropped_unfired() -> None:
+    handler = intake()
+    ticket = opened(severity=Severity.CRITICAL)
+    await handler.handle(ticket, 0)
+    (real,) = handler.state.due
+    handler.state.due[f"0|2025-03-12T10:30:00.000000|{ticket.ticket_id}"] = 1
+    handler.state.due["0|2025-03-12T10:31:00.000000|t-gone"] = 1
+
+    emits = handler.tick(0, T0 + timedelta(hours=1))
+
+    assert emits == []
+    assert list(handler.state.due) == [real]
+
+
 async def test_open_counts_follow_opening_and_closing_per_severity_and_partition() -> None:
     handler = intake()
     critical = opened(severity=Severity.CRITICAL)
