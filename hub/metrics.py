@@ -48,3 +48,8 @@ STATE_REFUSED = Counter(
     "Messages refused because a state value or output would not fit one Kafka record",
     ["flow"],
 )
+PARKED = Counter(
+    "hub_messages_parked_total",
+    "Messages parked in their flow's state after a retriable failure, to be tried again later",
+    ["flow", "error_type"],
+)

@@ -24,16 +24,17 @@ message is dead-lettered with the reason and counted), and the entry's body is w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
 from hub.errors import HubError
 from hub.metrics import JOURNAL_COMPLETIONS, JOURNAL_ENTRY_BYTES, STATE_REFUSED
 from hub.runtime.pipeline import Emit
-from hub.runtime.state import Store, Txn, View
+from hub.runtime.state import Store, Txn, View, first_in_partition
 from hub.runtime.stored_events import restore_emit, store_emit
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,36 @@ class Journal:
             raise RuntimeError(f"{self.flow} state written outside a journaled message")
         return self.store
 
+    def first(self, partition: int, name: str, prefix: str) -> tuple[str, Any] | None:
+        """The first entry of view ``name`` under ``prefix`` in ``partition``, read outside a
+        message (a timer deciding whether a partition has work)."""
+        found = first_in_partition(self.store, partition, f"{name}|{prefix}")
+        return None if found is None else (found[0][len(name) + 1 :], found[1])
+
+    @contextlib.contextmanager
+    def nested(self) -> Iterator[Txn]:
+        """A transaction inside the open one: ``merge`` keeps its writes, else they are
+        dropped (one of several items handled in one message failed)."""
+        parent = self._open.get()
+        if parent is None:
+            raise RuntimeError(f"{self.flow}: nested() outside a journaled message")
+        child = Txn(parent)
+        token = self._open.set(child)
+        try:
+            yield child
+        finally:
+            self._open.reset(token)
+
+    @staticmethod
+    def merge(child: Txn) -> None:
+        """Make ``child``'s writes in the transaction it was opened in."""
+        parent = child.base
+        for key, value in child.writes():
+            if value is None:
+                parent.delete(key)
+            else:
+                parent.put(key, value)
+
     # --- running a message -------------------------------------------------------------------
 
     async def run(
@@ -109,8 +140,12 @@ class Journal:
         partition: int,
         message_id: str,
         handle: Callable[[], Awaitable[Sequence[Emit]]],
+        keep_empty: bool = True,
     ) -> Sequence[Emit]:
-        """``handle()``'s outputs with its writes made, or the outputs a first run kept."""
+        """``handle()``'s outputs with its writes made, or the outputs a first run kept.
+
+        ``keep_empty=False``: a run that wrote and sent nothing leaves no entry (a timer's tick
+        that found nothing due: a replay finds nothing due either)."""
         self.recover(partition)
         kept = self.kept(partition, message_id)
         if kept is not None:
@@ -121,7 +156,8 @@ class Journal:
             emits = await handle()
         finally:
             self._open.reset(token)
-        self.commit(partition, txn, {message_id: emits})
+        if keep_empty or emits or txn:
+            self.commit(partition, txn, {message_id: emits})
         return emits
 
     def kept(self, partition: int, message_id: str) -> list[Emit] | None:

@@ -17,8 +17,25 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError, SchemaError
-from hub.metrics import EVENTS_IN, EVENTS_OUT, LEFT_TO_OWNER, PROCESSING_SECONDS, RETRIES
+from hub.metrics import (
+    EVENTS_IN,
+    EVENTS_OUT,
+    LEFT_TO_OWNER,
+    PARKED,
+    PROCESSING_SECONDS,
+    RETRIES,
+)
 from hub.runtime.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
+from hub.runtime.parking import (
+    PARKED_VIEW,
+    Parking,
+    due_of,
+    is_tick,
+    park_doc,
+    parked_key,
+    source_of,
+    tick_time,
+)
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 
@@ -61,6 +78,8 @@ class Outcome(StrEnum):
     DEAD_LETTERED = "dead-lettered"
     # An observer's view of a message the topic's owning flow dead-letters: not a second outcome.
     LEFT_TO_OWNER = "left-to-owner"
+    # Not handleable yet: kept in the flow's state and tried again later (hub.runtime.parking).
+    PARKED = "parked"
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+async def _no_flush() -> None:
+    return None
 
 
 def event_headers(event: Event) -> Headers:
@@ -99,6 +122,9 @@ class Pipeline:
         rng: random.Random | None = None,
         observer: bool = False,
         journal: Journal | None = None,
+        parking: Parking | None = None,
+        clock_ms: Callable[[], int] | None = None,
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.flow = flow
         self.codec = codec
@@ -113,6 +139,11 @@ class Pipeline:
         # The flow's state and journal: each message's writes and outputs are kept in one entry
         # before they are made, and a redelivered message gets its kept outputs again.
         self.journal = journal
+        # With a journal: a retriable failure waits in the flow's state instead of the partition.
+        self.parking = parking if journal is not None else None
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        # Waits until every record sent so far is delivered (the worker's producer flush).
+        self._flush = flush or _no_flush
         # Labelled metric children, looked up once per (topic, event type) instead of per message.
         self._events_in: dict[tuple[str, str], Any] = {}
         self._events_out: dict[tuple[str, str], Any] = {}
@@ -137,18 +168,32 @@ class Pipeline:
 
     async def run_keyed(self, stream: Any, handler: KeyedHandler) -> None:
         """Like ``run``, for handlers that also get the message key."""
-        async for event in stream.events():
-            source = SourceMessage.from_faust(event.message)
+
+        def handler_for(source: SourceMessage) -> Handler:
             key = source.key.decode() if source.key is not None else ""
 
-            async def handle(decoded: Event, key: str = key) -> Sequence[Emit]:
+            async def handle(decoded: Event) -> Sequence[Emit]:
                 return await handler(decoded, key)
 
-            await self.process(source, handle)
+            return handle
+
+        async for event in stream.events():
+            await self._process(SourceMessage.from_faust(event.message), handler_for)
 
     async def process(
         self, source: SourceMessage, handler: Handler, on_failure: FailureHandler | None = None
     ) -> Outcome:
+        return await self._process(source, lambda _: handler, on_failure)
+
+    async def _process(
+        self,
+        source: SourceMessage,
+        handler_for: Callable[[SourceMessage], Handler],
+        on_failure: FailureHandler | None = None,
+    ) -> Outcome:
+        if self.parking is not None and is_tick(source):
+            return await self._tick(source, handler_for, on_failure)
+        handler = handler_for(source)
         try:
             if source.value is None:
                 raise SchemaError("message has no value (a tombstone is not an event)")
@@ -166,16 +211,94 @@ class Pipeline:
                 encoded = await self._handle(source, event, handler)
                 break
             except Exception as exc:  # noqa: BLE001 - nothing may escape: it would lose the message
-                if getattr(exc, "retriable", False) and attempt < self.retry.max_attempts:
+                retriable = getattr(exc, "retriable", False)
+                inline = self.retry.max_attempts
+                if self.parking is not None:
+                    inline = min(inline, self.parking.inline_attempts)
+                if retriable and attempt < inline:
                     RETRIES.labels(flow=self.flow, error_type=type(exc).__name__).inc()
                     await self._sleep(self.retry.delay(attempt, self._rng))
                     attempt += 1
                     continue
+                if retriable and self.parking is not None:
+                    return await self._park(source, event, exc)
                 if on_failure is not None:
                     await self._report_failure(on_failure, event, exc, attempt)
                 return await self._dead_letter(source, exc)
         await self._send_all(encoded)
         self._latency.observe(max(0.0, time.time() - event.event_time.timestamp()))
+        return Outcome.PROCESSED
+
+    async def _park(self, source: SourceMessage, event: Event, error: Exception) -> Outcome:
+        """Keep the message in the flow's state until its first retry is due; move on."""
+        assert self.parking is not None
+        assert self.journal is not None
+        parking, journal = self.parking, self.journal
+        due = self._clock_ms() + (parking.delay_ms(1) or 0)
+
+        async def handle() -> Sequence[Emit]:
+            key = parked_key(source.partition, due, str(event.event_id))
+            journal.view(PARKED_VIEW)[key] = park_doc(source, 1, error)
+            return []
+
+        await journal.run(source.partition, str(event.event_id), handle)
+        PARKED.labels(flow=self.flow, error_type=type(error).__name__).inc()
+        log.info("%s parked %s: %s", self.flow, event.event_id, error)
+        return Outcome.PARKED
+
+    async def _tick(
+        self,
+        tick: SourceMessage,
+        handler_for: Callable[[SourceMessage], Handler],
+        on_failure: FailureHandler | None,
+    ) -> Outcome:
+        """Handle the partition's parked messages due by the tick's time, a page at a time."""
+        assert self.parking is not None
+        assert self.journal is not None
+        parking, journal = self.parking, self.journal
+        now = tick_time(tick)
+        partition = tick.partition
+
+        async def handle() -> Sequence[Emit]:
+            parked = journal.view(PARKED_VIEW)
+            due: list[tuple[str, Any]] = []
+            for key, doc in parked.scan(f"{partition}|"):
+                if due_of(key) > now or len(due) >= parking.page:
+                    break
+                due.append((key, doc))
+            emits: list[Emit] = []
+            for key, doc in due:
+                del parked[key]
+                original = source_of(doc)
+                event = self.codec.decode(original.value or b"")
+                with journal.nested() as attempt:
+                    try:
+                        out = await handler_for(original)(event)
+                        self._encode(out)
+                    except Exception as exc:  # noqa: BLE001 - parked again or dead-lettered
+                        error: Exception = exc
+                    else:
+                        journal.merge(attempt)
+                        emits += out
+                        RETRIES.labels(flow=self.flow, error_type="parked").inc()
+                        continue
+                tries = int(doc["attempt"]) + 1
+                wait = parking.delay_ms(tries)
+                if getattr(error, "retriable", False) and wait is not None:
+                    again = parked_key(partition, now + wait, str(event.event_id))
+                    parked[again] = park_doc(original, tries, error)
+                    continue
+                # Dead-lettered, and delivered, before the tick's writes are made: a crash in
+                # between dead-letters it again, never loses it.
+                if on_failure is not None:
+                    await self._report_failure(on_failure, event, error, tries)
+                await self.dead_letters.send(original, error)
+                await self._flush()
+            return emits
+
+        message_id = f"@{tick.topic}:{tick.partition}:{tick.offset}"
+        emits = await journal.run(partition, message_id, handle, keep_empty=False)
+        await self._send_all(self._encode(emits))
         return Outcome.PROCESSED
 
     async def _handle(

@@ -13,12 +13,13 @@ from typing import Any
 
 import faust
 
+from hub.domain.invoicing import Distributor
 from hub.runtime.pipeline import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams import payments
-from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
+from hub.streams.billing_ledger import BillingLedger, BillingTables
 from hub.streams.context import Context
 from hub.topics import Topic
 
@@ -57,6 +58,9 @@ def register(app: faust.App, ctx: Context) -> None:
         async def forward(stream: Any, pipeline: Any = pipeline) -> None:
             await pipeline.run(stream, rekey)
 
+    # A message billing cannot handle yet (a change before its subscription's provisioning)
+    # is parked in billing's state and retried on ticks sent to its inputs topic.
+    parking = ctx.parking(Topic.BILLING_INPUTS, journal)
     sources = app.topic(
         *(ctx.topics.name(topic) for topic in _BY_RESELLER),
         key_type=bytes,
@@ -67,6 +71,7 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(sources, name="billing.ledger", concurrency=1)
     async def bill(stream: Any) -> None:
-        await ctx.pipeline("billing", journal=journal).run(stream, ledger.handle)
+        pipeline = ctx.pipeline("billing", journal=journal, parking=parking)
+        await pipeline.run(stream, ledger.handle)
 
     payments.register(app, ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ import faust
 
 from hub.runtime.dead_letter import DeadLetters, Headers
 from hub.runtime.journal import Journal
+from hub.runtime.parking import PARKED_VIEW, Parking, due_in, tick
 from hub.runtime.pipeline import Handler, Pipeline, RetryPolicy
 from hub.runtime.state import FaustStore
 from hub.schemas.codec import Codec
@@ -73,6 +75,31 @@ class Context:
         )
         return Journal(FaustStore(table), flow)
 
+    def parking(self, topic: Topic, journal: Journal, every_s: float = 2.0) -> Parking:
+        """Parking for a flow whose agent reads ``topic`` (hub-internal, co-partitioned with
+        its state): every ``every_s`` a timer looks at the first parked message of each of the
+        topic's partitions this worker owns and, when one is due, sends that partition a tick
+        (hub/runtime/parking.py). No parked message, no tick."""
+        name = self.topics.name(topic)
+
+        @self.app.timer(interval=every_s)  # type: ignore[untyped-decorator]
+        async def send_ticks() -> None:
+            now = int(time.time() * 1000)
+            value, headers = tick(now)
+            for tp in self.app.assignor.assigned_actives():
+                if tp.topic != name:
+                    continue
+                if due_in(journal.first(tp.partition, PARKED_VIEW, f"{tp.partition}|"), now):
+                    await self.raw_topic(name).send(
+                        key=None, value=value, partition=tp.partition, headers=headers
+                    )
+
+        return Parking(name)
+
+    async def flush(self) -> None:
+        """Wait until every record this worker sent so far is delivered."""
+        await self.app.producer.flush()
+
     def pipeline(
         self,
         flow: str,
@@ -80,6 +107,7 @@ class Context:
         *,
         observer: bool = False,
         journal: Journal | None = None,
+        parking: Parking | None = None,
     ) -> Pipeline:
         """``observer``: this flow reads a topic another flow owns (and dead-letters for);
         ``journal``: the flow's state, written through it."""
@@ -91,4 +119,6 @@ class Context:
             retry,
             observer=observer,
             journal=journal,
+            parking=parking,
+            flush=self.flush,
         )

@@ -81,6 +81,9 @@ def register(app: faust.App, ctx: Context) -> None:
     )
     handler = IndexHandler(index, allocator)
     route_approval = approvals_router(catalog)
+    # A subscription whose product is not in the catalogue yet is parked in the link's state
+    # and retried on ticks sent to the link's own input topic, instead of holding the agent.
+    link_parking = ctx.parking(Topic.CREDITS_SUBSCRIPTIONS, linking)
     linked = app.topic(
         catalog.name(Topic.CREDITS_SUBSCRIPTIONS),
         catalog.name(Topic.SUBSCRIPTION_EVENTS),
@@ -97,7 +100,9 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(linked, name="credits.link", concurrency=1)
     async def link(stream: Any) -> None:
-        pipeline = ctx.pipeline("credits.link", REFERENCE_RETRY, observer=True, journal=linking)
+        pipeline = ctx.pipeline(
+            "credits.link", REFERENCE_RETRY, observer=True, journal=linking, parking=link_parking
+        )
         await pipeline.run(stream, index.link)
 
     @app.agent(ctx.source(Topic.CREDITS_APPROVED), name="credits.approvals", concurrency=1)

@@ -22,7 +22,7 @@ from hub import cli
 from hub.commands.credits import approval_event
 from hub.connectors.kafka_io import Outgoing, read_all
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
-from hub.domain.reference import CatalogItem, Customer, ResellerProfile
+from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.credits import (
@@ -64,6 +64,7 @@ def reference(catalog: TopicCatalog, customers: dict[str, str]) -> list[Outgoing
             support_mode=SupportMode.RESELLER_OWN,
             credit_limit_minor=10**9,
             payment_terms_days=30,
+            brand=Brand(display_name=rid, signature=rid, reply_to=f"billing@{rid}.example"),
         )
         for rid, mode in RESELLERS.items()
     ]
@@ -301,3 +302,28 @@ def test_worker_killed_during_allocation_still_credits_each_subscription_once(
         ]
         assert {e.reseller_id for e in credits} == {rid}
         assert {e.customer_id for e in credits} == {k for k, v in customers.items() if v == rid}
+
+
+def test_a_product_not_in_the_catalogue_yet_waits_without_holding_the_other_subscriptions(
+    hub: Hub,
+) -> None:
+    """Before parking, one subscription of an unknown product held the link agent for ~8
+    retries of up to 10 s each per message, and a few thousand of them stalled the worker."""
+    c = hub.catalog
+    late = EXCHANGE.model_copy(update={"product_id": "CFQ7TTC0LATE", "name": "Exchange Late"})
+    first = time.monotonic()
+    hub.publish([provisioned(c, "sub-late", "cr-alpha", "cust-a1", late, 5)])
+    hub.publish(
+        [provisioned(c, f"sub-{i}", "cr-beta", "cust-b1", EXCHANGE, 1 + i) for i in range(20)]
+    )
+    hub.wait_for("20 subscriptions indexed", lambda: index_updates(hub.worker) >= 20)
+    assert time.monotonic() - first < 30
+    assert counter_total(hub.worker, "hub_messages_parked_total") >= 1
+    assert index_updates(hub.worker) == 20  # the unknown product's subscription waits
+    hub.publish(reference_events(c, items=(late,)))
+    hub.wait_for(
+        "the parked subscription indexed once its product is known",
+        lambda: index_updates(hub.worker) >= 21,
+        timeout_s=120,
+    )
+    assert hub.read(Topic.CREDITS_SUBSCRIPTIONS.value + ".dlq") == []
