@@ -28,6 +28,7 @@ from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.partner_center.models import InvoiceLineItem
 from hub.domain.invoicing import period_bounds
 from hub.domain.money import Money
+from hub.errors import ValidationFailed
 from hub.schemas.codec import Codec
 from hub.schemas.events.billing import BillingRun, BillingRunRequested, ReconciliationLineReceived
 from hub.schemas.events.ingress import ConfirmationSource, PaymentConfirmed
@@ -241,8 +242,16 @@ async def fetch_lines(settings: Settings, invoice_id: str | None) -> list[Invoic
     correlation = f"reconcile-{uuid.uuid4()}"
     async with PartnerCenterClient(PartnerCenterConfig.from_settings(settings)) as pc:
         if invoice_id is not None:
-            pages = pc.billed_line_items(invoice_id, correlation_id=correlation)
-            return [item async for item in pages]
+            # The invoice's period decides the source: Graph's v2 export after March 2025,
+            # the v1 line-item pages before.
+            invoices = await pc.list_invoices(correlation_id=correlation)
+            invoice = next((i for i in invoices if i.id == invoice_id), None)
+            if invoice is None:
+                known = ", ".join(i.id for i in invoices[:10]) or "none"
+                raise ValidationFailed(
+                    "invoice", invoice_id, f"not an invoice of this partner (latest: {known})"
+                )
+            return [item async for item in pc.billed_lines(invoice, correlation_id=correlation)]
         items: list[InvoiceLineItem] = []
         for currency in sorted(await _currencies(settings)):
             for which in ("previous", "current"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hub.domain.enums import BillingMode, ChargeType, ProductKind
 from hub.domain.rating import RatedLine
+from hub.domain.reference import Customer, ResellerProfile
 from hub.domain.tax import TaxRule, TaxTreatment, tax_line
 from hub.errors import ValidationFailed
 
@@ -76,6 +78,70 @@ class Invoice(BaseModel):
     subtotal_minor: int
     tax_minor: int
     total_minor: int
+
+
+@dataclass(frozen=True)
+class Distributor:
+    """The distributor as the issuer of reseller-billed invoices."""
+
+    party_id: str
+    name: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Party:
+    party_id: str
+    name: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Issuing:
+    """Who invoices whom, taxed where, in which language, under which number series."""
+
+    issuer: Party
+    recipient: Party
+    tax_country: str
+    tax_region: str | None
+    resale_exempt: bool
+    language: str
+    series: str  # the key of the last number used: one continuous series each
+    prefix: str  # the invoice number's prefix
+
+
+def issuing(
+    profile: ResellerProfile, customer: Customer | None, distributor: Distributor
+) -> Issuing:
+    """White-label: the reseller invoices its customer in its own name, taxed where the
+    customer is, in the customer's language, in the reseller's own series. Otherwise the
+    distributor invoices the reseller (resale exempt when the profile says so), in one continuous
+    series per reseller account, so every series lives on its reseller's partition."""
+    rid = profile.reseller_id
+    if profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL:
+        if customer is None:
+            raise ValidationFailed("customer_id", None, "a white-label invoice needs its customer")
+        return Issuing(
+            issuer=Party(rid, profile.name, profile.country),
+            recipient=Party(customer.customer_id, customer.name, customer.country),
+            tax_country=customer.country,
+            tax_region=customer.region,
+            resale_exempt=False,
+            language=customer.language,
+            series=f"{rid}:white-label",
+            prefix=rid.upper(),
+        )
+    d = distributor
+    return Issuing(
+        issuer=Party(d.party_id, d.name, d.country),
+        recipient=Party(rid, profile.name, profile.country),
+        tax_country=profile.country,
+        tax_region=None,
+        resale_exempt=profile.tax_exempt_resale,
+        language=profile.languages[0],
+        series=f"{d.party_id}:{rid}",
+        prefix=f"D{d.party_id}-{rid.upper()}",
+    )
 
 
 def period_bounds(period: str) -> tuple[date, date]:

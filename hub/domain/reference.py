@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.domain.enums import BillingCycle, BillingMode, ProductKind, SupportMode, Term
 from hub.domain.money import check_currency
@@ -56,6 +57,26 @@ class ResellerProfile(BaseModel):
             if not re.fullmatch(_LANGUAGE, lang):
                 raise ValueError(f"language {lang!r} is not a BCP 47 tag like 'de' or 'pt-BR'")
         return value
+
+    @model_validator(mode="after")
+    def _brand_for_white_label(self) -> Self:
+        # Refused when the profile is loaded, not at month end when its first white-label
+        # invoice (which must carry the reseller's brand) could not be issued.
+        if self.brand is not None:
+            return self
+        if self.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL:
+            raise ValueError(
+                f"reseller {self.reseller_id} is billed white-label "
+                "(distributor_white_label) but has no brand: its invoices carry the "
+                "reseller's brand (display name, signature, reply-to)"
+            )
+        if self.support_mode is SupportMode.DISTRIBUTOR_WHITE_LABEL:
+            raise ValueError(
+                f"reseller {self.reseller_id} has white-label support "
+                "(distributor_white_label) but no brand: the desk answers in the reseller's "
+                "name (display name, signature, reply-to)"
+            )
+        return self
 
 
 class Customer(BaseModel):

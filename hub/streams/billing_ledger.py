@@ -34,7 +34,14 @@ from hub.domain.enums import (
     ProductKind,
     SubscriptionStatus,
 )
-from hub.domain.invoicing import Invoice, InvoiceKind, build_invoice, period_bounds
+from hub.domain.invoicing import (
+    Distributor,
+    Invoice,
+    InvoiceKind,
+    build_invoice,
+    issuing,
+    period_bounds,
+)
 from hub.domain.orders import ReferenceView
 from hub.domain.rating import Charge, RatedLine, RoundingRule, rate_charge
 from hub.domain.reconciliation import ReconciliationLine, ReconciliationPolicy, reconcile
@@ -126,15 +133,6 @@ def _receivable_of(rid: str, invoice: Invoice) -> Receivable:
         due_date=invoice.due_date,
         total_minor=invoice.total_minor,
     )
-
-
-@dataclass(frozen=True)
-class Distributor:
-    """The distributor as the issuer of reseller-billed invoices."""
-
-    party_id: str
-    name: str
-    country: str
 
 
 def _keys(table: Table, prefix: str) -> list[str]:
@@ -525,8 +523,10 @@ class BillingLedger:
         last: Any,
         progress: dict[str, Any],
     ) -> tuple[list[Emit], str | None]:
-        """Invoice the next customers' due lines (white-label: each customer's own invoices;
-        else the reseller's, all in one page); the last customer if more may follow."""
+        """Invoice the next customers' due lines, about ``CLOSE_PAGE`` lines of whole customers
+        a page: white-label, each customer's own invoice; else the reseller's invoice for the
+        page, so a large reseller's month is invoiced in parts (each its own number, of whole
+        customers) that each fit a record. The last customer, if more may follow."""
         rid = profile.reseller_id
         white_label = profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL
         # "\x7f" sorts after every character of an id: skip all of that customer's lines.
@@ -535,7 +535,7 @@ class BillingLedger:
         customer, seen, more = "", 0, None
         for key, _ in scan(self.t.unbilled, f"{rid}|", start):
             _, line_customer, line_id = key.split("|", 2)
-            if white_label and line_customer != customer and seen >= CLOSE_PAGE:
+            if line_customer != customer and seen >= CLOSE_PAGE:
                 more = customer
                 break
             customer = line_customer
@@ -614,24 +614,16 @@ class BillingLedger:
         last: Any,
     ) -> tuple[Invoice, list[Emit]]:
         rid = profile.reseller_id
+        customer = None
         if profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL:
             customer = self.ref.customers.get(recipient_id)
             if customer is None:
                 raise BusinessRuleViolation("UnknownCustomer", f"{recipient_id} has no profile")
-            issuer = Party(party_id=rid, name=profile.name, country=profile.country)
-            recipient = Party(party_id=recipient_id, name=customer.name, country=customer.country)
-            rule = self.tax.rule_for(customer.country, customer.region)
-            exempt, language = False, customer.language
-            series, prefix = f"{rid}:white-label", f"{rid.upper()}"
-        else:
-            d = self.distributor
-            issuer = Party(party_id=d.party_id, name=d.name, country=d.country)
-            recipient = Party(party_id=rid, name=profile.name, country=profile.country)
-            rule = self.tax.rule_for(profile.country)
-            exempt, language = profile.tax_exempt_resale, profile.languages[0]
-            # The distributor keeps one continuous series per reseller account, so every
-            # series lives on its reseller's partition.
-            series, prefix = f"{d.party_id}:{rid}", f"D{d.party_id}-{rid.upper()}"
+        how = issuing(profile, customer, self.distributor)
+        issuer = Party(**vars(how.issuer))
+        recipient = Party(**vars(how.recipient))
+        rule = self.tax.rule_for(how.tax_country, how.tax_region)
+        exempt, language, series, prefix = how.resale_exempt, how.language, how.series, how.prefix
         last_number = int(self.t.series.get(series) or 0)
         invoice = build_invoice(
             lines,

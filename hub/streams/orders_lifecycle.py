@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterError
 from hub.connectors.partner_center.models import SubscriptionPatch
 from hub.domain.orders import ReferenceView
-from hub.domain.subscriptions import Change, Rejected, Subscription, refund_minor, request_change
+from hub.domain.subscriptions import (
+    Change,
+    ChangeRejectionCode,
+    Rejected,
+    Subscription,
+    refund_minor,
+    request_change,
+    with_partner_center_windows,
+)
 from hub.errors import SchemaError
 from hub.runtime.pipeline import Emit
 from hub.runtime.stored_events import StoredEvent
@@ -32,6 +40,12 @@ from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 NOT_FOUND = "SubscriptionNotFound"
 REFUSED = "PartnerCenterRefused"
+
+
+_WINDOW_CLOSED = {
+    ChangeRejectionCode.CANCELLATION_WINDOW_CLOSED,
+    ChangeRejectionCode.SEAT_REDUCTION_WINDOW_CLOSED,
+}
 
 
 def patch_for(old: Subscription, new: Subscription) -> SubscriptionPatch:
@@ -90,14 +104,24 @@ class Lifecycle:
             )
         sub = record.subscription
         item = self.reference().catalogue.get(sub.catalog_item_id)
-        result = request_change(
-            sub,
-            request.kind,
-            request.requested_at,
-            new_quantity=request.new_quantity,
-            auto_renew=request.auto_renew,
-            max_quantity=item.max_quantity if item else None,
-        )
+
+        def decide(sub: Subscription) -> Change | Rejected:
+            return request_change(
+                sub,
+                request.kind,
+                request.requested_at,
+                new_quantity=request.new_quantity,
+                auto_renew=request.auto_renew,
+                max_quantity=item.max_quantity if item else None,
+            )
+
+        result = decide(sub)
+        if isinstance(result, Rejected) and result.code in _WINDOW_CLOSED:
+            # Closed by the hub's own count: Partner Center's windows win (a renewal or seats
+            # added outside the hub open windows the hub did not see). Asked only then, so a
+            # replay of an allowed change decides on the same state.
+            sub = await self._with_microsoft_windows(record, request.correlation_id)
+            result = decide(sub)
         if isinstance(result, Rejected):
             return self._rejected(request, result.code.value, result.reason)
         await self.client.start()
@@ -116,6 +140,29 @@ class Lifecycle:
         changed = self._changed(request, record, result)
         self.state.put_subscription(record.model_copy(update={"subscription": result.subscription}))
         return changed
+
+    async def _with_microsoft_windows(
+        self, record: SubscriptionRecord, correlation_id: str
+    ) -> Subscription:
+        """The subscription with the refund windows Partner Center reports for it, which win
+        over the hub's own (a renewal, or seats added outside the hub, opens windows the hub
+        did not see): ``refundableQuantity.details[]`` and ``cancellationAllowedUntilDate``."""
+        sub = record.subscription
+        await self.client.start()
+        try:
+            seen = await self.client.get_subscription(
+                record.microsoft_customer_id, sub.subscription_id, correlation_id=correlation_id
+            )
+        except PartnerCenterError as exc:
+            if exc.retriable:
+                raise  # the pipeline retries with backoff, then dead-letters
+            return sub  # Microsoft said no: the hub's own windows decide, Microsoft checks again
+        details = seen.refundable_quantity.details if seen.refundable_quantity else []
+        return with_partner_center_windows(
+            sub,
+            [(d.quantity, d.allow_until_date_time) for d in details],
+            seen.cancellation_allowed_until_date,
+        )
 
     def _changed(
         self, request: SubscriptionChangeRequested, record: SubscriptionRecord, change: Change

@@ -26,7 +26,7 @@ from hub.commands.credits import approval_event
 from hub.connectors.kafka_io import Outgoing, Record
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.orders import ReferenceView
-from hub.domain.reference import CatalogItem, Customer, ResellerProfile
+from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
 from hub.ops.worker_process import WorkerProcess
 from hub.runtime.lag import measure_lag
 from hub.schemas.envelope import Event
@@ -134,6 +134,7 @@ class Scenario:
                 support_mode=SupportMode.RESELLER_OWN,
                 credit_limit_minor=10**12,
                 payment_terms_days=30,
+                brand=Brand(display_name=f"Reseller {r}", signature="Team", reply_to="b@r.de"),
             )
             out.append(
                 Outgoing(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hub.connectors.reference_files import load_reference_file, reference_events
 from hub.domain.enums import BillingMode, SupportMode
@@ -67,3 +68,19 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
     bad.write_text("reselers: []\n")
     with pytest.raises(ValidationFailed, match="unknown sections"):
         load_reference_file(bad)
+
+
+def test_a_white_label_reseller_without_a_brand_is_refused_when_loaded(tmp_path: Path) -> None:
+    """Not at month end, when its first white-label invoice could not be issued."""
+    text = SAMPLE.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    white = next(
+        i for i, r in enumerate(data["resellers"]) if r["billing_mode"] == "distributor_white_label"
+    )
+    del data["resellers"][white]["brand"]
+    bad = tmp_path / "unbranded.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValidationFailed) as raised:
+        load_reference_file(bad)
+    assert f"unbranded.yaml:resellers[{white}]" in str(raised.value)
+    assert "has no brand" in str(raised.value)

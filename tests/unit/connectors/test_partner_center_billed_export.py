@@ -7,11 +7,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from conftest import PlaceOrder
+import pytest
+from conftest import TOKEN, PlaceOrder
 
+from hub.commands.billing import fetch_lines
 from hub.connectors.partner_center import PartnerCenterClient
 from hub.connectors.partner_center.client import uses_v2_export
 from hub.connectors.partner_center.models import ExportStatus, Invoice
+from hub.errors import ValidationFailed
+from hub.settings import Settings
 from hub.simulator.partner_center.admin import SimulatorAdmin
 from hub.simulator.partner_center.server import SimulatorHandle
 
@@ -92,3 +96,18 @@ async def test_an_unknown_invoice_is_not_exported(
             await pc.request_billed_export("G-missing", correlation_id="c")
     assert caught.value.status == 404
     assert ExportStatus.SUCCEEDED.value == "succeeded"
+
+
+async def test_hub_billing_reconcile_with_an_invoice_reads_it_through_its_periods_source(
+    sim: SimulatorHandle, admin: SimulatorAdmin, place: PlaceOrder
+) -> None:
+    """`hub billing reconcile --invoice` (fetch_lines) picks the source by the invoice's period
+    and names the partner's invoices when the id is not one of them."""
+    _, subscription_id = await place(quantity=3)
+    await admin.advance(days=25)
+    invoice = await admin.close_invoice()
+    settings = Settings(partner_center_url=sim.url, partner_center_token=TOKEN)  # type: ignore[arg-type]
+    lines = await fetch_lines(settings, invoice.id)
+    assert [ln.subscription_id for ln in lines] == [subscription_id]
+    with pytest.raises(ValidationFailed, match=f"latest: {invoice.id}"):
+        await fetch_lines(settings, "G-NOT-THERE")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -266,7 +265,8 @@ def test_each_part_is_within_one_unit_of_its_exact_share_when_uncapped(
         assert abs(got.get(s.subscription_id, 0) - exact) < 1
 
 
-def test_a_million_subscriptions_allocate_in_a_few_seconds() -> None:
+def test_a_hundred_thousand_subscriptions_allocate_the_whole_credit_exactly() -> None:
+    """Exact at scale; how fast is measured in bench/credits.py, never asserted here."""
     rnd = random.Random(7)
     affected = [
         AffectedSubscription(
@@ -280,13 +280,11 @@ def test_a_million_subscriptions_allocate_in_a_few_seconds() -> None:
             30,
             Decimal("1.17") if i % 10 == 0 else Decimal(1),
         )
-        for i in range(1_000_000)
+        for i in range(100_000)
     ]
-    start = time.perf_counter()
     result = allocate_credit(987_654_321, "EUR", affected)
-    elapsed = time.perf_counter() - start
     assert result.allocated_minor + result.remainder_minor == 987_654_321
-    assert elapsed < 30, elapsed  # about 4 s here; generous for a loaded CI box
+    assert sum(a.amount_minor for a in result.allocations) == result.allocated_minor
 
 
 def test_stated_rate_rounds_a_half_pence_up_where_its_rounded_inverse_would_not() -> None:

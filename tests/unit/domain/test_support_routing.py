@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from hub.domain.enums import BillingMode, Severity, SupportMode, TicketCategory
 from hub.domain.reference import Brand, Customer, ResellerProfile
@@ -147,14 +148,12 @@ def test_white_label_route_names_nothing_of_the_distributor_desk_to_the_customer
 
 
 def test_white_label_without_a_brand_is_refused_rather_than_shown_as_the_distributor() -> None:
+    # Refused when the profile is loaded; routing refuses it too should one get through.
+    with pytest.raises(ValidationError, match="no brand"):
+        reseller(SupportMode.DISTRIBUTOR_WHITE_LABEL, brand=None)
+    unbranded = reseller(SupportMode.DISTRIBUTOR_WHITE_LABEL).model_copy(update={"brand": None})
     with pytest.raises(BusinessRuleViolation, match="brand_missing"):
-        route_ticket(
-            ticket(),
-            reseller(SupportMode.DISTRIBUTOR_WHITE_LABEL, brand=None),
-            customer(),
-            default_desk_config(),
-            WINTER_MIDDAY,
-        )
+        route_ticket(ticket(), unbranded, customer(), default_desk_config(), WINTER_MIDDAY)
 
 
 def test_ticket_language_wins_over_the_customers_profile_language() -> None:

@@ -641,3 +641,29 @@ async def test_a_subscription_provisioned_during_a_close_is_billed_once() -> Non
         if ln.subscription_id == "s1" and ln.charge_type is ChargeType.NEW
     ]
     assert len(billed) == 1
+
+
+async def test_a_large_reseller_billed_month_is_invoiced_in_parts_of_whole_customers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One invoice of all the lines outgrew a Kafka record (and stalled the close)."""
+    monkeypatch.setattr(billing_ledger, "CLOSE_PAGE", 3)
+    ref = reference()
+    customers = dict(ref.customers)
+    for i in range(4):
+        customers[f"d{i}"] = customers["cust-de"].model_copy(update={"customer_id": f"d{i}"})
+    ldg = Journaled(ref=ReferenceView(ref.resellers, customers, ref.catalogue, ref.prices))
+    await feed(ldg, [provisioned(f"s{i}", "contoso", f"d{i % 4}") for i in range(10)])
+    close = run("close", "parts", period="2026-11", as_of=date(2026, 12, 1), rid="contoso")
+    emits = await feed(ldg, [close])
+    parts = of(emits, TOPICS.partner("contoso", PartnerTopic.BILLING), b.InvoiceIssued)
+    assert len(parts) >= 3
+    assert [p.number for p in parts] == [
+        f"D5000000-CONTOSO-{n:08d}" for n in range(1, len(parts) + 1)
+    ]
+    assert all(p.recipient.party_id == "contoso" for p in parts)
+    assert sum(p.subtotal_minor for p in parts) == 10 * 7000
+    customers_per_part = [{ln.customer_id for ln in p.lines} for p in parts]
+    assert sum(len(c) for c in customers_per_part) == 4  # each customer in one part only
+    (done,) = of(emits, TOPICS.name(Topic.COLLECTIONS), b.BillingRunCompleted)
+    assert done.invoices_issued == len(parts)

@@ -12,7 +12,7 @@ import pytest
 
 from hub.domain.enums import BillingCycle, BillingMode, SubscriptionStatus, SupportMode
 from hub.domain.orders import ReferenceView
-from hub.domain.reference import CatalogItem, Customer, ResellerProfile
+from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
 from hub.runtime.journal import Journal
 from hub.runtime.pipeline import Emit
@@ -67,6 +67,7 @@ def reseller(rid: str, mode: BillingMode) -> ResellerProfile:
         support_mode=SupportMode.RESELLER_OWN,
         credit_limit_minor=10**9,
         payment_terms_days=30,
+        brand=Brand(display_name=rid, signature=rid, reply_to=f"billing@{rid}.example"),
     )
 
 

@@ -762,3 +762,51 @@ async def test_intake_dead_letters_only_what_it_owns_and_takes_the_review_from_t
         TOPICS.partner("fabrikam", PartnerTopic.STATUS),
     ]
     assert await leave_to_intake(_review(held.order_id, "release")) == ()
+
+
+class ReportsLaterWindow:
+    """Partner Center as the simulator, but reporting a later cancellationAllowedUntilDate
+    (as after a renewal the hub has not seen)."""
+
+    def __init__(self, real: PartnerCenterClient, until: datetime) -> None:
+        self.real, self.until, self.asked = real, until, 0
+
+    async def start(self) -> None:
+        await self.real.start()
+
+    async def get_subscription(self, customer_id: str, sid: str, *, correlation_id: str) -> Any:
+        self.asked += 1
+        seen = await self.real.get_subscription(customer_id, sid, correlation_id=correlation_id)
+        return seen.model_copy(update={"cancellation_allowed_until_date": self.until})
+
+    async def update_subscription(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.real.update_subscription(*args, **kwargs)
+
+
+async def test_partner_center_windows_win_when_the_hubs_own_count_has_closed_them(
+    sim: SimulatorHandle, client: PartnerCenterClient
+) -> None:
+    flow = Flow(client)
+    sub = await _provisioned(flow)
+    microsoft = ReportsLaterWindow(client, START + timedelta(days=9))
+    flow.lifecycle.client = microsoft  # type: ignore[assignment]
+
+    allowed = (await flow.change(_change(sub, START + timedelta(days=8))))[0].event
+    assert isinstance(allowed, SubscriptionChanged), allowed
+    assert microsoft.asked == 1
+    assert sim.simulator.state.subscriptions.records[sub.subscription_id].status == "deleted"
+
+    # Inside the hub's own window nobody asks (a replay decides on the same state).
+    other = await _provisioned(flow, _order(2))
+    reduced = await flow.change(
+        _change(other, START + timedelta(days=2), kind="change_quantity", new_quantity=1)
+    )
+    assert isinstance(reduced[0].event, SubscriptionChanged)
+    assert microsoft.asked == 1
+
+    # Closed by both counts: rejected, Microsoft never patched.
+    microsoft.until = START + timedelta(days=7)
+    late = await _provisioned(flow, _order(3))
+    rejected = (await flow.change(_change(late, START + timedelta(days=8))))[0].event
+    assert isinstance(rejected, SubscriptionChangeRejected)
+    assert rejected.code == "CancellationWindowClosed"
