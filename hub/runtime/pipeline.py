@@ -94,6 +94,14 @@ class RetryPolicy:
         return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
 
+def message_id(source: SourceMessage, event: Event) -> str:
+    """What the journal keeps a message's outputs under: its event id on its topic under its
+    key. The same event on another topic (a command the hub re-emits as a fact) is another
+    message, and a record of one reseller reusing another's event id is not taken for it."""
+    key = (source.key or b"").decode("utf-8", "replace")
+    return f"{source.topic}|{key}|{event.event_id}"
+
+
 async def _no_flush() -> None:
     return None
 
@@ -241,7 +249,7 @@ class Pipeline:
             journal.view(PARKED_VIEW)[key] = park_doc(source, 1, error)
             return []
 
-        await journal.run(source.partition, str(event.event_id), handle)
+        await journal.run(source.partition, message_id(source, event), handle)
         PARKED.labels(flow=self.flow, error_type=type(error).__name__).inc()
         log.info("%s parked %s: %s", self.flow, event.event_id, error)
         return Outcome.PARKED
@@ -317,7 +325,7 @@ class Pipeline:
         if self.journal is None:
             await handle()
         else:
-            emits = await self.journal.run(source.partition, str(event.event_id), handle)
+            emits = await self.journal.run(source.partition, message_id(source, event), handle)
             if encoded is None:  # a redelivery: the outputs its first run kept
                 encoded = self._encode(emits)
         assert encoded is not None
