@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, cast
 
 import aiokafka
+import aiokafka.errors
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -318,9 +319,55 @@ class _Consumer(faust_aiokafka.Consumer):
             unset_flag(CONSUMER_FETCHING)
 
 
+# How long creating an internal topic keeps trying while a cluster settles after a broker died.
+CREATE_TOPIC_PATIENCE_S = 120.0
+_NOT_RETRIED = (
+    aiokafka.errors.TopicAuthorizationFailedError,
+    aiokafka.errors.ClusterAuthorizationFailedError,
+)
+
+
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
     Producer = OrderedBufferProducer
+
+    async def _create_topic(
+        self,
+        owner: Any,
+        client: Any,
+        topic: str,
+        partitions: int,
+        replication: int,
+        **kwargs: Any,
+    ) -> None:
+        """faust's topic creation, tried again while the cluster settles.
+
+        faust asks the first broker in its metadata for the controller and sends the request
+        to the controller it names, with no other try: right after a broker of a cluster dies
+        (before the cluster fences it) either can be the dead node, and the worker exited at
+        start with ``NodeNotReadyError`` (the cluster crash test). Here the attempt is repeated
+        with fresh metadata for up to ``CREATE_TOPIC_PATIENCE_S``; a refusal by the authorizer
+        is final at once.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CREATE_TOPIC_PATIENCE_S
+        delay = 0.5
+        while True:
+            try:
+                await super()._create_topic(owner, client, topic, partitions, replication, **kwargs)
+                return
+            except _NOT_RETRIED:
+                raise
+            except Exception as exc:
+                if loop.time() + delay > deadline or getattr(owner, "should_stop", False):
+                    raise
+                owner.log.warning("creating topic %r failed (%r); trying again", topic, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            try:
+                await client.force_metadata_update()
+            except Exception:  # noqa: BLE001 - the next attempt says what is wrong
+                owner.log.debug("metadata refresh failed before creating %r", topic)
 
 
 class HubApp(faust.App):

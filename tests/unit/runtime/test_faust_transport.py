@@ -353,3 +353,66 @@ def test_a_batch_fetched_after_a_seek_but_before_its_mark_is_fetched_again(app: 
     )
     assert [offset for _, offset, _ in delivered] == [900, 900, 901]
     assert seeks == [(PART, 900)]
+
+
+class _Owner:
+    should_stop = False
+
+    class log:  # noqa: N801 - faust's owner.log, as a stand-in
+        warnings: list[str] = []
+
+        @classmethod
+        def warning(cls, message: str, *args: object) -> None:
+            cls.warnings.append(message % args)
+
+        @staticmethod
+        def debug(*args: object) -> None:
+            return None
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.refreshed = 0
+
+    async def force_metadata_update(self) -> None:
+        self.refreshed += 1
+
+
+async def test_an_internal_topic_is_created_once_the_cluster_has_settled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Right after a broker died faust asked it for the controller and the worker exited."""
+    import aiokafka.errors
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    from hub.runtime import faust_transport
+
+    calls: list[str] = []
+
+    async def flaky(
+        self: object, owner: object, client: object, topic: str, *a: object, **k: object
+    ) -> None:
+        calls.append(topic)
+        if len(calls) < 3:
+            raise aiokafka.errors.NodeNotReadyError("node id 1")
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(faust_aiokafka.Transport, "_create_topic", flaky)
+    monkeypatch.setattr(faust_transport.asyncio, "sleep", no_sleep)
+    transport = object.__new__(faust_transport._Transport)
+    client = _Client()
+    await transport._create_topic(_Owner(), client, "app-billing-state-changelog", 3, 3)
+    assert calls == ["app-billing-state-changelog"] * 3
+    assert client.refreshed == 2
+
+    async def refused(self: object, *a: object, **k: object) -> None:
+        calls.append("refused")
+        raise aiokafka.errors.TopicAuthorizationFailedError("no")
+
+    monkeypatch.setattr(faust_aiokafka.Transport, "_create_topic", refused)
+    with pytest.raises(aiokafka.errors.TopicAuthorizationFailedError):
+        await transport._create_topic(_Owner(), client, "t", 3, 3)
+    assert calls[-1:] == ["refused"]
+    assert calls.count("refused") == 1
