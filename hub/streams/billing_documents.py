@@ -40,9 +40,6 @@ def envelope(cause: Event, kind: str, *parts: object) -> dict[str, Any]:
     return {**caused_by(cause, kind, *parts), "event_time": cause.event_time}
 
 
-_envelope = envelope
-
-
 def charge_rated(cause: Event, line: RatedLine) -> b.ChargeRated:
     """``quantity`` is negative for refunds and credits, as the contract says: a cancellation,
     a credit, or the refund line of a seat change (whatever its charge type)."""
@@ -50,7 +47,7 @@ def charge_rated(cause: Event, line: RatedLine) -> b.ChargeRated:
     sign = -1 if refund else 1
     return b.ChargeRated.model_validate(
         {
-            **_envelope(cause, "ChargeRated", line.line_id),
+            **envelope(cause, "ChargeRated", line.line_id),
             "reseller_id": line.reseller_id,
             "charge_id": line.line_id,
             "customer_id": line.customer_id,
@@ -120,7 +117,7 @@ def document(
         for t in invoice.tax_summary
     )
     common: dict[str, Any] = {
-        **_envelope(cause, invoice.kind.value, invoice.invoice_id),
+        **envelope(cause, invoice.kind.value, invoice.invoice_id),
         "reseller_id": reseller_id,
         "number": invoice.number,
         "issuer": issuer,
@@ -163,7 +160,7 @@ def revenue_recognised(
     to_date = sum(e.amount_minor for e in schedule.entries if e.period <= period)
     return b.RevenueRecognised.model_validate(
         {
-            **_envelope(cause, "RevenueRecognised", schedule.source_id, period),
+            **envelope(cause, "RevenueRecognised", schedule.source_id, period),
             "reseller_id": reseller_id,
             "charge_id": schedule.source_id,
             "customer_id": customer_id,
@@ -187,7 +184,7 @@ def dunning_reached(
     """One event per stage reached in one currency, naming every invoice that reached it."""
     return b.DunningStageReached.model_validate(
         {
-            **_envelope(cause, "DunningStageReached", currency, stage.name),
+            **envelope(cause, "DunningStageReached", currency, stage.name),
             "reseller_id": reseller_id,
             "stage": STAGE_NAMES[stage],
             "days_overdue": max(n.days_overdue for n in notices),
@@ -248,7 +245,7 @@ def mismatch_event(
     mid = mismatch_id(reseller_id, period, m)
     return b.ReconciliationMismatch.model_validate(
         {
-            **_envelope(cause, "ReconciliationMismatch", mid),
+            **envelope(cause, "ReconciliationMismatch", mid),
             "reseller_id": reseller_id,
             "mismatch_id": mid,
             "kind": kind,
@@ -268,7 +265,7 @@ def fanned_out(cause: b.BillingRunRequested, reseller_id: str) -> b.BillingRunRe
     return b.BillingRunRequested.model_validate(
         {
             **cause.model_dump(),
-            **_envelope(cause, "BillingRunRequested", reseller_id),
+            **envelope(cause, "BillingRunRequested", reseller_id),
             "reseller_id": reseller_id,
         }
     )
