@@ -42,6 +42,21 @@ from hub.topics import Topic, TopicCatalog
 RESULTS = Path(__file__).parent / "results"
 
 
+def batch_sizes() -> str:
+    """Messages per journal entry, per flow, from the worker's own histogram."""
+    from prometheus_client import REGISTRY
+
+    parts = []
+    for metric in REGISTRY.collect():
+        if metric.name != "hub_journal_batch_messages":
+            continue
+        count = {s.labels["flow"]: s.value for s in metric.samples if s.name.endswith("_count")}
+        total = {s.labels["flow"]: s.value for s in metric.samples if s.name.endswith("_sum")}
+        for flow, n in sorted(count.items()):
+            parts.append(f"{flow}: {n:.0f} entries, {total[flow] / max(n, 1):.1f} messages each")
+    return "journal batches: " + ("; ".join(parts) or "none")
+
+
 class Switch:
     """Turns the profiler on and off from the app's own loop (cProfile is per thread)."""
 
@@ -138,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
         threading.Thread(target=feeder, daemon=True).start()
         worker = faust.Worker(app, loglevel="warning", quiet=True)
+        worker.spinner = None  # as hub/cli.py: else faust puts the root logger at DEBUG
         with contextlib.suppress(SystemExit):
             worker.execute_from_commandline()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     stats.sort_stats("cumulative").print_stats(args.top)
     print(out.getvalue())
     print("\n".join(outcome), f"(profiled {switch.seconds:.2f}s)", file=sys.stderr)
+    print(batch_sizes(), file=sys.stderr)
     return 0
 
 

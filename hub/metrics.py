@@ -43,6 +43,12 @@ JOURNAL_ENTRY_BYTES = Histogram(
     ["flow"],
     buckets=(256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304),
 )
+JOURNAL_BATCH_MESSAGES = Histogram(
+    "hub_journal_batch_messages",
+    "Messages whose writes and outputs share one journal entry (a batch of one partition)",
+    ["flow"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
 STATE_REFUSED = Counter(
     "hub_state_refused_total",
     "Messages refused because a state value or output would not fit one Kafka record",

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # A reseller on credit hold with money overdue: its orders are held for review (default),
     # or rejected outright when this is true.
     credit_hold_rejects_orders: bool = False
+    # Up to this many messages of a partition share one journal entry (hub/runtime/batching.py),
+    # waiting at most batch_wait_ms for more: 1 turns batching off.
+    batch_max: int = Field(default=200, ge=1, le=1000)
+    batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     # How often the worker measures its consumer lag for Prometheus.
     lag_interval_s: float = Field(default=15.0, gt=0)
 

@@ -12,6 +12,14 @@ chunks, then a small head) before the writes themselves:
   restart (or a rebalance) the journal *completes* the head: it makes the head's writes again.
   They are whole values and nothing later overwrote them, so this is idempotent.
 
+Batches. Messages of one partition may share one entry (``open_batch``/``close_batch``): each
+message is handled in a transaction nested in the batch's (a failing message's writes are
+dropped, the others' kept), the entry is written once for the batch, and every output and dead
+letter of the batch is delivered after it, in message order (``deliver``). A crash before the
+batch's head lands replays the whole batch; after it, recovery completes it and the redelivered
+messages find their kept outputs. What is amortised: the entry's body and head, and every key the
+batch's messages write more than once (a reseller's exposure) is written once.
+
 Each message's outputs are kept under its id (the event id; the latest ``keep`` per partition):
 a redelivery or a replay of a message that was handled finds them and re-sends them instead of
 handling the message again. That is the flow's idempotency for redeliveries; what must hold for
@@ -28,12 +36,18 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.errors import HubError
-from hub.metrics import JOURNAL_COMPLETIONS, JOURNAL_ENTRY_BYTES, STATE_REFUSED
-from hub.runtime.pipeline import Emit
+from hub.metrics import (
+    JOURNAL_BATCH_MESSAGES,
+    JOURNAL_COMPLETIONS,
+    JOURNAL_ENTRY_BYTES,
+    STATE_REFUSED,
+)
+from hub.runtime.emit import Emit
 from hub.runtime.state import Store, Txn, View, first_in_partition
 from hub.runtime.stored_events import restore_emit, store_emit
 
@@ -68,6 +82,22 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
 
 
+Delivery = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Batch:
+    """Messages of one partition sharing one journal entry (see the module docstring)."""
+
+    partition: int
+    txn: Txn
+    # message id -> its outputs, in the order handled.
+    outputs: dict[str, Sequence[Emit]] = field(default_factory=dict)
+    # Sends and dead letters, made after the entry, in message order.
+    after: list[Delivery] = field(default_factory=list)
+    token: Token[Batch | None] | None = None
+
+
 class Journal:
     """A flow's state (``store``) and its journal; see the module docstring."""
 
@@ -85,6 +115,7 @@ class Journal:
         self.max_value_bytes = max_value_bytes
         self.chunk_chars = chunk_chars
         self._open: ContextVar[Txn | None] = ContextVar(f"journal:{flow}", default=None)
+        self._batch: ContextVar[Batch | None] = ContextVar(f"batch:{flow}", default=None)
         # partition -> the head this process made or completed: a head it does not know (a
         # restart, a rebalance) is completed before the partition's next message.
         self._completed: dict[int, int] = {}
@@ -144,26 +175,86 @@ class Journal:
     ) -> Sequence[Emit]:
         """``handle()``'s outputs with its writes made, or the outputs a first run kept.
 
+        In an open batch the writes join the batch's entry, made when it closes.
         ``keep_empty=False``: a run that wrote and sent nothing leaves no entry (a timer's tick
         that found nothing due: a replay finds nothing due either)."""
-        self.recover(partition)
+        batch = self._batch.get()
+        if batch is not None and batch.partition != partition:
+            raise RuntimeError(
+                f"{self.flow}: a message of partition {partition} in a batch of {batch.partition}"
+            )
+        if batch is None:
+            self.recover(partition)
+        elif message_id in batch.outputs:
+            return batch.outputs[message_id]
         kept = self.kept(partition, message_id)
         if kept is not None:
             return kept
-        txn = Txn(self.store)
+        txn = Txn(self.store if batch is None else batch.txn)
         token = self._open.set(txn)
         try:
             emits = await handle()
         finally:
             self._open.reset(token)
-        if keep_empty or emits or txn:
+        self._check(txn, emits)
+        if batch is not None:
+            self.merge(txn)
+            if keep_empty or emits or txn:
+                batch.outputs[message_id] = emits
+        elif keep_empty or emits or txn:
             self.commit(partition, txn, {message_id: emits})
         return emits
+
+    # --- batches -----------------------------------------------------------------------------
+
+    def open_batch(self, partition: int) -> Batch:
+        """Start a batch of ``partition``'s messages: ``run`` joins it until ``close_batch``."""
+        if self._batch.get() is not None:
+            raise RuntimeError(f"{self.flow}: a batch is already open")
+        self.recover(partition)
+        batch = Batch(partition, Txn(self.store))
+        batch.token = self._batch.set(batch)
+        return batch
+
+    async def close_batch(self, batch: Batch) -> None:
+        """Write the batch's entry and make its writes, then deliver its sends in order."""
+        assert batch.token is not None
+        self._batch.reset(batch.token)
+        if batch.outputs or batch.txn:
+            self.commit(batch.partition, batch.txn, batch.outputs)
+            JOURNAL_BATCH_MESSAGES.labels(flow=self.flow).observe(len(batch.outputs))
+        for delivery in batch.after:
+            await delivery()
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Send now, or, in an open batch, once the batch's entry is written."""
+        batch = self._batch.get()
+        if batch is None:
+            await delivery()
+        else:
+            batch.after.append(delivery)
+
+    def _check(self, txn: Txn, emits: Sequence[Emit]) -> None:
+        """Refuse a message whose writes, or one of whose outputs as kept, would not fit a
+        record: checked per message, so one message never fails a batch's entry."""
+        for key, value in txn.writes():
+            if value is not None:
+                self._fits(key, value)
+        for emit in emits:
+            self._fits(f"kept {type(emit.event).__name__}", store_emit(emit))
+
+    def _fits(self, key: str, value: Any) -> None:
+        size = _size(value)
+        if size > self.max_value_bytes:
+            STATE_REFUSED.labels(flow=self.flow).inc()
+            raise StateTooLarge(key, size, self.max_value_bytes)
 
     def kept(self, partition: int, message_id: str) -> list[Emit] | None:
         head = self.store.get(self._key(partition, "e", message_id))
         if head is None:
             return None
+        if "out" in head:  # kept whole in the head (small outputs, the usual case)
+            return [restore_emit(doc) for doc in head["out"]]
         docs: list[Any] = []
         for i in range(int(head["parts"])):
             docs += self.store.get(self._key(partition, "e", f"{message_id}|{i}")) or []
@@ -194,12 +285,6 @@ class Journal:
             self._keep(partition, txn, message_id, [store_emit(e) for e in emits])
             n += 1
         writes = txn.writes()
-        for key, value in writes:
-            if value is not None:
-                size = _size(value)
-                if size > self.max_value_bytes:
-                    STATE_REFUSED.labels(flow=self.flow).inc()
-                    raise StateTooLarge(key, size, self.max_value_bytes)
         body = json.dumps({"seq": seq, "writes": writes}, separators=(",", ":"))
         JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(len(body))
         chunks = [body[i : i + self.chunk_chars] for i in range(0, len(body), self.chunk_chars)]
@@ -222,13 +307,16 @@ class Journal:
                 size = 0
             parts[-1].append(doc)
             size += doc_size
+        if len(parts) == 1:  # one record: the outputs in the head itself
+            txn.put(self._key(partition, "e", message_id), {"out": parts[0]})
+            return
         for i, part in enumerate(parts):
             txn.put(self._key(partition, "e", f"{message_id}|{i}"), part)
         txn.put(self._key(partition, "e", message_id), {"parts": len(parts)})
 
     def _forget(self, partition: int, txn: Txn, message_id: str) -> None:
         head = txn.get(self._key(partition, "e", message_id))
-        for i in range(0 if head is None else int(head["parts"])):
+        for i in range(0 if head is None else int(head.get("parts", 0))):
             txn.delete(self._key(partition, "e", f"{message_id}|{i}"))
         txn.delete(self._key(partition, "e", message_id))
 

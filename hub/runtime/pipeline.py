@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,9 @@ from hub.metrics import (
     PROCESSING_SECONDS,
     RETRIES,
 )
+from hub.runtime.batching import BatchPolicy, messages
 from hub.runtime.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
+from hub.runtime.emit import Emit
 from hub.runtime.parking import (
     PARKED_VIEW,
     Parking,
@@ -43,15 +45,6 @@ if TYPE_CHECKING:
     from hub.runtime.journal import Journal
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Emit:
-    """One event a handler wants sent: to ``topic`` under ``key``."""
-
-    topic: str
-    key: str
-    event: Event
 
 
 Handler = Callable[[Event], Awaitable[Sequence[Emit]]]
@@ -133,6 +126,7 @@ class Pipeline:
         parking: Parking | None = None,
         clock_ms: Callable[[], int] | None = None,
         flush: Callable[[], Awaitable[None]] | None = None,
+        batch: BatchPolicy | None = None,
     ) -> None:
         self.flow = flow
         self.codec = codec
@@ -152,6 +146,8 @@ class Pipeline:
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         # Waits until every record sent so far is delivered (the worker's producer flush).
         self._flush = flush or _no_flush
+        # How many messages of a partition may share one journal entry (hub.runtime.batching).
+        self.batch = batch or BatchPolicy()
         # Labelled metric children, looked up once per (topic, event type) instead of per message.
         self._events_in: dict[tuple[str, str], Any] = {}
         self._events_out: dict[tuple[str, str], Any] = {}
@@ -167,12 +163,17 @@ class Pipeline:
             )
         child.inc()
 
+    def messages(self, stream: Any) -> AsyncIterator[SourceMessage]:
+        """A faust stream's messages, in journal batches by the pipeline's batch policy: a
+        driver's loop over them is the same either way (hub.runtime.batching)."""
+        return messages(stream, self.journal, self.batch)
+
     async def run(
         self, stream: Any, handler: Handler, on_failure: FailureHandler | None = None
     ) -> None:
         """Drive a faust stream (raw bytes) through ``handler`` until the stream ends."""
-        async for event in stream.events():
-            await self.process(SourceMessage.from_faust(event.message), handler, on_failure)
+        async for source in self.messages(stream):
+            await self.process(source, handler, on_failure)
 
     async def run_keyed(self, stream: Any, handler: KeyedHandler) -> None:
         """Like ``run``, for handlers that also get the message key."""
@@ -185,8 +186,8 @@ class Pipeline:
 
             return handle
 
-        async for event in stream.events():
-            await self._process(SourceMessage.from_faust(event.message), handler_for)
+        async for source in self.messages(stream):
+            await self._process(source, handler_for)
 
     async def process(
         self, source: SourceMessage, handler: Handler, on_failure: FailureHandler | None = None
@@ -341,10 +342,23 @@ class Pipeline:
                 )
         return encoded
 
+    async def _deliver(self, delivery: Callable[[], Awaitable[None]]) -> None:
+        """Now, or after the open journal batch's entry is written."""
+        if self.journal is None:
+            await delivery()
+        else:
+            await self.journal.deliver(delivery)
+
     async def _send_all(self, encoded: Sequence[tuple[Emit, bytes]]) -> None:
-        for emit, value in encoded:
-            await self._send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
-            self._count(EVENTS_OUT, self._events_out, emit.topic, type(emit.event).__name__)
+        if not encoded:
+            return
+
+        async def send() -> None:
+            for emit, value in encoded:
+                await self._send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
+                self._count(EVENTS_OUT, self._events_out, emit.topic, type(emit.event).__name__)
+
+        await self._deliver(send)
 
     async def _report_failure(
         self, on_failure: FailureHandler, event: Event, error: Exception, attempts: int
@@ -359,5 +373,8 @@ class Pipeline:
         await self._send_all(encoded)
 
     async def _dead_letter(self, source: SourceMessage, error: Exception) -> Outcome:
-        await self.dead_letters.send(source, error)
+        async def send() -> None:
+            await self.dead_letters.send(source, error)
+
+        await self._deliver(send)
         return Outcome.DEAD_LETTERED

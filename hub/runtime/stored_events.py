@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from hub.errors import SchemaError
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events import ALL_EVENTS
 

@@ -14,7 +14,7 @@ from typing import Any
 import faust
 
 from hub.domain.invoicing import Distributor
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.subscriptions import SubscriptionChanged

@@ -49,8 +49,8 @@ from hub.domain.reference import ResellerProfile
 from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
 from hub.domain.tax import TaxTable, default_tax_table
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import Emit
 from hub.runtime.state import MemoryStore, View, scan
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import (

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from hub.runtime.batching import BatchPolicy
 from hub.runtime.dead_letter import DeadLetters, Headers
 from hub.runtime.journal import Journal
 from hub.runtime.parking import PARKED_VIEW, Parking, due_in, tick
@@ -108,9 +109,14 @@ class Context:
         observer: bool = False,
         journal: Journal | None = None,
         parking: Parking | None = None,
+        batched: bool = True,
     ) -> Pipeline:
         """``observer``: this flow reads a topic another flow owns (and dead-letters for);
-        ``journal``: the flow's state, written through it."""
+        ``journal``: the flow's state, written through it; ``batched=False``: one message per
+        journal entry (a flow whose handlers call Microsoft: a crash replays one call, not a
+        batch of them)."""
+        size = self.settings.batch_max if batched else 1
+        batch = BatchPolicy(size, self.settings.batch_wait_ms / 1000)
         return Pipeline(
             flow,
             self.codec,
@@ -121,4 +127,5 @@ class Context:
             journal=journal,
             parking=parking,
             flush=self.flush,
+            batch=batch,
         )

@@ -21,7 +21,8 @@ from typing import Any
 import faust
 
 from hub.errors import ValidationFailed
-from hub.runtime.pipeline import Emit, RetryPolicy
+from hub.runtime.emit import Emit
+from hub.runtime.pipeline import RetryPolicy
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditApproved
 from hub.schemas.events.orders import SubscriptionProvisioned

@@ -22,7 +22,7 @@ from hub.domain.claims import Affected, Excluded, allocation_inputs, select_affe
 from hub.domain.enums import BillingMode
 from hub.domain.orders import ReferenceView
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.runtime.state import scan
 from hub.schemas.envelope import derived_event_id
 from hub.schemas.events.credits import (

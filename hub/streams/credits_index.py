@@ -17,7 +17,7 @@ from typing import Any
 from hub.domain.claims import IndexEntry
 from hub.domain.orders import ReferenceView
 from hub.errors import RetriableError, ValidationFailed
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.runtime.state import scan
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned

@@ -18,7 +18,8 @@ from hub.domain.ingress import admit as admit_claim
 from hub.domain.orders import ReferenceView
 from hub.errors import HubError
 from hub.runtime.dead_letter import Headers, SourceMessage
-from hub.runtime.pipeline import Emit, FailureHandler, Handler, Outcome, Pipeline
+from hub.runtime.emit import Emit
+from hub.runtime.pipeline import FailureHandler, Handler, Outcome, Pipeline
 from hub.schemas.envelope import Event, derived_event_id
 from hub.schemas.events.billing import PaymentReceived
 from hub.schemas.events.ingress import IngressRejected
@@ -169,8 +170,8 @@ async def process(
 
 async def run(pipeline: Pipeline, stream: Any, gate: IngressGate, handler: Handler) -> None:
     """Drive a faust stream of an ingress topic (raw bytes) through the gate and ``handler``."""
-    async for item in stream.events():
-        await process(pipeline, SourceMessage.from_faust(item.message), gate, handler)
+    async for source in pipeline.messages(stream):
+        await process(pipeline, source, gate, handler)
 
 
 class GatedPipeline(Pipeline):

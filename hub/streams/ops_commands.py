@@ -13,7 +13,7 @@ from typing import Any
 import faust
 
 from hub.errors import ValidationFailed
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
 from hub.streams.context import Context
 from hub.topics import Topic

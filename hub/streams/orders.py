@@ -20,7 +20,8 @@ import mode
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
 from hub.domain.credit import CreditPolicy
 from hub.runtime.dead_letter import SourceMessage
-from hub.runtime.pipeline import Emit, Outcome, Pipeline
+from hub.runtime.emit import Emit
+from hub.runtime.pipeline import Outcome, Pipeline
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderRequested, OrderReviewDecided
 from hub.streams import ingress
@@ -50,10 +51,10 @@ def raw_topics(app: faust.App, ctx: Context, topics: Sequence[Topic]) -> Any:
     )
 
 
-async def run_routes(stream: Any, routes: dict[str, Route]) -> None:
-    """Each message through the route of the topic it came from."""
-    async for item in stream.events():
-        source = SourceMessage.from_faust(item.message)
+async def run_routes(stream: Any, routes: dict[str, Route], pipeline: Pipeline) -> None:
+    """Each message through the route of the topic it came from, in the batches of
+    ``pipeline`` (whose journal every route writes)."""
+    async for source in pipeline.messages(stream):
         await routes[source.topic](source)
 
 
@@ -140,13 +141,14 @@ def register(app: faust.App, ctx: Context) -> None:
         concurrency=1,
     )
     async def order_intake(stream: Any) -> None:
-        await run_routes(stream, routes)
+        await run_routes(stream, routes, owner)
 
+    # Not batched: its handlers place orders and changes with Microsoft.
     provisioning_pipeline = ctx.pipeline(
-        "provisioning", PROVISIONING_RETRY, journal=fulfilment_journal
+        "provisioning", PROVISIONING_RETRY, journal=fulfilment_journal, batched=False
     )
     lifecycle_pipeline = ctx.pipeline(
-        "subscriptions", PROVISIONING_RETRY, journal=fulfilment_journal
+        "subscriptions", PROVISIONING_RETRY, journal=fulfilment_journal, batched=False
     )
     changes_gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
     fulfilment_routes: dict[str, Route] = {
@@ -164,7 +166,7 @@ def register(app: faust.App, ctx: Context) -> None:
         concurrency=1,
     )
     async def fulfil(stream: Any) -> None:
-        await run_routes(stream, fulfilment_routes)
+        await run_routes(stream, fulfilment_routes, provisioning_pipeline)
 
     register_pages(app, intake_state, fulfilment_state, ctx)
 

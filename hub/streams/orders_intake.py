@@ -19,7 +19,7 @@ from hub.domain.credit import CreditDecision, CreditOutcome, CreditPolicy, Credi
 from hub.domain.orders import Order, OrderLine, ReferenceView, order_commitment, validate_order
 from hub.domain.reference import ResellerProfile
 from hub.errors import BusinessRuleViolation, SchemaError, ValidationFailed
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.billing import CreditNoteIssued, DunningStageReached, InvoiceIssued

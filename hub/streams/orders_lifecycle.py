@@ -25,7 +25,7 @@ from hub.domain.subscriptions import (
     with_partner_center_windows,
 )
 from hub.errors import SchemaError
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.subscriptions import (

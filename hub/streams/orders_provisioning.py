@@ -28,7 +28,8 @@ from hub.domain.orders import Order, ReferenceView, find_price, line_unit_price
 from hub.domain.reference import Customer, ResellerProfile
 from hub.domain.subscriptions import provision
 from hub.errors import ValidationFailed
-from hub.runtime.pipeline import Emit, RetryPolicy
+from hub.runtime.emit import Emit
+from hub.runtime.pipeline import RetryPolicy
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.orders import (

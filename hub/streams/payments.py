@@ -18,7 +18,7 @@ import faust
 
 from hub.domain.orders import ReferenceView
 from hub.errors import SchemaError, ValidationFailed
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.billing import PaymentReceived
 from hub.schemas.events.ingress import PaymentAdviceRecorded, PaymentConfirmed

@@ -31,8 +31,9 @@ from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.domain.enums import Severity
 from hub.errors import HubError
 from hub.runtime.dead_letter import SourceMessage
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import Emit, Pipeline, event_headers
+from hub.runtime.pipeline import Pipeline, event_headers
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import IncidentResolutionRequested
 from hub.streams import ingress
@@ -60,6 +61,14 @@ async def _send(ctx: Context, emits: Sequence[Emit]) -> None:
         await ctx.send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
 
 
+async def _deliver(journal: Journal | None, send: Callable[[], Awaitable[None]]) -> None:
+    """Now, or after the journal batch the command is in is written."""
+    if journal is None:
+        await send()
+    else:
+        await journal.deliver(send)
+
+
 def _multi_topic(app: faust.App, *names: str) -> Any:
     return app.topic(
         *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -80,8 +89,7 @@ async def _drive(
     command's writes and outputs are kept first too, under its position (hub/runtime/journal.py).
     A command ``idle`` says has nothing to do is skipped: no journal entry for an idle tick.
     """
-    async for item in stream.events():
-        source = SourceMessage.from_faust(item.message)
+    async for source in pipeline.messages(stream):
         kind = command_kind(source.headers)
         position = f"@{source.topic}:{source.partition}:{source.offset}"
 
@@ -121,9 +129,9 @@ async def _drive(
                     continue
                 command = partial(on_command, kind, doc, source.partition)
                 emits = await kept(command)
-                await _send(ctx, emits)
+                await _deliver(journal, partial(_send, ctx, emits))
             except Exception as exc:  # noqa: BLE001 - a failed command is dead-lettered, never lost
-                await pipeline.dead_letters.send(source, exc)
+                await _deliver(journal, partial(pipeline.dead_letters.send, source, exc))
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -161,7 +169,8 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.source(Topic.SUPPORT_CORRELATION), name="support.escalation", concurrency=1)
     async def escalation_agent(stream: Any) -> None:
-        pipeline = ctx.pipeline("support.escalation", journal=journal)
+        # Not batched: its handlers open and update service requests with Microsoft.
+        pipeline = ctx.pipeline("support.escalation", journal=journal, batched=False)
         await _drive(stream, ctx, pipeline, escalations.handle, escalation_command, journal)
 
     async def resolve_incident(event: Event) -> Sequence[Emit]:

@@ -30,7 +30,7 @@ from hub.domain.support.incidents import (
 from hub.domain.support.incidents import IncidentDetected as IncidentFact
 from hub.domain.support.ticket import Ticket
 from hub.errors import ValidationFailed
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event, derived_event_id
 from hub.schemas.events.support import (
     IncidentDetected,

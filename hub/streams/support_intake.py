@@ -43,8 +43,8 @@ from hub.domain.support.sla import (
 )
 from hub.domain.support.triage import is_escalatable
 from hub.errors import HubError, ValidationFailed
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import Emit
 from hub.runtime.state import scan
 from hub.schemas.envelope import Event, caused_by, derived_event_id
 from hub.schemas.events.support import (

@@ -154,10 +154,18 @@ def _with_bucket(state: CorrelationState, key: str, bucket: Bucket) -> Correlati
 
 
 def _join(
-    state: CorrelationState, key: str, bucket: Bucket, incident: Incident, ticket: Ticket
+    state: CorrelationState,
+    key: str,
+    bucket: Bucket,
+    incident: Incident,
+    ticket: Ticket,
+    window: timedelta,
 ) -> tuple[CorrelationState, list[IncidentFact]]:
-    # A ticket opened before the incident's window is an older, separate problem.
-    if ticket.ticket_id in incident.ticket_ids or ticket.opened_at < incident.window_start:
+    # Tickets arrive in no particular order across resellers (each reseller's partition is read
+    # at its own pace), so one opened a little before the incident's first ticket, within one
+    # window of it, is the same problem; one opened earlier still is an older, separate one.
+    too_old = ticket.opened_at < incident.window_start - window
+    if ticket.ticket_id in incident.ticket_ids or too_old:
         return state, []
     joined = incident.model_copy(
         update={
@@ -222,7 +230,7 @@ def correlate(
     key = correlation_key(ticket.service, ticket.region)
     bucket = state.buckets.get(key, Bucket())
     if bucket.open_incident is not None:
-        return _join(state, key, bucket, bucket.open_incident, ticket)
+        return _join(state, key, bucket, bucket.open_incident, ticket, config.window)
     if any(s.ticket_id == ticket.ticket_id for s in bucket.sightings):
         return state, []
     at = ticket.opened_at

@@ -13,7 +13,7 @@ from typing import Any
 import faust
 
 from hub.app import build_app
-from hub.runtime.pipeline import Emit
+from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
 from hub.settings import load_settings
 from hub.streams.context import Context

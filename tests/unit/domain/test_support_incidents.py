@@ -127,11 +127,32 @@ def test_a_ticket_from_another_region_is_not_joined() -> None:
     assert open_incident_for(state, "exchange", "eastus") is None
 
 
-def test_a_ticket_opened_before_the_incident_window_is_not_joined() -> None:
+def test_a_ticket_opened_over_a_window_before_the_incident_is_not_joined() -> None:
     state, _ = feed([ticket(n, T0 + timedelta(minutes=n)) for n in range(5)])
-    stale = ticket(60, T0 - timedelta(minutes=1))
+    stale = ticket(60, T0 - CONFIG.window - timedelta(seconds=1))
     state, facts = correlate(state, stale, CONFIG)
     assert facts == []
+
+
+def test_a_ticket_read_after_later_ones_from_another_reseller_still_joins() -> None:
+    """Each reseller's tickets are read from its own partition at its own pace: the incident may
+    be detected from one reseller's tickets before an earlier ticket of another is read."""
+    state, facts = feed([ticket(n, T0 + timedelta(minutes=1 + n)) for n in range(5)])
+    assert kinds(facts, IncidentDetected)[0].window_start == T0 + timedelta(minutes=1)
+    earlier = ticket(60, T0)
+    state, facts = correlate(state, earlier, CONFIG)
+    assert [type(f) for f in facts] == [TicketLinkedToIncident]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.permutations(list(range(12))))
+def test_every_ticket_of_one_window_is_linked_in_any_arrival_order(order: list[int]) -> None:
+    tickets = [ticket(n, T0 + timedelta(seconds=45 * n)) for n in range(12)]  # 8.25 minutes
+    _, facts = feed([tickets[i] for i in order])
+    assert len(kinds(facts, IncidentDetected)) == 1
+    detected = kinds(facts, IncidentDetected)[0]
+    linked = {f.ticket_id for f in kinds(facts, TicketLinkedToIncident)}
+    assert linked | set(detected.ticket_ids) == {t.ticket_id for t in tickets}
 
 
 def test_a_later_ticket_joins_the_open_incident_without_a_new_escalation() -> None:

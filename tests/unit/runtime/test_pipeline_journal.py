@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from hub.errors import RetriableError
 from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import MAX_OUTPUT_BYTES, Emit, Outcome, Pipeline, RetryPolicy
+from hub.runtime.pipeline import MAX_OUTPUT_BYTES, Outcome, Pipeline, RetryPolicy
 from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
@@ -118,3 +119,30 @@ async def test_an_output_too_large_for_a_record_is_dead_lettered_not_sent() -> N
     assert store.data == {}
     assert [topic for topic, *_ in sent] == ["orders.dlq"]
     assert dict(sent[0][3])["dlq.error.type"] == b"OutputTooLarge"
+
+
+async def test_in_a_batch_outputs_and_dead_letters_go_after_the_entry_in_message_order() -> None:
+    store = MemoryStore()
+    journal = Journal(store, "test")
+    sent: Sent = []
+
+    async def handler(event: Event) -> Sequence[Emit]:
+        view = journal.view("n")
+        view["count"] = view.get("count", 0) + 1
+        return [Emit("status", "contoso", sample("OrderRejected"))]
+
+    pipeline = _pipeline(sent, journal)
+    good = Codec().encode(sample("OrderAccepted"))
+    batch = journal.open_batch(2)
+    outcomes = [
+        await pipeline.process(SourceMessage("orders", 2, 1, b"contoso", good, []), handler),
+        await pipeline.process(SourceMessage("orders", 2, 2, b"contoso", b"junk", []), handler),
+        await pipeline.process(_source(3), handler),
+    ]
+    assert outcomes == [Outcome.PROCESSED, Outcome.DEAD_LETTERED, Outcome.PROCESSED]
+    assert sent == []
+    assert "n|count" not in store.data
+    await journal.close_batch(batch)
+    # the second good message is the first's event again (a redelivery): handled once
+    assert store.data["n|count"] == 1
+    assert [topic for topic, *_ in sent] == ["status", "orders.dlq", "status"]

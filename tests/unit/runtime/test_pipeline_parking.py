@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from hub.errors import RetriableError
 from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
 from hub.runtime.parking import Parking, tick
-from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
+from hub.runtime.pipeline import Outcome, Pipeline, RetryPolicy
 from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event

@@ -14,8 +14,8 @@ from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode,
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, PriceListEntry, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import Emit
 from hub.runtime.state import MemoryStore
 from hub.schemas.envelope import Event
 from hub.schemas.events import billing as b

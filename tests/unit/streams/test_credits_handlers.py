@@ -14,8 +14,8 @@ from hub.domain.enums import BillingCycle, BillingMode, SubscriptionStatus, Supp
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import Emit
 from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event

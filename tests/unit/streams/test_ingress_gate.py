@@ -11,7 +11,8 @@ from hub.domain.enums import BillingMode, SupportMode
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import ResellerProfile
 from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
-from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
+from hub.runtime.emit import Emit
+from hub.runtime.pipeline import Outcome, Pipeline, RetryPolicy
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import PaymentReceived

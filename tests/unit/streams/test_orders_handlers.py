@@ -18,8 +18,9 @@ from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import BusinessRuleViolation
 from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
+from hub.runtime.pipeline import Outcome, Pipeline, RetryPolicy
 from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from hub.errors import BusinessRuleViolation, RetriableError
 from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
-from hub.runtime.pipeline import Emit, Outcome, Pipeline, RetryPolicy
+from hub.runtime.emit import Emit
+from hub.runtime.pipeline import Outcome, Pipeline, RetryPolicy
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from tests.support.samples import sample

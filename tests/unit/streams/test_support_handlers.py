@@ -18,8 +18,8 @@ from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, Customer, ResellerProfile
 from hub.domain.support.escalation import ServiceRequestPayload
 from hub.errors import ValidationFailed
+from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
-from hub.runtime.pipeline import Emit
 from hub.runtime.state import MemoryStore
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import (

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from hub.domain.enums import Severity
+from hub.runtime.batching import BatchPolicy, messages
 from hub.runtime.dead_letter import Headers
 from hub.runtime.journal import Journal
 from hub.runtime.state import MemoryStore
@@ -59,7 +60,11 @@ async def run_ticks(store: MemoryStore, *ticks: tuple[int, datetime]) -> list[tu
     journal = Journal(store, "support-intake")
     intake = Intake(CATALOG, SupportConfig(), lambda: VIEW, IntakeState.of(journal))
     commands = TickCommands(intake)
-    ctx, pipeline = Sent(), SimpleNamespace(dead_letters=NoDeadLetters())
+    pipeline = SimpleNamespace(
+        dead_letters=NoDeadLetters(),
+        messages=lambda stream: messages(stream, journal, BatchPolicy()),
+    )
+    ctx = Sent()
     await _drive(Stream(*ticks), ctx, pipeline, intake.handle, commands, journal, commands.idle)  # type: ignore[arg-type]
     return ctx.events
 
