@@ -17,8 +17,8 @@ from typing import Any
 
 import faust
 
-from hub.app import FAUST_TUNING
 from hub.runtime.faust_transport import HubApp
+from hub.runtime.tuning import FAUST_TUNING
 
 _untuned = os.environ.get("BENCH_FAUST_UNTUNED", "") == "1"
 if not _untuned and "BENCH_FAUST_FETCH_MAX_WAIT_MS" in os.environ:

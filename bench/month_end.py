@@ -47,6 +47,7 @@ from hub.schemas.events.reference import (
     ResellerUpserted,
 )
 from hub.streams.billing_documents import fanned_out
+from hub.streams.billing_ledger import CLOSE_PAGE
 from hub.topics import Topic, TopicCatalog
 
 BIG = "mebig"
@@ -584,7 +585,10 @@ async def run(
         after = usage(pid)
         big_done_at, big_done = w.completed[big_run]
         all_done_at = max(w.completed[k][0] for k in expected_runs)
-        expected_invoices = {BIG: shape.customers[BIG], **dict.fromkeys(shape.small, 1)}
+        # White-label: one invoice per customer; reseller-billed: the reseller's month in parts
+        # of whole customers, about CLOSE_PAGE lines each (one line per subscription here).
+        parts = -(-shape.each // CLOSE_PAGE)
+        expected_invoices = {BIG: shape.customers[BIG], **dict.fromkeys(shape.small, parts)}
         grace = time.monotonic() + 30  # invoices travel another topic than the completions
         while len(w.invoices) < sum(expected_invoices.values()) and time.monotonic() < grace:  # noqa: ASYNC110
             await asyncio.sleep(0.5)

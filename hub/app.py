@@ -7,7 +7,6 @@ state dirs, connectors) enters here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -15,6 +14,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.runtime import lag
 from hub.runtime.faust_transport import HubApp
+from hub.runtime.tuning import FAUST_TUNING
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
@@ -23,15 +23,6 @@ from hub.streams.context import Context
 from hub.topics import TopicCatalog
 
 StreamModule = Callable[[faust.App, Context], None]
-
-# Settings that decide throughput and latency; the bare-faust benchmark uses the same ones.
-# The producer waits up to 5 ms to fill a batch of up to 256 KiB: with faust's defaults (no
-# linger, 16 KiB) every few records cost a produce request and its socket write. Durability is
-# unchanged: acks stay "all" and faust flushes the producer before it commits offsets.
-FAUST_TUNING: dict[str, Any] = {
-    "producer_linger_ms": 5,
-    "producer_max_batch_size": 256 * 1024,
-}
 
 
 def stream_modules() -> Sequence[StreamModule]:

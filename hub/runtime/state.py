@@ -17,6 +17,7 @@ collection is read by a prefix scan of the partition's store (RocksDB keeps keys
 from __future__ import annotations
 
 import bisect
+import contextlib
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Protocol
 
@@ -92,7 +93,9 @@ class FaustStore:
         self.table[key] = value
 
     def delete(self, key: str) -> None:
-        if key in self.table:
+        # No membership read first: it cost a RocksDB lookup per delete, and a tombstone for a
+        # key already gone is harmless (the journal deletes what its transaction saw).
+        with contextlib.suppress(KeyError):
             del self.table[key]
 
     def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:

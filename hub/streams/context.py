@@ -14,6 +14,7 @@ from hub.runtime.journal import Journal
 from hub.runtime.parking import PARKED_VIEW, Parking, due_in, tick
 from hub.runtime.pipeline import Handler, Pipeline, RetryPolicy
 from hub.runtime.state import FaustStore
+from hub.runtime.tuning import ROCKSDB_OPTIONS
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.settings import Settings
@@ -73,6 +74,7 @@ class Context:
             partitions=self.settings.kafka_partitions,
             # Raw keys (bytes in the store, sorted as the strings they are): prefix scans.
             key_type=bytes,
+            options=ROCKSDB_OPTIONS,
         )
         return Journal(FaustStore(table), flow)
 

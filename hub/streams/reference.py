@@ -15,6 +15,7 @@ from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import SchemaError
 from hub.runtime.emit import Emit
+from hub.runtime.tuning import ROCKSDB_OPTIONS
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import (
     CatalogItemUpserted,
@@ -107,6 +108,7 @@ class ReferenceTables:
                 f"{table_prefix}{name}",
                 key_type=str,
                 partitions=1,
+                options=ROCKSDB_OPTIONS,
             )
 
         self.resellers = table("ref-resellers")
