@@ -33,6 +33,7 @@ from bench.report import Kind, Result
 from bench.runs import wait_reference
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
+from hub.domain.closing import CLOSE_PAGE
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import Brand, CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.worker_process import WorkerProcess
@@ -47,7 +48,6 @@ from hub.schemas.events.reference import (
     ResellerUpserted,
 )
 from hub.streams.billing_documents import fanned_out
-from hub.streams.billing_ledger import CLOSE_PAGE
 from hub.topics import Topic, TopicCatalog
 
 BIG = "mebig"

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.domain import charges as ch
+from hub.domain.closing import CLOSE_PAGE, whole_customer_page
 from hub.domain.collections import (
     CreditBalance,
     DunningStage,
@@ -41,6 +42,7 @@ from hub.domain.invoicing import (
     build_invoice,
     issuing,
     period_bounds,
+    recipient_of,
 )
 from hub.domain.orders import ReferenceView
 from hub.domain.rating import Charge, RatedLine, RoundingRule, rate_charge
@@ -74,7 +76,6 @@ _UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
 _SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
 _LIVE = {SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED}
 # Subscriptions, lines or revenue plans one message of a close handles.
-CLOSE_PAGE = 500
 
 
 class ReconciliationSettings(BaseSettings):
@@ -528,18 +529,15 @@ class BillingLedger:
         page, so a large reseller's month is invoiced in parts (each its own number, of whole
         customers) that each fit a record. The last customer, if more may follow."""
         rid = profile.reseller_id
-        white_label = profile.billing_mode is BillingMode.DISTRIBUTOR_WHITE_LABEL
         # "\x7f" sorts after every character of an id: skip all of that customer's lines.
         start = f"{rid}|{after}|\x7f" if after else None
+        keys = (
+            (key.split("|", 2)[1], key.split("|", 2)[2])
+            for key, _ in scan(self.t.unbilled, f"{rid}|", start)
+        )
+        line_ids, more = whole_customer_page(keys, CLOSE_PAGE)
         due: list[RatedLine] = []
-        customer, seen, more = "", 0, None
-        for key, _ in scan(self.t.unbilled, f"{rid}|", start):
-            _, line_customer, line_id = key.split("|", 2)
-            if line_customer != customer and seen >= CLOSE_PAGE:
-                more = customer
-                break
-            customer = line_customer
-            seen += 1
+        for line_id in line_ids:
             raw = self.t.lines.get(line_id)
             if raw is None:
                 continue
@@ -548,8 +546,7 @@ class BillingLedger:
                 due.append(line)
         groups: dict[tuple[str, str], list[RatedLine]] = {}
         for ln in due:
-            recipient = ln.customer_id if white_label else rid
-            groups.setdefault((recipient, ln.currency), []).append(ln)
+            groups.setdefault((recipient_of(ln, profile.billing_mode), ln.currency), []).append(ln)
         first, _ = period_bounds(run.period or "")
         emits: list[Emit] = []
         for (recipient, currency), lines in sorted(groups.items()):
