@@ -396,8 +396,16 @@ class BillingLedger:
         """
         rid, period = run.reseller_id or "", run.period or ""
         key = f"{rid}|{period}"
-        if self.t.closing.get(key) is not None:
-            return []  # a close of this month is under way: its pages go on
+        under_way = self.t.closing.get(key)
+        if under_way is not None:
+            # A close of this month is under way, or stopped at a page that was dead-lettered
+            # (fix the cause, then close again): this run takes it over from the page it expects
+            # next. Steps of the earlier run are stale from now on, and a page is never done
+            # twice: only the expected step is handled, and it moves on with each page.
+            phase, after = under_way["next"]
+            pages = int(under_way.get("pages", 1))
+            self.t.closing[key] = {**under_way, "run": run.model_dump(mode="json")}
+            return [self._continue(run, phase, after, pages)]
         closed_by = self.t.closed.get(key)
         if closed_by is not None:
             return [self._completed(run, 1, {}, {}, already_closed_by=closed_by)]
@@ -454,6 +462,7 @@ class BillingLedger:
         else:
             return self._finish(run, key, step.pages, progress)
         progress["next"] = list(nxt)
+        progress["pages"] = step.pages + 1
         self.t.closing[key] = progress
         return [*emits, self._continue(run, nxt[0], nxt[1], step.pages + 1)]
 

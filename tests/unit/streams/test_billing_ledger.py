@@ -625,6 +625,31 @@ async def test_a_step_the_close_does_not_expect_changes_nothing(
     assert len(of(rest, TOPICS.name(Topic.INVOICES), b.InvoiceIssued)) == 3
 
 
+async def test_a_close_stopped_at_a_dead_lettered_page_is_taken_over_by_a_new_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page that failed for good (dead-lettered) left the month "closing" for ever; closing
+    again now goes on from that page, under the new run, and issues each invoice once."""
+    monkeypatch.setattr(billing_ledger, "CLOSE_PAGE", 2)
+    ldg = Journaled(ref=many_customers(5))
+    await feed(ldg, [provisioned(f"s{i}", "fabrikam", f"c{i:02d}") for i in range(5)])
+    close = run("close", "c", period="2026-11", as_of=date(2026, 12, 1), rid="fabrikam")
+    (first,) = await ldg.handle(close)
+    emits = list(await ldg.handle(first.event))  # the first page of the cycle
+    lost = [e for e in emits if isinstance(e.event, b.BillingRunContinued)]
+    assert len(lost) == 1  # its next step is dead-lettered: nothing follows
+    again = run("close", "c2", period="2026-11", as_of=date(2026, 12, 1), rid="fabrikam")
+    rest = await feed(ldg, [again])
+    # the first run's lost step, delivered late after all, changes nothing
+    assert await ldg.handle(lost[0].event) == []
+    invoices = of(rest, TOPICS.partner("fabrikam", PartnerTopic.BILLING), b.InvoiceIssued)
+    assert sorted(i.recipient.party_id for i in invoices) == [f"c{i:02d}" for i in range(5)]
+    assert [i.number for i in invoices] == [f"FABRIKAM-{n:08d}" for n in range(1, 6)]
+    (done,) = of(rest, TOPICS.name(Topic.COLLECTIONS), b.BillingRunCompleted)
+    assert done.run_event_id == str(again.event_id)
+    assert (done.subscriptions_cycled, done.invoices_issued) == (5, 5)
+
+
 async def test_a_subscription_provisioned_during_a_close_is_billed_once() -> None:
     ldg = Journaled(ref=many_customers(2))
     await feed(ldg, [provisioned("s0", "fabrikam", "c00")])
