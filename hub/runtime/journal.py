@@ -78,8 +78,12 @@ class JournalCorrupt(HubError):
     retriable = False
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":")).encode())
+    return len(_json(value).encode())
 
 
 Delivery = Callable[[], Awaitable[None]]
@@ -116,6 +120,9 @@ class Journal:
         self.chunk_chars = chunk_chars
         self._open: ContextVar[Txn | None] = ContextVar(f"journal:{flow}", default=None)
         self._batch: ContextVar[Batch | None] = ContextVar(f"batch:{flow}", default=None)
+        # The JSON of each write checked since the last entry, by the value's identity, so the
+        # entry's body reuses it instead of encoding every value a second time.
+        self._encoded: dict[int, tuple[Any, str]] = {}
         # partition -> the head this process made or completed: a head it does not know (a
         # restart, a rebalance) is completed before the partition's next message.
         self._completed: dict[int, int] = {}
@@ -239,12 +246,15 @@ class Journal:
         record: checked per message, so one message never fails a batch's entry."""
         for key, value in txn.writes():
             if value is not None:
-                self._fits(key, value)
+                self._fits(key, value, keep=True)
         for emit in emits:
             self._fits(f"kept {type(emit.event).__name__}", store_emit(emit))
 
-    def _fits(self, key: str, value: Any) -> None:
-        size = _size(value)
+    def _fits(self, key: str, value: Any, keep: bool = False) -> None:
+        text = _json(value)
+        if keep:
+            self._encoded[id(value)] = (value, text)
+        size = len(text.encode())
         if size > self.max_value_bytes:
             STATE_REFUSED.labels(flow=self.flow).inc()
             raise StateTooLarge(key, size, self.max_value_bytes)
@@ -285,7 +295,7 @@ class Journal:
             self._keep(partition, txn, message_id, [store_emit(e) for e in emits])
             n += 1
         writes = txn.writes()
-        body = json.dumps({"seq": seq, "writes": writes}, separators=(",", ":"))
+        body = self._body_text(seq, writes)
         JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(len(body))
         chunks = [body[i : i + self.chunk_chars] for i in range(0, len(body), self.chunk_chars)]
         for i, part in enumerate(chunks):
@@ -295,6 +305,17 @@ class Journal:
         self._completed[partition] = seq
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _body_text(self, seq: int, writes: Sequence[tuple[str, Any]]) -> str:
+        """``{"seq": seq, "writes": writes}`` as JSON, each value's text taken from the check
+        that encoded it when it is still the same object."""
+        parts = []
+        for key, value in writes:
+            hit = self._encoded.get(id(value))
+            text = hit[1] if hit is not None and hit[0] is value else _json(value)
+            parts.append(f"[{_json(key)},{text}]")
+        self._encoded.clear()
+        return f'{{"seq":{seq},"writes":[{",".join(parts)}]}}'
 
     def _keep(self, partition: int, txn: Txn, message_id: str, docs: list[Any]) -> None:
         """A message's outputs in parts of bounded size (an allocation may send thousands)."""
