@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.domain.rating import RoundingRule
+from hub.domain.reconciliation import ReconciliationPolicy
 
 
 def _default_state_dir() -> Path:
@@ -42,6 +46,19 @@ class Settings(BaseSettings):
     partner_center_token: SecretStr = SecretStr("local-simulator-token")
     partner_center_timeout_s: float = Field(default=10.0, gt=0)
     partner_center_max_attempts: int = Field(default=5, ge=1)
+    # How the hub signs in to Partner Center: "static" (partner_center_token, as the simulator
+    # takes it), "entra_app" (app-only Entra ID tokens) or "entra_app_user" (app + user, from
+    # the refresh token), and Microsoft Graph's host for the billed reconciliation export.
+    partner_center_auth: Literal["static", "entra_app", "entra_app_user"] = "static"
+    partner_center_tenant_id: str | None = None
+    partner_center_client_id: str | None = None
+    partner_center_client_secret: SecretStr | None = None
+    partner_center_refresh_token: SecretStr | None = None
+    partner_center_graph_url: str | None = None
+    # The rounding rule expected of Microsoft's reconciliation lines ("unit_price_first", the
+    # documented default, or "line_total") and the tolerance per line in minor units.
+    reconciliation_rounding: RoundingRule = RoundingRule.UNIT_PRICE_FIRST
+    reconciliation_tolerance_minor: int = Field(default=0, ge=0)
     # The distributor's own Partner Center identity (indirect provider).
     distributor_partner_id: str = "5000000"
     # The distributor as issuer of invoices to resellers (its legal name and home country).
@@ -74,6 +91,13 @@ class Settings(BaseSettings):
         """``kafka_bootstrap_servers`` ("h1:p1,h2:p2") as faust broker URLs."""
         hosts = [h.strip() for h in self.kafka_bootstrap_servers.split(",") if h.strip()]
         return [f"kafka://{host}" for host in hosts]
+
+    @property
+    def reconciliation_policy(self) -> ReconciliationPolicy:
+        return ReconciliationPolicy(
+            rounding=self.reconciliation_rounding,
+            tolerance_minor=self.reconciliation_tolerance_minor,
+        )
 
     @property
     def table_dir(self) -> Path:

@@ -43,6 +43,7 @@ def register(app: faust.App, ctx: Context) -> None:
             name=ctx.settings.distributor_name,
             country=ctx.settings.distributor_country,
         ),
+        policy=ctx.settings.reconciliation_policy,
     )
     inputs = ctx.topics.name(Topic.BILLING_INPUTS)
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from hub.domain import charges as ch
 from hub.domain.closing import CLOSE_PAGE, whole_customer_page
 from hub.domain.collections import (
@@ -45,7 +43,7 @@ from hub.domain.invoicing import (
     recipient_of,
 )
 from hub.domain.orders import ReferenceView
-from hub.domain.rating import Charge, RatedLine, RoundingRule, rate_charge
+from hub.domain.rating import Charge, RatedLine, rate_charge
 from hub.domain.reconciliation import ReconciliationLine, ReconciliationPolicy, reconcile
 from hub.domain.reference import ResellerProfile
 from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
@@ -75,20 +73,6 @@ Table = MutableMapping[str, Any]
 _UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
 _SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
 _LIVE = {SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED}
-# Subscriptions, lines or revenue plans one message of a close handles.
-
-
-class ReconciliationSettings(BaseSettings):
-    """``HUB_RECONCILIATION_ROUNDING`` (``unit_price_first``, the documented default, or
-    ``line_total``) and ``HUB_RECONCILIATION_TOLERANCE_MINOR`` (per line, default 0)."""
-
-    model_config = SettingsConfigDict(env_prefix="HUB_RECONCILIATION_", frozen=True)
-
-    rounding: RoundingRule = RoundingRule.UNIT_PRICE_FIRST
-    tolerance_minor: int = 0
-
-    def policy(self) -> ReconciliationPolicy:
-        return ReconciliationPolicy(rounding=self.rounding, tolerance_minor=self.tolerance_minor)
 
 
 @dataclass
@@ -162,7 +146,7 @@ class BillingLedger:
         self.ref = reference
         self.distributor = distributor
         self.tax = tax or default_tax_table()
-        self.policy = policy or ReconciliationSettings().policy()
+        self.policy = policy or ReconciliationPolicy()
 
     # --- plumbing ------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.connectors.partner_center.auth import (
     EntraIdTokens,
@@ -17,21 +16,6 @@ from hub.connectors.partner_center.backoff import RetryPolicy
 from hub.settings import Settings
 
 AuthMode = Literal["static", "entra_app", "entra_app_user"]
-
-
-class EntraIdSettings(BaseSettings):
-    """``HUB_PARTNER_CENTER_AUTH`` and the Entra ID application (``HUB_PARTNER_CENTER_TENANT_ID``,
-    ``_CLIENT_ID``, ``_CLIENT_SECRET``, ``_REFRESH_TOKEN`` for app + user) and the Graph host
-    (``HUB_PARTNER_CENTER_GRAPH_URL``)."""
-
-    model_config = SettingsConfigDict(env_prefix="HUB_PARTNER_CENTER_", frozen=True, extra="ignore")
-
-    auth: AuthMode = "static"
-    tenant_id: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    refresh_token: SecretStr | None = None
-    graph_url: str | None = None
 
 
 class PartnerCenterConfig(BaseModel):
@@ -72,16 +56,15 @@ class PartnerCenterConfig(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PartnerCenterConfig:
-        entra = EntraIdSettings()
         return cls(
             base_url=settings.partner_center_url,
             token=settings.partner_center_token,
-            auth=entra.auth,
-            tenant_id=entra.tenant_id,
-            client_id=entra.client_id,
-            client_secret=entra.client_secret,
-            refresh_token=entra.refresh_token,
-            graph_url=entra.graph_url,
+            auth=settings.partner_center_auth,
+            tenant_id=settings.partner_center_tenant_id,
+            client_id=settings.partner_center_client_id,
+            client_secret=settings.partner_center_client_secret,
+            refresh_token=settings.partner_center_refresh_token,
+            graph_url=settings.partner_center_graph_url,
             timeout_s=settings.partner_center_timeout_s,
             max_attempts=settings.partner_center_max_attempts,
         )
