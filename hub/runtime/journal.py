@@ -97,6 +97,8 @@ class Batch:
     txn: Txn
     # message id -> its outputs, in the order handled.
     outputs: dict[str, Sequence[Emit]] = field(default_factory=dict)
+    # message id -> its outputs as kept, each with its size (made once, by the size check).
+    kept: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
     # Sends and dead letters, made after the entry, in message order.
     after: list[Delivery] = field(default_factory=list)
     token: Token[Batch | None] | None = None
@@ -203,13 +205,14 @@ class Journal:
             emits = await handle()
         finally:
             self._open.reset(token)
-        self._check(txn, emits)
+        docs = self._check(txn, emits)
         if batch is not None:
             self.merge(txn)
             if keep_empty or emits or txn:
                 batch.outputs[message_id] = emits
+                batch.kept[message_id] = docs
         elif keep_empty or emits or txn:
-            self.commit(partition, txn, {message_id: emits})
+            self.commit(partition, txn, {message_id: emits}, {message_id: docs})
         return emits
 
     # --- batches -----------------------------------------------------------------------------
@@ -228,7 +231,7 @@ class Journal:
         assert batch.token is not None
         self._batch.reset(batch.token)
         if batch.outputs or batch.txn:
-            self.commit(batch.partition, batch.txn, batch.outputs)
+            self.commit(batch.partition, batch.txn, batch.outputs, batch.kept)
             JOURNAL_BATCH_MESSAGES.labels(flow=self.flow).observe(len(batch.outputs))
         for delivery in batch.after:
             await delivery()
@@ -241,16 +244,20 @@ class Journal:
         else:
             batch.after.append(delivery)
 
-    def _check(self, txn: Txn, emits: Sequence[Emit]) -> None:
+    def _check(self, txn: Txn, emits: Sequence[Emit]) -> list[tuple[Any, int]]:
         """Refuse a message whose writes, or one of whose outputs as kept, would not fit a
-        record: checked per message, so one message never fails a batch's entry."""
+        record: checked per message, so one message never fails a batch's entry. Returns the
+        outputs as kept, each with its size."""
         for key, value in txn.writes():
             if value is not None:
                 self._fits(key, value, keep=True)
+        docs = []
         for emit in emits:
-            self._fits(f"kept {type(emit.event).__name__}", store_emit(emit))
+            doc = store_emit(emit)
+            docs.append((doc, self._fits(f"kept {type(emit.event).__name__}", doc)))
+        return docs
 
-    def _fits(self, key: str, value: Any, keep: bool = False) -> None:
+    def _fits(self, key: str, value: Any, keep: bool = False) -> int:
         text = _json(value)
         if keep:
             self._encoded[id(value)] = (value, text)
@@ -258,6 +265,7 @@ class Journal:
         if size > self.max_value_bytes:
             STATE_REFUSED.labels(flow=self.flow).inc()
             raise StateTooLarge(key, size, self.max_value_bytes)
+        return size
 
     def kept(self, partition: int, message_id: str) -> list[Emit] | None:
         head = self.store.get(self._key(partition, "e", message_id))
@@ -282,17 +290,33 @@ class Journal:
             log.info("%s: completed journal entry %d of partition %d", self.flow, seq, partition)
         self._completed[partition] = seq
 
-    def commit(self, partition: int, txn: Txn, outputs: Mapping[str, Sequence[Emit]]) -> None:
-        """Keep ``txn``'s writes and each message's outputs in one entry, then make them."""
+    def commit(
+        self,
+        partition: int,
+        txn: Txn,
+        outputs: Mapping[str, Sequence[Emit]],
+        kept: Mapping[str, list[tuple[Any, int]]] | None = None,
+    ) -> None:
+        """Keep ``txn``'s writes and each message's outputs in one entry, then make them.
+        ``kept``: the outputs as kept with their sizes, where the size check made them."""
         head = self.store.get(self._key(partition, "h")) or {"seq": 0, "n": 0}
         seq, n = int(head["seq"]) + 1, int(head["n"])
         for message_id, emits in outputs.items():
+            # The ring slot names the message it keeps and how many parts its outputs took,
+            # so the message it evicts is forgotten without reading its outputs' head.
             slot = self._key(partition, "r", str(n % self.keep))
             older = txn.get(slot)
-            if older is not None and older != message_id:
-                self._forget(partition, txn, older)
-            txn.put(slot, message_id)
-            self._keep(partition, txn, message_id, [store_emit(e) for e in emits])
+            if older is not None:
+                old_id, old_parts = (
+                    (older, None) if isinstance(older, str) else (older["id"], older["parts"])
+                )
+                if old_id != message_id:
+                    self._forget(partition, txn, old_id, old_parts)
+            docs = (kept or {}).get(message_id)
+            if docs is None:
+                docs = [(doc, _size(doc)) for doc in (store_emit(e) for e in emits)]
+            parts = self._keep(partition, txn, message_id, docs)
+            txn.put(slot, {"id": message_id, "parts": parts})
             n += 1
         writes = txn.writes()
         body = self._body_text(seq, writes)
@@ -317,12 +341,12 @@ class Journal:
         self._encoded.clear()
         return f'{{"seq":{seq},"writes":[{",".join(parts)}]}}'
 
-    def _keep(self, partition: int, txn: Txn, message_id: str, docs: list[Any]) -> None:
-        """A message's outputs in parts of bounded size (an allocation may send thousands)."""
+    def _keep(self, partition: int, txn: Txn, message_id: str, docs: list[tuple[Any, int]]) -> int:
+        """A message's outputs in parts of bounded size (an allocation may send thousands);
+        how many part records that took (0: in the head itself)."""
         parts: list[list[Any]] = [[]]
         size = 0
-        for doc in docs:
-            doc_size = _size(doc)
+        for doc, doc_size in docs:
             if parts[-1] and size + doc_size > self.max_value_bytes // 2:
                 parts.append([])
                 size = 0
@@ -330,14 +354,19 @@ class Journal:
             size += doc_size
         if len(parts) == 1:  # one record: the outputs in the head itself
             txn.put(self._key(partition, "e", message_id), {"out": parts[0]})
-            return
+            return 0
         for i, part in enumerate(parts):
             txn.put(self._key(partition, "e", f"{message_id}|{i}"), part)
         txn.put(self._key(partition, "e", message_id), {"parts": len(parts)})
+        return len(parts)
 
-    def _forget(self, partition: int, txn: Txn, message_id: str) -> None:
-        head = txn.get(self._key(partition, "e", message_id))
-        for i in range(0 if head is None else int(head.get("parts", 0))):
+    def _forget(self, partition: int, txn: Txn, message_id: str, parts: int | None = None) -> None:
+        """Delete a kept message's outputs; ``parts`` unknown (a slot written before slots
+        named them): read from its head."""
+        if parts is None:
+            head = txn.get(self._key(partition, "e", message_id))
+            parts = 0 if head is None else int(head.get("parts", 0))
+        for i in range(parts):
             txn.delete(self._key(partition, "e", f"{message_id}|{i}"))
         txn.delete(self._key(partition, "e", message_id))
 

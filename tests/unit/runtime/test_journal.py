@@ -236,3 +236,23 @@ def test_state_is_read_outside_a_message_but_never_written() -> None:
     assert (view["a"], dict(view), len(view)) == (1, {"a": 1}, 1)
     with pytest.raises(RuntimeError, match="outside a journaled message"):
         view["b"] = 2
+
+
+async def test_a_slot_written_before_slots_named_their_parts_still_evicts_all_of_them() -> None:
+    store = MemoryStore(
+        {
+            "~j|0|h": {"seq": 5, "n": 0, "chunks": 1},
+            "~j|0|b|1|0": {"seq": 5, "part": '{"seq":5,"writes":[]}'},
+            "~j|0|r|0": "old",  # the earlier format: the message id alone
+            "~j|0|e|old": {"parts": 2},
+            "~j|0|e|old|0": [],
+            "~j|0|e|old|1": [],
+        }
+    )
+    journal = Journal(store, "test", keep=1)
+    await journal.run(0, "m1", lambda: _put(journal, "k", 1))
+    assert not [k for k in store.data if k.startswith("~j|0|e|old")]
+    assert store.data["~j|0|r|0"] == {"id": "m1", "parts": 0}
+    await journal.run(0, "m2", lambda: _put(journal, "k", 2))
+    assert not [k for k in store.data if k.startswith("~j|0|e|m1")]
+    assert store.data["~j|0|r|0"] == {"id": "m2", "parts": 0}
