@@ -47,7 +47,7 @@ from hub.schemas.events.reference import (
     PriceListEntryUpserted,
     ResellerUpserted,
 )
-from hub.streams.billing_documents import fanned_out
+from hub.streams.billing.documents import fanned_out
 from hub.topics import Topic, TopicCatalog
 
 BIG = "mebig"

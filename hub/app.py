@@ -27,7 +27,8 @@ StreamModule = Callable[[faust.App, Context], None]
 
 def stream_modules() -> Sequence[StreamModule]:
     """The flows this worker runs, each a ``register(app, ctx)`` function."""
-    from hub.streams import billing, credits, ingress_gateway, orders, support
+    from hub.streams import billing, credits, orders, support
+    from hub.streams.ingress import gateway as ingress_gateway
 
     return (
         orders.register,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hub.domain.support.rota import default_desk_config
-from hub.streams.support_topics import desk_queue_specs
+from hub.streams.support.topics import desk_queue_specs
 from hub.topics import TopicCatalog, TopicSpec
 
 

@@ -23,7 +23,7 @@ from hub.schemas.events.billing import (
 )
 from hub.schemas.events.reference import ResellerUpserted
 from hub.settings import Settings
-from hub.streams.billing_documents import fanned_out
+from hub.streams.billing.documents import fanned_out
 from hub.topics import Topic, TopicCatalog
 
 

@@ -13,7 +13,7 @@ from hub.settings import Settings
 async def _queues(settings: Settings) -> str:
     from hub.connectors.kafka_io import read_all
     from hub.schemas.codec import Codec
-    from hub.streams.support_queues import queue_report
+    from hub.streams.support.queues import queue_report
     from hub.topics import Topic, TopicCatalog
 
     catalog = TopicCatalog(settings.topic_prefix)

@@ -1,1 +1,1 @@
-"""Faust agents, one module per flow: decode, call the domain, send, dead-letter."""
+"""Faust agents, one package per flow: decode, call the domain, send, dead-letter."""

@@ -27,8 +27,8 @@ from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
 from hub.schemas.events.support import TicketOpened
-from hub.streams.support_config import SupportConfig
-from hub.streams.support_topics import desk_queue_specs
+from hub.streams.support.config import SupportConfig
+from hub.streams.support.topics import desk_queue_specs
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
 from tests.support.e2e import envelope, events_in, read_events, wait_until

@@ -35,7 +35,7 @@ from hub.schemas.events.credits import ServiceCreditAllocated, ServiceCreditAppr
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import CatalogItemUpserted, CustomerUpserted, ResellerUpserted
 from hub.schemas.events.subscriptions import SubscriptionChanged
-from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
+from hub.streams.billing.ledger import BillingLedger, BillingTables, Distributor
 from hub.topics import Topic, TopicCatalog
 from tests.support.checker import Input, Output, fingerprint
 

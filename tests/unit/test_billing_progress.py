@@ -6,7 +6,7 @@ from datetime import date
 
 from hub.commands.billing_progress import CloseProgress
 from hub.schemas.events import billing as b
-from hub.streams.billing_documents import envelope, fanned_out
+from hub.streams.billing.documents import envelope, fanned_out
 from tests.support.samples import sample
 
 

@@ -21,10 +21,10 @@ BUILT_IN = {"up"}
 def _exported() -> set[str]:
     for module in (
         "hub.metrics",
-        "hub.streams.orders_metrics",
-        "hub.streams.billing_metrics",
-        "hub.streams.support_metrics",
-        "hub.streams.credits_metrics",
+        "hub.streams.orders.metrics",
+        "hub.streams.billing.metrics",
+        "hub.streams.support.metrics",
+        "hub.streams.credits.metrics",
     ):
         importlib.import_module(module)
     own = CollectorRegistry()

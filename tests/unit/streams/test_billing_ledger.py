@@ -22,8 +22,8 @@ from hub.schemas.events import billing as b
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
-from hub.streams import billing_ledger
-from hub.streams.billing_ledger import BillingLedger, BillingTables, Distributor
+from hub.streams.billing import ledger as billing_ledger
+from hub.streams.billing.ledger import BillingLedger, BillingTables, Distributor
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support import crash_cut
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.domain.tax import TaxRule, TaxTreatment
-from hub.streams.billing_documents import _tax_label
+from hub.streams.billing.documents import _tax_label
 
 RULE = TaxRule(country="DE", name="USt", subscription_rate_bps=1900, service_rate_bps=1900)
 

@@ -26,10 +26,10 @@ from hub.schemas.events.credits import (
 )
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
-from hub.streams import credits_allocation
 from hub.streams.credits import IndexHandler
-from hub.streams.credits_allocation import Allocator
-from hub.streams.credits_index import CreditIndex
+from hub.streams.credits import allocation as credits_allocation
+from hub.streams.credits.allocation import Allocator
+from hub.streams.credits.index import CreditIndex
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support import crash_cut
 from tests.support.samples import sample

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from hub.domain.ingress import Limits
-from hub.streams.ingress_config import IngressConfig
+from hub.streams.ingress.config import IngressConfig
 
 
 def test_without_settings_the_limits_are_the_domains() -> None:

@@ -18,8 +18,8 @@ from hub.schemas.envelope import Event
 from hub.schemas.events.billing import PaymentReceived
 from hub.schemas.events.ingress import IngressRejected, PaymentAdviceRecorded, PaymentConfirmed
 from hub.streams import ingress
+from hub.streams.billing.payments import Payments
 from hub.streams.ingress import WRITER_HEADER, IngressGate
-from hub.streams.payments import Payments
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.samples import sample
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.streams.ingress import ORIGIN_HEADER, WRITER_HEADER
-from hub.streams.ingress_gateway import forward_of
+from hub.streams.ingress.gateway import forward_of
 from hub.topics import INGRESS, TopicCatalog
 
 TOPICS = TopicCatalog("t.")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from hub.domain.credit import Exposure, commitment_billed_by
 from hub.schemas.events.billing import CreditNoteIssued, InvoiceIssued
-from hub.streams.orders_intake import apply_exposure_event
+from hub.streams.orders.intake import apply_exposure_event
 from tests.support.samples import sample
 
 

@@ -45,11 +45,11 @@ from hub.simulator.partner_center.faults import Fault, FaultKind
 from hub.simulator.partner_center.server import PartnerCenterSimulator, SimulatorHandle, serve
 from hub.streams.ingress import IngressGate
 from hub.streams.orders import intake_routes, leave_to_intake
-from hub.streams.orders_intake import OrderIntake
-from hub.streams.orders_lifecycle import Lifecycle
-from hub.streams.orders_provisioning import Provisioning
-from hub.streams.orders_state import FulfilmentState, IntakeState
-from hub.streams.orders_web import order_view
+from hub.streams.orders.intake import OrderIntake
+from hub.streams.orders.lifecycle import Lifecycle
+from hub.streams.orders.provisioning import Provisioning
+from hub.streams.orders.state import FulfilmentState, IntakeState
+from hub.streams.orders.web import order_view
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support import crash_cut
 from tests.support.crash_cut import RecordingStore

@@ -32,10 +32,10 @@ from hub.schemas.events.support import (
     TicketRouted,
     TicketUpdated,
 )
-from hub.streams.support_config import SupportConfig
-from hub.streams.support_escalation import Escalations
-from hub.streams.support_intake import Intake, IntakeState
-from hub.streams.support_microsoft import Observed
+from hub.streams.support.config import SupportConfig
+from hub.streams.support.escalation import Escalations
+from hub.streams.support.intake import Intake, IntakeState
+from hub.streams.support.microsoft import Observed
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support import crash_cut
 
@@ -346,7 +346,7 @@ IntakeMessage = Callable[[Intake], Awaitable[Sequence[Emit]]]
 
 
 def journaled_intake(store: MemoryStore) -> tuple[Journal, Intake]:
-    """Wired as the worker wires the intake agent (hub/streams/support.py)."""
+    """Wired as the worker wires the intake agent (hub/streams/support/__init__.py)."""
     journal = Journal(store, "support-intake")
     return journal, Intake(CATALOG, SupportConfig(), lambda: VIEW, IntakeState.of(journal))
 
@@ -565,7 +565,7 @@ Message = Callable[[Escalations], Awaitable[Sequence[Emit]]]
 def journaled(
     store: crash_cut.MemoryStore, fake: FakeMicrosoft, threshold: int
 ) -> tuple[Journal, Escalations]:
-    """Wired as the worker wires the escalation agent (hub/streams/support.py)."""
+    """Wired as the worker wires the escalation agent (hub/streams/support/__init__.py)."""
     journal = Journal(store, "support-escalation")
     config = SupportConfig(incident_threshold=threshold)
     handler = Escalations(

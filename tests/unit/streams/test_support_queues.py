@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.schemas.events.support import SlaBreached, TicketOpened, TicketResolved, TicketRouted
-from hub.streams.support_queues import queue_report
+from hub.streams.support.queues import queue_report
 from tests.support.samples import sample
 
 

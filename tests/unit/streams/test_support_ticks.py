@@ -16,9 +16,9 @@ from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.events.support import SlaBreached
 from hub.streams.support import _drive
-from hub.streams.support_config import SupportConfig
-from hub.streams.support_intake import Intake, IntakeState, TickCommands
-from hub.streams.support_topics import encode_command
+from hub.streams.support.config import SupportConfig
+from hub.streams.support.intake import Intake, IntakeState, TickCommands
+from hub.streams.support.topics import encode_command
 from hub.topics import Topic
 from tests.unit.streams.test_support_handlers import CATALOG, T0, VIEW, opened
 

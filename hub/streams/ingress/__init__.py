@@ -27,7 +27,7 @@ from hub.schemas.events.orders import OrderRequested
 from hub.schemas.events.subscriptions import SubscriptionChangeRequested
 from hub.schemas.events.support import TicketUpdated
 from hub.streams.context import Context
-from hub.streams.ingress_config import IngressConfig
+from hub.streams.ingress.config import IngressConfig
 from hub.topics import PartnerTopic, Topic, TopicCatalog, hub_documents, reseller_events
 
 # Set by the hub's ingress gateway on the shared topic: the reseller whose own topic it read.

@@ -28,8 +28,8 @@ from hub.schemas.events.credits import ServiceCreditApproved
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.context import Context
-from hub.streams.credits_allocation import Allocator
-from hub.streams.credits_index import CreditIndex
+from hub.streams.credits.allocation import Allocator
+from hub.streams.credits.index import CreditIndex
 from hub.topics import Topic, TopicCatalog
 
 # Reference data (catalogue, resellers) loads beside the flows at start: give it time to arrive

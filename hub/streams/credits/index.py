@@ -22,7 +22,7 @@ from hub.runtime.state import scan
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged, SubscriptionChangeRejected
-from hub.streams import credits_metrics as metrics
+from hub.streams.credits import metrics
 from hub.topics import Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]

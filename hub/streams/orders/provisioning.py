@@ -38,9 +38,9 @@ from hub.schemas.events.orders import (
     ProvisioningFailed,
     SubscriptionProvisioned,
 )
-from hub.streams import orders_metrics as metrics
-from hub.streams.orders_intake import Clock, domain_order, utc_now
-from hub.streams.orders_state import (
+from hub.streams.orders import metrics
+from hub.streams.orders.intake import Clock, domain_order, utc_now
+from hub.streams.orders.state import (
     FulfilmentState,
     PlacedOrder,
     SubscriptionRecord,

@@ -35,8 +35,8 @@ from hub.schemas.events.orders import (
     RejectionReason,
     SubscriptionProvisioned,
 )
-from hub.streams import orders_metrics as metrics
-from hub.streams.orders_state import (
+from hub.streams.orders import metrics
+from hub.streams.orders.state import (
     Failure,
     IntakeState,
     OrderRecord,

@@ -56,16 +56,16 @@ from hub.schemas.events.support import (
     TicketRouted,
     TicketUpdated,
 )
-from hub.streams import support_metrics as metrics
-from hub.streams.support_config import SupportConfig
-from hub.streams.support_records import (
+from hub.streams.support import metrics
+from hub.streams.support.config import SupportConfig
+from hub.streams.support.records import (
     TicketRecord,
     due_key,
     due_stamp,
     open_key,
     to_domain_ticket,
 )
-from hub.streams.support_topics import desk_queue_topic, desk_queues, ticket_correlation_key
+from hub.streams.support.topics import desk_queue_topic, desk_queues, ticket_correlation_key
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]

@@ -42,16 +42,16 @@ from hub.schemas.events.support import (
     TicketStatus,
     TicketUpdated,
 )
-from hub.streams import support_metrics as metrics
-from hub.streams.support_config import SupportConfig
-from hub.streams.support_microsoft import Observed, ServiceRequests
-from hub.streams.support_records import (
+from hub.streams.support import metrics
+from hub.streams.support.config import SupportConfig
+from hub.streams.support.microsoft import Observed, ServiceRequests
+from hub.streams.support.records import (
     CorrelationRecord,
     EscalationRecord,
     escalation_key,
     to_domain_ticket,
 )
-from hub.streams.support_topics import ticket_correlation_key
+from hub.streams.support.topics import ticket_correlation_key
 from hub.topics import Topic, TopicCatalog
 
 _STATUS: dict[str, TicketStatus] = {

@@ -6,7 +6,8 @@ those topics (by pattern, so a newly onboarded reseller's topics are picked up) 
 each record, bytes unchanged, onto the shared ``reseller.<kind>`` topic keyed by ``<id>`` with
 the header ``hub.ingress.writer: <id>`` (any ``hub.ingress.*`` header the writer set is dropped).
 On an authenticating broker only the hub may write the shared topics, so that header is the
-authenticated writer the flows' ingress gate compares the body with (hub/streams/ingress.py).
+authenticated writer the flows' ingress gate compares the body with
+(hub/streams/ingress/__init__.py).
 
 At least once: a record's offset is committed after its forward is acknowledged, and a record
 forwarded twice after a crash is the same event twice, which every flow already treats as a

@@ -18,15 +18,15 @@ from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.subscriptions import SubscriptionChanged
-from hub.streams import payments
-from hub.streams.billing_ledger import BillingLedger, BillingTables
+from hub.streams.billing import payments
+from hub.streams.billing.ledger import BillingLedger, BillingTables
 from hub.streams.context import Context
 from hub.topics import Topic
 
 # Sources whose events billing needs, keyed otherwise than by reseller.
 _REKEYED = (Topic.SUBSCRIPTION_EVENTS, Topic.CREDITS_ALLOCATED)
 # Sources keyed by reseller, handled in place. Reseller payments are advices until finance
-# confirms them (hub/streams/payments.py); confirmed ones arrive on the inputs topic.
+# confirms them (hub/streams/billing/payments.py); confirmed ones arrive on the inputs topic.
 _BY_RESELLER = (Topic.PROVISIONING, Topic.BILLING_INPUTS)
 
 

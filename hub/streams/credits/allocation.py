@@ -32,8 +32,8 @@ from hub.schemas.events.credits import (
     ServiceCreditAllocationReported,
     ServiceCreditApproved,
 )
-from hub.streams import credits_metrics as metrics
-from hub.streams.credits_index import entries_of
+from hub.streams.credits import metrics
+from hub.streams.credits.index import entries_of
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]

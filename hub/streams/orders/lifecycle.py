@@ -33,9 +33,9 @@ from hub.schemas.events.subscriptions import (
     SubscriptionChangeRejected,
     SubscriptionChangeRequested,
 )
-from hub.streams import orders_metrics as metrics
-from hub.streams.orders_intake import Clock, utc_now
-from hub.streams.orders_state import FulfilmentState, SubscriptionRecord, entity_key
+from hub.streams.orders import metrics
+from hub.streams.orders.intake import Clock, utc_now
+from hub.streams.orders.state import FulfilmentState, SubscriptionRecord, entity_key
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 NOT_FOUND = "SubscriptionNotFound"

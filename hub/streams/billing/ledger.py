@@ -64,8 +64,8 @@ from hub.schemas.events.billing import (
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
-from hub.streams import billing_documents as docs
-from hub.streams import billing_metrics as metrics
+from hub.streams.billing import documents as docs
+from hub.streams.billing import metrics
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]

@@ -37,14 +37,14 @@ from hub.runtime.pipeline import Pipeline, event_headers
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import IncidentResolutionRequested
 from hub.streams import ingress
-from hub.streams import support_metrics as metrics
 from hub.streams.context import Context
-from hub.streams.support_config import SupportConfig
-from hub.streams.support_escalation import Escalations
-from hub.streams.support_intake import Intake, IntakeState, TickCommands
-from hub.streams.support_microsoft import PartnerCenterServiceRequests
-from hub.streams.support_records import escalation_key
-from hub.streams.support_topics import (
+from hub.streams.support import metrics
+from hub.streams.support.config import SupportConfig
+from hub.streams.support.escalation import Escalations
+from hub.streams.support.intake import Intake, IntakeState, TickCommands
+from hub.streams.support.microsoft import PartnerCenterServiceRequests
+from hub.streams.support.records import escalation_key
+from hub.streams.support.topics import (
     command_kind,
     decode_command,
     encode_command,
@@ -158,7 +158,8 @@ def register(app: faust.App, ctx: Context) -> None:
         concurrency=1,
     )
     async def intake_agent(stream: Any) -> None:
-        # Tickets pass the ingress gate (hub/streams/ingress.py); the commands topic is the hub's.
+        # Tickets pass the ingress gate (hub/streams/ingress/__init__.py); the commands topic is
+        # the hub's.
         pipeline = ingress.gated(
             ctx, Topic.TICKETS, ctx.pipeline("support.intake", journal=intake_journal)
         )

@@ -13,7 +13,7 @@ import faust
 from faust.web import Request, Response, View
 
 from hub.streams.context import Context
-from hub.streams.orders_state import FulfilmentState, IntakeState
+from hub.streams.orders.state import FulfilmentState, IntakeState
 
 
 def order_view(

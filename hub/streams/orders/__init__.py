@@ -2,7 +2,7 @@
 exposure or orders), fulfilment (provisioning at Microsoft and the subscription lifecycle), and
 the worker's order-state web view.
 
-Each agent owns one journaled table and is its only writer (``hub/streams/orders_state.py``):
+Each agent owns one journaled table and is its only writer (``hub/streams/orders/state.py``):
 ``orders.intake`` reads the orders, invoices, collections, ops-commands and provisioning topics
 into ``orders-state``; ``orders.fulfilment`` reads the decisions and subscription-change topics
 into ``fulfilment-state``. Every topic read here is keyed by ``reseller_id`` with the tables'
@@ -26,11 +26,11 @@ from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderRequested, OrderReviewDecided
 from hub.streams import ingress
 from hub.streams.context import Context
-from hub.streams.orders_intake import OrderIntake
-from hub.streams.orders_lifecycle import Lifecycle
-from hub.streams.orders_provisioning import PROVISIONING_RETRY, Provisioning
-from hub.streams.orders_state import FulfilmentState, IntakeState
-from hub.streams.orders_web import register_pages
+from hub.streams.orders.intake import OrderIntake
+from hub.streams.orders.lifecycle import Lifecycle
+from hub.streams.orders.provisioning import PROVISIONING_RETRY, Provisioning
+from hub.streams.orders.state import FulfilmentState, IntakeState
+from hub.streams.orders.web import register_pages
 from hub.topics import Topic, TopicCatalog
 
 # The exposure takes its facts only from the hub's own topics: invoices and credit notes it
