@@ -180,10 +180,14 @@ def _join(
 
 
 def _detect(
-    service: str, region: str, sightings: list[Sighting], at: datetime
+    service: str, region: str, sightings: list[Sighting]
 ) -> tuple[Incident, list[IncidentFact]]:
     ordered = sorted(sightings, key=lambda s: (s.opened_at, s.ticket_id))
     window_start = ordered[0].opened_at
+    # Detected as of the latest ticket that made the threshold, whichever was read last:
+    # tickets arrive in no particular order across resellers, and the incident's window (the
+    # service-credit claim's) must not end before a ticket in it was opened.
+    at = ordered[-1].opened_at
     ids = tuple(s.ticket_id for s in ordered)
     severity = _worst([s.severity for s in ordered])
     incident = Incident(
@@ -244,7 +248,7 @@ def correlate(
     if len(sightings) < config.threshold:
         new_bucket = Bucket(newest=newest, sightings=tuple(sightings))
         return _with_bucket(state, key, new_bucket), []
-    incident, facts = _detect(ticket.service, ticket.region, sightings, at)
+    incident, facts = _detect(ticket.service, ticket.region, sightings)
     return _with_bucket(state, key, Bucket(newest=newest, open_incident=incident)), facts
 
 

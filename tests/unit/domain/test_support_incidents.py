@@ -151,6 +151,11 @@ def test_every_ticket_of_one_window_is_linked_in_any_arrival_order(order: list[i
     _, facts = feed([tickets[i] for i in order])
     assert len(kinds(facts, IncidentDetected)) == 1
     detected = kinds(facts, IncidentDetected)[0]
+    # the window ends at its latest ticket, whichever was read last (a claim needs end > start)
+    assert detected.detected_at == max(
+        t.opened_at for t in tickets if t.ticket_id in detected.ticket_ids
+    )
+    assert detected.detected_at > detected.window_start
     linked = {f.ticket_id for f in kinds(facts, TicketLinkedToIncident)}
     assert linked | set(detected.ticket_ids) == {t.ticket_id for t in tickets}
 
