@@ -59,6 +59,14 @@ MAX_VALUE_BYTES = 512_000
 CHUNK_CHARS = 256_000
 
 
+async def deliver(journal: Journal | None, delivery: Delivery) -> None:
+    """Send now, or, in an open batch of ``journal``, once the batch's entry is written."""
+    if journal is None:
+        await delivery()
+    else:
+        await journal.deliver(delivery)
+
+
 class StateTooLarge(HubError):
     """A state value or a message's kept outputs would not fit one Kafka record."""
 

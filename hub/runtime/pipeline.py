@@ -28,6 +28,7 @@ from hub.metrics import (
 from hub.runtime.batching import BatchPolicy, messages
 from hub.runtime.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
 from hub.runtime.emit import Emit
+from hub.runtime.journal import deliver
 from hub.runtime.parking import (
     PARKED_VIEW,
     Parking,
@@ -343,11 +344,7 @@ class Pipeline:
         return encoded
 
     async def _deliver(self, delivery: Callable[[], Awaitable[None]]) -> None:
-        """Now, or after the open journal batch's entry is written."""
-        if self.journal is None:
-            await delivery()
-        else:
-            await self.journal.deliver(delivery)
+        await deliver(self.journal, delivery)
 
     async def _send_all(self, encoded: Sequence[tuple[Emit, bytes]]) -> None:
         if not encoded:

@@ -32,7 +32,7 @@ from hub.domain.enums import Severity
 from hub.errors import HubError
 from hub.runtime.dead_letter import SourceMessage
 from hub.runtime.emit import Emit
-from hub.runtime.journal import Journal
+from hub.runtime.journal import Journal, deliver
 from hub.runtime.pipeline import Pipeline, event_headers
 from hub.schemas.envelope import Event
 from hub.schemas.events.support import IncidentResolutionRequested
@@ -59,14 +59,6 @@ async def _send(ctx: Context, emits: Sequence[Emit]) -> None:
     encoded = [(e, ctx.codec.encode(e.event)) for e in emits]
     for emit, value in encoded:
         await ctx.send(emit.topic, emit.key.encode(), value, event_headers(emit.event))
-
-
-async def _deliver(journal: Journal | None, send: Callable[[], Awaitable[None]]) -> None:
-    """Now, or after the journal batch the command is in is written."""
-    if journal is None:
-        await send()
-    else:
-        await journal.deliver(send)
 
 
 def _multi_topic(app: faust.App, *names: str) -> Any:
@@ -129,9 +121,9 @@ async def _drive(
                     continue
                 command = partial(on_command, kind, doc, source.partition)
                 emits = await kept(command)
-                await _deliver(journal, partial(_send, ctx, emits))
+                await deliver(journal, partial(_send, ctx, emits))
             except Exception as exc:  # noqa: BLE001 - a failed command is dead-lettered, never lost
-                await _deliver(journal, partial(pipeline.dead_letters.send, source, exc))
+                await deliver(journal, partial(pipeline.dead_letters.send, source, exc))
 
 
 def register(app: faust.App, ctx: Context) -> None:
