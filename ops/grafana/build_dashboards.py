@@ -51,6 +51,13 @@ def dashboard(uid: str, title: str, panels: list[tuple[str, list[tuple[str, str]
     }
 
 
+# Every worker measures the whole consumer group's lag (hub/runtime/lag.py): with N workers each
+# partition comes N times, so a partition's lag is the max over workers, never their sum. The
+# hub's counters and histograms, and the open-tickets gauge (each worker counts the partitions
+# it owns), are each worker's own: those are summed.
+PARTITION_LAG = "max by (topic, partition) (hub_consumer_lag_messages)"
+
+
 def rate(metric: str, by: str, window: str = "5m") -> str:
     return f"sum by ({by}) (rate({metric}[{window}]))"
 
@@ -91,7 +98,7 @@ DASHBOARDS = {
             ),
             (
                 "Consumer lag",
-                [("sum by (topic) (hub_consumer_lag_messages)", "{{topic}}")],
+                [(f"sum by (topic) ({PARTITION_LAG})", "{{topic}}")],
                 "short",
             ),
             ("Workers up", [('up{job="hub-worker"}', "{{instance}}")], "short"),
@@ -99,6 +106,26 @@ DASHBOARDS = {
                 "Retries, by flow and error",
                 [(rate("hub_retries_total", "flow, error_type"), "{{flow}} {{error_type}}")],
                 "ops",
+            ),
+            (
+                "Consumer lag, the 10 partitions furthest behind",
+                [(f"topk(10, {PARTITION_LAG})", "{{topic}} [{{partition}}]")],
+                "short",
+            ),
+            (
+                "Events in per second, by worker (how the partitions spread)",
+                [(rate("hub_events_in_total", "instance", "1m"), "{{instance}}")],
+                "ops",
+            ),
+            (
+                "Journal entries completed after a restart or rebalance",
+                [
+                    (
+                        "sum by (instance, flow) (increase(hub_journal_completions_total[5m]))",
+                        "{{instance}} {{flow}}",
+                    )
+                ],
+                "short",
             ),
         ],
     ),
