@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 outcome.append(
                     asyncio.run(
-                        feed(bootstrap, topics, settings.worker_web_port, switch, args.orders)
+                        feed(bootstrap, topics, settings.web_port, switch, args.orders)
                     )
                 )
             except Exception as exc:  # noqa: BLE001 - reported below, the worker must stop anyway

@@ -28,9 +28,9 @@ from hub.connectors.kafka_admin import apply_topics
 from hub.ops.local_kafka import free_port
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.envelope import Event
-from hub.topics import TopicSpec
+from hub.topics import DEFAULT_PARTITIONS, TopicSpec
 
-PARTITIONS = 3  # the hub's default (HUB_KAFKA_PARTITIONS); baselines use the same
+PARTITIONS = DEFAULT_PARTITIONS  # the hub's (HUB_KAFKA_PARTITIONS); baselines use the same
 WARMUP_TIMEOUT_S = 150.0
 
 

@@ -20,7 +20,6 @@ from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
 from hub.streams import ops_commands, reference
 from hub.streams.context import Context
-from hub.topics import TopicCatalog
 
 StreamModule = Callable[[faust.App, Context], None]
 
@@ -44,7 +43,7 @@ def build_codec(settings: Settings) -> Codec:
         return Codec()
     from hub.connectors.schema_registry import RegistryResolver, SchemaRegistryClient
 
-    homes = TopicCatalog(settings.topic_prefix).event_homes()
+    homes = settings.catalog.event_homes()
     client = SchemaRegistryClient(settings.schema_registry_url)
     return Codec(resolver=RegistryResolver(client, homes, strategy="topic_record"))
 
@@ -74,7 +73,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         topic_partitions=settings.kafka_partitions,
         topic_replication_factor=settings.kafka_replication_factor,
         web_host=settings.worker_web_host,
-        web_port=settings.worker_web_port,
+        web_port=settings.web_port,
         web_in_thread=False,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
@@ -89,7 +88,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         app,
         settings,
         codec,
-        TopicCatalog(settings.topic_prefix),
+        settings.catalog,
         reference.ReferenceTables(app),
     )
     reference.register(app, ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -125,30 +126,41 @@ def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
 def _run_worker(settings: Settings, loglevel: str) -> int:
     """Run the faust worker in the foreground until Ctrl-C or SIGTERM."""
     from hub.app import build_app
+    from hub.connectors.kafka_admin import check_partitions
     from hub.runtime.diagnostics import ReportingWorker
-    from hub.runtime.local_state import close_local_state, open_local_state
+    from hub.runtime.local_state import claim_slot, close_local_state, open_local_state
 
-    # Tables of a run that did not stop cleanly may be ahead of their changelogs: rebuild them.
-    if open_local_state(settings.table_dir):
-        _say("the previous run did not stop cleanly: tables are restored from their changelogs")
-    app = build_app(settings)
-    _say(
-        f"worker {settings.app_id} on {settings.kafka_bootstrap_servers}; metrics at "
-        f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics"
-    )
-    worker = ReportingWorker(app, loglevel=loglevel, quiet=True)
-    # faust's start-up spinner sets the root logger to DEBUG (it spins on every record), so each
-    # debug call in faust, aiokafka and mode built a record only to drop it, per message. Without
-    # it the root logger stays at ``loglevel``.
-    worker.spinner = None
-    code = 0
+    # Its own tables directory (and, unless set, web port) among workers sharing the state dir.
+    slot = claim_slot(settings.app_table_dir, settings.worker_id)
+    settings = settings.model_copy(update={"worker_id": slot.number})
     try:
-        worker.execute_from_commandline()
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    if code == 0:
-        close_local_state(settings.table_dir)
-    return code
+        # Keyed topics partitioned otherwise than the tables would put state on other
+        # partitions than the messages that read it: refuse before anything runs.
+        asyncio.run(check_partitions(settings))
+        # Tables of a run that did not stop cleanly may be ahead of their changelogs: rebuild.
+        if open_local_state(settings.table_dir):
+            _say("the previous run did not stop cleanly: tables are restored from their changelogs")
+        app = build_app(settings)
+        _say(
+            f"worker {settings.app_id} #{slot.number} on {settings.kafka_bootstrap_servers}; "
+            f"tables in {settings.table_dir}; metrics at "
+            f"http://{settings.worker_web_host}:{settings.web_port}/metrics"
+        )
+        worker = ReportingWorker(app, loglevel=loglevel, quiet=True)
+        # faust's start-up spinner sets the root logger to DEBUG (it spins on every record), so
+        # each debug call in faust, aiokafka and mode built a record only to drop it, per
+        # message. Without it the root logger stays at ``loglevel``.
+        worker.spinner = None
+        code = 0
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        if code == 0:
+            close_local_state(settings.table_dir)
+        return code
+    finally:
+        slot.release()
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

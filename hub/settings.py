@@ -10,6 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.domain.rating import RoundingRule
 from hub.domain.reconciliation import ReconciliationPolicy
+from hub.topics import DEFAULT_PARTITIONS, TopicCatalog
+
+# The first worker's web port; worker n listens on this + n unless HUB_WORKER_WEB_PORT is set.
+DEFAULT_WEB_PORT = 6066
 
 
 def _default_state_dir() -> Path:
@@ -25,7 +29,9 @@ class Settings(BaseSettings):
     # Prepended to every topic name: lets several hubs (or tests) share one broker.
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    kafka_partitions: int = Field(default=3, ge=1)
+    # Partitions of every keyed topic and every flow's state table (hub/topics.py): fixed for
+    # the life of a hub's topics.
+    kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1)
     # SASL_PLAINTEXT with SCRAM against a broker started `hub kafka start --secure`.
     kafka_security_protocol: str = Field(
@@ -38,9 +44,14 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     # Local state (faust tables, broker data, jar cache) lives under this directory.
     state_dir: Path = Field(default_factory=_default_state_dir)
-    # The worker's web server: faust's pages and /metrics (Prometheus) for ops.
+    # Which of the workers sharing ``state_dir`` this one is (its tables live in
+    # ``tables/<app_id>/worker-<n>``): unset, a worker takes the lowest free number
+    # (hub/runtime/local_state.py). A StatefulSet's pod ordinal is a natural choice.
+    worker_id: int | None = Field(default=None, ge=0, lt=64)
+    # The worker's web server: faust's pages, /metrics (Prometheus), /livez and /readyz.
+    # Unset, worker n listens on 6066 + n, so workers sharing a host do not clash.
     worker_web_host: str = "127.0.0.1"
-    worker_web_port: int = Field(default=6066, ge=1, le=65535)
+    worker_web_port: int | None = Field(default=None, ge=1, le=65535)
     schema_registry_url: str | None = None
     partner_center_url: str = "http://127.0.0.1:18080"
     partner_center_token: SecretStr = SecretStr("local-simulator-token")
@@ -100,8 +111,26 @@ class Settings(BaseSettings):
         )
 
     @property
-    def table_dir(self) -> Path:
+    def catalog(self) -> TopicCatalog:
+        """The topic catalogue under this hub's prefix and partition count."""
+        return TopicCatalog(self.topic_prefix, self.kafka_partitions)
+
+    @property
+    def app_table_dir(self) -> Path:
+        """Where the workers of this hub that share ``state_dir`` keep their tables."""
         return self.state_dir / "tables" / self.app_id
+
+    @property
+    def table_dir(self) -> Path:
+        """This worker's own tables."""
+        return self.app_table_dir / f"worker-{self.worker_id or 0}"
+
+    @property
+    def web_port(self) -> int:
+        """The worker's web port: as set, else ``DEFAULT_WEB_PORT`` + its worker id."""
+        if self.worker_web_port is not None:
+            return self.worker_web_port
+        return DEFAULT_WEB_PORT + (self.worker_id or 0)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -20,6 +20,16 @@ _WEEK_MS = 7 * _DAY_MS
 # Money and audit topics keep ten years: invoices and credits must be replayable for audits.
 _TEN_YEARS_MS = 3650 * _DAY_MS
 
+# Partitions of every keyed multi-partition topic and of every flow's state table
+# (``HUB_KAFKA_PARTITIONS``): one count, because a flow reads its state from the partition of the
+# message it handles, so its topics and its table must be partitioned alike. It caps how many
+# workers share a flow (one partition has one owner); it cannot grow later without moving keys
+# away from their state, so it starts with room for a dozen workers.
+DEFAULT_PARTITIONS = 12
+# A reseller's own partner topics: read by its systems, never by a hub flow, so not
+# co-partitioned with anything.
+PARTNER_PARTITIONS = 3
+
 
 class Topic(StrEnum):
     """The fixed topics, by role. Values are the names without the prefix."""
@@ -85,7 +95,9 @@ class TopicSpec:
     key: str
     events: tuple[str, ...]
     description: str
-    partitions: int = 3
+    # None: the catalogue's count (``TopicCatalog.partitions``), as every keyed topic that a flow
+    # reads beside its state table.
+    partitions: int | None = None
     compacted: bool = False
     retention_ms: int | None = _WEEK_MS
     writers: tuple[str, ...] = ("hub",)
@@ -103,6 +115,13 @@ class TopicSpec:
             configs["retention.ms"] = str(self.retention_ms)
         configs.update(self.configs)
         return configs
+
+    @property
+    def partition_count(self) -> int:
+        """The partitions this topic has: a catalogue's specs always say (``fixed``)."""
+        if self.partitions is None:
+            raise ValueError(f"{self.name}: no partition count (take specs from a TopicCatalog)")
+        return self.partitions
 
 
 _RESELLER = "reseller:<reseller_id>"
@@ -411,6 +430,7 @@ class TopicCatalog:
     """The catalogue under one prefix ("" in production; a unique one per test)."""
 
     prefix: str = ""
+    partitions: int = DEFAULT_PARTITIONS
 
     def name(self, topic: Topic) -> str:
         return f"{self.prefix}{topic.value}"
@@ -472,7 +492,19 @@ class TopicCatalog:
         return f"{topic_name}{DLQ_SUFFIX}"
 
     def fixed(self) -> tuple[TopicSpec, ...]:
-        return tuple(replace(spec, name=f"{self.prefix}{spec.name}") for spec in _FIXED)
+        return tuple(
+            replace(
+                spec,
+                name=f"{self.prefix}{spec.name}",
+                partitions=self.partitions if spec.partitions is None else spec.partitions,
+            )
+            for spec in _FIXED
+        )
+
+    def keyed(self) -> tuple[TopicSpec, ...]:
+        """The fixed topics partitioned by the catalogue's count (co-partitioned with tables)."""
+        pairs = zip(self.fixed(), _FIXED, strict=True)
+        return tuple(spec for spec, raw in pairs if raw.partitions is None)
 
     def for_reseller(self, reseller_id: str) -> tuple[TopicSpec, ...]:
         reader = f"reseller:{check_reseller_id(reseller_id)}"
@@ -482,6 +514,7 @@ class TopicCatalog:
                 "subject_id",
                 events,
                 description,
+                partitions=PARTNER_PARTITIONS,
                 retention_ms=_TEN_YEARS_MS if kind is PartnerTopic.BILLING else _WEEK_MS * 4,
                 readers=(reader, "hub", "ops"),
                 dead_letter=False,

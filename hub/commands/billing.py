@@ -221,7 +221,7 @@ def reconciliation_outgoing(
 
 async def resellers_by_mpn(settings: Settings) -> dict[str, str]:
     """ResellerMpnId -> reseller id, from the compacted reseller topic (latest profile wins)."""
-    topic = TopicCatalog(settings.topic_prefix).name(Topic.RESELLERS)
+    topic = settings.catalog.name(Topic.RESELLERS)
     codec = Codec()
     mapping: dict[str, str] = {}
     for record in await read_all(
@@ -264,7 +264,7 @@ async def _currencies(settings: Settings) -> set[str]:
     """Every currency either side may have lines in: the hub costs a subscription in its
     reseller's currency, Microsoft bills it in the customer's market currency. Asking for
     each (unbilled lines are fetched one currency at a time) leaves no line unseen."""
-    topics = TopicCatalog(settings.topic_prefix)
+    topics = settings.catalog
     codec = Codec()
     found = set()
     for topic in (Topic.RESELLERS, Topic.CUSTOMERS):
@@ -283,7 +283,7 @@ async def reconcile(
     settings: Settings, period: str, invoice_id: str | None, now: datetime
 ) -> tuple[int, int]:
     """Publish the period's lines, then the reconcile run. Returns (lines, unmapped lines)."""
-    topics = TopicCatalog(settings.topic_prefix)
+    topics = settings.catalog
     items = await fetch_lines(settings, invoice_id)
     mapping = await resellers_by_mpn(settings)
     source = f"invoice:{invoice_id}" if invoice_id else f"unbilled:{period}"
@@ -301,14 +301,14 @@ async def reconcile(
 
 
 def _publish_run(settings: Settings, run: BillingRunRequested) -> None:
-    topic = TopicCatalog(settings.topic_prefix).name(Topic.BILLING_INPUTS)
+    topic = settings.catalog.name(Topic.BILLING_INPUTS)
     outgoing = [Outgoing(topic, "all", run)]
     auth = auth_from_settings(settings)
     asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth))
 
 
 def _publish_confirmations(settings: Settings, commands: list[PaymentConfirmed]) -> None:
-    topic = TopicCatalog(settings.topic_prefix).name(Topic.OPS_COMMANDS)
+    topic = settings.catalog.name(Topic.OPS_COMMANDS)
     outgoing = [Outgoing(topic, c.reseller_id, c) for c in commands]
     auth = auth_from_settings(settings)
     asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth))

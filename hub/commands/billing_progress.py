@@ -24,7 +24,7 @@ from hub.schemas.events.billing import (
 from hub.schemas.events.reference import ResellerUpserted
 from hub.settings import Settings
 from hub.streams.billing.documents import fanned_out
-from hub.topics import Topic, TopicCatalog
+from hub.topics import Topic
 
 
 @dataclass
@@ -95,7 +95,7 @@ class CloseProgress:
 
 async def reseller_ids(settings: Settings) -> list[str]:
     """The onboarded resellers, from the compacted reseller topic (a tombstone removes one)."""
-    topic = TopicCatalog(settings.topic_prefix).name(Topic.RESELLERS)
+    topic = settings.catalog.name(Topic.RESELLERS)
     codec = Codec()
     found: dict[str, bool] = {}
     for record in await read_all(
@@ -122,7 +122,7 @@ async def wait_for_close(
     every_s: float = 5.0,
 ) -> bool:
     """Follow ``progress``'s close until done (True) or ``timeout_s`` passes (False)."""
-    catalog = TopicCatalog(settings.topic_prefix)
+    catalog = settings.catalog
     topics = [catalog.name(Topic.BILLING_INPUTS), catalog.name(Topic.COLLECTIONS)]
     codec = Codec()
     started = last = time.monotonic()

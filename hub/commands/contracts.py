@@ -18,12 +18,11 @@ def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
     from hub.connectors.kafka_admin import ChangeKind, apply_topics
     from hub.connectors.reference_files import load_reference_file, reseller_ids
     from hub.topic_plan import every_topic
-    from hub.topics import TopicCatalog
 
     resellers = list(args.reseller or [])
     for path in args.resellers_from or []:
         resellers += reseller_ids(load_reference_file(Path(path)))
-    specs = every_topic(TopicCatalog(settings.topic_prefix), resellers)
+    specs = every_topic(settings.catalog, resellers)
     changes = asyncio.run(
         apply_topics(
             settings.kafka_bootstrap_servers,
@@ -35,15 +34,18 @@ def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
     changed = [c for c in changes if c.kind is not ChangeKind.UNCHANGED]
     for change in changed if not args.verbose else changes:
         print(change)
-    say(f"{len(specs)} topics checked, {len(changed)} changed")
+    refused = [c for c in changes if c.kind is ChangeKind.REFUSED]
+    say(f"{len(specs)} topics checked, {len(changed) - len(refused)} changed")
+    if refused:
+        say(f"{len(refused)} topic(s) refused: their partition counts differ from the catalogue")
+        return 1
     return 0
 
 
 def _topics_list(args: argparse.Namespace, settings: Settings) -> int:
     from hub.topic_plan import every_topic
-    from hub.topics import TopicCatalog
 
-    for spec in every_topic(TopicCatalog(settings.topic_prefix), args.reseller or []):
+    for spec in every_topic(settings.catalog, args.reseller or []):
         policy = "compact" if spec.compacted else f"retention={spec.retention_ms}ms"
         events = ",".join(spec.events) or "-"
         print(
@@ -79,12 +81,11 @@ def _schemas_check(args: argparse.Namespace, settings: Settings) -> int:
 def _schemas_register(args: argparse.Namespace, settings: Settings) -> int:
     from hub.connectors.schema_registry import SchemaRegistryClient, register_all
     from hub.errors import ConfigError
-    from hub.topics import TopicCatalog
 
     url = args.registry or settings.schema_registry_url
     if not url:
         raise ConfigError("no registry: pass --registry URL or set HUB_SCHEMA_REGISTRY_URL")
-    subjects = TopicCatalog(settings.topic_prefix).subjects()
+    subjects = settings.catalog.subjects()
     registered = register_all(SchemaRegistryClient(url), subjects, strategy="topic_record")
     for subject, schema_id in sorted(registered.items()):
         print(f"{schema_id:>6}  {subject}")
@@ -101,11 +102,10 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
     from hub.connectors.kafka_io import publish
     from hub.connectors.reference_files import load_reference_file, reference_outgoing
     from hub.topic_plan import every_topic
-    from hub.topics import TopicCatalog
 
     ref = load_reference_file(Path(args.file), section=args.section)
     say("validated " + ", ".join(f"{n} {what}" for what, n in ref.counts().items()))
-    catalog = TopicCatalog(settings.topic_prefix)
+    catalog = settings.catalog
     bootstrap = settings.kafka_bootstrap_servers
     if not args.no_topics:
         resellers = [r.reseller_id for r in ref.resellers]

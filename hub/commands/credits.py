@@ -41,7 +41,7 @@ from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.schemas.events.support import IncidentDetected
 from hub.schemas.validation import validate
 from hub.settings import Settings
-from hub.topics import Topic, TopicCatalog
+from hub.topics import Topic
 
 
 def decode_all(records: Iterable[Record], codec: Codec) -> list[Event]:
@@ -186,7 +186,7 @@ def _utc(text: str) -> datetime:
 
 
 async def _read(settings: Settings, *topics: Topic) -> list[Event]:
-    catalog = TopicCatalog(settings.topic_prefix)
+    catalog = settings.catalog
     codec = Codec()
     events: list[Event] = []
     for topic in topics:
@@ -356,7 +356,7 @@ def _approve(args: argparse.Namespace, settings: Settings) -> int:
     except (HubError, InvalidOperation, ValueError) as exc:
         say(f"approval refused: {exc}")
         return 1
-    topic = TopicCatalog(settings.topic_prefix).name(Topic.CREDITS_APPROVED)
+    topic = settings.catalog.name(Topic.CREDITS_APPROVED)
     outgoing = [Outgoing(topic, event.incident_id, event)]
     auth = auth_from_settings(settings)
     asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth))

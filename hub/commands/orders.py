@@ -26,7 +26,7 @@ from hub.schemas.codec import Codec
 from hub.schemas.events.orders import OrderReviewDecided, ReviewDecision
 from hub.schemas.validation import validate
 from hub.settings import Settings
-from hub.topics import Topic, TopicCatalog
+from hub.topics import Topic
 
 
 def review_command(
@@ -60,7 +60,7 @@ def _review(decision: ReviewDecision) -> Handler:
         command = review_command(
             decision, args.reseller, args.order_id, args.reviewer, args.reason, datetime.now(UTC)
         )
-        topic = TopicCatalog(settings.topic_prefix).name(Topic.OPS_COMMANDS)
+        topic = settings.catalog.name(Topic.OPS_COMMANDS)
         outgoing = [Outgoing(topic, args.reseller, command)]
         asyncio.run(
             publish(
@@ -78,7 +78,7 @@ def _review(decision: ReviewDecision) -> Handler:
 
 def order_url(settings: Settings, reseller_id: str, order_id: str) -> str:
     path = "/".join(urllib.parse.quote(part, safe="") for part in (reseller_id, order_id))
-    return f"http://{settings.worker_web_host}:{settings.worker_web_port}/orders/{path}/"
+    return f"http://{settings.worker_web_host}:{settings.web_port}/orders/{path}/"
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,9 +21,8 @@ def _reseller_ids(args: argparse.Namespace) -> list[str]:
 
 def _acl_plan(args: argparse.Namespace, settings: Settings) -> int:
     from hub.acl import acl_bindings
-    from hub.topics import TopicCatalog
 
-    for binding in acl_bindings(TopicCatalog(settings.topic_prefix), _reseller_ids(args)):
+    for binding in acl_bindings(settings.catalog, _reseller_ids(args)):
         print(binding)
     return 0
 
@@ -32,9 +31,8 @@ def _acl_apply(args: argparse.Namespace, settings: Settings) -> int:
     from hub.acl import acl_bindings
     from hub.connectors.kafka_acl import apply_acls
     from hub.connectors.kafka_auth import auth_from_settings
-    from hub.topics import TopicCatalog
 
-    bindings = acl_bindings(TopicCatalog(settings.topic_prefix), _reseller_ids(args))
+    bindings = acl_bindings(settings.catalog, _reseller_ids(args))
     report = asyncio.run(
         apply_acls(settings.kafka_bootstrap_servers, bindings, auth=auth_from_settings(settings))
     )

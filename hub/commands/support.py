@@ -14,9 +14,9 @@ async def _queues(settings: Settings) -> str:
     from hub.connectors.kafka_io import read_all
     from hub.schemas.codec import Codec
     from hub.streams.support.queues import queue_report
-    from hub.topics import Topic, TopicCatalog
+    from hub.topics import Topic
 
-    catalog = TopicCatalog(settings.topic_prefix)
+    catalog = settings.catalog
     codec = Codec()
     events = []
     for topic in (Topic.TICKETS, Topic.SUPPORT_EVENTS):
@@ -44,9 +44,9 @@ async def _send_resolve(settings: Settings, incident_id: str, requested_by: str)
     from hub.errors import ValidationFailed
     from hub.schemas.envelope import new_event_id
     from hub.schemas.events.support import IncidentDetected, IncidentResolutionRequested
-    from hub.topics import Topic, TopicCatalog
+    from hub.topics import Topic
 
-    catalog = TopicCatalog(settings.topic_prefix)
+    catalog = settings.catalog
     codec = build_codec(settings)
     incident = None
     for record in await read_all(

@@ -1,12 +1,16 @@
-"""Makes a broker's topics match the catalogue: create what is missing, fix configs, add partitions.
+"""Makes a broker's topics match the catalogue: create what is missing, fix configs.
 
-Idempotent: a second run against the same catalogue changes nothing and says so. Partitions
-are only ever added (Kafka cannot remove them); a topic with more than declared is reported.
+Idempotent: a second run against the same catalogue changes nothing and says so. Partition
+counts are never changed: every topic is keyed, and adding partitions moves keys to other
+partitions than their earlier records and their state (a flow reads its state from the
+partition of the message it handles); Kafka cannot remove them. A count that differs from the
+catalogue is refused with the reason (``ChangeKind.REFUSED``), and ``hub topics apply`` fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,19 +18,22 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.admin.new_partitions import NewPartitions
 
 from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
-from hub.errors import ExternalServiceError
+from hub.errors import ConfigError, ExternalServiceError
+from hub.settings import Settings
 from hub.topics import TopicSpec
+
+log = logging.getLogger(__name__)
 
 
 class ChangeKind(StrEnum):
     CREATED = "created"
     CONFIG_UPDATED = "config-updated"
-    PARTITIONS_ADDED = "partitions-added"
     UNCHANGED = "unchanged"
     NOTE = "note"
+    # The broker's topic cannot be brought in line without moving keys: nothing was changed.
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,21 @@ async def _configs(admin: AIOKafkaAdminClient, names: Iterable[str]) -> dict[str
     return found
 
 
+def partition_mismatch(spec: TopicSpec, count: int) -> TopicChange | None:
+    """What to say of a topic the broker holds with ``count`` partitions, if not as declared."""
+    wanted = spec.partition_count
+    if count == wanted:
+        return None
+    return TopicChange(
+        spec.name,
+        ChangeKind.REFUSED,
+        f"has {count} partitions, the catalogue says {wanted}: left as is. Partitions are "
+        "never added to a keyed topic (its keys would move away from their earlier records "
+        f"and their state). Run the hub with HUB_KAFKA_PARTITIONS={count} to keep this "
+        "topic, or move to a new HUB_TOPIC_PREFIX and HUB_APP_ID with the new count",
+    )
+
+
 async def apply_topics(
     bootstrap: str,
     specs: Sequence[TopicSpec],
@@ -115,7 +137,7 @@ async def _apply(
             [
                 NewTopic(
                     spec.name,
-                    num_partitions=spec.partitions,
+                    num_partitions=spec.partition_count,
                     replication_factor=replication_factor,
                     topic_configs=spec.broker_configs(),
                 )
@@ -123,7 +145,8 @@ async def _apply(
             ]
         )
         changes.extend(
-            TopicChange(s.name, ChangeKind.CREATED, f"partitions={s.partitions}") for s in missing
+            TopicChange(s.name, ChangeKind.CREATED, f"partitions={s.partition_count}")
+            for s in missing
         )
         await _wait_visible(admin, [s.name for s in missing])
 
@@ -142,22 +165,66 @@ async def _apply(
             detail = ", ".join(f"{k}: {have.get(k)} -> {v}" for k, v in sorted(diff.items()))
             changes.append(TopicChange(spec.name, ChangeKind.CONFIG_UPDATED, detail))
             touched = True
-        count = existing[spec.name]
-        if count < spec.partitions:
-            await admin.create_partitions({spec.name: NewPartitions(total_count=spec.partitions)})
-            changes.append(
-                TopicChange(spec.name, ChangeKind.PARTITIONS_ADDED, f"{count} -> {spec.partitions}")
-            )
-            touched = True
-        elif count > spec.partitions:
-            changes.append(
-                TopicChange(
-                    spec.name,
-                    ChangeKind.NOTE,
-                    f"has {count} partitions, catalogue says {spec.partitions} (left as is)",
-                )
-            )
+        partition_change = partition_mismatch(spec, existing[spec.name])
+        if partition_change is not None:
+            changes.append(partition_change)
             touched = True
         if not touched:
             changes.append(TopicChange(spec.name, ChangeKind.UNCHANGED))
     return sorted(changes, key=lambda c: c.topic)
+
+
+async def check_partitions(settings: Settings) -> None:
+    """Refuse to run a worker whose keyed topics are partitioned otherwise than its tables.
+
+    A flow reads its state from the partition of the message it handles; a topic with another
+    count than ``HUB_KAFKA_PARTITIONS`` would put each key's messages and its state on different
+    partitions. Topics not created yet are fine (``hub topics apply`` or faust creates them with
+    the setting). An unreachable broker is left to the worker, which reports and retries it.
+    """
+    from hub.connectors.kafka_auth import auth_from_settings
+
+    specs = settings.catalog.keyed()
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        request_timeout_ms=30_000,
+        **client_kwargs(auth_from_settings(settings)),
+    )
+    try:
+        await admin.start()
+    except Exception as exc:  # noqa: BLE001 - the worker's own connection says what is wrong
+        log.warning("partition counts not checked: cannot reach Kafka (%r)", exc)
+        return
+    try:
+        existing = await _existing(admin, [spec.name for spec in specs])
+    finally:
+        await admin.close()
+    wrong = [
+        mismatch
+        for spec in specs
+        if spec.name in existing
+        and (mismatch := partition_mismatch(spec, existing[spec.name])) is not None
+    ]
+    if wrong:
+        found = sorted({existing[m.topic] for m in wrong})
+        raise ConfigError(
+            f"HUB_KAFKA_PARTITIONS={settings.kafka_partitions}, but {len(wrong)} keyed topic(s) "
+            f"have {', '.join(map(str, found))} partitions (e.g. {wrong[0].topic}): a flow's "
+            "messages and its state would sit on different partitions. Run with "
+            "HUB_KAFKA_PARTITIONS set to the topics' count, or give the hub a new "
+            "HUB_TOPIC_PREFIX and HUB_APP_ID"
+        )
+
+
+async def partition_counts(
+    bootstrap: str, names: Sequence[str], auth: KafkaAuth | None = None
+) -> dict[str, int]:
+    """Partition counts of those of ``names`` that exist."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=30_000, **client_kwargs(auth)
+    )
+    await admin.start()
+    try:
+        return await _existing(admin, list(names))
+    finally:
+        await admin.close()

@@ -102,7 +102,7 @@ async def demo_environment(
         else:
             prefix = f"demo-{run_id}."
             say(f"using the broker at {bootstrap} with topic prefix {prefix!r}")
-        topics = TopicCatalog(prefix)
+        topics = TopicCatalog(prefix, settings.kafka_partitions)
 
         sim_port = local_kafka.free_port()
         sim_log = state_dir / "simulator.log"
@@ -136,9 +136,9 @@ async def demo_environment(
             app_id=f"hub-demo-{run_id}",
             env={
                 "HUB_PARTNER_CENTER_URL": simulator_url,
-                "HUB_WORKER_WEB_PORT": str(settings.worker_web_port),
+                "HUB_WORKER_WEB_PORT": str(settings.web_port),
             },
-            web_port=settings.worker_web_port,
+            web_port=settings.web_port,
         )
         env = DemoEnvironment(bootstrap, topics, simulator_url, worker, state_dir)
         yield_env = env

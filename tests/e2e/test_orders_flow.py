@@ -33,6 +33,7 @@ from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.billing import DunningStageReached
+from hub.schemas.events.ingress import IngressRejected
 from hub.schemas.events.orders import (
     OrderAccepted,
     OrderHeld,
@@ -61,7 +62,14 @@ from tests.support.broker import BrokerInfo
 BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # 6.00 USD per seat-month at the simulator
 STANDARD = ("CFQ7TTC0LDPB", "0001", "CFQ7TTC0K5BB")
 UNKNOWN_AT_MICROSOFT = ("CFQ7TTC0NOPE", "0001", "CFQ7TTC0NONE")
-RESELLERS = {"contoso": 10_000_000, "fabrikam": 50_000, "northwind": 10_000_000, "adatum": 0}
+RESELLERS = {
+    "contoso": 10_000_000,
+    "fabrikam": 50_000,
+    "northwind": 10_000_000,
+    "adatum": 0,
+    # murmur2 puts it on partition 4 of 12, librdkafka's default (CRC32) on 11.
+    "litware": 50_000,
+}
 ON_CREDIT_HOLD = {"adatum"}
 CODEC = Codec()
 
@@ -525,3 +533,84 @@ def _cancel(provisioned: Event, at: datetime) -> SubscriptionChangeRequested:
         kind="cancel",
         requested_at=at,
     )
+
+
+def _produce_with_librdkafka(hub: Hub, key: str, event: Event) -> int:
+    """``event`` on the orders topic through confluent-kafka's default producer (librdkafka's
+    consistent_random partitioner: CRC32 of the key), as most resellers' systems write; the
+    partition it landed on."""
+    from confluent_kafka import Producer
+
+    landed: list[int] = []
+
+    def delivered(error: object, message: Any) -> None:
+        assert error is None, error
+        landed.append(message.partition())
+
+    producer = Producer({"bootstrap.servers": hub.bootstrap})
+    producer.produce(
+        hub.topics.name(Topic.ORDERS), key=key, value=CODEC.encode(event), on_delivery=delivered
+    )
+    assert producer.flush(30) == 0
+    return landed[0]
+
+
+def _metric(hub: Hub, name: str, **labels: str) -> float:
+    text = hub.worker.metrics()
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_a_librdkafka_producer_cannot_split_a_resellers_orders_from_its_exposure(
+    hub: Hub,
+) -> None:
+    """Two orders of 36,000 against a limit of 50,000: one through the hub's own client, one
+    through confluent-kafka's default partitioner, which puts it on another partition than the
+    reseller's exposure. The second must be held whatever partition it arrived on."""
+    customer = await _customer(hub, "litware")
+    first = _order("litware", customer, (BASIC, 5))
+    await _send(hub, Topic.ORDERS, first)
+    await _wait_events(hub, _status(hub, "litware"), first.order_id, OrderAccepted)
+
+    second = _order("litware", customer, (BASIC, 5))
+    partition = _produce_with_librdkafka(hub, "litware", second)
+    assert partition == 11  # the CRC32 partition, not murmur2's 4: the case under test
+
+    held = await _wait_events(hub, _status(hub, "litware"), second.order_id, OrderHeld)
+    assert held[0].reason_code == "over_credit_limit"  # type: ignore[attr-defined]
+    assert held[0].exposure_minor == 72_000  # type: ignore[attr-defined]
+    decisions = await _events(hub, hub.topics.name(Topic.ORDER_DECISIONS), second.order_id)
+    assert [type(e) for e in decisions] == [OrderHeld]
+    assert _metric(hub, "hub_ingress_moved_total", topic="reseller.orders") >= 1
+
+
+async def test_an_order_keyed_for_another_reseller_is_dead_lettered_with_the_reason(
+    hub: Hub,
+) -> None:
+    customer = await _customer(hub, "litware")
+    forged = _order("litware", customer, (BASIC, 1))
+    _produce_with_librdkafka(hub, "contoso", forged)  # key: contoso; body: litware
+
+    async def reports() -> list[IngressRejected]:
+        records = await read_all(hub.bootstrap, _status(hub, "contoso"))
+        events = [CODEC.decode(r.value or b"") for r in records]
+        return [
+            e
+            for e in events
+            if isinstance(e, IngressRejected) and e.rejected_event_id == forged.event_id
+        ]
+
+    deadline = time.monotonic() + 90
+    while not (rejected := await reports()):
+        assert time.monotonic() < deadline, hub.worker.log_tail()
+        await asyncio.sleep(0.5)
+    assert [r.code for r in rejected] == ["ResellerIdentityMismatch"]
+    dlq = TopicCatalog.dead_letter(hub.topics.name(Topic.ORDERS))
+    letters = [r for r in await read_all(hub.bootstrap, dlq) if r.value == CODEC.encode(forged)]
+    assert len(letters) == 1
+    assert b"ResellerIdentityMismatch" in dict(letters[0].headers)["dlq.error.message"]
+    assert await _events(hub, hub.topics.name(Topic.ORDER_DECISIONS), forged.order_id) == []
+    assert await _events(hub, _status(hub, "litware"), forged.order_id) == []

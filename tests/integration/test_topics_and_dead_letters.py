@@ -11,11 +11,20 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from hub.connectors.kafka_admin import ChangeKind, apply_topics
+import pytest
+
+from hub.connectors.kafka_admin import (
+    ChangeKind,
+    apply_topics,
+    check_partitions,
+    partition_counts,
+)
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.kafka_io import producer as kafka_producer
+from hub.errors import ConfigError
 from hub.ops.local_kafka import free_port
 from hub.schemas.codec import Codec
+from hub.settings import Settings
 from hub.topics import PartnerTopic, Topic, TopicCatalog, TopicSpec
 from tests.support.broker import BrokerInfo
 from tests.support.samples import sample
@@ -42,14 +51,45 @@ async def test_topics_apply_twice_creates_once_then_changes_nothing(kafka: Broke
 async def test_topics_apply_restores_a_drifted_config(kafka: BrokerInfo) -> None:
     catalog = TopicCatalog(f"t{uuid.uuid4().hex[:8]}.")
     spec = next(s for s in catalog.fixed() if s.name == catalog.name(Topic.INVOICES))
-    drifted = dataclasses.replace(spec, retention_ms=1000, partitions=1)
+    drifted = dataclasses.replace(spec, retention_ms=1000)
     await apply_topics(kafka.bootstrap, [drifted])
 
     changes = await apply_topics(kafka.bootstrap, [spec])
 
-    kinds = {c.kind for c in changes}
-    assert kinds == {ChangeKind.CONFIG_UPDATED, ChangeKind.PARTITIONS_ADDED}
+    assert [c.kind for c in changes] == [ChangeKind.CONFIG_UPDATED]
     assert (await apply_topics(kafka.bootstrap, [spec]))[0].kind is ChangeKind.UNCHANGED
+
+
+async def test_topics_apply_never_changes_a_keyed_topics_partition_count(
+    kafka: BrokerInfo,
+) -> None:
+    """Adding partitions would move keys away from their state: refused, with the reason."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    fewer = TopicCatalog(prefix, partitions=2)
+    await apply_topics(kafka.bootstrap, fewer.keyed())
+
+    more = TopicCatalog(prefix, partitions=4)
+    changes = await apply_topics(kafka.bootstrap, more.keyed())
+
+    assert {c.kind for c in changes} == {ChangeKind.REFUSED}
+    assert "has 2 partitions, the catalogue says 4" in changes[0].detail
+    assert "HUB_KAFKA_PARTITIONS=2" in changes[0].detail
+    counts = await partition_counts(kafka.bootstrap, [s.name for s in more.keyed()])
+    assert set(counts.values()) == {2}
+
+
+async def test_a_worker_refuses_topics_partitioned_otherwise_than_its_tables(
+    kafka: BrokerInfo, tmp_path: Path
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    await apply_topics(kafka.bootstrap, TopicCatalog(prefix, partitions=2).keyed())
+    settings = Settings(
+        kafka_bootstrap_servers=kafka.bootstrap, topic_prefix=prefix, kafka_partitions=3
+    )
+
+    with pytest.raises(ConfigError, match="HUB_KAFKA_PARTITIONS=3, but 25 keyed topic"):
+        await check_partitions(settings)
+    await check_partitions(settings.model_copy(update={"kafka_partitions": 2}))  # agrees
 
 
 async def test_one_good_and_one_poison_message_give_one_output_and_one_dead_letter(

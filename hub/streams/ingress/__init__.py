@@ -4,6 +4,16 @@ Each message's event goes through ``hub.domain.ingress.admit`` before the flow's
 it. The owning flow dead-letters what is refused (through the one ``Pipeline``) and reports the
 reason as ``IngressRejected`` on ``hub.ingress.rejections`` and, if the writer is an onboarded
 reseller, on its status topic; an observer ignores it.
+
+**Any producer's partitioner.** A flow reads a reseller's state (its exposure, its orders) from
+the partition of the message it handles, and the hub writes that state from its own topics,
+partitioned by aiokafka's default (murmur2 of the key, as the Java client). A reseller's client
+may partition otherwise: librdkafka's default (confluent-kafka for Python, .NET, Go) is CRC32.
+An admitted message found on another partition than its key's is not handled there: the owning
+flow sends it again, keyed by the reseller id it was admitted under, so it lands on the
+partition that holds the reseller's state and is handled there (the same event id: a second
+copy is a redelivery). Counted in ``hub_ingress_moved_total``. Through the gateway
+(hub/streams/ingress/gateway.py) every message already arrives on its key's partition.
 """
 
 from __future__ import annotations
@@ -12,6 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from aiokafka.partitioner import murmur2
+from prometheus_client import Counter
 
 from hub.domain.ingress import Claim, DateKind, Inadmissible, Limits, QuantityClaim, Rules, Writer
 from hub.domain.ingress import admit as admit_claim
@@ -36,6 +49,20 @@ WRITER_HEADER = "hub.ingress.writer"
 ORIGIN_HEADER = "hub.ingress.origin"
 
 Clock = Callable[[], datetime]
+
+MOVED = Counter(
+    "hub_ingress_moved_total",
+    "Admitted ingress messages found on another partition than their key's (a producer "
+    "partitioning otherwise than murmur2), sent again to their key's partition",
+    ["topic"],
+)
+
+
+def home_partition(key: str, partitions: int) -> int:
+    """The partition of ``key`` among ``partitions`` as the hub's producer picks it: murmur2 of
+    the key's bytes, positive, modulo the count (aiokafka's and the Java client's default)."""
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def utc_now() -> datetime:
@@ -97,6 +124,8 @@ class IngressGate:
     authenticating: bool = False
     clock: Clock = utc_now
     limits: Limits = field(default_factory=Limits)
+    # The topic's partition count (HUB_KAFKA_PARTITIONS); None: placement is not checked.
+    partitions: int | None = None
 
     def __post_init__(self) -> None:
         self.rules = Rules(reseller_events(self.topic), hub_documents(), self.limits)
@@ -107,6 +136,18 @@ class IngressGate:
 
     def check(self, event: Event, source: SourceMessage) -> Inadmissible | None:
         return admit_claim(claim_of(event), self.writer(source), self.rules, self.clock())
+
+    def misplaced(self, event: Event, source: SourceMessage) -> bool:
+        """True if admitted ``event`` sits on another partition than its reseller's."""
+        if self.partitions is None or event.reseller_id is None:
+            return False
+        return source.partition != home_partition(event.reseller_id, self.partitions)
+
+    def moved(self, event: Event) -> list[Emit]:
+        """``event`` sent again to its reseller's partition (module docstring)."""
+        assert event.reseller_id is not None  # admitted: the body names the key's reseller
+        MOVED.labels(topic=self.topic.value).inc()
+        return [Emit(self.topics.name(self.topic), event.reseller_id, event)]
 
     def onboarded(self, reseller_id: str) -> bool:
         return reseller_id in self.reference().resellers
@@ -155,7 +196,9 @@ async def process(
     async def admitted(event: Event) -> Sequence[Emit]:
         refusal = gate.check(event, source)
         if refusal is None:
-            return await handler(event)
+            if not gate.misplaced(event, source):
+                return await handler(event)
+            return () if pipeline.observer else gate.moved(event)
         if pipeline.observer:
             return ()
         raise IngressRefused(refusal)
@@ -199,7 +242,14 @@ def gate_for(ctx: Context, topic: Topic) -> IngressGate:
     """The gate of ``topic`` in a worker: the broker authenticates unless it speaks PLAINTEXT."""
     secure = ctx.settings.kafka_security_protocol != "PLAINTEXT"
     limits = IngressConfig().limits()
-    return IngressGate(ctx.topics, topic, ctx.reference.view, authenticating=secure, limits=limits)
+    return IngressGate(
+        ctx.topics,
+        topic,
+        ctx.reference.view,
+        authenticating=secure,
+        limits=limits,
+        partitions=ctx.settings.kafka_partitions,
+    )
 
 
 def gated(ctx: Context, topic: Topic, pipeline: Pipeline) -> Pipeline:

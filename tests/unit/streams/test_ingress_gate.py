@@ -69,8 +69,12 @@ def _pipeline(sent: Sent, observer: bool = False) -> Pipeline:
     )
 
 
-def _gate(topic: Topic = Topic.PAYMENTS, authenticating: bool = False) -> IngressGate:
-    return IngressGate(TOPICS, topic, _reference, authenticating, clock=lambda: NOW)
+def _gate(
+    topic: Topic = Topic.PAYMENTS, authenticating: bool = False, partitions: int | None = None
+) -> IngressGate:
+    return IngressGate(
+        TOPICS, topic, _reference, authenticating, clock=lambda: NOW, partitions=partitions
+    )
 
 
 def _advice(rid: str = "A", **changes: object) -> PaymentReceived:
@@ -89,9 +93,12 @@ def _advice(rid: str = "A", **changes: object) -> PaymentReceived:
     return PaymentReceived(**fields)  # type: ignore[arg-type]
 
 
-def _source(event: Event, key: str | None, headers: Headers | None = None) -> SourceMessage:
+def _source(
+    event: Event, key: str | None, headers: Headers | None = None, partition: int = 0
+) -> SourceMessage:
     name = TOPICS.name(Topic.PAYMENTS)
-    return SourceMessage(name, 0, 3, key and key.encode(), CODEC.encode(event), headers or [])
+    value = CODEC.encode(event)
+    return SourceMessage(name, partition, 3, key and key.encode(), value, headers or [])
 
 
 async def _run(source: SourceMessage, *, observer: bool = False, **gate: object) -> tuple:
@@ -234,3 +241,36 @@ def test_a_ticket_update_in_the_name_of_microsoft_is_refused_at_the_gate() -> No
     assert refusal.code.value == "AuthorNotAllowed"
     as_reseller = update.model_copy(update={"author": "reseller"})
     assert _gate(Topic.TICKETS).check(as_reseller, source) is None
+
+
+def test_the_home_partition_is_the_java_clients_murmur2() -> None:
+    # Printed by Kafka 4.1.1's Java client: Utils.toPositive(Utils.murmur2(key.getBytes())) % 12.
+    keys = ("contoso", "A", "B", "fabrikam")
+    assert [ingress.home_partition(k, 12) for k in keys] == [6, 10, 4, 11]
+
+
+async def test_an_admitted_message_on_another_partition_than_its_keys_is_moved_there() -> None:
+    """A producer partitioning otherwise (librdkafka's CRC32) put it beside another reseller's
+    state: it is not handled there but sent again, keyed alike, to its key's partition."""
+    home = ingress.home_partition("A", 12)
+    away = (home + 1) % 12
+    advice = _advice()
+    outcome, handled, sent = await _run(_source(advice, "A", partition=away), partitions=12)
+    assert outcome is Outcome.PROCESSED
+    assert handled == []
+    ((topic, key, _value, _headers),) = sent
+    assert (topic, key) == (TOPICS.name(Topic.PAYMENTS), b"A")
+    assert _decoded(sent, topic) == [advice]
+
+    outcome, handled, _ = await _run(_source(advice, "A", partition=home), partitions=12)
+    assert (outcome, handled) == (Outcome.PROCESSED, [advice])
+    observed = await _run(_source(advice, "A", partition=away), partitions=12, observer=True)
+    assert observed[1:] == ([], [])
+
+
+async def test_a_misplaced_message_keyed_for_another_reseller_is_still_refused() -> None:
+    away = (ingress.home_partition("A", 12) + 1) % 12
+    outcome, handled, sent = await _run(_source(_advice("B"), "A", partition=away), partitions=12)
+    assert outcome is Outcome.DEAD_LETTERED
+    assert handled == []
+    assert sent[-1][0] == TOPICS.dead_letter(TOPICS.name(Topic.PAYMENTS))
