@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.connectors.kafka_admin import apply_topics
-from hub.topics import TopicSpec
+from hub.topics import DEFAULT_PARTITIONS, TopicSpec
 
 # Producer batching for every baseline producer: a short linger lets a burst fill batches while
 # adding at most a couple of milliseconds at low rates; bigger batches than the 16 KiB default.
@@ -69,7 +69,11 @@ async def passthrough(
     """Send ``count`` messages to ``<prefix>in``, copy them to ``<prefix>out``, time the trip."""
     source, sink = f"{prefix}in", f"{prefix}out"
     await apply_topics(
-        bootstrap, [TopicSpec(source, "k", (), "bench in"), TopicSpec(sink, "k", (), "bench out")]
+        bootstrap,
+        [
+            TopicSpec(source, "k", (), "bench in", partitions=DEFAULT_PARTITIONS),
+            TopicSpec(sink, "k", (), "bench out", partitions=DEFAULT_PARTITIONS),
+        ],
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
     relay_in = AIOKafkaConsumer(

@@ -1,7 +1,8 @@
 """Faust's floor: a bare app whose one agent copies raw bytes (and headers) between two topics.
 
 Configured like the hub's worker (the same tuned app class and faust settings from
-``hub.app``, raw-bytes topics, same partitions and processing guarantee, one agent instance) but
+``hub.app``, raw-bytes topics, the same partitions (the hub's default) and processing guarantee,
+one agent instance) but
 with no decoding, tables or sensors, so hub pipeline minus this is our logic. Run as
 ``python -m bench.faust_bare worker -l warn`` with the ``BENCH_FAUST_*`` variables set;
 ``BENCH_FAUST_UNTUNED=1`` gives faust's stock consumer, settings and worker (for comparison);
@@ -19,6 +20,7 @@ import faust
 
 from hub.runtime.faust_transport import HubApp
 from hub.runtime.tuning import FAUST_TUNING
+from hub.topics import DEFAULT_PARTITIONS
 
 _untuned = os.environ.get("BENCH_FAUST_UNTUNED", "") == "1"
 if not _untuned and "BENCH_FAUST_FETCH_MAX_WAIT_MS" in os.environ:
@@ -32,7 +34,7 @@ app = (faust.App if _untuned else HubApp)(
     web_host="127.0.0.1",
     web_port=int(os.environ.get("BENCH_FAUST_WEB_PORT", "6067")),
     processing_guarantee="at_least_once",
-    topic_partitions=3,
+    topic_partitions=DEFAULT_PARTITIONS,
     topic_replication_factor=1,
     consumer_auto_offset_reset="earliest",
     autodiscover=False,

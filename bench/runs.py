@@ -110,7 +110,10 @@ class Bench:
         source, sink = f"{prefix}in", f"{prefix}out"
         await apply_topics(
             self.bootstrap,
-            [TopicSpec(source, "reseller", (), "bench in"), TopicSpec(sink, "reseller", (), "out")],
+            [
+                TopicSpec(source, "reseller", (), "bench in", partitions=PARTITIONS),
+                TopicSpec(sink, "reseller", (), "out", partitions=PARTITIONS),
+            ],
         )
         child = self._baseline_child(which, prefix, source, sink)
         kind = type(payload).__name__

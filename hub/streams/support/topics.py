@@ -15,7 +15,7 @@ from hub.domain.support.incidents import correlation_key
 from hub.domain.support.rota import DeskConfig
 from hub.domain.support.routing import desk_queue
 from hub.runtime.dead_letter import Headers
-from hub.topics import TopicCatalog, TopicSpec
+from hub.topics import PARTNER_PARTITIONS, TopicCatalog, TopicSpec
 
 COMMAND_HEADER = "hub.support.command"
 _FOUR_WEEKS_MS = 28 * 24 * 60 * 60 * 1000
@@ -39,6 +39,8 @@ def desk_queue_specs(catalog: TopicCatalog, desk: DeskConfig) -> tuple[TopicSpec
             "ticket_id",
             ("TicketRouted", "TicketUpdated", "TicketResolved", "SlaWarning", "SlaBreached"),
             f"white-label desk queue {queue}: tickets in the reseller's brand",
+            # Read by a desk's systems, never by a hub flow: not co-partitioned with anything.
+            partitions=PARTNER_PARTITIONS,
             retention_ms=_FOUR_WEEKS_MS,
             readers=("hub", "ops", "desk"),
             dead_letter=False,
