@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).parent / "dashboards"
 
 
-def panel(pid: int, title: str, exprs: list[tuple[str, str]], unit: str = "short") -> dict:
+def panel(
+    pid: int, title: str, exprs: list[tuple[str, str]], unit: str = "short"
+) -> dict[str, Any]:
     x, y = (0 if pid % 2 else 12), ((pid - 1) // 2) * 8
     return {
         "id": pid,
@@ -26,7 +29,9 @@ def panel(pid: int, title: str, exprs: list[tuple[str, str]], unit: str = "short
     }
 
 
-def dashboard(uid: str, title: str, panels: list[tuple[str, list[tuple[str, str]], str]]) -> dict:
+def dashboard(
+    uid: str, title: str, panels: list[tuple[str, list[tuple[str, str]], str]]
+) -> dict[str, Any]:
     return {
         "uid": uid,
         "title": title,
