@@ -30,7 +30,9 @@
    whose client position is past the next record to deliver is fetched again from it (nothing
    may come after a partition's last records to jump past them, and a batch fetched just after
    a seek but before its mark is skipped whole); and the committed offset's own record must be
-   done first. The crash test lost in-flight records and stalled this way.
+   done first. A partition never committed counts its log start offset as committed (it had
+   no offset to expect, so a dropped record 0 went unnoticed and the commit passed it: a
+   two-worker trial lost an order so). The crash test lost in-flight records and stalled this way.
 
 4. **A commit covers only table writes already handed to Kafka** (``hub/runtime/faust_producer``).
 """
@@ -82,6 +84,8 @@ class _Consumer(faust_aiokafka.Consumer):
         self._refetched_from: dict[TP, int] = {}  # where a partition was last fetched again
         # The first offset of each partition in the batch being delivered.
         self._batch_firsts: dict[TP, int] = {}
+        # Where each partition never committed starts: no commit may pass it unprocessed.
+        self._commit_floor: dict[TP, int] = {}
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -100,8 +104,9 @@ class _Consumer(faust_aiokafka.Consumer):
 
         aiokafka seeks only partitions whose committed offset is above 0 and leaves the others
         where they are; but records fetched there before a rebalance may have been dropped from
-        the streams' buffers unprocessed, and only a seek brings them again. (Changelog
-        partitions are left to table recovery.)
+        the streams' buffers unprocessed, and only a seek brings them again. A partition's start
+        then counts as its committed offset (module docstring, 3). (Changelog partitions are
+        left to table recovery.)
         """
         committed = await super().seek_to_committed()
         changelogs = self.app.tables.changelog_topics
@@ -110,17 +115,36 @@ class _Consumer(faust_aiokafka.Consumer):
             for tp, offset in committed.items()
             if not (offset and offset > 0) and tp.topic not in changelogs
         ]
+        starts: Mapping[TP, int] = {}
         if fresh:
             await self._thread.seek_to_beginning(*fresh)
+            starts = await self._log_starts(fresh)
         for tp, offset in committed.items():
             if offset and offset > 0:
                 self._expected[tp] = offset
+                self._commit_floor.pop(tp, None)
+            elif tp in starts:
+                self._expected[tp] = self._commit_floor[tp] = starts[tp]
             else:
-                self._expected.pop(tp, None)  # its start is wherever the log starts
+                self._expected.pop(tp, None)  # a changelog: table recovery reads it
+                self._commit_floor.pop(tp, None)
         # Marked once the positions moved: a delivery that ends before this has its read
         # offset overwritten by perform_seek's; one that ends after sees the mark.
         self._mark_seek(tp for tp in committed if tp.topic not in changelogs)
         return committed
+
+    async def _log_starts(self, tps: list[TP]) -> Mapping[TP, int]:
+        """The log start offset of each of ``tps`` (retention may have moved it past 0).
+
+        If the broker does not answer, 0: a start above it then looks like a jump, which is
+        fetched again and, confirmed empty, counted as a gap (``_check_next``).
+        """
+        try:
+            starts = await self._thread.earliest_offsets(*tps)
+        except Exception as exc:  # noqa: BLE001 - logged; 0 is safe, only slower
+            self.log.warning("could not read where %s start (%r): expecting 0", tps, exc)
+            starts = {}
+        return {tp: max(0, starts.get(tp) or 0) for tp in tps}
 
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
@@ -219,8 +243,11 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_offset(self, tp: TP) -> int | None:
         """faust's, except that nothing is committed while the committed offset's own record is
         not done: faust 0.15.3 commits past a single missing record (``min(acked) - committed
-        > 1``)."""
+        > 1``), and past any records missing at the start of a partition never committed (for
+        which the start stands in for the committed offset here)."""
         committed = self._committed_offset[tp]
+        if committed is None:
+            committed = self._commit_floor.get(tp)
         acked = self._acked[tp]
         if committed is not None and acked:
             gap = self._gap[tp]
