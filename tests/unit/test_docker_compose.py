@@ -4,9 +4,12 @@ once ready, every one scraped by Prometheus. No Docker engine here: checked stat
 
 from __future__ import annotations
 
+import http.server
 import re
 import shutil
 import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +152,38 @@ def test_a_worker_is_healthy_once_ready(services: dict[str, Any]) -> None:
     test = " ".join(services[WORKER]["healthcheck"]["test"])
     web_port = _hub_env(services[WORKER])["HUB_WORKER_WEB_PORT"]
     assert f"http://127.0.0.1:{web_port}/readyz" in test
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
+def test_the_worker_health_check_fails_while_readyz_says_503(
+    services: dict[str, Any], status: int, healthy: bool
+) -> None:
+    """The health check's own command, run against a /readyz answering ``status``."""
+    test = services[WORKER]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    web_port = _hub_env(services[WORKER])["HUB_WORKER_WEB_PORT"]
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"{}" if status == 200 else b'{"ready": false, "reasons": ["recovering"]}'
+            self.send_response(status if self.path == "/readyz" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ready) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            script = test[3].replace(f":{web_port}/", f":{server.server_address[1]}/")
+            result = subprocess.run(
+                [sys.executable, "-c", script], capture_output=True, timeout=30, check=False
+            )
+        finally:
+            server.shutdown()
+    assert (result.returncode == 0) is healthy, result.stderr
 
 
 def test_every_long_running_service_has_a_healthcheck_and_mounted_files_exist(
