@@ -142,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         def feeder() -> None:
             try:
                 outcome.append(
-                    asyncio.run(
-                        feed(bootstrap, topics, settings.web_port, switch, args.orders)
-                    )
+                    asyncio.run(feed(bootstrap, topics, settings.web_port, switch, args.orders))
                 )
             except Exception as exc:  # noqa: BLE001 - reported below, the worker must stop anyway
                 outcome.append(f"feeder failed: {exc!r}")

@@ -12,7 +12,7 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from hub.connectors.kafka_auth import auth_from_settings
-from hub.runtime import lag
+from hub.runtime import health, lag
 from hub.runtime.faust_transport import HubApp
 from hub.runtime.tuning import FAUST_TUNING
 from hub.schemas.codec import Codec
@@ -74,6 +74,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         topic_replication_factor=settings.kafka_replication_factor,
         web_host=settings.worker_web_host,
         web_port=settings.web_port,
+        canonical_url=settings.canonical_url,
         web_in_thread=False,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
@@ -89,9 +90,10 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         settings,
         codec,
         settings.catalog,
-        reference.ReferenceTables(app),
+        reference.ReferenceTables(),
     )
     reference.register(app, ctx)
+    health.register(app, ctx.reference.loaded.is_set)
     lag.register(
         app, settings.kafka_bootstrap_servers, settings.lag_interval_s, auth_from_settings(settings)
     )

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Unset, worker n listens on 6066 + n, so workers sharing a host do not clash.
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int | None = Field(default=None, ge=1, le=65535)
+    # How other workers reach this one's web server (queries are routed to the worker that owns
+    # the key): unset, http://<worker_web_host>:<port>, right on one host only.
+    worker_url: str | None = None
     schema_registry_url: str | None = None
     partner_center_url: str = "http://127.0.0.1:18080"
     partner_center_token: SecretStr = SecretStr("local-simulator-token")
@@ -124,6 +127,11 @@ class Settings(BaseSettings):
     def table_dir(self) -> Path:
         """This worker's own tables."""
         return self.app_table_dir / f"worker-{self.worker_id or 0}"
+
+    @property
+    def canonical_url(self) -> str:
+        """The URL other workers reach this worker's web server at."""
+        return self.worker_url or f"http://{self.worker_web_host}:{self.web_port}"
 
     @property
     def web_port(self) -> int:

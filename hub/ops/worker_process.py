@@ -30,10 +30,12 @@ class WorkerProcess:
         app_id: str,
         env: Mapping[str, str] | None = None,
         web_port: int | None = None,
+        name: str | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.web_port = web_port or free_port()
-        self.log_path = state_dir / f"worker-{app_id}.log"
+        # Workers of one app sharing a state dir need a ``name`` each for their logs.
+        self.log_path = state_dir / f"worker-{name or app_id}.log"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
             "HUB_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -80,17 +82,24 @@ class WorkerProcess:
         with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310
             return str(response.read().decode())
 
-    def wait_ready(self, timeout_s: float = 90.0) -> WorkerProcess:
-        """Until the worker's web server answers (its agents are then starting)."""
+    def ready(self) -> bool:
+        """True if the worker's ``/readyz`` answers 200 (hub/runtime/health.py)."""
+        url = f"http://127.0.0.1:{self.web_port}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return bool(response.status == 200)
+        except OSError:  # not serving yet, or 503: not ready
+            return False
+
+    def wait_ready(self, timeout_s: float = 180.0) -> WorkerProcess:
+        """Until the worker is ready: in its group, tables recovered, reference data loaded."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.running():
                 raise RuntimeError(f"worker exited while starting:\n{self.log_tail()}")
-            try:
-                self.metrics()
+            if self.ready():
                 return self
-            except OSError:
-                time.sleep(0.3)
+            time.sleep(0.3)
         raise TimeoutError(f"worker not ready after {timeout_s}s:\n{self.log_tail()}")
 
     def stop(self, timeout_s: float = 60.0) -> int | None:

@@ -128,8 +128,12 @@ class Pipeline:
         clock_ms: Callable[[], int] | None = None,
         flush: Callable[[], Awaitable[None]] | None = None,
         batch: BatchPolicy | None = None,
+        ready: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.flow = flow
+        # Awaited before the first message: what the flow needs before it handles any (the
+        # worker's reference data, hub/streams/reference.py).
+        self._ready = ready
         self.codec = codec
         self._send = send
         self.dead_letters = dead_letters
@@ -164,10 +168,14 @@ class Pipeline:
             )
         child.inc()
 
-    def messages(self, stream: Any) -> AsyncIterator[SourceMessage]:
+    async def messages(self, stream: Any) -> AsyncIterator[SourceMessage]:
         """A faust stream's messages, in journal batches by the pipeline's batch policy: a
-        driver's loop over them is the same either way (hub.runtime.batching)."""
-        return messages(stream, self.journal, self.batch)
+        driver's loop over them is the same either way (hub.runtime.batching). None before the
+        pipeline is ready."""
+        if self._ready is not None:
+            await self._ready()
+        async for source in messages(stream, self.journal, self.batch):
+            yield source
 
     async def run(
         self, stream: Any, handler: Handler, on_failure: FailureHandler | None = None

@@ -112,11 +112,12 @@ class Context:
         journal: Journal | None = None,
         parking: Parking | None = None,
         batched: bool = True,
+        ready: bool = True,
     ) -> Pipeline:
         """``observer``: this flow reads a topic another flow owns (and dead-letters for);
         ``journal``: the flow's state, written through it; ``batched=False``: one message per
         journal entry (a flow whose handlers call Microsoft: a crash replays one call, not a
-        batch of them)."""
+        batch of them); ``ready=False``: it need not wait for the worker's reference data."""
         size = self.settings.batch_max if batched else 1
         batch = BatchPolicy(size, self.settings.batch_wait_ms / 1000)
         return Pipeline(
@@ -130,4 +131,5 @@ class Context:
             parking=parking,
             flush=self.flush,
             batch=batch,
+            ready=self.reference.loaded.wait if ready else None,
         )

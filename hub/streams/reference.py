@@ -1,21 +1,28 @@
-"""Reference data as global tables: resellers, customers, catalogue and price lists.
+"""Reference data: resellers, customers, catalogue and price lists, whole in every worker.
 
-Agents copy the compacted ``ref.*`` topics into faust global tables, so every worker holds the
-whole reference set and flows read it through ``ReferenceView`` (plain mappings of domain models).
+Each worker reads the compacted ``ref.*`` topics itself (``ReferenceReader``) into memory, and
+flows read them through ``ReferenceView`` (plain mappings of domain models). No flow handles a
+message before its worker has read them up to where they stood when it started.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import Counter, Gauge
 
+from hub.connectors.kafka_auth import KafkaAuth, auth_from_settings, client_kwargs
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import SchemaError
 from hub.runtime.emit import Emit
-from hub.runtime.tuning import ROCKSDB_OPTIONS
+from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.reference import (
     CatalogItemUpserted,
@@ -26,59 +33,23 @@ from hub.schemas.events.reference import (
 from hub.streams.context import Context
 from hub.topics import Topic
 
-M = TypeVar("M")
+log = logging.getLogger(__name__)
 
-
-class ModelView(Mapping[str, M]):
-    """A read-only mapping of domain models over a table of JSON documents.
-
-    Parsed models are cached per key with the stored bytes they came from, and reused while the
-    table still holds those bytes: a lookup is a store read and a bytes comparison, with no JSON
-    decoding or pydantic validation, and an update is seen at once. Models are frozen, so
-    sharing is safe. On faust's RocksDB store the bytes are read from the store itself
-    (``_get``): faust's mapping layer would decode the JSON and run its sensors on every read,
-    about 100 microseconds a lookup and several lookups an order; any other store (tests' in-
-    memory tables) is read through the table, comparing documents.
-    """
-
-    def __init__(self, table: Any, parse: Callable[[Any], M]) -> None:
-        self._table = table
-        self._parse = parse
-        self._cache: dict[str, tuple[Any, M]] = {}
-        data = getattr(table, "data", None)
-        self._store = data if hasattr(data, "_get") and hasattr(data, "_encode_key") else None
-        self._keys: dict[str, bytes] = {}
-
-    def _stored(self, key: str) -> Any:
-        """What the table holds under ``key``: its bytes (RocksDB) or its document."""
-        if self._store is None:
-            return self._table.get(key)
-        raw_key = self._keys.get(key)
-        if raw_key is None:
-            raw_key = self._keys[key] = self._store._encode_key(key)
-        return self._store._get(raw_key)
-
-    def __getitem__(self, key: str) -> M:
-        stored = self._stored(key)
-        if stored is None:
-            raise KeyError(key)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == stored:
-            return hit[1]
-        doc = stored if self._store is None else self._store._decode_value(stored)
-        model = self._parse(doc)
-        self._cache[key] = (stored, model)
-        return model
-
-    def __contains__(self, key: object) -> bool:
-        # Membership needs no model: skip the parse Mapping.__contains__ would do.
-        return isinstance(key, str) and self._stored(key) is not None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._table.keys()))
-
-    def __len__(self) -> int:
-        return len(self._table)
+LOADED = Gauge(
+    "hub_reference_records",
+    "Reference records this worker holds, by table",
+    ["table"],
+)
+READY = Gauge(
+    "hub_reference_ready",
+    "1 once this worker has read every reference topic up to its end as of its start",
+)
+SKIPPED = Counter(
+    "hub_reference_skipped_total",
+    "Reference records this worker's reader could not take (the reference agent dead-letters "
+    "them with the reason)",
+    ["topic"],
+)
 
 
 def price_key(entry: PriceListEntry, price_list_id: str) -> str:
@@ -94,70 +65,192 @@ def price_key(entry: PriceListEntry, price_list_id: str) -> str:
     )
 
 
-def _prices(raw: Any) -> Sequence[PriceListEntry]:
-    # A tuple: the parsed list is cached and shared between lookups, so it must not be mutable.
-    return tuple(PriceListEntry.model_validate(doc) for doc in dict(raw).values())
-
-
 class ReferenceTables:
-    """The four global tables and the agents that fill them."""
+    """The whole reference set in this worker's memory, as parsed domain models.
 
-    def __init__(self, app: faust.App, table_prefix: str = "") -> None:
-        def table(name: str) -> Any:
-            return app.GlobalTable(
-                f"{table_prefix}{name}",
-                key_type=str,
-                partitions=1,
-                options=ROCKSDB_OPTIONS,
-            )
+    Filled by the worker's ``ReferenceReader`` (below); lookups are dictionary reads. Every
+    model was validated when its event was decoded, so a record a flow would refuse (a
+    white-label reseller without a brand) never gets here: the reference agent dead-letters it
+    with the reason when it is loaded. Memory is about a kilobyte per customer.
+    """
 
-        self.resellers = table("ref-resellers")
-        self.customers = table("ref-customers")
-        self.catalogue = table("ref-catalogue")
-        self.prices = table("ref-prices")
-        self._views = ReferenceView(
-            resellers=ModelView(self.resellers, ResellerProfile.model_validate),
-            customers=ModelView(self.customers, Customer.model_validate),
-            catalogue=ModelView(self.catalogue, CatalogItem.model_validate),
-            prices=ModelView(self.prices, _prices),
+    def __init__(self) -> None:
+        self.resellers: dict[str, ResellerProfile] = {}
+        self.customers: dict[str, Customer] = {}
+        self.catalogue: dict[str, CatalogItem] = {}
+        self.prices: dict[str, tuple[PriceListEntry, ...]] = {}
+        self._price_entries: dict[str, dict[str, PriceListEntry]] = {}
+        self._view = ReferenceView(
+            resellers=self.resellers,
+            customers=self.customers,
+            catalogue=self.catalogue,
+            prices=self.prices,
         )
+        self.loaded = asyncio.Event()
 
     def view(self) -> ReferenceView:
-        # One view (and its parse caches) for every caller: a view holds no state of its own.
-        return self._views
+        # One view for every caller: its mappings are the live tables.
+        return self._view
 
-    async def apply(self, event: Event) -> Sequence[Emit]:
-        """Upsert one reference event into its table; reference events produce nothing."""
+    def apply(self, event: Event) -> None:
+        """Upsert one reference event into its table."""
         if isinstance(event, ResellerUpserted):
-            self.resellers[event.reseller_id] = event.reseller.model_dump(mode="json")
+            self.resellers[event.reseller_id] = event.reseller
         elif isinstance(event, CustomerUpserted):
-            self.customers[event.customer.customer_id] = event.customer.model_dump(mode="json")
+            self.customers[event.customer.customer_id] = event.customer
         elif isinstance(event, CatalogItemUpserted):
             key = event.item.catalog_item_id
             if event.active:
-                self.catalogue[key] = event.item.model_dump(mode="json")
-            elif key in self.catalogue:
-                del self.catalogue[key]
+                self.catalogue[key] = event.item
+            else:
+                self.catalogue.pop(key, None)
         elif isinstance(event, PriceListEntryUpserted):
             key = event.entry.catalog_item_id
-            entries = dict(self.prices.get(key) or {})
-            entries[price_key(event.entry, event.price_list_id)] = event.entry.model_dump(
-                mode="json"
-            )
-            self.prices[key] = entries
+            entries = self._price_entries.setdefault(key, {})
+            entries[price_key(event.entry, event.price_list_id)] = event.entry
+            # A tuple: shared between lookups, so it must not be mutable.
+            self.prices[key] = tuple(entries.values())
         else:
             raise SchemaError(f"{type(event).__name__} is not reference data")
-        return ()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "resellers": len(self.resellers),
+            "customers": len(self.customers),
+            "catalogue": len(self.catalogue),
+            "prices": len(self.prices),
+        }
+
+
+async def check(event: Event) -> Sequence[Emit]:
+    """The reference agent's handler: a record that decoded is reference data or refused."""
+    if not isinstance(event, _REFERENCE_EVENTS):
+        raise SchemaError(f"{type(event).__name__} is not reference data")
+    return ()
+
+
+_REFERENCE_EVENTS = (
+    ResellerUpserted,
+    CustomerUpserted,
+    CatalogItemUpserted,
+    PriceListEntryUpserted,
+)
+
+
+class ReferenceReader:
+    """This worker's own reader of the ``ref.*`` topics, outside the consumer group.
+
+    Like Kafka Streams' GlobalKTable: every worker reads every partition of every reference
+    topic from its start, with no group and no committed offsets, into its ``ReferenceTables``,
+    and keeps reading for updates. ``tables.loaded`` is set once it has read up to each
+    partition's end as it was at start: until then no flow handles a message (their pipelines
+    wait on it), so no worker checks an order against half its reference data, whatever
+    partitions it was given. (faust's global tables were filled by one worker's agent and read
+    by the others from a changelog, with open upstream bugs when several workers run.)
+    """
+
+    def __init__(
+        self,
+        tables: ReferenceTables,
+        codec: Codec,
+        topics: Sequence[str],
+        bootstrap: str,
+        auth: KafkaAuth | None,
+    ) -> None:
+        self.tables = tables
+        self.codec = codec
+        self.topics = list(topics)
+        self.bootstrap = bootstrap
+        self.auth = auth
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **client_kwargs(self.auth),
+        )
+        await consumer.start()
+        try:
+            partitions = await self._partitions(consumer)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            started = time.monotonic()
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=2_000)
+                for records in batch.values():
+                    for record in records:
+                        self._take(record.topic, record.value)
+                if not self.tables.loaded.is_set() and await _caught_up(consumer, ends):
+                    self._ready(time.monotonic() - started)
+                if batch:
+                    for table, count in self.tables.counts().items():
+                        LOADED.labels(table=table).set(count)
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """Every partition of the reference topics, once the broker knows them all."""
+        waited = 0.0
+        while True:
+            await consumer._client.force_metadata_update()
+            found = {t: consumer.partitions_for_topic(t) for t in self.topics}
+            missing = [t for t, parts in found.items() if not parts]
+            if not missing:
+                return [TopicPartition(t, p) for t, parts in found.items() for p in parts or ()]
+            if waited % 30 < 1:
+                log.warning("reference topics not found yet: %s (waiting)", ", ".join(missing))
+            await asyncio.sleep(1.0)
+            waited += 1.0
+
+    def _take(self, topic: str, value: bytes | None) -> None:
+        if value is None:
+            return  # a tombstone: reference data is retired by an upsert, never deleted so
+        try:
+            self.tables.apply(self.codec.decode(value))
+        except Exception as exc:  # noqa: BLE001 - the reference agent dead-letters it
+            SKIPPED.labels(topic=topic).inc()
+            log.debug("reference record on %s not taken: %r", topic, exc)
+
+    def _ready(self, seconds: float) -> None:
+        self.tables.loaded.set()
+        READY.set(1)
+        counts = ", ".join(f"{n} {table}" for table, n in self.tables.counts().items())
+        log.info("reference data loaded in %.1f s: %s", seconds, counts)
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
 
 
 REFERENCE_TOPICS = (Topic.RESELLERS, Topic.CUSTOMERS, Topic.CATALOG, Topic.PRICES)
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    """One agent per reference topic, each copying its topic into its table."""
-    pipeline = ctx.pipeline("reference")
+    """The worker's reader (every worker), and one agent per reference topic (in the group:
+    one worker per partition) that gives each record its one outcome: taken, or dead-lettered
+    with the reason when it does not decode as reference data."""
+    names = [ctx.topics.name(topic) for topic in REFERENCE_TOPICS]
+    reader = ReferenceReader(
+        ctx.reference,
+        ctx.codec,
+        names,
+        ctx.settings.kafka_bootstrap_servers,
+        auth_from_settings(ctx.settings),
+    )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_reference() -> None:
+        await reader.run()
+
+    pipeline = ctx.pipeline("reference", ready=False)
     for topic in REFERENCE_TOPICS:
 
         @app.agent(ctx.source(topic), name=f"reference.{topic.value}", concurrency=1)
         async def load(stream: Any) -> None:
-            await pipeline.run(stream, ctx.reference.apply)
+            await pipeline.run(stream, check)

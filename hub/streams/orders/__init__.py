@@ -12,7 +12,7 @@ partition count, so a message's writes go to its own partition's changelog.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 import mode
@@ -22,6 +22,7 @@ from hub.domain.credit import CreditPolicy
 from hub.runtime.dead_letter import SourceMessage
 from hub.runtime.emit import Emit
 from hub.runtime.pipeline import Outcome, Pipeline
+from hub.runtime.state import FaustStore
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderRequested, OrderReviewDecided
 from hub.streams import ingress
@@ -168,7 +169,8 @@ def register(app: faust.App, ctx: Context) -> None:
     async def fulfil(stream: Any) -> None:
         await run_routes(stream, fulfilment_routes, provisioning_pipeline)
 
-    register_pages(app, intake_state, fulfilment_state, ctx)
+    intake_table = cast(FaustStore, intake_journal.store).table
+    register_pages(app, intake_state, fulfilment_state, ctx, intake_table)
 
 
 async def leave_to_intake(event: Event) -> Sequence[Emit]:

@@ -1,8 +1,9 @@
 """The worker's order-state pages: one order as ops see it, and which reference data is loaded.
 
 ``GET /orders/{reseller_id}/{order_id}/`` answers the order's record from the intake journal and
-its subscriptions from the fulfilment journal, each read by key (404 if the worker holds no such
-order); ``GET /orders-reference/`` lists the reference ids loaded.
+its subscriptions from the fulfilment journal, each read by key (404 if there is no such order),
+from whichever worker owns the reseller's partition; ``GET /orders-reference/`` lists the
+reference ids loaded.
 """
 
 from __future__ import annotations
@@ -37,9 +38,17 @@ def order_view(
 
 
 def register_pages(
-    app: faust.App, intake: IntakeState, fulfilment: FulfilmentState, ctx: Context
+    app: faust.App,
+    intake: IntakeState,
+    fulfilment: FulfilmentState,
+    ctx: Context,
+    intake_table: Any,
 ) -> None:
+    # Asked of any worker, answered by the one that owns the reseller's partition: faust routes
+    # the request there (its partition of the reseller id, as the hub's producer picks it, and
+    # that worker's HUB_WORKER_URL from the group's assignment).
     @app.page("/orders/{reseller_id}/{order_id}/")
+    @app.table_route(table=intake_table, match_info="reseller_id")
     async def show_order(self: View, request: Request, reseller_id: str, order_id: str) -> Response:
         doc = order_view(intake, fulfilment, reseller_id, order_id)
         if doc is None:
