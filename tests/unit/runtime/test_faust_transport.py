@@ -41,13 +41,19 @@ def message(offset: int, generation: int | None, partition: int = 0) -> Consumer
 @pytest.fixture
 def app() -> HubApp:
     app = HubApp("transport-test", broker="kafka://127.0.0.1:1")
-    app.topics._acking_topics.add(TOPIC)
+    topics: Any = app.topics
+    topics._acking_topics.add(TOPIC)
     app.consumer_generation_id = 3
     app.flow_control.resume()  # as after recovery: a worker's normal state
     return app
 
 
 Batch = dict[TP, list[ConsumerRecord[bytes, bytes]]]
+
+
+def consumer_of(app: HubApp) -> Any:
+    """The app's consumer with its private bookkeeping visible (faust types only its API)."""
+    return app.consumer
 
 
 def record(offset: int, partition: int = 0) -> ConsumerRecord[bytes, bytes]:
@@ -59,7 +65,7 @@ def drain(
     batches: list[Batch],
     during: Callable[[Any], Awaitable[None]],
     before_fetch: Callable[[], None] = lambda: None,
-) -> list:
+) -> list[tuple[int, int, int | None]]:
     """Run the consumer's delivery loop (faust's getmany included) over fetched ``batches``;
     ``during(message)`` runs inside each delivery, where a rebalance or the end of recovery
     would seek; ``before_fetch()`` before each fetch. Returns what was delivered as
@@ -157,7 +163,7 @@ def test_a_delivery_across_a_rebalance_leaves_the_read_offset_to_the_seek(app: H
         rebalance,
     )
     assert delivered == [(0, 180, 3), (0, 171, 4), (0, 172, 4)]  # 181 is fetched again
-    assert app.consumer._read_offset[PART] == 172
+    assert consumer_of(app)._read_offset[PART] == 172
 
 
 def test_a_delivery_across_the_end_of_recovery_leaves_the_read_offset_to_the_seek(
@@ -178,8 +184,8 @@ def test_a_delivery_across_the_end_of_recovery_leaves_the_read_offset_to_the_see
         recovery_ends,
     )
     assert sorted(delivered) == [(0, 171, 3), (0, 172, 3), (0, 180, 3), (1, 50, 3)]
-    assert app.consumer._read_offset[PART] == 172
-    assert app.consumer._read_offset[OTHER] == 50
+    assert consumer_of(app)._read_offset[PART] == 172
+    assert consumer_of(app)._read_offset[OTHER] == 50
 
 
 def test_a_batch_fetched_after_the_seek_is_delivered(app: HubApp) -> None:
@@ -243,7 +249,7 @@ def test_records_dropped_between_deliveries_are_fetched_again(app: HubApp) -> No
     )
     assert [offset for _, offset, _ in delivered] == [10, 11, 12, 13, 14, 15]
     assert seeks == [(PART, 12)]
-    assert not app.consumer._gap[PART]
+    assert not consumer_of(app)._gap[PART]
 
 
 def test_offsets_a_second_fetch_confirms_empty_are_a_gap(app: HubApp) -> None:
@@ -351,7 +357,7 @@ def test_a_failed_refetch_does_not_make_the_jump_a_gap(app: HubApp) -> None:
     # to 13 in the batch that brings, since the failed seek proved nothing.
     assert seeks == [{PART: 11}, {PART: 11}, {PART: 11}]
     assert [offset for _, offset, _ in delivered] == [10, 11]
-    assert not app.consumer._gap[PART]
+    assert not consumer_of(app)._gap[PART]
 
 
 def test_the_undelivered_end_of_a_batch_is_fetched_again(app: HubApp) -> None:
@@ -465,7 +471,7 @@ async def test_an_internal_topic_is_created_once_the_cluster_has_settled(
         return None
 
     monkeypatch.setattr(faust_aiokafka.Transport, "_create_topic", flaky)
-    monkeypatch.setattr(faust_transport.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr("hub.runtime.faust_transport.asyncio.sleep", no_sleep)
     transport = object.__new__(faust_transport._Transport)
     client = _Client()
     await transport._create_topic(_Owner(), client, "app-billing-state-changelog", 3, 3)
