@@ -20,7 +20,7 @@
    of the current consumer generation while flow is active (streams ack the records they skip
    during a rebalance). Ignoring an ack is always safe: the record is fetched again and
    processing is idempotent. tests/reliability/test_crash_money_flows.py found this (restarts
-   after SIGKILL); tests/unit/streams/test_faust_transport.py pins the rules.
+   after SIGKILL); tests/unit/runtime/test_faust_transport.py pins the rules.
 
 3. **No commit passes a record that was never processed.** faust drops fetched records when a
    partition is paused or flow stops mid-batch, and when the next delivered record jumps past
