@@ -40,7 +40,7 @@ from tests.support import ingress_world as world
 
 PREFIX = "iso."
 CODEC = Codec()
-CATALOG = TopicCatalog(PREFIX)
+CATALOG = TopicCatalog(PREFIX, partitions=3)  # ACLs, not partitions, are under test
 PASSWORDS = {
     "hub": "hub-pass-0123456789",
     "reseller-A": "reseller-a-pass-4711",
@@ -280,6 +280,7 @@ async def test_a_hub_worker_joins_the_secure_broker_with_its_settings_credential
         topic_prefix=PREFIX,
         app_id=app_id,
         env={
+            "HUB_KAFKA_PARTITIONS": str(CATALOG.partitions),
             "HUB_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
             "HUB_KAFKA_SASL_USERNAME": "hub",
             "HUB_KAFKA_SASL_PASSWORD": PASSWORDS["hub"],
