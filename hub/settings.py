@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -53,7 +54,8 @@ class Settings(BaseSettings):
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int | None = Field(default=None, ge=1, le=65535)
     # How other workers reach this one's web server (queries are routed to the worker that owns
-    # the key): unset, http://<worker_web_host>:<port>, right on one host only.
+    # the key). Unset: http://<worker_web_host>:<port>, or the host's own name when the server
+    # listens on every interface (a container's or a StatefulSet pod's name resolves there).
     worker_url: str | None = None
     schema_registry_url: str | None = None
     partner_center_url: str = "http://127.0.0.1:18080"
@@ -131,7 +133,12 @@ class Settings(BaseSettings):
     @property
     def canonical_url(self) -> str:
         """The URL other workers reach this worker's web server at."""
-        return self.worker_url or f"http://{self.worker_web_host}:{self.web_port}"
+        if self.worker_url:
+            return self.worker_url
+        host = self.worker_web_host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.getfqdn()
+        return f"http://{host}:{self.web_port}"
 
     @property
     def web_port(self) -> int:

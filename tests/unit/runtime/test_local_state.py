@@ -71,3 +71,11 @@ def test_settings_give_each_worker_its_own_tables_and_port(tmp_path: Path) -> No
     assert (zero.web_port, three.web_port) == (DEFAULT_WEB_PORT, DEFAULT_WEB_PORT + 3)
     assert three.table_dir == tmp_path / "tables" / "hub" / "worker-3"
     assert Settings(state_dir=tmp_path, worker_web_port=7000, worker_id=3).web_port == 7000
+
+
+def test_other_workers_reach_this_one_at_its_url() -> None:
+    assert Settings(worker_web_port=7001).canonical_url == "http://127.0.0.1:7001"
+    given = Settings(worker_url="http://hub-worker-2.hub-worker:6066")
+    assert given.canonical_url == "http://hub-worker-2.hub-worker:6066"
+    # Bound to every interface: the host's own name, never the unroutable 0.0.0.0.
+    assert "0.0.0.0" not in Settings(worker_web_host="0.0.0.0").canonical_url
