@@ -20,6 +20,14 @@ batch's head lands replays the whole batch; after it, recovery completes it and 
 messages find their kept outputs. What is amortised: the entry's body and head, and every key the
 batch's messages write more than once (a reseller's exposure) is written once.
 
+Outputs wait for the entry. A message's outputs (and dead letters) go to other topics than its
+entry, so nothing in Kafka orders them after it: handed to the client after the entry, an output
+can still land first (its partition's batch was due sooner, or another broker leads it), and a
+crash then leaves an output whose entry never landed; the replay handles the message anew and
+sends a second, different copy (another ``event_time``) under the same event id. So before the
+first output after an entry the journal waits until the entry is delivered (``flush``: the
+worker's producer, buffer and in-flight records; once per batch, not per message).
+
 Each message's outputs are kept under its id (the event id; the latest ``keep`` per partition):
 a redelivery or a replay of a message that was handled finds them and re-sends them instead of
 handling the message again. That is the flow's idempotency for redeliveries; what must hold for
@@ -122,9 +130,14 @@ class Journal:
         keep: int = 4096,
         max_value_bytes: int = MAX_VALUE_BYTES,
         chunk_chars: int = CHUNK_CHARS,
+        flush: Delivery | None = None,
     ) -> None:
         self.store = store
         self.flow = flow
+        # Waits until every record this worker produced so far is delivered (module docstring:
+        # outputs wait for the entry); None where writes are not sent anywhere (unit tests).
+        self._flush = flush
+        self._unflushed = False
         self.keep = keep
         self.max_value_bytes = max_value_bytes
         self.chunk_chars = chunk_chars
@@ -241,16 +254,26 @@ class Journal:
         if batch.outputs or batch.txn:
             self.commit(batch.partition, batch.txn, batch.outputs, batch.kept)
             JOURNAL_BATCH_MESSAGES.labels(flow=self.flow).observe(len(batch.outputs))
+        if batch.after:
+            await self._settle()
         for delivery in batch.after:
             await delivery()
 
     async def deliver(self, delivery: Delivery) -> None:
-        """Send now, or, in an open batch, once the batch's entry is written."""
+        """Send now (once the last entry is delivered), or, in an open batch, once the batch's
+        entry is written and delivered."""
         batch = self._batch.get()
         if batch is None:
+            await self._settle()
             await delivery()
         else:
             batch.after.append(delivery)
+
+    async def _settle(self) -> None:
+        """Wait until the entries written so far are delivered, if any is not known to be."""
+        if self._unflushed and self._flush is not None:
+            self._unflushed = False
+            await self._flush()
 
     def _check(self, txn: Txn, emits: Sequence[Emit]) -> list[tuple[Any, int]]:
         """Refuse a message whose writes, or one of whose outputs as kept, would not fit a
@@ -335,6 +358,7 @@ class Journal:
         self.store.put(self._key(partition, "h"), {"seq": seq, "n": n, "chunks": len(chunks)})
         self._make(writes)
         self._completed[partition] = seq
+        self._unflushed = True
 
     # --- internals ---------------------------------------------------------------------------
 

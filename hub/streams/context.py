@@ -76,7 +76,7 @@ class Context:
             key_type=bytes,
             options=ROCKSDB_OPTIONS,
         )
-        return Journal(FaustStore(table), flow)
+        return Journal(FaustStore(table), flow, flush=self.flush)
 
     def parking(self, topic: Topic, journal: Journal, every_s: float = 2.0) -> Parking:
         """Parking for a flow whose agent reads ``topic`` (hub-internal, co-partitioned with

@@ -146,3 +146,42 @@ async def test_in_a_batch_outputs_and_dead_letters_go_after_the_entry_in_message
     # the second good message is the first's event again (a redelivery): handled once
     assert store.data["n|count"] == 1
     assert [topic for topic, *_ in sent] == ["status", "orders.dlq", "status"]
+
+
+async def test_outputs_wait_until_the_entry_before_them_is_delivered() -> None:
+    """An output in Kafka without its entry would be sent again, differently, by the replay:
+    the journal flushes the producer between its entry and the first output after it, once per
+    batch, and not at all for a redelivery, which writes no entry."""
+    store = MemoryStore()
+    log: list[str] = []
+
+    async def flush() -> None:
+        log.append(f"flush with {sum(k.endswith('|h') for k in store.data)} head(s) written")
+
+    journal = Journal(store, "test", flush=flush)
+    sent: Sent = []
+
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        log.append(f"send {topic}")
+        sent.append((topic, key, value, headers))
+
+    pipeline = Pipeline("test", Codec(), send, DeadLetters(send), journal=journal)
+
+    async def handler(event: Event) -> Sequence[Emit]:
+        journal.view("n")[str(event.event_id)] = 1
+        return [Emit("status", "contoso", sample("OrderRejected"))]
+
+    await pipeline.process(_source(1), handler)
+    assert log == ["flush with 1 head(s) written", "send status"]
+    log.clear()
+    await pipeline.process(_source(2), handler)  # a redelivery: its kept output, no entry
+    assert log == ["send status"]
+
+    log.clear()
+    other = Codec().encode(sample("OrderHeld"))
+    batch = journal.open_batch(2)
+    await pipeline.process(_source(3), handler)
+    await pipeline.process(SourceMessage("orders", 2, 4, b"contoso", other, []), handler)
+    assert log == []
+    await journal.close_batch(batch)
+    assert log == ["flush with 1 head(s) written", "send status", "send status"]
