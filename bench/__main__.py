@@ -1,5 +1,8 @@
 """``python -m bench``: every scenario and both baselines in one run, one JSON, one table.
 
+The scaling scenario (``--only scaling``) runs order intake through 1, 2 and 3 workers of one
+hub and reports them in a table of their own.
+
 Uses ``KAFKA_BOOTSTRAP_SERVERS`` if set, else starts a local broker in a temporary directory
 (stopped at the end, and with this process if it dies). Writes ``bench/results/<time>.json`` and
 ``bench/results/latest.md``. ``--quick`` is CI-sized; the default is a real measurement.
@@ -28,11 +31,11 @@ from bench.month_end import NAMES as MONTH_END
 from bench.orders import simulator
 from bench.report import FAUST, RAW, Kind, Result, markdown, to_json, unavailable
 from bench.runs import FULL, QUICK, Bench, Sizes
-from bench.scenarios import BATCHES, HUB_FLOWS, Batch, HubFlow
+from bench.scenarios import BATCHES, HUB_FLOWS, SCALING, SCALING_WORKERS, Batch, HubFlow
 from hub.ops import local_kafka
 
 RESULTS = Path(__file__).parent / "results"
-_ORDER = {Kind.BASELINE: 0, Kind.PIPELINE: 1, Kind.BATCH: 2, Kind.LATENCY: 3}
+_ORDER = {Kind.BASELINE: 0, Kind.PIPELINE: 1, Kind.BATCH: 2, Kind.LATENCY: 3, Kind.SCALING: 4}
 
 
 @contextlib.contextmanager
@@ -78,6 +81,10 @@ async def _batch(bench: Bench, factory: Callable[[], Batch]) -> list[Result]:
     return [await bench.batch(factory())]
 
 
+async def _scaling(bench: Bench, factory: Callable[[], HubFlow]) -> list[Result]:
+    return await bench.scaling(factory(), SCALING_WORKERS)
+
+
 def selected(names: tuple[str, ...], only: tuple[str, ...]) -> bool:
     """Whether a scenario runs: every one if ``only`` is empty, else any name containing one."""
     return not only or any(word.lower() in name.lower() for name in names for word in only)
@@ -103,6 +110,10 @@ async def run_all(
         if selected((name,), only):
             _say(f"{name} ...")
             results += await _guarded((name,), Kind.BATCH, partial(_batch, bench, batch))
+    names, flow = SCALING
+    if selected(names, only):
+        _say("scaling ...")
+        results += await _guarded(names, Kind.SCALING, partial(_scaling, bench, flow))
     if month:
         _say("month end ...")
         found = detail if detail is not None else {}
@@ -119,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="WORD",
-        help="run only the scenarios whose name contains WORD (repeatable; e.g. raw, faust, order)",
+        help="run only the scenarios whose name contains WORD (repeatable; e.g. raw, faust, order, "
+        "scaling)",
     )
     args = parser.parse_args(argv)
     sizes: Sizes = QUICK if args.quick else FULL
@@ -130,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(bootstrap, Path(tmp), stamp, sizes, sim)
         detail: dict[str, Any] = {}
         results = asyncio.run(run_all(bench, tuple(args.only), detail))
-    table = markdown(results)
+    table = markdown(results, os.cpu_count())
     meta = {
         "at": stamp,
         "mode": "quick" if args.quick else "full",
@@ -138,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 1),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # at the end; others share cores
         **({"month_end": detail} if detail else {}),
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -216,20 +216,30 @@ async def fresh_topics(
 
 @dataclass(frozen=True)
 class Measured:
-    """One milestone of one run, and what the worker spent over the whole run."""
+    """One milestone of one run, and what the workers spent over the whole run: ``cpu_s`` summed
+    over them, ``worker`` their sum of CPU and highest peak RSS, ``workers`` each one's usage."""
 
     run: Run
     cpu_s: float
     worker: Usage
+    workers: tuple[Usage, ...] = ()
+
+
+def combined(each: Sequence[Usage]) -> Usage:
+    """Several processes as one: CPU seconds summed, the highest peak RSS."""
+    return Usage(sum(u.cpu_s for u in each), max(u.peak_rss_bytes for u in each))
 
 
 class Driver:
-    """Sends into one source topic and waits for milestones on the sinks ``arrivals`` watches."""
+    """Sends into one source topic and waits for milestones on the sinks ``arrivals`` watches;
+    CPU and peak RSS are those of ``pids``: one process, or the workers of one group."""
 
-    def __init__(self, bootstrap: str, arrivals: Arrivals, pid: int) -> None:
+    def __init__(self, bootstrap: str, arrivals: Arrivals, pids: int | Sequence[int]) -> None:
         self.bootstrap = bootstrap
         self.arrivals = arrivals
-        self.pid = pid
+        self.pids = (pids,) if isinstance(pids, int) else tuple(pids)
+        if not self.pids:
+            raise ValueError("a Driver measures at least one process")
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_TUNING)
 
     async def __aenter__(self) -> Driver:
@@ -263,17 +273,18 @@ class Driver:
     ) -> list[Measured]:
         """Send ``messages``, wait until each reached every kind; one ``Measured`` per kind."""
         timeout = timeout_s if timeout_s is not None else 90 + len(messages) / 20
-        before = usage(self.pid)
+        before = [usage(pid) for pid in self.pids]
         start = time.monotonic()
         sent = await self.send(topic, messages, rate)
         ends = [await self.arrivals.wait(kind, list(sent), timeout) for kind in kinds]
-        after = usage(self.pid)
-        cpu = after.cpu_s - before.cpu_s
+        after = tuple(usage(pid) for pid in self.pids)
+        cpu = sum(a.cpu_s - b.cpu_s for a, b in zip(after, before, strict=True))
         seen = self.arrivals.seen
         return [
             Measured(
                 Run(len(messages), end - start, tuple(seen[(kind, i)] - sent[i] for i in sent)),
                 cpu,
+                combined(after),
                 after,
             )
             for kind, end in zip(kinds, ends, strict=True)

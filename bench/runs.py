@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,9 @@ from bench.harness import (
     fresh_topics,
     message,
 )
+from bench.proc import usage
 from bench.report import RAW, Kind, Result, measured, unavailable
-from bench.scenarios import Batch, HubFlow
+from bench.scenarios import Batch, HubFlow, scaling_row
 from hub.connectors.kafka_admin import apply_topics
 from hub.ops.local_kafka import free_port
 from hub.ops.worker_process import WorkerProcess
@@ -32,6 +34,7 @@ from hub.topics import DEFAULT_PARTITIONS, TopicSpec
 
 PARTITIONS = DEFAULT_PARTITIONS  # the hub's (HUB_KAFKA_PARTITIONS); baselines use the same
 WARMUP_TIMEOUT_S = 150.0
+IDLE_SAMPLE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,13 +49,23 @@ class Sizes:
     month_big: int = 5_000
     month_resellers: int = 5
     month_each: int = 200
+    # The scaling scenario's burst, spread over every partition: longer than a one-partition
+    # burst so that 3 workers on 2 cores still run for several seconds.
+    scaling_burst: int = 6_000
 
     @property
     def at_rate(self) -> int:
         return int(self.rate * self.rate_seconds)
 
 
-QUICK = Sizes(burst=200, warmup=10, rate=1000.0, rate_seconds=1.0, subscriptions=1_000_000)
+QUICK = Sizes(
+    burst=200,
+    warmup=10,
+    rate=1000.0,
+    rate_seconds=1.0,
+    subscriptions=1_000_000,
+    scaling_burst=480,
+)
 FULL = Sizes(
     burst=2000,
     warmup=20,
@@ -72,6 +85,52 @@ def reference_loaded(metrics: str) -> float:
         if line.startswith("hub_events_in_total{") and 'flow="reference"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def events_in(metrics: str, flow: str, event_type: str) -> float:
+    """How many ``event_type`` events ``flow`` has consumed, from a worker's Prometheus page."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if (
+            line.startswith("hub_events_in_total{")
+            and f'flow="{flow}"' in line
+            and f'event_type="{event_type}"' in line
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def idle_cpu(pids: Sequence[int], seconds: float) -> list[float]:
+    """Each process's CPU over ``seconds`` with nothing sent, in ms per second: what a worker
+    spends polling, heartbeating and reading reference topics however few events come."""
+    before = [usage(pid) for pid in pids]
+    time.sleep(seconds)
+    after = [usage(pid) for pid in pids]
+    return [(a.cpu_s - b.cpu_s) / seconds * 1000 for a, b in zip(after, before, strict=True)]
+
+
+def wait_settled(
+    workers: Sequence[WorkerProcess], hold_s: float = 3.0, timeout_s: float = 120.0
+) -> None:
+    """Block until every worker's ``/readyz`` has answered 200 on every poll for ``hold_s``: the
+    group has settled after the last one joined (a rebalance it started would show within a
+    heartbeat as a 503 on the others)."""
+    deadline = time.monotonic() + timeout_s
+    since: float | None = None
+    while True:
+        for worker in workers:
+            if not worker.running():
+                raise RuntimeError(f"a worker exited while the group settled:\n{worker.log_tail()}")
+        now = time.monotonic()
+        if all(worker.ready() for worker in workers):
+            since = now if since is None else since
+            if now - since >= hold_s:
+                return
+        else:
+            since = None
+        if now > deadline:
+            raise TimeoutError(f"the {len(workers)} workers never were all ready for {hold_s}s")
+        time.sleep(0.3)
 
 
 def wait_reference(worker: WorkerProcess, expected: int, timeout_s: float = 90) -> None:
@@ -212,6 +271,87 @@ class Bench:
         results += [_at_rate(flow.milestones[0].scenario, s, sizes.rate) for s in steady_runs]
         return results
 
+    # -- scaling ----------------------------------------------------------------------------
+
+    async def scaling(self, flow: HubFlow, counts: Sequence[int]) -> list[Result]:
+        """``flow`` through 1, 2, ... workers of one hub, each count on fresh topics; a count
+        that fails is a failed row and the next one still runs."""
+        results: list[Result] = []
+        for n in counts:
+            _say(f"  {n} worker(s) ...")
+            try:
+                results.append(await self._scaled(flow, n))
+            except Exception as exc:  # noqa: BLE001 - one count failing must not hide the others
+                traceback.print_exc()
+                why = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
+                results.append(unavailable(scaling_row(n), Kind.SCALING, why, workers=n))
+        return results
+
+    async def _scaled(self, flow: HubFlow, n: int) -> Result:
+        """N workers of one group (one app id and prefix, each its own state dir and port):
+        all ready and settled, a warm-up touching every reseller, then the measured burst."""
+        slug = f"{flow.slug}{n}"
+        prefix = self.prefix(slug)
+        topics, _ = await fresh_topics(self.bootstrap, prefix, flow.resellers, flow.reference)
+        warmup = max(self.sizes.warmup, 2 * len(flow.resellers))
+        tagged = [
+            message(flow.make(i), f"{self.run_id}-{slug}-{i}")
+            for i in range(warmup + self.sizes.scaling_burst)
+        ]
+        warm, burst = tagged[:warmup], tagged[warmup:]
+        workers = [
+            WorkerProcess(
+                self.bootstrap,
+                self.work / slug / f"w{k}",
+                topic_prefix=prefix,
+                app_id=f"bench-{slug}-{self.run_id}",
+                env={"HUB_PARTNER_CENTER_URL": self.simulator_url},
+                name=f"w{k}",
+            )
+            for k in range(n)
+        ]
+        (milestone,) = flow.milestones
+        kinds = [milestone.event_type]
+        arrivals = Arrivals(self.bootstrap, [topics.name(milestone.topic)], PARTITIONS)
+        source = topics.name(flow.source)
+        try:
+            for worker in workers:
+                worker.start()
+            await asyncio.gather(*(asyncio.to_thread(w.wait_ready) for w in workers))
+            await asyncio.to_thread(wait_settled, workers)
+            pids = [w.proc.pid for w in workers if w.proc is not None]
+            idle = await asyncio.to_thread(idle_cpu, pids, IDLE_SAMPLE_S)
+            async with Driver(self.bootstrap, arrivals, pids) as d:
+                await d.measure(source, warm, kinds, timeout_s=WARMUP_TIMEOUT_S)
+                handled = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
+                load = os.getloadavg()[0]
+                (b,) = await d.measure(source, burst, kinds)
+            after = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
+        finally:
+            await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
+        kind = type(flow.make(0)).__name__
+        shares = [
+            events_in(a, flow.handled_by, kind) - events_in(h, flow.handled_by, kind)
+            for h, a in zip(handled, after, strict=True)
+        ]
+        note = (
+            f"load average {load:.2f} as the burst began; {kind} handled per worker in the "
+            f"burst: {', '.join(f'{s:,.0f}' for s in shares)}; idle CPU per worker before the "
+            f"warm-up: {', '.join(f'{ms:.0f}' for ms in idle)} ms/s"
+        )
+        if n == 1 and flow.note:
+            note = f"{flow.note}. {note}"
+        return measured(
+            scaling_row(n),
+            Kind.SCALING,
+            b.run,
+            b.cpu_s,
+            b.worker.peak_rss_bytes,
+            note=note,
+            workers=n,
+            peak_rss_each_bytes=tuple(u.peak_rss_bytes for u in b.workers),
+        )
+
     # -- month end ------------------------------------------------------------------------
 
     async def month_end(self, detail: dict[str, Any]) -> list[Result]:
@@ -265,6 +405,10 @@ class Bench:
             peak_rss_mib=rusage.ru_maxrss / 1024,  # KiB on Linux
             note=batch.note(numbers),
         )
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def _at_rate(scenario: str, s: Measured, rate: float) -> Result:

@@ -39,6 +39,7 @@ class HubFlow:
     milestones: tuple[Milestone, ...]
     latency_run: bool = False  # also measured at the fixed offered load (first milestone)
     note: str = ""
+    handled_by: str = ""  # the hub flow consuming the inputs (its metrics' ``flow`` label)
 
 
 def orders() -> HubFlow:
@@ -97,6 +98,41 @@ def billing() -> HubFlow:
         ),
     )
 
+
+def scaling() -> HubFlow:
+    """Order intake over resellers covering every partition, for 1, 2 and 3 workers."""
+    from bench import scaling as sc
+
+    partitions = len(sc.RESELLERS) // sc.PER_PARTITION
+    return HubFlow(
+        "scaling",
+        sc.RESELLERS,
+        sc.reference,
+        Topic.ORDERS,
+        sc.order,
+        (Milestone("order intake", Topic.ORDER_DECISIONS, "OrderAccepted"),),
+        note=(
+            f"order intake (OrderRequested -> OrderAccepted) over {len(sc.RESELLERS)} resellers, "
+            f"{sc.PER_PARTITION} on each of the {partitions} partitions, orders to them in turn; "
+            "every worker also provisions (simulator) and rates the orders it accepted, inside "
+            "the burst's CPU"
+        ),
+        handled_by="orders",
+    )
+
+
+SCALING_WORKERS = (1, 2, 3)
+
+
+def scaling_row(workers: int) -> str:
+    """The name of the scaling row of ``workers`` workers (``--only scaling`` selects them)."""
+    return f"scaling: {workers} worker{'s' if workers > 1 else ''}"
+
+
+SCALING: tuple[tuple[str, ...], Callable[[], HubFlow]] = (
+    tuple(scaling_row(n) for n in SCALING_WORKERS),
+    scaling,
+)
 
 # Each entry: (the rows it reports if unavailable, the factory). One line per flow.
 HUB_FLOWS: tuple[tuple[tuple[str, ...], Callable[[], HubFlow]], ...] = (

@@ -14,10 +14,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.baseline import Run, percentile
+from bench.harness import combined
 from bench.month_end import cpu_at, invoice_check, quarter_bounds, quarter_rates
-from bench.proc import cpu_ticks, peak_rss_bytes
-from bench.report import FAUST, RAW, Kind, markdown, measured, ratio, to_json, unavailable
-from bench.runs import reference_loaded
+from bench.proc import Usage, cpu_ticks, peak_rss_bytes
+from bench.report import (
+    FAUST,
+    RAW,
+    Kind,
+    markdown,
+    measured,
+    ratio,
+    scaling_markdown,
+    to_json,
+    unavailable,
+)
+from bench.runs import events_in, reference_loaded
+from bench.scaling import pick_resellers
+from bench.scenarios import scaling_row
+from hub.streams.ingress import home_partition
 
 # A real /proc/<pid>/stat line, with a command name holding a space and a parenthesis.
 STAT = (
@@ -146,3 +160,82 @@ def test_worker_cpu_between_samples_is_interpolated() -> None:
     assert cpu_at(samples, 1.0) == 2.0
     assert cpu_at(samples, 3.0) == 3.0
     assert cpu_at(samples, 9.0) == 3.0
+
+
+def _scaled(workers: int, seconds: float, cpu_s: float, rss_mib: tuple[int, ...]) -> Any:
+    return measured(
+        scaling_row(workers),
+        Kind.SCALING,
+        _run(1000, seconds),
+        cpu_s,
+        max(rss_mib) * 2**20,
+        workers=workers,
+        peak_rss_each_bytes=tuple(m * 2**20 for m in rss_mib),
+    )
+
+
+def test_scaling_rows_are_compared_with_one_worker_and_show_cpu_per_event() -> None:
+    one = _scaled(1, 2.0, 9.0, (150,))
+    two = _scaled(2, 1.6, 9.6, (140, 141))
+    failed = unavailable(scaling_row(3), Kind.SCALING, "failed: TimeoutError: late", workers=3)
+    table = scaling_markdown([failed, two, one], cpus=2)
+    lines = table.splitlines()
+    assert lines[:5] == [
+        "| Workers | events/s | vs 1 worker | CPU ms/event | peak RSS per worker (MiB) |",
+        "|---:|---:|---:|---:|---:|",
+        "| 1 | 500.0 | 1.00x | 9.00 | 150.0 |",
+        "| 2 | 625.0 | 1.25x | 9.60 | 140.0 / 141.0 |",
+        "| 3 | failed: TimeoutError: late | - | - | - |",
+    ]
+    assert "This machine has 2 cores" in table
+    assert "CPU ms/event" in lines[6]
+
+
+def test_scaling_without_a_one_worker_row_has_no_ratio() -> None:
+    line = scaling_markdown([_scaled(2, 1.0, 1.0, (100, 100))]).splitlines()[2]
+    assert line == "| 2 | 1,000.0 | - | 1.00 | 100.0 / 100.0 |"
+
+
+def test_scaling_rows_get_their_own_table_and_stay_out_of_the_main_one() -> None:
+    raw = measured(RAW, Kind.BASELINE, _run(1000, 1.0), 0.2, 40 * 2**20)
+    one, two = _scaled(1, 2.0, 9.0, (150,)), _scaled(2, 1.0, 9.0, (150, 150))
+    table = markdown([raw, one, two], cpus=2)
+    main, scaling = table.split("\n\n", 1)
+    assert "scaling" not in main
+    assert scaling.startswith("| Workers |")
+    assert "| 2 | 1,000.0 | 2.00x | 9.00 | 150.0 / 150.0 |" in scaling
+    only = markdown([one, two])
+    assert only.startswith("| Workers |")  # no empty main table for a scaling-only run
+
+
+def test_scaling_json_keeps_the_worker_count_each_rss_and_the_ratio() -> None:
+    one, two = _scaled(1, 2.0, 9.0, (150,)), _scaled(2, 1.0, 9.0, (150, 151))
+    rows = to_json([one, two], {"at": "now"})["results"]
+    assert rows[1]["workers"] == 2
+    assert rows[1]["kind"] == "scaling"
+    assert rows[1]["vs_one_worker"] == 2.0
+    assert list(rows[1]["peak_rss_each_mib"]) == [150.0, 151.0]
+    assert rows[1]["cpu_s_per_1k"] == 9.0
+
+
+def test_several_workers_count_as_their_cpu_summed_and_their_highest_peak_rss() -> None:
+    assert combined([Usage(1.5, 100), Usage(2.0, 300), Usage(0.5, 200)]) == Usage(4.0, 300)
+
+
+def test_events_handled_are_summed_over_topics_for_one_flow_and_type() -> None:
+    page = "\n".join(
+        [
+            'hub_events_in_total{event_type="OrderRequested",flow="orders",topic="a"} 5.0',
+            'hub_events_in_total{event_type="OrderRequested",flow="orders",topic="b"} 2.0',
+            'hub_events_in_total{event_type="OrderRequested",flow="credits",topic="a"} 9.0',
+            'hub_events_in_total{event_type="OrderAccepted",flow="orders",topic="a"} 4.0',
+        ]
+    )
+    assert events_in(page, "orders", "OrderRequested") == 7.0
+
+
+def test_scaling_resellers_give_every_partition_the_same_share() -> None:
+    resellers = pick_resellers(12, 2)
+    assert len(set(resellers)) == 24
+    homes = [home_partition(rid, 12) for rid in resellers]
+    assert sorted(homes) == sorted(list(range(12)) * 2)
