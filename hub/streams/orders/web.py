@@ -8,12 +8,16 @@ reference ids loaded.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import faust
+from faust.exceptions import SameNode
 from faust.web import Request, Response, View
+from yarl import URL
 
 from hub.streams.context import Context
+from hub.streams.ingress import home_partition
 from hub.streams.orders.state import FulfilmentState, IntakeState
 
 
@@ -37,6 +41,15 @@ def order_view(
     return doc
 
 
+def owner_url(app: faust.App, changelog: str, partition: int) -> str | None:
+    """The URL of the worker that owns ``partition`` of the table with ``changelog``, as the
+    group's last assignment says (None if it names none: then this worker answers)."""
+    for url, topics in app.router.tables_metadata().items():
+        if partition in topics.get(changelog, ()):
+            return str(url)
+    return None
+
+
 def register_pages(
     app: faust.App,
     intake: IntakeState,
@@ -44,12 +57,21 @@ def register_pages(
     ctx: Context,
     intake_table: Any,
 ) -> None:
-    # Asked of any worker, answered by the one that owns the reseller's partition: faust routes
-    # the request there (its partition of the reseller id, as the hub's producer picks it, and
-    # that worker's HUB_WORKER_URL from the group's assignment).
+    changelog = intake_table.changelog_topic.get_topic_name()
+    partitions = ctx.settings.kafka_partitions
+
+    # Asked of any worker, answered by the one that owns the reseller's partition: the request
+    # is forwarded to the URL that worker gave the group (HUB_WORKER_URL). faust's own
+    # ``table_route`` hashes the key with the producer's metadata of the changelog topic, which
+    # a worker that has not written to it yet does not have (it failed with a TypeError).
     @app.page("/orders/{reseller_id}/{order_id}/")
-    @app.table_route(table=intake_table, match_info="reseller_id")
     async def show_order(self: View, request: Request, reseller_id: str, order_id: str) -> Response:
+        owner = owner_url(app, changelog, home_partition(reseller_id, partitions))
+        if owner is not None:
+            with contextlib.suppress(SameNode):
+                router: Any = app.router  # faust's Router; _route_req is not on RouterT
+                routed: Response = await router._route_req(URL(owner), self.web, request)
+                return routed
         doc = order_view(intake, fulfilment, reseller_id, order_id)
         if doc is None:
             return self.json({"error": f"no order {order_id} of {reseller_id}"}, status=404)
