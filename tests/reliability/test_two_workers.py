@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -299,6 +300,28 @@ def simulator(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
+class Reporting:
+    """A worker as ``wait_zero_lag`` watches it; when lag stands still it logs its consumer
+    report (SIGUSR2) and the stacks of its threads and tasks (SIGUSR1, mode's ``cry``)."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.worker = worker
+
+    def running(self) -> bool:
+        return self.worker.running()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.worker.log_tail(chars)
+
+    def log_text(self) -> str:
+        return self.worker.log_text()
+
+    def request_report(self) -> None:
+        self.worker.request_report()
+        if self.worker.proc is not None and self.worker.running():
+            self.worker.proc.send_signal(signal.SIGUSR1)
+
+
 def reference_loaded(worker: WorkerProcess) -> bool:
     try:
         with urllib.request.urlopen(
@@ -391,9 +414,9 @@ def test_a_worker_killed_mid_stream_hands_its_orders_over_within_15s_each_decide
         wait_zero_lag(
             kafka.bootstrap,
             app_id,
-            survivor,
+            Reporting(survivor),
             required=[topics.name(Topic.ORDERS)],
-            timeout_s=300,
+            timeout_s=180,
         )
         decisions = read_decisions(kafka.bootstrap, decisions_topic)
 
