@@ -174,6 +174,11 @@ async def _apply(
     return sorted(changes, key=lambda c: c.topic)
 
 
+# How long a worker's start tries to check partition counts while a cluster settles (a node
+# that died is still in the metadata until the cluster fences it).
+CHECK_PATIENCE_S = 60.0
+
+
 async def check_partitions(settings: Settings) -> None:
     """Refuse to run a worker whose keyed topics are partitioned otherwise than its tables.
 
@@ -185,20 +190,30 @@ async def check_partitions(settings: Settings) -> None:
     from hub.connectors.kafka_auth import auth_from_settings
 
     specs = settings.catalog.keyed()
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        request_timeout_ms=30_000,
-        **client_kwargs(auth_from_settings(settings)),
-    )
-    try:
-        await admin.start()
-    except Exception as exc:  # noqa: BLE001 - the worker's own connection says what is wrong
-        log.warning("partition counts not checked: cannot reach Kafka (%r)", exc)
-        return
-    try:
-        existing = await _existing(admin, [spec.name for spec in specs])
-    finally:
-        await admin.close()
+    names = [spec.name for spec in specs]
+    existing: dict[str, int] | None = None
+    delay, waited = 0.5, 0.0
+    while existing is None:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            request_timeout_ms=30_000,
+            **client_kwargs(auth_from_settings(settings)),
+        )
+        try:
+            await admin.start()
+            existing = await _existing(admin, names)
+        except Exception as exc:  # noqa: BLE001 - a node of a cluster may be down: try again
+            if waited >= CHECK_PATIENCE_S:
+                # The worker's own clients report and retry what is wrong with the brokers.
+                log.warning("partition counts not checked: %r", exc)
+                return
+            log.info("checking partition counts failed (%r); trying again", exc)
+        finally:
+            await admin.close()
+        if existing is None:
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
     wrong = [
         mismatch
         for spec in specs
