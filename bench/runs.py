@@ -337,7 +337,9 @@ class Bench:
         note = (
             f"load average {load:.2f} as the burst began; {kind} handled per worker in the "
             f"burst: {', '.join(f'{s:,.0f}' for s in shares)}; idle CPU per worker before the "
-            f"warm-up: {', '.join(f'{ms:.0f}' for ms in idle)} ms/s"
+            f"warm-up: {', '.join(f'{ms:.0f}' for ms in idle)} ms/s, over the burst's "
+            f"{b.run.seconds:.1f} s ~{sum(idle) * b.run.seconds / len(burst):.2f} of its CPU "
+            "ms/event"
         )
         if n == 1 and flow.note:
             note = f"{flow.note}. {note}"
