@@ -428,7 +428,11 @@ def test_a_worker_killed_mid_stream_hands_its_orders_over_within_15s_each_decide
                 first_after[rid] = at
         taken_over = {rid: round(first_after[rid] - killed_at, 2) for rid in sorted(first_after)}
         failover = max(taken_over.values())
+        killed = datetime.fromtimestamp(killed_at, UTC).strftime("%H:%M:%S.%f")[:-3]
         print(f"\nfailover {failover:.2f}s after the kill; per reseller: {taken_over}")
+        print(
+            f"killed {victim.state_dir.name} at {killed}, the survivor is {survivor.state_dir.name}"
+        )
 
         inputs = [Input(str(o.event.event_id), o.key) for o in [*orders, *probes]]
         outputs = [
