@@ -24,7 +24,6 @@ from hub.schemas.events.billing import PaymentReceived
 from hub.schemas.events.ingress import PaymentAdviceRecorded, PaymentConfirmed
 from hub.streams import ingress
 from hub.streams.context import Context
-from hub.streams.ingress import Clock, utc_now
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 
@@ -32,7 +31,6 @@ from hub.topics import PartnerTopic, Topic, TopicCatalog
 class Payments:
     topics: TopicCatalog
     reference: Callable[[], ReferenceView]
-    clock: Clock = utc_now
 
     def _onboarded(self, reseller_id: str, currency: str) -> None:
         profile = self.reference().resellers.get(reseller_id)
@@ -51,9 +49,11 @@ class Payments:
         if not isinstance(event, PaymentReceived):
             raise SchemaError(f"{type(event).__name__} does not belong on the payments topic")
         self._onboarded(event.reseller_id, event.currency)
+        # Its time is the advice's: a redelivery, handled again (this flow keeps no journal: it
+        # has no state), sends the very same record.
         recorded = PaymentAdviceRecorded(
             **caused_by(event, "PaymentAdviceRecorded"),
-            event_time=self.clock(),
+            event_time=event.event_time,
             payment_id=event.payment_id,
             amount_minor=event.amount_minor,
             currency=event.currency,

@@ -107,7 +107,7 @@ async def _run(source: SourceMessage, *, observer: bool = False, **gate: object)
 
     async def handler(event: Event) -> Sequence[Emit]:
         handled.append(event)
-        return await Payments(TOPICS, _reference, clock=lambda: NOW).on_advice(event)
+        return await Payments(TOPICS, _reference).on_advice(event)
 
     outcome = await ingress.process(
         _pipeline(sent, observer),
@@ -205,7 +205,7 @@ async def test_a_forged_writer_header_without_authentication_must_agree_with_the
 
 
 async def test_a_confirmed_payment_goes_to_billing_and_to_the_exposure_once_named() -> None:
-    payments = Payments(TOPICS, _reference, clock=lambda: NOW)
+    payments = Payments(TOPICS, _reference)
     confirmed = PaymentConfirmed(
         event_id=uuid.uuid4(),
         event_time=NOW,
