@@ -1,7 +1,7 @@
 """``python -m bench``: every scenario and both baselines in one run, one JSON, one table.
 
-The scaling scenario (``--only scaling``) runs order intake through 1, 2 and 3 workers of one
-hub and reports them in a table of their own.
+The scaling scenario (``--only scaling``) runs ticket routing and order intake through 1, 2 and 3
+workers of one hub and reports them in tables of their own.
 
 Uses ``KAFKA_BOOTSTRAP_SERVERS`` if set, else starts a local broker in a temporary directory
 (stopped at the end, and with this process if it dies). Writes ``bench/results/<time>.json`` and
@@ -31,7 +31,15 @@ from bench.month_end import NAMES as MONTH_END
 from bench.orders import simulator
 from bench.report import FAUST, RAW, Kind, Result, markdown, to_json, unavailable
 from bench.runs import FULL, QUICK, Bench, Sizes
-from bench.scenarios import BATCHES, HUB_FLOWS, SCALING, SCALING_WORKERS, Batch, HubFlow
+from bench.scenarios import (
+    BATCHES,
+    HUB_FLOWS,
+    SCALING,
+    SCALING_WORKERS,
+    Batch,
+    HubFlow,
+    Scaling,
+)
 from hub.ops import local_kafka
 
 RESULTS = Path(__file__).parent / "results"
@@ -81,7 +89,7 @@ async def _batch(bench: Bench, factory: Callable[[], Batch]) -> list[Result]:
     return [await bench.batch(factory())]
 
 
-async def _scaling(bench: Bench, factory: Callable[[], HubFlow]) -> list[Result]:
+async def _scaling(bench: Bench, factory: Callable[[], Scaling]) -> list[Result]:
     return await bench.scaling(factory(), SCALING_WORKERS)
 
 
@@ -110,10 +118,10 @@ async def run_all(
         if selected((name,), only):
             _say(f"{name} ...")
             results += await _guarded((name,), Kind.BATCH, partial(_batch, bench, batch))
-    names, flow = SCALING
+    names, scaling = SCALING
     if selected(names, only):
         _say("scaling ...")
-        results += await _guarded(names, Kind.SCALING, partial(_scaling, bench, flow))
+        results += await _guarded(names, Kind.SCALING, partial(_scaling, bench, scaling))
     if month:
         _say("month end ...")
         found = detail if detail is not None else {}

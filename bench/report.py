@@ -46,6 +46,7 @@ class Result:
     note: str = ""
     workers: int | None = None  # scaling rows: how many workers shared the work
     peak_rss_each_mib: tuple[float, ...] = ()  # scaling rows: each worker's peak RSS
+    group: str = ""  # scaling rows: the flow, whose rows compare with its one-worker row
 
     @property
     def ok(self) -> bool:
@@ -67,6 +68,7 @@ def measured(
     *,
     workers: int | None = None,
     peak_rss_each_bytes: tuple[int, ...] = (),
+    group: str = "",
 ) -> Result:
     """A result from a run plus the worker's CPU seconds over it and its peak RSS (with several
     workers: their CPU summed, the highest peak RSS, and each one's in ``peak_rss_each_bytes``)."""
@@ -88,13 +90,18 @@ def measured(
         note=note,
         workers=workers,
         peak_rss_each_mib=tuple(b / 2**20 for b in peak_rss_each_bytes),
+        group=group,
     )
 
 
 def unavailable(
-    scenario: str, kind: Kind, why: str = NOT_AVAILABLE, workers: int | None = None
+    scenario: str,
+    kind: Kind,
+    why: str = NOT_AVAILABLE,
+    workers: int | None = None,
+    group: str = "",
 ) -> Result:
-    return Result(scenario=scenario, kind=kind, status=why, workers=workers)
+    return Result(scenario=scenario, kind=kind, status=why, workers=workers, group=group)
 
 
 def ratio(result: Result, baseline: Result | None) -> float | None:
@@ -114,8 +121,12 @@ def _find(results: Sequence[Result], name: str) -> Result | None:
     return next((r for r in results if r.scenario == name), None)
 
 
-def _one_worker(results: Sequence[Result]) -> Result | None:
-    return next((r for r in results if r.kind is Kind.SCALING and r.workers == 1), None)
+def _one_worker(results: Sequence[Result], group: str) -> Result | None:
+    """The one-worker scaling row of ``group`` (a flow), if the run has one."""
+    return next(
+        (r for r in results if r.kind is Kind.SCALING and r.workers == 1 and r.group == group),
+        None,
+    )
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -187,11 +198,22 @@ def _rss_each(values: tuple[float, ...]) -> str:
 
 
 def scaling_markdown(results: Sequence[Result], cpus: int | None = None) -> str:
-    """Scaling rows as "Workers | events/s | vs 1 worker | CPU ms/event | peak RSS per worker",
-    in worker order, the machine note and each row's own note below."""
-    rows = sorted(results, key=lambda r: (r.workers is None, r.workers or 0))
-    one = next((r for r in rows if r.workers == 1), None)
-    lines = [
+    """Scaling rows, one table per flow ("Workers | events/s | vs 1 worker | CPU ms/event | peak
+    RSS per worker"), in worker order; the machine note and each row's own note below."""
+    groups = list(dict.fromkeys(r.group for r in results))
+    parts = [_scaling_table(results, group) for group in groups]
+    notes = [f"- {r.scenario}: {r.note}" for r in results if r.note]
+    return "\n\n".join([*parts, scaling_note(cpus), *(["\n".join(notes)] if notes else [])])
+
+
+def _scaling_table(results: Sequence[Result], group: str) -> str:
+    rows = sorted(
+        (r for r in results if r.group == group),
+        key=lambda r: (r.workers is None, r.workers or 0),
+    )
+    one = _one_worker(rows, group)
+    lines = [f"{group}:", ""] if group else []
+    lines += [
         "| Workers | events/s | vs 1 worker | CPU ms/event | peak RSS per worker (MiB) |",
         "|---:|---:|---:|---:|---:|",
     ]
@@ -205,8 +227,7 @@ def scaling_markdown(results: Sequence[Result], cpus: int | None = None) -> str:
             f"| {workers} | {_num(r.per_second)} | {_times(scale_up(r, one))} | "
             f"{_num(r.cpu_s_per_1k, 2)} | {_rss_each(r.peak_rss_each_mib)} |"
         )
-    notes = [f"- {r.scenario}: {r.note}" for r in rows if r.note]
-    return "\n".join([*lines, "", scaling_note(cpus), *(["", *notes] if notes else [])])
+    return "\n".join(lines)
 
 
 def to_json(results: Sequence[Result], meta: dict[str, Any]) -> dict[str, Any]:
@@ -218,7 +239,7 @@ def to_json(results: Sequence[Result], meta: dict[str, Any]) -> dict[str, Any]:
             "per_second": r.per_second,
             "ratio_raw": ratio(r, raw),
             "ratio_faust": ratio(r, bare),
-            **({"vs_one_worker": scale_up(r, _one_worker(results))} if r.workers else {}),
+            **({"vs_one_worker": scale_up(r, _one_worker(results, r.group))} if r.workers else {}),
         }
         for r in results
     ]

@@ -25,7 +25,7 @@ from bench.harness import (
 )
 from bench.proc import usage
 from bench.report import RAW, Kind, Result, measured, unavailable
-from bench.scenarios import Batch, HubFlow, scaling_row
+from bench.scenarios import Batch, HubFlow, Scaling, scaling_row
 from hub.connectors.kafka_admin import apply_topics
 from hub.ops.local_kafka import free_port
 from hub.ops.worker_process import WorkerProcess
@@ -49,9 +49,9 @@ class Sizes:
     month_big: int = 5_000
     month_resellers: int = 5
     month_each: int = 200
-    # The scaling scenario's burst, spread over every partition: longer than a one-partition
-    # burst so that 3 workers on 2 cores still run for several seconds.
-    scaling_burst: int = 6_000
+    # Each scaling flow's burst, spread over every partition (250 events a partition): longer
+    # than a one-partition burst so that 3 workers on 2 cores still run for several seconds.
+    scaling_burst: int = 3_000
 
     @property
     def at_rate(self) -> int:
@@ -273,32 +273,48 @@ class Bench:
 
     # -- scaling ----------------------------------------------------------------------------
 
-    async def scaling(self, flow: HubFlow, counts: Sequence[int]) -> list[Result]:
-        """``flow`` through 1, 2, ... workers of one hub, each count on fresh topics; a count
-        that fails is a failed row and the next one still runs."""
+    async def scaling(self, scaling: Scaling, counts: Sequence[int]) -> list[Result]:
+        """``scaling``'s flows through 1, 2, ... workers of one hub, each count on fresh topics;
+        a flow that fails gives failed rows for itself and the flows after it at that count,
+        and the next count still runs."""
         results: list[Result] = []
         for n in counts:
             _say(f"  {n} worker(s) ...")
+            done: list[Result] = []
             try:
-                results.append(await self._scaled(flow, n))
+                await self._scaled(scaling, n, done)
             except Exception as exc:  # noqa: BLE001 - one count failing must not hide the others
                 traceback.print_exc()
                 why = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
-                results.append(unavailable(scaling_row(n), Kind.SCALING, why, workers=n))
+                done += [
+                    unavailable(
+                        scaling_row(n, flow.slug),
+                        Kind.SCALING,
+                        why,
+                        workers=n,
+                        group=flow.milestones[0].scenario,
+                    )
+                    for flow in scaling.flows[len(done) :]
+                ]
+            results += done
         return results
 
-    async def _scaled(self, flow: HubFlow, n: int) -> Result:
+    async def _scaled(self, scaling: Scaling, n: int, results: list[Result]) -> None:
         """N workers of one group (one app id and prefix, each its own state dir and port):
-        all ready and settled, a warm-up touching every reseller, then the measured burst."""
-        slug = f"{flow.slug}{n}"
+        all ready and settled, a warm-up of every flow touching every reseller, then each
+        flow's measured burst in turn, its row appended to ``results`` as it is measured. On a
+        failure the workers log their consumer state and each one's log tail is printed."""
+        slug = f"{scaling.slug}{n}"
         prefix = self.prefix(slug)
-        topics, _ = await fresh_topics(self.bootstrap, prefix, flow.resellers, flow.reference)
-        warmup = max(self.sizes.warmup, 2 * len(flow.resellers))
-        tagged = [
-            message(flow.make(i), f"{self.run_id}-{slug}-{i}")
-            for i in range(warmup + self.sizes.scaling_burst)
-        ]
-        warm, burst = tagged[:warmup], tagged[warmup:]
+        topics, _ = await fresh_topics(self.bootstrap, prefix, scaling.resellers, scaling.reference)
+        warmup = max(self.sizes.warmup, 2 * len(scaling.resellers))
+        inputs: list[tuple[HubFlow, list[Message], list[Message]]] = []
+        for flow in scaling.flows:
+            tagged = [
+                message(flow.make(i), f"{self.run_id}-{slug}-{flow.slug}-{i}")
+                for i in range(warmup + self.sizes.scaling_burst)
+            ]
+            inputs.append((flow, tagged[:warmup], tagged[warmup:]))
         workers = [
             WorkerProcess(
                 self.bootstrap,
@@ -310,10 +326,8 @@ class Bench:
             )
             for k in range(n)
         ]
-        (milestone,) = flow.milestones
-        kinds = [milestone.event_type]
-        arrivals = Arrivals(self.bootstrap, [topics.name(milestone.topic)], PARTITIONS)
-        source = topics.name(flow.source)
+        sinks = sorted({topics.name(f.milestones[0].topic) for f in scaling.flows})
+        arrivals = Arrivals(self.bootstrap, sinks, PARTITIONS)
         try:
             for worker in workers:
                 worker.start()
@@ -322,37 +336,26 @@ class Bench:
             pids = [w.proc.pid for w in workers if w.proc is not None]
             idle = await asyncio.to_thread(idle_cpu, pids, IDLE_SAMPLE_S)
             async with Driver(self.bootstrap, arrivals, pids) as d:
-                await d.measure(source, warm, kinds, timeout_s=WARMUP_TIMEOUT_S)
-                handled = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
-                load = os.getloadavg()[0]
-                (b,) = await d.measure(source, burst, kinds)
-            after = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
+                for flow, warm, _ in inputs:
+                    kinds = [flow.milestones[0].event_type]
+                    source = topics.name(flow.source)
+                    await d.measure(source, warm, kinds, timeout_s=WARMUP_TIMEOUT_S)
+                for flow, _, burst in inputs:
+                    kinds = [flow.milestones[0].event_type]
+                    before = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
+                    load = os.getloadavg()[0]
+                    (b,) = await d.measure(topics.name(flow.source), burst, kinds)
+                    after = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
+                    results.append(_scaled_result(flow, n, b, idle, load, before, after))
+        except Exception:
+            for worker in workers:
+                worker.request_report()
+            await asyncio.sleep(2)
+            for worker in workers:
+                _say(f"--- {worker.log_path.name}, its last lines ---\n{worker.log_tail(3000)}")
+            raise
         finally:
             await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
-        kind = type(flow.make(0)).__name__
-        shares = [
-            events_in(a, flow.handled_by, kind) - events_in(h, flow.handled_by, kind)
-            for h, a in zip(handled, after, strict=True)
-        ]
-        note = (
-            f"load average {load:.2f} as the burst began; {kind} handled per worker in the "
-            f"burst: {', '.join(f'{s:,.0f}' for s in shares)}; idle CPU per worker before the "
-            f"warm-up: {', '.join(f'{ms:.0f}' for ms in idle)} ms/s, over the burst's "
-            f"{b.run.seconds:.1f} s ~{sum(idle) * b.run.seconds / len(burst):.2f} of its CPU "
-            "ms/event"
-        )
-        if n == 1 and flow.note:
-            note = f"{flow.note}. {note}"
-        return measured(
-            scaling_row(n),
-            Kind.SCALING,
-            b.run,
-            b.cpu_s,
-            b.worker.peak_rss_bytes,
-            note=note,
-            workers=n,
-            peak_rss_each_bytes=tuple(u.peak_rss_bytes for u in b.workers),
-        )
 
     # -- month end ------------------------------------------------------------------------
 
@@ -407,6 +410,41 @@ class Bench:
             peak_rss_mib=rusage.ru_maxrss / 1024,  # KiB on Linux
             note=batch.note(numbers),
         )
+
+
+def _scaled_result(
+    flow: HubFlow,
+    n: int,
+    b: Measured,
+    idle: Sequence[float],
+    load: float,
+    before: Sequence[str],
+    after: Sequence[str],
+) -> Result:
+    """One scaling row: the burst, and a note on the load, the spread and the idle CPU."""
+    kind = type(flow.make(0)).__name__
+    shares = [
+        events_in(a, flow.handled_by, kind) - events_in(h, flow.handled_by, kind)
+        for h, a in zip(before, after, strict=True)
+    ]
+    note = (
+        f"load average {load:.2f} as the burst began; {kind} handled per worker in the "
+        f"burst: {', '.join(f'{s:,.0f}' for s in shares)}; idle CPU per worker before the "
+        f"warm-up: {', '.join(f'{ms:.0f}' for ms in idle)} ms/s, over the burst's "
+        f"{b.run.seconds:.1f} s ~{sum(idle) * b.run.seconds / b.run.messages:.2f} of its CPU "
+        "ms/event"
+    )
+    return measured(
+        scaling_row(n, flow.slug),
+        Kind.SCALING,
+        b.run,
+        b.cpu_s,
+        b.worker.peak_rss_bytes,
+        note=note,
+        workers=n,
+        peak_rss_each_bytes=tuple(u.peak_rss_bytes for u in b.workers),
+        group=flow.milestones[0].scenario,
+    )
 
 
 def _say(text: str) -> None:

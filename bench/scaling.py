@@ -1,4 +1,4 @@
-"""Order intake spread over many resellers, for the scaling scenario (1, 2 and 3 workers).
+"""Orders and tickets spread over many resellers, for the scaling scenario (1, 2, 3 workers).
 
 The orders flow bench (bench/orders.py) has one reseller, so every order lands on one partition
 and one worker does all the work however many there are. Here the resellers are picked so that
@@ -16,10 +16,11 @@ from bench.orders import ITEM
 from bench.orders import reference as single_reseller_reference
 from bench.runs import PARTITIONS
 from hub.connectors.kafka_io import Outgoing
-from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
+from hub.domain.enums import BillingCycle, BillingMode, Severity, SupportMode, Term, TicketCategory
 from hub.domain.reference import Customer, ResellerProfile
 from hub.schemas.events.orders import OrderLine, OrderRequested
 from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
+from hub.schemas.events.support import TicketOpened
 from hub.streams.ingress import home_partition
 from hub.topics import Topic, TopicCatalog
 
@@ -107,4 +108,20 @@ def order(index: int, resellers: Sequence[str] = RESELLERS) -> OrderRequested:
         customer_id=customer_of(rid),
         lines=(line,),
         requested_at=datetime.now(UTC),
+    )
+
+
+def ticket(index: int, resellers: Sequence[str] = RESELLERS) -> TicketOpened:
+    """The ``index``-th ticket, resellers in turn (each reseller handles its own support)."""
+    rid = resellers[index % len(resellers)]
+    return TicketOpened(
+        **envelope(rid),
+        ticket_id=f"T-{index}",
+        customer_id=customer_of(rid),
+        title="How do I add a licence?",
+        description="We need five more seats.",
+        category=TicketCategory.QUESTIONS,
+        severity=Severity.MINIMAL,
+        language="en",
+        service="m365",
     )

@@ -99,38 +99,78 @@ def billing() -> HubFlow:
     )
 
 
-def scaling() -> HubFlow:
-    """Order intake over resellers covering every partition, for 1, 2 and 3 workers."""
-    from bench import scaling as sc
+@dataclass(frozen=True)
+class Scaling:
+    """Flows driven through 1, 2, 3 workers of one hub (one group), one burst each in order on
+    the same workers: every flow's inputs come from ``resellers``, whose data is ``reference``.
+    Each flow has one milestone; its ``scenario`` labels the flow's rows and table."""
 
-    partitions = len(sc.RESELLERS) // sc.PER_PARTITION
-    return HubFlow(
-        "scaling",
-        sc.RESELLERS,
-        sc.reference,
-        Topic.ORDERS,
-        sc.order,
-        (Milestone("order intake", Topic.ORDER_DECISIONS, "OrderAccepted"),),
-        note=(
-            f"order intake (OrderRequested -> OrderAccepted) over {len(sc.RESELLERS)} resellers, "
-            f"{sc.PER_PARTITION} on each of the {partitions} partitions, orders to them in turn; "
-            "every worker also provisions (simulator) and rates the orders it accepted, inside "
-            "the burst's CPU"
-        ),
-        handled_by="orders",
-    )
+    slug: str
+    resellers: tuple[str, ...]
+    reference: Callable[[TopicCatalog], list[Outgoing]]
+    flows: tuple[HubFlow, ...]
+    note: str
 
 
 SCALING_WORKERS = (1, 2, 3)
 
 
-def scaling_row(workers: int) -> str:
-    """The name of the scaling row of ``workers`` workers (``--only scaling`` selects them)."""
-    return f"scaling: {workers} worker{'s' if workers > 1 else ''}"
+def scaling_row(workers: int, label: str = "intake") -> str:
+    """The name of a scaling row (``--only scaling`` selects them all)."""
+    return f"scaling: {label}, {workers} worker{'s' if workers > 1 else ''}"
 
 
-SCALING: tuple[tuple[str, ...], Callable[[], HubFlow]] = (
-    tuple(scaling_row(n) for n in SCALING_WORKERS),
+def scaling() -> Scaling:
+    """Ticket routing, then order intake (whose provisioning and rating would run on beside
+    whatever came after it), over resellers covering every partition."""
+    from bench import scaling as sc
+
+    partitions = len(sc.RESELLERS) // sc.PER_PARTITION
+
+    def flow(
+        slug: str, source: Topic, make: Callable[[int], Event], milestone: Milestone, by: str
+    ) -> HubFlow:
+        return HubFlow(slug, sc.RESELLERS, sc.reference, source, make, (milestone,), handled_by=by)
+
+    return Scaling(
+        "scaling",
+        sc.RESELLERS,
+        sc.reference,
+        (
+            flow(
+                "routing",
+                Topic.TICKETS,
+                sc.ticket,
+                Milestone(
+                    "ticket routing (TicketOpened -> TicketRouted)",
+                    Topic.SUPPORT_EVENTS,
+                    "TicketRouted",
+                ),
+                "support.intake",
+            ),
+            flow(
+                "intake",
+                Topic.ORDERS,
+                sc.order,
+                Milestone(
+                    "order intake (OrderRequested -> OrderAccepted)",
+                    Topic.ORDER_DECISIONS,
+                    "OrderAccepted",
+                ),
+                "orders",
+            ),
+        ),
+        note=(
+            f"{len(sc.RESELLERS)} resellers, {sc.PER_PARTITION} on each of the {partitions} "
+            "partitions, inputs to them in turn; one set of workers per count, ticket routing's "
+            "burst first, then order intake's (every worker also provisions (simulator) and rates "
+            "the orders it accepted, inside that burst's CPU)"
+        ),
+    )
+
+
+SCALING: tuple[tuple[str, ...], Callable[[], Scaling]] = (
+    tuple(scaling_row(n, label) for label in ("routing", "intake") for n in SCALING_WORKERS),
     scaling,
 )
 

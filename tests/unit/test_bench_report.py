@@ -162,7 +162,9 @@ def test_worker_cpu_between_samples_is_interpolated() -> None:
     assert cpu_at(samples, 9.0) == 3.0
 
 
-def _scaled(workers: int, seconds: float, cpu_s: float, rss_mib: tuple[int, ...]) -> Any:
+def _scaled(
+    workers: int, seconds: float, cpu_s: float, rss_mib: tuple[int, ...], group: str = ""
+) -> Any:
     return measured(
         scaling_row(workers),
         Kind.SCALING,
@@ -171,6 +173,7 @@ def _scaled(workers: int, seconds: float, cpu_s: float, rss_mib: tuple[int, ...]
         max(rss_mib) * 2**20,
         workers=workers,
         peak_rss_each_bytes=tuple(m * 2**20 for m in rss_mib),
+        group=group,
     )
 
 
@@ -189,6 +192,24 @@ def test_scaling_rows_are_compared_with_one_worker_and_show_cpu_per_event() -> N
     ]
     assert "This machine has 2 cores" in table
     assert "CPU ms/event" in lines[6]
+
+
+def test_each_flow_gets_its_own_scaling_table_compared_with_its_own_one_worker_row() -> None:
+    rows = [
+        _scaled(1, 1.0, 1.0, (100,), "ticket routing"),
+        _scaled(2, 0.5, 1.0, (100, 100), "ticket routing"),
+        _scaled(1, 4.0, 9.0, (150,), "order intake"),
+        _scaled(2, 2.0, 9.0, (150, 150), "order intake"),
+    ]
+    table = scaling_markdown(rows, cpus=2)
+    routing, intake = table.split("\n\n")[0:2], table.split("\n\n")[2:4]
+    assert routing[0] == "ticket routing:"
+    assert routing[1].splitlines()[-1] == "| 2 | 2,000.0 | 2.00x | 1.00 | 100.0 / 100.0 |"
+    assert intake[0] == "order intake:"
+    assert intake[1].splitlines()[-1] == "| 2 | 500.0 | 2.00x | 9.00 | 150.0 / 150.0 |"
+    json_rows = to_json(rows, {})["results"]
+    assert [r["vs_one_worker"] for r in json_rows] == [1.0, 2.0, 1.0, 2.0]
+    assert json_rows[3]["group"] == "order intake"
 
 
 def test_scaling_without_a_one_worker_row_has_no_ratio() -> None:
