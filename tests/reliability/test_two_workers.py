@@ -362,7 +362,12 @@ def until(what: str, check: Any, workers: list[WorkerProcess], timeout_s: float 
     while not check():
         for w in workers:
             assert w.running(), f"a worker died ({what}):\n{w.log_tail()}"
-        assert time.monotonic() < deadline, f"{what}:\n" + "\n".join(w.log_tail() for w in workers)
+        if time.monotonic() >= deadline:
+            for w in workers:  # their consumer reports and stacks, into their logs
+                Reporting(w).request_report()
+            time.sleep(3)
+            logs = "\n".join(f"{w.log_path}:\n{w.log_tail()}" for w in workers)
+            raise AssertionError(f"{what}: not within {timeout_s}s\n{logs}")
         time.sleep(0.5)
 
 
