@@ -9,7 +9,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -274,47 +274,37 @@ class Bench:
     # -- scaling ----------------------------------------------------------------------------
 
     async def scaling(self, scaling: Scaling, counts: Sequence[int]) -> list[Result]:
-        """``scaling``'s flows through 1, 2, ... workers of one hub, each count on fresh topics;
-        a flow that fails gives failed rows for itself and the flows after it at that count,
-        and the next count still runs."""
+        """Each of ``scaling``'s flows through 1, 2, ... workers of one hub, every flow and count
+        on its own fresh topics and workers; one that fails is a failed row and the rest run."""
         results: list[Result] = []
-        for n in counts:
-            _say(f"  {n} worker(s) ...")
-            done: list[Result] = []
-            try:
-                await self._scaled(scaling, n, done)
-            except Exception as exc:  # noqa: BLE001 - one count failing must not hide the others
-                traceback.print_exc()
-                why = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
-                done += [
-                    unavailable(
-                        scaling_row(n, flow.slug),
-                        Kind.SCALING,
-                        why,
-                        workers=n,
-                        group=flow.milestones[0].scenario,
-                    )
-                    for flow in scaling.flows[len(done) :]
-                ]
-            results += done
+        for flow in scaling.flows:
+            for n in counts:
+                _say(f"  {flow.slug}, {n} worker(s) ...")
+                try:
+                    results.append(await self._scaled(scaling, flow, n))
+                except Exception as exc:  # noqa: BLE001 - one failing must not hide the others
+                    traceback.print_exc()
+                    why = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
+                    group = flow.milestones[0].scenario
+                    row = scaling_row(n, flow.slug)
+                    results.append(unavailable(row, Kind.SCALING, why, workers=n, group=group))
+        if results and scaling.note:  # said once, on the first row
+            results[0] = replace(results[0], note=f"{scaling.note}. {results[0].note}".strip())
         return results
 
-    async def _scaled(self, scaling: Scaling, n: int, results: list[Result]) -> None:
+    async def _scaled(self, scaling: Scaling, flow: HubFlow, n: int) -> Result:
         """N workers of one group (one app id and prefix, each its own state dir and port):
-        all ready and settled, a warm-up of every flow touching every reseller, then each
-        flow's measured burst in turn, its row appended to ``results`` as it is measured. On a
-        failure the workers log their consumer state and each one's log tail is printed."""
-        slug = f"{scaling.slug}{n}"
+        all ready and settled, a warm-up touching every reseller, then the measured burst. On
+        a failure the workers log their consumer state and each one's log tail is printed."""
+        slug = f"{scaling.slug}-{flow.slug}{n}"
         prefix = self.prefix(slug)
         topics, _ = await fresh_topics(self.bootstrap, prefix, scaling.resellers, scaling.reference)
         warmup = max(self.sizes.warmup, 2 * len(scaling.resellers))
-        inputs: list[tuple[HubFlow, list[Message], list[Message]]] = []
-        for flow in scaling.flows:
-            tagged = [
-                message(flow.make(i), f"{self.run_id}-{slug}-{flow.slug}-{i}")
-                for i in range(warmup + self.sizes.scaling_burst)
-            ]
-            inputs.append((flow, tagged[:warmup], tagged[warmup:]))
+        tagged = [
+            message(flow.make(i), f"{self.run_id}-{slug}-{i}")
+            for i in range(warmup + self.sizes.scaling_burst)
+        ]
+        warm, burst = tagged[:warmup], tagged[warmup:]
         workers = [
             WorkerProcess(
                 self.bootstrap,
@@ -326,8 +316,10 @@ class Bench:
             )
             for k in range(n)
         ]
-        sinks = sorted({topics.name(f.milestones[0].topic) for f in scaling.flows})
-        arrivals = Arrivals(self.bootstrap, sinks, PARTITIONS)
+        (milestone,) = flow.milestones
+        kinds = [milestone.event_type]
+        source = topics.name(flow.source)
+        arrivals = Arrivals(self.bootstrap, [topics.name(milestone.topic)], PARTITIONS)
         try:
             for worker in workers:
                 worker.start()
@@ -336,17 +328,11 @@ class Bench:
             pids = [w.proc.pid for w in workers if w.proc is not None]
             idle = await asyncio.to_thread(idle_cpu, pids, IDLE_SAMPLE_S)
             async with Driver(self.bootstrap, arrivals, pids) as d:
-                for flow, warm, _ in inputs:
-                    kinds = [flow.milestones[0].event_type]
-                    source = topics.name(flow.source)
-                    await d.measure(source, warm, kinds, timeout_s=WARMUP_TIMEOUT_S)
-                for flow, _, burst in inputs:
-                    kinds = [flow.milestones[0].event_type]
-                    before = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
-                    load = os.getloadavg()[0]
-                    (b,) = await d.measure(topics.name(flow.source), burst, kinds)
-                    after = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
-                    results.append(_scaled_result(flow, n, b, idle, load, before, after))
+                await d.measure(source, warm, kinds, timeout_s=WARMUP_TIMEOUT_S)
+                before = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
+                load = os.getloadavg()[0]
+                (b,) = await d.measure(source, burst, kinds)
+                after = await asyncio.gather(*(asyncio.to_thread(w.metrics) for w in workers))
         except Exception:
             for worker in workers:
                 worker.request_report()
@@ -356,6 +342,7 @@ class Bench:
             raise
         finally:
             await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
+        return _scaled_result(flow, n, b, idle, load, before, after)
 
     # -- month end ------------------------------------------------------------------------
 
