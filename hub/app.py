@@ -13,6 +13,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.runtime import health, lag
+from hub.runtime.faust_table import HubTable
 from hub.runtime.faust_transport import HubApp
 from hub.runtime.tuning import FAUST_TUNING
 from hub.schemas.codec import Codec
@@ -78,6 +79,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         web_in_thread=False,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
+        Table=HubTable,
         broker_credentials=credentials,
         **FAUST_TUNING,
     )
