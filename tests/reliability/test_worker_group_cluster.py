@@ -48,6 +48,7 @@ from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.billing import (
     BillingRunCompleted,
     BillingRunRequested,
+    ChargeRated,
     InvoiceIssued,
     PaymentReceived,
 )
@@ -320,6 +321,16 @@ def _differences(found: list[tuple[Record, Event]]) -> str:
     return "\n".join(lines)
 
 
+def final_of(decisions: list[tuple[Record, Event]]) -> list[Event]:
+    """Each order's decision (the last copy of each)."""
+    final: dict[str, Event] = {}
+    for _, event in decisions:
+        order_id = getattr(event, "order_id", None)
+        if isinstance(event, (OrderAccepted, OrderHeld, OrderRejected)) and order_id:
+            final[order_id] = event
+    return list(final.values())
+
+
 def _outputs(found: list[tuple[Record, Event]], kind: type[Event], cause: str) -> list[Output]:
     return [
         Output(
@@ -391,6 +402,21 @@ def test_three_workers_lose_a_worker_and_a_broker_gain_a_fourth_and_every_input_
         kafka_cluster.start_node(victim_node)
         victim_node = None
 
+        # The month is closed once every accepted order's subscription is rated (a charge
+        # rated after its month's close waits for the next one).
+        orders_sent = sum(isinstance(i.event, OrderRequested) for i in items)
+
+        def all_rated() -> bool:
+            decided = final_of(_read(bootstrap, topics.name(Topic.ORDER_DECISIONS)))
+            wanted = sum(isinstance(e, OrderAccepted) for e in decided)
+            rated = {
+                e.subscription_id
+                for _, e in _read(bootstrap, topics.name(Topic.CHARGES))
+                if isinstance(e, ChargeRated)
+            }
+            return len(decided) == orders_sent and len(rated) == wanted
+
+        _until("every order decided and every accepted one rated", all_rated, alive, 600)
         period = datetime.now(UTC).strftime("%Y-%m")
         runs = [
             BillingRunRequested(
@@ -462,13 +488,45 @@ def test_three_workers_lose_a_worker_and_a_broker_gain_a_fourth_and_every_input_
         assert not twice, f"invoices issued with two contents: {twice}"
         assert by_invoice, "the closes issued no invoice"
 
+        # Money exact: one content per charge, a charge for each accepted order's subscription,
+        # and each reseller invoiced exactly what was rated for it.
+        charges = _read(bootstrap, topics.name(Topic.CHARGES))
+        by_charge: dict[str, set[bytes]] = {}
+        rated: dict[str, dict[str, int]] = {}
+        subscriptions: dict[str, set[str]] = {}
+        for record, event in charges:
+            if isinstance(event, ChargeRated):
+                by_charge.setdefault(event.charge_id, set()).add(record.value or b"")
+                rated.setdefault(event.reseller_id, {})[event.charge_id] = event.price_minor
+                subscriptions.setdefault(event.reseller_id, set()).add(event.subscription_id)
+        assert not {k for k, v in by_charge.items() if len(v) > 1}, "a charge with two contents"
+        invoiced: dict[str, dict[str, int]] = {}
+        for _, event in invoices:
+            if isinstance(event, InvoiceIssued):
+                invoiced.setdefault(event.reseller_id, {})[event.invoice_id] = event.subtotal_minor
+        accepted = {
+            rid: sum(
+                isinstance(e, OrderAccepted) and e.reseller_id == rid for e in final_of(decisions)
+            )
+            for rid in GROUP_RESELLERS
+        }
+        money = {
+            rid: (
+                accepted[rid],
+                len(subscriptions.get(rid, ())),
+                sum(rated.get(rid, {}).values()),
+                sum(invoiced.get(rid, {}).values()),
+            )
+            for rid in GROUP_RESELLERS
+        }
+        print(f"\naccepted, subscriptions rated, rated, invoiced per reseller: {money}")
+        for rid, (orders, subs, price, billed) in money.items():
+            assert subs == orders, f"{rid}: {orders} accepted orders, {subs} subscriptions rated"
+            assert billed == price, f"{rid}: rated {price}, invoiced {billed}"
+
         # Credit checks right across the rebalances: a near-limit reseller's first FIT orders
         # accepted, the later ones held for the limit.
-        final: dict[str, Event] = {}
-        for _, event in decisions:
-            order_id = getattr(event, "order_id", None)
-            if isinstance(event, (OrderAccepted, OrderHeld, OrderRejected)) and order_id:
-                final[order_id] = event
+        final = {getattr(e, "order_id", ""): e for e in final_of(decisions)}
         for rid in sorted(NEAR_LIMIT):
             outcome = [type(final[f"PO-{rid}-{n:03d}"]).__name__ for n in range(ORDERS_EACH)]
             expected = ["OrderAccepted"] * FIT + ["OrderHeld"] * (ORDERS_EACH - FIT)
