@@ -1,7 +1,7 @@
 """``python -m bench``: every scenario and both baselines in one run, one JSON, one table.
 
-The scaling scenario (``--only scaling``) runs ticket routing and order intake through 1, 2 and 3
-workers of one hub and reports them in tables of their own.
+The scaling scenario (``--only scaling``) runs order intake and ticket routing each through 1, 2
+and 3 workers of one hub and reports them in tables of their own.
 
 Uses ``KAFKA_BOOTSTRAP_SERVERS`` if set, else starts a local broker in a temporary directory
 (stopped at the end, and with this process if it dies). Writes ``bench/results/<time>.json`` and

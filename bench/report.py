@@ -181,8 +181,10 @@ def scaling_note(cpus: int | None) -> str:
         "and the bench itself), so events/s cannot grow in proportion to N here; scaling "
         "efficiency is limited by the machine. CPU ms/event is the CPU of all N workers over "
         "the burst (utime + stime) per event: flat as N grows means each event costs the same "
-        "spread over more workers, rising means the workers add work of their own (coordination, "
-        "duplicated reads)."
+        "spread over more workers, rising means the workers add work of their own (each one's "
+        "polling and heartbeats, and with 2 or more faust's standby table copies: every "
+        "changelog write applied again on another worker). Other processes share the cores too: "
+        "each row's note gives the load average as its burst began."
     )
 
 
