@@ -3,9 +3,10 @@
 ``messages`` yields a stream's messages one by one, so every driver keeps its plain loop, but it
 takes them from faust in batches (``Stream.take_events``: as many as have arrived, up to
 ``size``, waiting at most ``within`` seconds for more) and, with a journal, opens one journal
-batch per partition around that partition's messages (``hub.runtime.journal``). The batch's
-entry is written, and its sends and dead letters delivered, before the next partition's
-messages and before faust acks any of them. A batch of one is the degenerate case; with light
+batch per partition around that partition's messages (``hub.runtime.journal``). Each
+partition's entry is written after its messages; once all of the take's entries are delivered,
+their sends and dead letters go out, partition by partition in message order, before faust acks
+any of them. A batch of one is the degenerate case; with light
 traffic a message waits at most ``within``.
 
 faust sets its "current event" (which table partition a write goes to) only for a stream read
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hub.runtime.dead_letter import SourceMessage
 
 if TYPE_CHECKING:
-    from hub.runtime.journal import Journal
+    from hub.runtime.journal import Delivery, Journal
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,17 @@ async def messages(
     from faust.streams import _current_event
 
     async for events in stream.take_events(policy.size, policy.within_s):
+        # Every partition's entry first, then one wait for them all to be delivered, then every
+        # output (hub.runtime.journal: outputs wait for their entry): one producer round trip
+        # per take, not one per partition.
+        deliveries: list[Delivery] = []
         for partition, group in _groups(list(events)):
             token = _current_event.set(weakref.ref(group[-1]))
             try:
                 batch = journal.open_batch(partition)
                 for event in group:
                     yield SourceMessage.from_faust(event.message)
-                await journal.close_batch(batch)
+                deliveries += journal.end_batch(batch)
             finally:
                 _current_event.reset(token)
+        await journal.deliver_all(deliveries)

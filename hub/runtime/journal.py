@@ -249,14 +249,23 @@ class Journal:
 
     async def close_batch(self, batch: Batch) -> None:
         """Write the batch's entry and make its writes, then deliver its sends in order."""
+        await self.deliver_all(self.end_batch(batch))
+
+    def end_batch(self, batch: Batch) -> list[Delivery]:
+        """Write the batch's entry and make its writes; its sends and dead letters, in order,
+        for ``deliver_all`` (batches of several partitions may share one ``deliver_all``)."""
         assert batch.token is not None
         self._batch.reset(batch.token)
         if batch.outputs or batch.txn:
             self.commit(batch.partition, batch.txn, batch.outputs, batch.kept)
             JOURNAL_BATCH_MESSAGES.labels(flow=self.flow).observe(len(batch.outputs))
-        if batch.after:
+        return batch.after
+
+    async def deliver_all(self, deliveries: Sequence[Delivery]) -> None:
+        """Once the entries written so far are delivered, make ``deliveries`` in order."""
+        if deliveries:
             await self._settle()
-        for delivery in batch.after:
+        for delivery in deliveries:
             await delivery()
 
     async def deliver(self, delivery: Delivery) -> None:
