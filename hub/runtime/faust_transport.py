@@ -35,6 +35,18 @@
    two-worker trial lost an order so). The crash test lost in-flight records and stalled this way.
 
 4. **A commit covers only table writes already handed to Kafka** (``hub/runtime/faust_producer``).
+
+5. **A rebalance does not wait for ever for a message nobody will acknowledge.** Before it gives
+   up its partitions faust waits until every message handed to a stream is acknowledged
+   (``wait_empty``), with no limit. A message delivered to several agents' channels counts one
+   reference per channel; when flow stops for the rebalance faust clears the channels and
+   cancels the deliveries still waiting for room in a full one, and the reference such a
+   delivery took is never released: the rebalance then waited for ever while every agent waited
+   for it to end (seen in the worker group test on a cluster: a ``hub.orders.provisioning``
+   record, read by three agents, held a rebalance for ten minutes). Here the wait ends after
+   ``WAIT_EMPTY_PATIENCE_S``; what is still unacknowledged is fetched again from the committed
+   offset by whichever worker gets its partition (no commit passes it, rule 3), and processing
+   it again is idempotent.
 """
 
 from __future__ import annotations
@@ -46,14 +58,17 @@ from typing import Any, ClassVar, cast
 import aiokafka
 import aiokafka.errors
 import faust
-from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.consumer import CONSUMER_FETCHING, CONSUMER_WAIT_EMPTY
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 from faust.types.tuples import TP, Message
+from mode import Service
 
 from hub.runtime.faust_producer import OrderedBufferProducer
 
 FETCH_MAX_WAIT_MS = 50
+# How long a rebalance waits for the messages in flight to be acknowledged (rule 5).
+WAIT_EMPTY_PATIENCE_S = 30.0
 
 
 def is_stale(message: Message, current_generation: int) -> bool:
@@ -265,6 +280,29 @@ class _Consumer(faust_aiokafka.Consumer):
         batch = records[0] if records else None
         self._batch_firsts = {tp: got[0].offset for tp, got in (batch or {}).items() if got}
         return records
+
+    @Service.transitions_to(CONSUMER_WAIT_EMPTY)
+    async def wait_empty(self) -> None:
+        """faust's, but bounded by ``WAIT_EMPTY_PATIENCE_S`` (the module docstring, rule 5)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_EMPTY_PATIENCE_S
+        while not self.should_stop and self._unacked_messages:
+            await self.commit()
+            if not self._unacked_messages:
+                break
+            if loop.time() >= deadline:
+                self.log.warning(
+                    "rebalance: %d message(s) still unacknowledged after %.0f s, left to be "
+                    "fetched again: %r",
+                    len(self._unacked_messages),
+                    WAIT_EMPTY_PATIENCE_S,
+                    sorted((m.tp, m.offset) for m in self._unacked_messages)[:10],
+                )
+                self._unacked_messages.clear()
+                break
+            await self._wait_for_ack(timeout=1)
+            self._clean_unacked_messages()
+        await self.commit_and_end_transactions()
 
     def ack(self, message: Message) -> bool:
         app = self.app

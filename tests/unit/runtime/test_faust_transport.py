@@ -487,3 +487,31 @@ async def test_an_internal_topic_is_created_once_the_cluster_has_settled(
         await transport._create_topic(_Owner(), client, "t", 3, 3)
     assert calls[-1:] == ["refused"]
     assert calls.count("refused") == 1
+
+
+def test_a_rebalance_stops_waiting_for_a_message_nobody_will_acknowledge(
+    app: HubApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """faust waited for ever for a message whose channel delivery the rebalance cancelled; the
+    wait now ends, and the message is left to be fetched again (nothing commits past it)."""
+    from hub.runtime import faust_transport
+
+    monkeypatch.setattr(faust_transport, "WAIT_EMPTY_PATIENCE_S", 0.05)
+    consumer: Any = app.consumer
+    orphan = message(7, 3)  # handed to a stream whose delivery was cancelled: never acked
+    consumer._unacked_messages.add(orphan)
+    commits: list[str] = []
+
+    async def commit(*_: Any, **__: Any) -> bool:
+        commits.append("commit")
+        return False
+
+    async def end(*_: Any, **__: Any) -> None:
+        commits.append("end")
+
+    consumer.commit = commit
+    consumer.commit_and_end_transactions = end
+    consumer.loop.run_until_complete(asyncio.wait_for(consumer.wait_empty(), 10))
+    assert not consumer._unacked_messages
+    assert commits[-1] == "end"
+    assert not orphan.acked
