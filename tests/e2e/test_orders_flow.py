@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +27,6 @@ from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
-from hub.ops.local_kafka import free_port
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
@@ -58,6 +56,7 @@ from hub.simulator.partner_center.admin import SimulatorAdmin
 from hub.simulator.partner_center.faults import Fault, FaultKind
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
+from tests.support.simulator import partner_center
 
 BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # 6.00 USD per seat-month at the simulator
 STANDARD = ("CFQ7TTC0LDPB", "0001", "CFQ7TTC0K5BB")
@@ -169,51 +168,27 @@ def _customer_event(reseller_id: str, customer_id: str) -> CustomerUpserted:
     return CustomerUpserted(**_envelope(reseller_id), customer=customer)
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} never answered")
-
-
 @pytest.fixture(scope="module")
 def hub(kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("orders")
     prefix = f"t.orders.{uuid.uuid4().hex[:8]}."
     topics = TopicCatalog(prefix)
     asyncio.run(apply_topics(kafka.bootstrap, topics.all(RESELLERS)))
-    port = free_port()
-    sim_log = tmp / "simulator.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "sim", "partner-center", "--port", str(port)],
-        env=env,
-        stdout=sim_log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    worker = WorkerProcess(
-        kafka.bootstrap,
-        tmp,
-        topic_prefix=prefix,
-        app_id=f"orders-e2e-{uuid.uuid4().hex[:8]}",
-        env={"HUB_PARTNER_CENTER_URL": url},
-    )
-    try:
-        _wait_http(url + "/admin/state", simulator, sim_log)
-        outgoing = [Outgoing(topics.name(t), key, e) for t, key, e in _reference_events()]
-        asyncio.run(publish(kafka.bootstrap, CODEC, outgoing))
-        worker.start().wait_ready()
-        yield Hub(kafka.bootstrap, topics, worker, url)
-    finally:
-        worker.stop()
-        simulator.terminate()
-        simulator.wait(timeout=30)
+    with partner_center(tmp) as url:
+        worker = WorkerProcess(
+            kafka.bootstrap,
+            tmp,
+            topic_prefix=prefix,
+            app_id=f"orders-e2e-{uuid.uuid4().hex[:8]}",
+            env={"HUB_PARTNER_CENTER_URL": url},
+        )
+        try:
+            outgoing = [Outgoing(topics.name(t), key, e) for t, key, e in _reference_events()]
+            asyncio.run(publish(kafka.bootstrap, CODEC, outgoing))
+            worker.start().wait_ready()
+            yield Hub(kafka.bootstrap, topics, worker, url)
+        finally:
+            worker.stop()
 
 
 async def _customer(hub: Hub, reseller_id: str) -> str:

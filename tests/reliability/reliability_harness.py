@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -23,12 +24,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from hub.commands.credits import approval_event
-from hub.connectors.kafka_io import Outgoing, Record
+from hub.connectors.kafka_io import Outgoing, Record, producer
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
 from hub.ops.worker_process import WorkerProcess
 from hub.runtime.lag import measure_lag
+from hub.runtime.pipeline import event_headers
+from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import ChargeRated
 from hub.schemas.events.credits import ServiceCreditAllocated, ServiceCreditApproved
@@ -280,6 +283,46 @@ def allocation_output(event: Event, record: Record) -> Output | None:
         fingerprint=fingerprint(record.value),
         group=event.credit_id,
     )
+
+
+# --- feeding and driving workers ---
+
+_CODEC = Codec()
+
+
+class Feeder(threading.Thread):
+    """Sends ``items`` in small batches at a steady pace, from its own thread and producer
+    (idempotent: each key's records keep their order)."""
+
+    def __init__(self, bootstrap: str, items: list[Outgoing], per_batch: int, pause_s: float):
+        super().__init__(daemon=True)
+        self.bootstrap, self.items = bootstrap, items
+        self.per_batch, self.pause_s = per_batch, pause_s
+        self.sent = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._feed())
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+
+    async def _feed(self) -> None:
+        async with producer(self.bootstrap) as client:
+            for start in range(0, len(self.items), self.per_batch):
+                batch = self.items[start : start + self.per_batch]
+                futures = [
+                    await client.send(
+                        item.topic,
+                        key=item.key.encode(),
+                        value=_CODEC.encode(item.event),
+                        headers=event_headers(item.event),
+                    )
+                    for item in batch
+                ]
+                await asyncio.gather(*futures)
+                self.sent += len(batch)
+                await asyncio.sleep(self.pause_s)
 
 
 # --- driving the worker ---------------------------------------------------------------------

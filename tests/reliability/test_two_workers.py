@@ -27,9 +27,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -41,15 +38,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from reliability_harness import wait_zero_lag
+from reliability_harness import Feeder, wait_zero_lag
 
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, producer, publish
+from hub.connectors.kafka_io import Outgoing, publish
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
-from hub.ops.local_kafka import free_port
 from hub.ops.worker_process import WorkerProcess
-from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.orders import (
@@ -70,6 +65,7 @@ from tests.support import checker
 from tests.support.broker import BrokerInfo
 from tests.support.checker import Input, Output, fingerprint
 from tests.support.e2e import events_in
+from tests.support.simulator import partner_center
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -237,67 +233,11 @@ def read_decisions(bootstrap: str, topic: str) -> list[Decision]:
     return asyncio.run(_read_decisions(bootstrap, topic))
 
 
-class Feeder(threading.Thread):
-    """Sends ``items`` in small batches at a steady pace, from its own thread and producer."""
-
-    def __init__(self, bootstrap: str, items: list[Outgoing], per_batch: int, pause_s: float):
-        super().__init__(daemon=True)
-        self.bootstrap, self.items = bootstrap, items
-        self.per_batch, self.pause_s = per_batch, pause_s
-        self.sent = 0
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._feed())
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
-
-    async def _feed(self) -> None:
-        async with producer(self.bootstrap) as client:
-            for start in range(0, len(self.items), self.per_batch):
-                batch = self.items[start : start + self.per_batch]
-                futures = [
-                    await client.send(
-                        item.topic,
-                        key=item.key.encode(),
-                        value=CODEC.encode(item.event),
-                        headers=event_headers(item.event),
-                    )
-                    for item in batch
-                ]
-                await asyncio.gather(*futures)
-                self.sent += len(batch)
-                await asyncio.sleep(self.pause_s)
-
-
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[str]:
     """The Partner Center simulator, for the accepted orders' provisioning."""
-    port = free_port()
-    log = tmp_path / "simulator.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "sim", "partner-center", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            try:
-                urllib.request.urlopen(url + "/admin/state", timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the simulator never answered"
-                time.sleep(0.2)
+    with partner_center(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 class Reporting:

@@ -21,11 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -33,16 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_harness import wait_zero_lag
+from reliability_harness import Feeder, wait_zero_lag
 
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, Record, producer, publish, read_all
+from hub.connectors.kafka_io import Outgoing, Record, publish, read_all
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.local_cluster import LocalCluster
-from hub.ops.local_kafka import free_port
 from hub.ops.worker_process import WorkerProcess
-from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.billing import (
@@ -72,6 +66,7 @@ from tests.support import checker
 from tests.support.broker import kafka_cluster  # noqa: F401 - the fixture
 from tests.support.checker import Input, Output
 from tests.support.e2e import events_in
+from tests.support.simulator import partner_center
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -228,65 +223,11 @@ def stream(topics: TopicCatalog) -> list[Outgoing]:
     return items
 
 
-class Feeder(threading.Thread):
-    """Sends ``items`` in small steps at a steady pace, from its own thread and producer."""
-
-    def __init__(self, bootstrap: str, items: list[Outgoing], per_step: int, pause_s: float):
-        super().__init__(daemon=True)
-        self.bootstrap, self.items = bootstrap, items
-        self.per_step, self.pause_s = per_step, pause_s
-        self.sent = 0
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._feed())
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
-
-    async def _feed(self) -> None:
-        async with producer(self.bootstrap) as client:
-            for start in range(0, len(self.items), self.per_step):
-                step = self.items[start : start + self.per_step]
-                for item in step:
-                    # One at a time, acknowledged: a reseller's orders keep their order.
-                    await client.send_and_wait(
-                        item.topic,
-                        key=item.key.encode(),
-                        value=CODEC.encode(item.event),
-                        headers=event_headers(item.event),
-                    )
-                self.sent += len(step)
-                await asyncio.sleep(self.pause_s)
-
-
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[str]:
     """The Partner Center simulator, for the accepted orders' provisioning."""
-    port = free_port()
-    log = tmp_path / "simulator.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "sim", "partner-center", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            try:
-                urllib.request.urlopen(url + "/admin/state", timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the simulator never answered"
-                time.sleep(0.2)
+    with partner_center(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _until(what: str, check: Any, workers: list[WorkerProcess], timeout_s: float = 180) -> None:
@@ -370,7 +311,7 @@ def test_three_workers_lose_a_worker_and_a_broker_gain_a_fourth_and_every_input_
 
     workers = [worker(name) for name in ("w1", "w2", "w3")]
     items = stream(topics)
-    feeder = Feeder(bootstrap, items, per_step=6, pause_s=0.3)
+    feeder = Feeder(bootstrap, items, per_batch=6, pause_s=0.3)
     runs: list[BillingRunRequested] = []
     victim_node: int | None = None
     alive = list(workers)
