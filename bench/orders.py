@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -63,11 +63,12 @@ ITEM = CatalogItem(
 )
 
 
-def reference(topics: TopicCatalog) -> list[Outgoing]:
+def reseller_reference(topics: TopicCatalog, rid: str, customer_id: str) -> list[Outgoing]:
+    """A reseller without a credit worry and its one customer."""
     reseller = ResellerProfile(
-        reseller_id=RESELLER,
+        reseller_id=rid,
         partner_id="4199999",
-        name="Bench Co",
+        name=f"Bench {rid}",
         country="US",
         currency="USD",
         languages=("en",),
@@ -77,13 +78,24 @@ def reference(topics: TopicCatalog) -> list[Outgoing]:
         payment_terms_days=30,
     )
     customer = Customer(
-        customer_id=CUSTOMER,
-        reseller_id=RESELLER,
-        name="Bench Customer",
+        customer_id=customer_id,
+        reseller_id=rid,
+        name=f"Customer of {rid}",
         country="US",
         language="en",
         currency="USD",
     )
+    events: list[tuple[Topic, str, Event]] = [
+        (Topic.RESELLERS, rid, ResellerUpserted(**envelope(rid), reseller=reseller)),
+        (Topic.CUSTOMERS, customer_id, CustomerUpserted(**envelope(rid), customer=customer)),
+    ]
+    return [Outgoing(topics.name(t), key, event) for t, key, event in events]
+
+
+def reference(
+    topics: TopicCatalog, resellers: Sequence[tuple[str, str]] = ((RESELLER, CUSTOMER),)
+) -> list[Outgoing]:
+    """Each (reseller, customer) of ``resellers``, plus the catalogue item and its price."""
     price = PriceListEntry(
         product_id=ITEM.product_id,
         sku_id=ITEM.sku_id,
@@ -94,20 +106,23 @@ def reference(topics: TopicCatalog) -> list[Outgoing]:
         unit_cost_minor=600,
         effective_from=date(2020, 1, 1),
     )
-    events: list[tuple[Topic, str, Event]] = [
-        (Topic.RESELLERS, RESELLER, ResellerUpserted(**envelope(RESELLER), reseller=reseller)),
-        (Topic.CUSTOMERS, CUSTOMER, CustomerUpserted(**envelope(RESELLER), customer=customer)),
-        (Topic.CATALOG, ITEM.catalog_item_id, CatalogItemUpserted(**envelope(None), item=ITEM)),
-        (
-            Topic.PRICES,
+    out = [o for rid, customer in resellers for o in reseller_reference(topics, rid, customer)]
+    return [
+        *out,
+        Outgoing(
+            topics.name(Topic.CATALOG),
+            ITEM.catalog_item_id,
+            CatalogItemUpserted(**envelope(None), item=ITEM),
+        ),
+        Outgoing(
+            topics.name(Topic.PRICES),
             ITEM.catalog_item_id,
             PriceListEntryUpserted(**envelope(None), price_list_id="msft", entry=price),
         ),
     ]
-    return [Outgoing(topics.name(t), key, event) for t, key, event in events]
 
 
-def order(order_id: str) -> OrderRequested:
+def order(order_id: str, rid: str = RESELLER, customer_id: str = CUSTOMER) -> OrderRequested:
     line = OrderLine(
         product_id=ITEM.product_id,
         sku_id=ITEM.sku_id,
@@ -117,9 +132,9 @@ def order(order_id: str) -> OrderRequested:
         billing_cycle=BillingCycle.MONTHLY,
     )
     return OrderRequested(
-        **envelope(RESELLER),
+        **envelope(rid),
         order_id=order_id,
-        customer_id=CUSTOMER,
+        customer_id=customer_id,
         lines=(line,),
         requested_at=datetime.now(UTC),
     )

@@ -9,20 +9,17 @@ orders go to them in turn: every partition gets the same share of the load.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from bench.harness import envelope
-from bench.orders import ITEM
-from bench.orders import reference as single_reseller_reference
+from bench.orders import order as orders_order
+from bench.orders import reference as orders_reference
 from bench.runs import PARTITIONS
 from hub.connectors.kafka_io import Outgoing
-from hub.domain.enums import BillingCycle, BillingMode, Severity, SupportMode, Term, TicketCategory
-from hub.domain.reference import Customer, ResellerProfile
-from hub.schemas.events.orders import OrderLine, OrderRequested
-from hub.schemas.events.reference import CustomerUpserted, ResellerUpserted
+from hub.domain.enums import Severity, TicketCategory
+from hub.schemas.events.orders import OrderRequested
 from hub.schemas.events.support import TicketOpened
 from hub.streams.ingress import home_partition
-from hub.topics import Topic, TopicCatalog
+from hub.topics import TopicCatalog
 
 PER_PARTITION = 2
 
@@ -50,65 +47,13 @@ def customer_of(reseller_id: str) -> str:
 
 def reference(topics: TopicCatalog) -> list[Outgoing]:
     """Every reseller with one customer, plus the orders bench's catalogue item and price."""
-    shared = [
-        o
-        for o in single_reseller_reference(topics)
-        if o.topic in (topics.name(Topic.CATALOG), topics.name(Topic.PRICES))
-    ]
-    return shared + [o for rid in RESELLERS for o in _reseller(topics, rid)]
-
-
-def _reseller(topics: TopicCatalog, rid: str) -> list[Outgoing]:
-    profile = ResellerProfile(
-        reseller_id=rid,
-        partner_id="4199996",
-        name=f"Bench Scale {rid}",
-        country="US",
-        currency="USD",
-        languages=("en",),
-        billing_mode=BillingMode.RESELLER_BILLS,
-        support_mode=SupportMode.RESELLER_OWN,
-        credit_limit_minor=10**15,
-        payment_terms_days=30,
-    )
-    customer = Customer(
-        customer_id=customer_of(rid),
-        reseller_id=rid,
-        name=f"Customer of {rid}",
-        country="US",
-        language="en",
-        currency="USD",
-    )
-    return [
-        Outgoing(
-            topics.name(Topic.RESELLERS), rid, ResellerUpserted(**envelope(rid), reseller=profile)
-        ),
-        Outgoing(
-            topics.name(Topic.CUSTOMERS),
-            customer.customer_id,
-            CustomerUpserted(**envelope(rid), customer=customer),
-        ),
-    ]
+    return orders_reference(topics, [(rid, customer_of(rid)) for rid in RESELLERS])
 
 
 def order(index: int, resellers: Sequence[str] = RESELLERS) -> OrderRequested:
     """The ``index``-th order: resellers in turn, so consecutive orders hit every partition."""
     rid = resellers[index % len(resellers)]
-    line = OrderLine(
-        product_id=ITEM.product_id,
-        sku_id=ITEM.sku_id,
-        availability_id=ITEM.availability_id,
-        quantity=1,
-        term=Term.P1Y,
-        billing_cycle=BillingCycle.MONTHLY,
-    )
-    return OrderRequested(
-        **envelope(rid),
-        order_id=f"S-{index}",
-        customer_id=customer_of(rid),
-        lines=(line,),
-        requested_at=datetime.now(UTC),
-    )
+    return orders_order(f"S-{index}", rid, customer_of(rid))
 
 
 def ticket(index: int, resellers: Sequence[str] = RESELLERS) -> TicketOpened:

@@ -15,6 +15,7 @@ from hub.connectors.kafka_auth import auth_from_settings
 from hub.runtime import health, lag
 from hub.runtime.faust_table import HubTable
 from hub.runtime.faust_transport import HubApp
+from hub.runtime.kafka_client import track_produced_topics
 from hub.runtime.tuning import FAUST_TUNING
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
@@ -51,6 +52,7 @@ def build_codec(settings: Settings) -> Codec:
 
 def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None) -> faust.App:
     """Build the hub's faust app from settings; register each flow's agents on it."""
+    track_produced_topics()  # before faust builds its producer: see hub/runtime/kafka_client.py
     settings.table_dir.mkdir(parents=True, exist_ok=True)
     auth = auth_from_settings(settings)
     credentials = (

@@ -14,6 +14,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
 from hub.errors import ExternalServiceError
 from hub.runtime.dead_letter import Headers
+from hub.runtime.kafka_client import track_produced_topics
 from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
@@ -42,6 +43,7 @@ class Record:
 async def producer(
     bootstrap: str, *, auth: KafkaAuth | None = None
 ) -> AsyncIterator[AIOKafkaProducer]:
+    track_produced_topics()  # see hub/runtime/kafka_client.py
     # Idempotent producer: a retried send is never written twice.
     client = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **client_kwargs(auth)

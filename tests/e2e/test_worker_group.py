@@ -35,13 +35,17 @@ def _get(port: int, path: str) -> tuple[int, Any]:
         return int(error.code), json.loads(error.read() or b"null")
 
 
+def _port(url: str) -> int:
+    return int(url.rstrip("/").rsplit(":", 1)[1])
+
+
 def _owners(worker: WorkerProcess, app_id: str) -> dict[int, int]:
     """Partition of the orders state -> the web port of the worker that owns it (faust's router
     page: every worker's URL and its active table partitions)."""
     _, doc = _get(worker.web_port, "/router/")
     owners = {}
     for url, tables in doc.items():
-        port = int(url.rsplit(":", 1)[1].rstrip("/"))
+        port = _port(url)
         for partition in tables.get(f"{app_id}-orders-state-changelog", []):
             owners[partition] = port
     return owners
@@ -96,10 +100,13 @@ def test_two_workers_split_the_partitions_and_answer_for_each_others_resellers(
                 status, doc = _get(worker.web_port, f"/orders/{rid}/{placed.order_id}/")
                 assert status == 200, (worker.web_port, rid, doc)
                 assert doc["request"]["order_id"] == placed.order_id
+                # Answered by the owner from its own tables, whichever worker was asked.
+                assert _port(doc["served_by"]) == owner, (worker.web_port, rid, doc["served_by"])
                 asked_of_the_other += worker.web_port != owner
         assert asked_of_the_other == len(orders)
-        status, _ = _get(first.web_port, f"/orders/{RESELLERS[0]}/no-such-order/")
+        status, doc = _get(first.web_port, f"/orders/{RESELLERS[0]}/no-such-order/")
         assert status == 404
+        assert _port(doc["served_by"]) == owners[home_partition(RESELLERS[0], 12)]
     finally:
         for worker in workers:
             worker.stop()

@@ -32,7 +32,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,29 +42,21 @@ from reliability_harness import Feeder, wait_zero_lag
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
-from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
-from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.envelope import Event
 from hub.schemas.events.orders import (
     OrderAccepted,
     OrderHeld,
-    OrderLine,
     OrderRejected,
-    OrderRequested,
-)
-from hub.schemas.events.reference import (
-    CatalogItemUpserted,
-    CustomerUpserted,
-    PriceListEntryUpserted,
-    ResellerUpserted,
 )
 from hub.topics import Topic, TopicCatalog
 from tests.support import checker
 from tests.support.broker import BrokerInfo
 from tests.support.checker import Input, Output, fingerprint
 from tests.support.e2e import events_in
+from tests.support.ingress_world import customer_of, reference
+from tests.support.ingress_world import order as placed
 from tests.support.simulator import partner_center
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -73,116 +65,20 @@ CODEC = Codec()
 ORDERS = int(os.environ.get("HUB_TWO_WORKERS_ORDERS", "300"))
 RESELLERS = [f"tw-r{n}" for n in range(8)]
 ON_CREDIT_HOLD = {RESELLERS[-1]}  # its orders are held
+LIMITS = dict.fromkeys(RESELLERS, 10**12)
 FAILOVER_LIMIT_S = 15.0
-BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # known to the Partner Center simulator
 DECISIONS = (OrderAccepted, OrderHeld, OrderRejected)
-
-
-def _envelope(reseller_id: str | None) -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": datetime.now(UTC),
-        "correlation_id": f"tw-{uuid.uuid4().hex[:8]}",
-        "reseller_id": reseller_id,
-    }
-
-
-def customer_of(reseller_id: str) -> str:
-    return f"{reseller_id}-cust"
-
-
-def reference(topics: TopicCatalog) -> list[Outgoing]:
-    out = []
-    for n, rid in enumerate(RESELLERS):
-        profile = ResellerProfile(
-            reseller_id=rid,
-            partner_id=f"{4_200_000 + n}",
-            name=rid,
-            country="US",
-            currency="USD",
-            languages=("en",),
-            billing_mode=BillingMode.RESELLER_BILLS,
-            support_mode=SupportMode.RESELLER_OWN,
-            credit_limit_minor=10**12,
-            payment_terms_days=30,
-            on_credit_hold=rid in ON_CREDIT_HOLD,
-        )
-        out.append(
-            Outgoing(
-                topics.name(Topic.RESELLERS),
-                rid,
-                ResellerUpserted(**_envelope(rid), reseller=profile),
-            )
-        )
-        customer = Customer(
-            customer_id=customer_of(rid),
-            reseller_id=rid,
-            name=f"Customer of {rid}",
-            country="US",
-            language="en",
-            currency="USD",
-        )
-        out.append(
-            Outgoing(
-                topics.name(Topic.CUSTOMERS),
-                customer.customer_id,
-                CustomerUpserted(**_envelope(rid), customer=customer),
-            )
-        )
-    product, sku, availability = BASIC
-    item = CatalogItem(
-        product_id=product,
-        sku_id=sku,
-        availability_id=availability,
-        name="Microsoft 365 Business Basic",
-        service="exchange",
-        markets=("US",),
-    )
-    entry = PriceListEntry(
-        product_id=product,
-        sku_id=sku,
-        availability_id=availability,
-        term=Term.P1Y,
-        billing_cycle=BillingCycle.MONTHLY,
-        currency="USD",
-        unit_cost_minor=600,
-        effective_from=date(2020, 1, 1),
-    )
-    out.append(
-        Outgoing(
-            topics.name(Topic.CATALOG),
-            item.catalog_item_id,
-            CatalogItemUpserted(**_envelope(None), item=item),
-        )
-    )
-    out.append(
-        Outgoing(
-            topics.name(Topic.PRICES),
-            item.catalog_item_id,
-            PriceListEntryUpserted(**_envelope(None), price_list_id="msft", entry=entry),
-        )
-    )
-    return out
 
 
 def order(topics: TopicCatalog, n: int) -> Outgoing:
     """Order ``n``: accepted, or held (the reseller on credit hold), or rejected (every fifth
     names a customer nobody knows)."""
     rid = RESELLERS[n % len(RESELLERS)]
-    line = OrderLine(
-        product_id=BASIC[0],
-        sku_id=BASIC[1],
-        availability_id=BASIC[2],
-        quantity=1 + n % 7,
-        term=Term.P1Y,
-        billing_cycle=BillingCycle.MONTHLY,
-    )
-    event = OrderRequested(
-        **_envelope(rid),
+    event = placed(
+        rid,
+        seats=1 + n % 7,
+        customer="cust-nobody" if n % 5 == 0 else None,
         order_id=f"PO-{n:05d}-{uuid.uuid4().hex[:6]}",
-        customer_id="cust-nobody" if n % 5 == 0 else customer_of(rid),
-        lines=(line,),
-        requested_at=datetime.now(UTC),
     )
     return Outgoing(topics.name(Topic.ORDERS), rid, event)
 
@@ -332,7 +228,13 @@ def test_a_worker_killed_mid_stream_hands_its_orders_over_within_15s_each_decide
     orders = [order(topics, n) for n in range(ORDERS)]
     feeder = Feeder(kafka.bootstrap, orders, per_batch=10, pause_s=0.3)
     try:
-        asyncio.run(publish(kafka.bootstrap, CODEC, reference(topics)))
+        asyncio.run(
+            publish(
+                kafka.bootstrap,
+                CODEC,
+                reference(topics, RESELLERS, limits=LIMITS, on_hold=ON_CREDIT_HOLD),
+            )
+        )
         for worker in workers:
             worker.start()
         for worker in workers:

@@ -24,7 +24,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +33,10 @@ from reliability_harness import Feeder, wait_zero_lag
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, Record, publish, read_all
-from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
-from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.ops.local_cluster import LocalCluster
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.envelope import Event
 from hub.schemas.events.billing import (
     BillingRunCompleted,
     BillingRunRequested,
@@ -50,15 +48,8 @@ from hub.schemas.events.ingress import PaymentAdviceRecorded
 from hub.schemas.events.orders import (
     OrderAccepted,
     OrderHeld,
-    OrderLine,
     OrderRejected,
     OrderRequested,
-)
-from hub.schemas.events.reference import (
-    CatalogItemUpserted,
-    CustomerUpserted,
-    PriceListEntryUpserted,
-    ResellerUpserted,
 )
 from hub.schemas.events.support import TicketOpened, TicketRouted
 from hub.topics import Topic, TopicCatalog
@@ -66,6 +57,14 @@ from tests.support import checker
 from tests.support.broker import kafka_cluster  # noqa: F401 - the fixture
 from tests.support.checker import Input, Output
 from tests.support.e2e import events_in
+from tests.support.ingress_world import (
+    SEAT_YEAR_MINOR,
+    envelope,
+    order,
+    payment,
+    reference,
+    ticket,
+)
 from tests.support.simulator import partner_center
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -75,140 +74,22 @@ GROUP_RESELLERS = [f"gc-r{n}" for n in range(12)]
 # Resellers whose limit fits FIT orders of one seat (7,200 a year at 600 a month), none more.
 NEAR_LIMIT = set(GROUP_RESELLERS[:4])
 FIT = 3
-SEAT_YEAR_MINOR = 12 * 600
 ORDERS_EACH = int(os.environ.get("HUB_GROUP_ORDERS_EACH", "12"))
-BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # known to the Partner Center simulator
+LIMITS = {rid: FIT * SEAT_YEAR_MINOR if rid in NEAR_LIMIT else 10**12 for rid in GROUP_RESELLERS}
 REPLICAS = 3
 
 
-def _envelope(reseller_id: str | None) -> dict[str, Any]:
-    return {
-        "event_id": new_event_id(),
-        "event_time": datetime.now(UTC),
-        "correlation_id": f"gc-{uuid.uuid4().hex[:8]}",
-        "reseller_id": reseller_id,
-    }
-
-
-def _customer(rid: str) -> str:
-    return f"{rid}-cust"
-
-
-def reference(topics: TopicCatalog) -> list[Outgoing]:
-    out = []
-    for n, rid in enumerate(GROUP_RESELLERS):
-        limit = FIT * SEAT_YEAR_MINOR if rid in NEAR_LIMIT else 10**12
-        profile = ResellerProfile(
-            reseller_id=rid,
-            partner_id=f"{4_300_000 + n}",
-            name=rid,
-            country="US",
-            currency="USD",
-            languages=("en",),
-            billing_mode=BillingMode.RESELLER_BILLS,
-            support_mode=SupportMode.RESELLER_OWN,
-            credit_limit_minor=limit,
-            payment_terms_days=30,
-        )
-        customer = Customer(
-            customer_id=_customer(rid),
-            reseller_id=rid,
-            name=f"Customer of {rid}",
-            country="US",
-            language="en",
-            currency="USD",
-        )
-        out += [
-            Outgoing(
-                topics.name(Topic.RESELLERS),
-                rid,
-                ResellerUpserted(**_envelope(rid), reseller=profile),
-            ),
-            Outgoing(
-                topics.name(Topic.CUSTOMERS),
-                customer.customer_id,
-                CustomerUpserted(**_envelope(rid), customer=customer),
-            ),
-        ]
-    product, sku, availability = BASIC
-    item = CatalogItem(
-        product_id=product,
-        sku_id=sku,
-        availability_id=availability,
-        name="Microsoft 365 Business Basic",
-        service="exchange",
-        markets=("US",),
-    )
-    entry = PriceListEntry(
-        product_id=product,
-        sku_id=sku,
-        availability_id=availability,
-        term=Term.P1Y,
-        billing_cycle=BillingCycle.MONTHLY,
-        currency="USD",
-        unit_cost_minor=600,
-        effective_from=date(2020, 1, 1),
-    )
-    out += [
-        Outgoing(
-            topics.name(Topic.CATALOG),
-            item.catalog_item_id,
-            CatalogItemUpserted(**_envelope(None), item=item),
-        ),
-        Outgoing(
-            topics.name(Topic.PRICES),
-            item.catalog_item_id,
-            PriceListEntryUpserted(**_envelope(None), price_list_id="msft", entry=entry),
-        ),
-    ]
-    return out
-
-
 def _order(topics: TopicCatalog, rid: str, n: int) -> Outgoing:
-    line = OrderLine(
-        product_id=BASIC[0],
-        sku_id=BASIC[1],
-        availability_id=BASIC[2],
-        quantity=1,
-        term=Term.P1Y,
-        billing_cycle=BillingCycle.MONTHLY,
-    )
-    event = OrderRequested(
-        **_envelope(rid),
-        order_id=f"PO-{rid}-{n:03d}",
-        customer_id=_customer(rid),
-        lines=(line,),
-        requested_at=datetime.now(UTC),
-    )
-    return Outgoing(topics.name(Topic.ORDERS), rid, event)
+    return Outgoing(topics.name(Topic.ORDERS), rid, order(rid, order_id=f"PO-{rid}-{n:03d}"))
 
 
 def _advice(topics: TopicCatalog, rid: str, n: int) -> Outgoing:
-    event = PaymentReceived(
-        **_envelope(rid),
-        payment_id=f"PAY-{rid}-{n:03d}",
-        amount_minor=10_000 + n,
-        currency="USD",
-        received_at=datetime.now(UTC),
-        method="bank_transfer",
-    )
+    event = payment(rid, 10_000 + n, payment_id=f"PAY-{rid}-{n:03d}")
     return Outgoing(topics.name(Topic.PAYMENTS), rid, event)
 
 
 def _ticket(topics: TopicCatalog, rid: str, n: int) -> Outgoing:
-    event = TicketOpened(
-        **_envelope(rid),
-        ticket_id=f"T-{rid}-{n:03d}",
-        customer_id=_customer(rid),
-        title="Mailbox unreachable",
-        description="Users cannot open their mailboxes since this morning.",
-        category="questions",
-        severity="minimal",
-        language="en",
-        service="exchange",
-        region="us-east",
-    )
-    return Outgoing(topics.name(Topic.TICKETS), rid, event)
+    return Outgoing(topics.name(Topic.TICKETS), rid, ticket(rid, ticket_id=f"T-{rid}-{n:03d}"))
 
 
 def stream(topics: TopicCatalog) -> list[Outgoing]:
@@ -316,7 +197,7 @@ def test_three_workers_lose_a_worker_and_a_broker_gain_a_fourth_and_every_input_
     victim_node: int | None = None
     alive = list(workers)
     try:
-        asyncio.run(publish(bootstrap, CODEC, reference(topics)))
+        asyncio.run(publish(bootstrap, CODEC, reference(topics, GROUP_RESELLERS, limits=LIMITS)))
         for w in workers:
             w.start()
         for w in workers:
@@ -361,7 +242,7 @@ def test_three_workers_lose_a_worker_and_a_broker_gain_a_fourth_and_every_input_
         period = datetime.now(UTC).strftime("%Y-%m")
         runs = [
             BillingRunRequested(
-                **_envelope(rid), run="close", period=period, as_of=datetime.now(UTC).date()
+                **envelope(rid), run="close", period=period, as_of=datetime.now(UTC).date()
             )
             for rid in GROUP_RESELLERS
         ]

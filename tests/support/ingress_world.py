@@ -4,6 +4,7 @@ builders for good, hostile and forged records on the ingress topics."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -62,7 +63,9 @@ def envelope(reseller_id: str | None) -> dict[str, Any]:
     }
 
 
-def reseller(rid: str) -> ResellerProfile:
+def reseller(
+    rid: str, credit_limit_minor: int = CREDIT_LIMIT_MINOR, on_credit_hold: bool = False
+) -> ResellerProfile:
     return ResellerProfile(
         reseller_id=rid,
         partner_id=str(4_400_000 + sum(map(ord, rid))),
@@ -72,12 +75,23 @@ def reseller(rid: str) -> ResellerProfile:
         languages=("en",),
         billing_mode=BillingMode.RESELLER_BILLS,
         support_mode=SupportMode.RESELLER_OWN,
-        credit_limit_minor=CREDIT_LIMIT_MINOR,
+        credit_limit_minor=credit_limit_minor,
         payment_terms_days=30,
+        on_credit_hold=on_credit_hold,
     )
 
 
-def reference(catalog: TopicCatalog, resellers: tuple[str, ...]) -> list[Outgoing]:
+def reference(
+    catalog: TopicCatalog,
+    resellers: Iterable[str],
+    *,
+    limits: Mapping[str, int] | None = None,
+    on_hold: Collection[str] = (),
+) -> list[Outgoing]:
+    """Each reseller (its limit from ``limits``, else ``CREDIT_LIMIT_MINOR``; on credit hold if
+    in ``on_hold``) with one customer, and the one priced item."""
+    resellers = tuple(resellers)
+    limits = limits or {}
     customers = [
         Customer(
             customer_id=customer_of(rid),
@@ -100,7 +114,11 @@ def reference(catalog: TopicCatalog, resellers: tuple[str, ...]) -> list[Outgoin
         effective_from=date(2020, 1, 1),
     )
     price = PriceListEntryUpserted(**envelope(None), price_list_id="msft", entry=entry)
-    out = reference_events(catalog, [reseller(r) for r in resellers], customers, [ITEM])
+    profiles = [
+        reseller(r, limits.get(r, CREDIT_LIMIT_MINOR), on_credit_hold=r in on_hold)
+        for r in resellers
+    ]
+    out = reference_events(catalog, profiles, customers, [ITEM])
     return [*out, Outgoing(catalog.name(Topic.PRICES), ITEM.catalog_item_id, price)]
 
 
@@ -124,19 +142,21 @@ def order(rid: str, seats: int = 1, customer: str | None = None, **changes: Any)
     return OrderRequested(**fields)
 
 
-def ticket(rid: str, customer: str | None = None) -> TicketOpened:
-    return TicketOpened(
+def ticket(rid: str, customer: str | None = None, **changes: Any) -> TicketOpened:
+    fields = {
         **envelope(rid),
-        ticket_id=f"T-{uuid.uuid4().hex[:10]}",
-        customer_id=customer or customer_of(rid),
-        title="Mailbox unreachable",
-        description="Users cannot open their mailboxes since this morning.",
-        category="questions",
-        severity="minimal",
-        language="en",
-        service="exchange",
-        region="us-east",
-    )
+        "ticket_id": f"T-{uuid.uuid4().hex[:10]}",
+        "customer_id": customer or customer_of(rid),
+        "title": "Mailbox unreachable",
+        "description": "Users cannot open their mailboxes since this morning.",
+        "category": "questions",
+        "severity": "minimal",
+        "language": "en",
+        "service": "exchange",
+        "region": "us-east",
+        **changes,
+    }
+    return TicketOpened(**fields)
 
 
 def change(rid: str, customer: str | None = None) -> SubscriptionChangeRequested:
