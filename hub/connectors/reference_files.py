@@ -1,7 +1,9 @@
 """Reads reseller profiles, customers, the catalogue and price lists from YAML or CSV files.
 
-Every record is validated against the domain models; an error names the file, the record and
-the field, so a distributor can onboard a reseller without code and fix its file without help.
+Every record is validated against the domain models, which refuse unknown keys; every problem
+of a file is reported at once, one line each naming the file, the line (or CSV row), the record,
+the key and what is expected, so a distributor can onboard a reseller without code and fix its
+file without help.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hub.connectors.kafka_io import Outgoing
+from hub.connectors.reference_problems import (
+    DocPath,
+    Locator,
+    ReferenceFileInvalid,
+    record_problems,
+    unknown_key_line,
+    yaml_lines,
+)
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import ValidationFailed
 from hub.schemas.envelope import Event, derived_event_id
@@ -57,100 +67,158 @@ class ReferenceSet:
         }
 
 
-def _parse(model: type[M], data: object, where: str) -> M:
-    if not isinstance(data, Mapping):
-        raise ValidationFailed(where, data, "must be a mapping of field names to values")
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(
-            f"{where}.{path}" if path else where, first.get("input"), first["msg"]
-        ) from exc
+def _record_id(data: Mapping[str, Any], keys: Sequence[str]) -> str | None:
+    parts = [str(data[k]) for k in keys if data.get(k) not in (None, "")]
+    return ":".join(parts) if len(parts) == len(keys) else None
 
 
-def _records(doc: Mapping[str, Any], section: str, source: str) -> Sequence[object]:
-    value = doc.get(section, [])
-    if not isinstance(value, list):
-        raise ValidationFailed(f"{source}:{section}", type(value).__name__, "must be a list")
-    return value
+# Which keys name a record of each model in a problem line.
+_ID_KEYS: dict[type[BaseModel], tuple[str, ...]] = {
+    ResellerProfile: ("reseller_id",),
+    Customer: ("customer_id",),
+    CatalogItem: ("product_id", "sku_id", "availability_id"),
+    PriceListEntry: ("product_id", "sku_id", "availability_id"),
+}
+
+_PRICE_LIST_KEYS = ("price_list_id", "entries")
 
 
-def _from_document(doc: object, source: str) -> ReferenceSet:
+class _Reader:
+    """Validates a document's records, collecting every problem before raising them together."""
+
+    def __init__(self, locator: Locator) -> None:
+        self.locator = locator
+        self.problems: list[str] = []
+
+    def parse(self, model: type[M], data: object, record: DocPath) -> M | None:
+        if not isinstance(data, Mapping):
+            where = self.locator.where(record, None)
+            self.problems.append(f"{where}: must be a mapping of keys to values, got {data!r}")
+            return None
+        try:
+            return model.model_validate(dict(data))
+        except ValidationError as exc:
+            record_id = _record_id(data, _ID_KEYS[model])
+            self.problems.extend(record_problems(model, data, exc, self.locator, record, record_id))
+            return None
+
+    def records(self, doc: Mapping[str, Any], section: str) -> Sequence[object]:
+        value = doc.get(section) or []
+        if not isinstance(value, list):
+            where = self.locator.where((section,), None)
+            self.problems.append(f"{where}: must be a list, got {type(value).__name__}")
+            return []
+        return value
+
+    def raise_any(self) -> None:
+        if self.problems:
+            raise ReferenceFileInvalid(self.locator.source, self.problems)
+
+
+def _from_document(doc: object, locator: Locator) -> ReferenceSet:
+    source = locator.source
     if not isinstance(doc, Mapping):
         raise ValidationFailed(source, type(doc).__name__, f"top level must map {SECTIONS}")
-    unknown = set(doc) - set(SECTIONS)
-    if unknown:
-        raise ValidationFailed(source, sorted(unknown), f"unknown sections; known: {SECTIONS}")
+    reader = _Reader(locator)
+    for key in doc:
+        if key not in SECTIONS:
+            where = f"{source} line {locator.line((str(key),)) or 1}"
+            reader.problems.append(unknown_key_line(where, str(key), SECTIONS))
     ref = ReferenceSet()
-    for i, data in enumerate(_records(doc, "resellers", source)):
-        ref.resellers.append(_parse(ResellerProfile, data, f"{source}:resellers[{i}]"))
-    for i, data in enumerate(_records(doc, "customers", source)):
-        ref.customers.append(_parse(Customer, data, f"{source}:customers[{i}]"))
-    for i, data in enumerate(_records(doc, "catalog", source)):
-        ref.catalog.append(_parse(CatalogItem, data, f"{source}:catalog[{i}]"))
-    for i, data in enumerate(_records(doc, "price_lists", source)):
-        where = f"{source}:price_lists[{i}]"
-        if not isinstance(data, Mapping) or not isinstance(data.get("price_list_id"), str):
-            raise ValidationFailed(f"{where}.price_list_id", data, "a price list needs an id")
-        entries = data.get("entries", [])
-        if not isinstance(entries, list):
-            raise ValidationFailed(f"{where}.entries", entries, "must be a list")
-        ref.price_lists.append(
-            PriceList(
-                data["price_list_id"],
-                tuple(
-                    _parse(PriceListEntry, e, f"{where}.entries[{j}]")
-                    for j, e in enumerate(entries)
-                ),
-            )
-        )
-    _check_links(ref, source)
+    for i, data in enumerate(reader.records(doc, "resellers")):
+        if (reseller := reader.parse(ResellerProfile, data, ("resellers", i))) is not None:
+            ref.resellers.append(reseller)
+    for i, data in enumerate(reader.records(doc, "customers")):
+        if (customer := reader.parse(Customer, data, ("customers", i))) is not None:
+            ref.customers.append(customer)
+    for i, data in enumerate(reader.records(doc, "catalog")):
+        if (item := reader.parse(CatalogItem, data, ("catalog", i))) is not None:
+            ref.catalog.append(item)
+    for i, data in enumerate(reader.records(doc, "price_lists")):
+        price_list = _price_list(reader, data, ("price_lists", i))
+        if price_list is not None:
+            ref.price_lists.append(price_list)
+    _check_links(ref, reader)
+    reader.raise_any()
     return ref
 
 
-def _check_links(ref: ReferenceSet, source: str) -> None:
-    """A customer must name a reseller of this file or one already onboarded (checked later)."""
-    seen: set[str] = set()
-    for reseller in ref.resellers:
-        if reseller.reseller_id in seen:
-            raise ValidationFailed(f"{source}:resellers", reseller.reseller_id, "listed twice")
-        seen.add(reseller.reseller_id)
-    customers: set[str] = set()
-    for customer in ref.customers:
-        if customer.customer_id in customers:
-            raise ValidationFailed(f"{source}:customers", customer.customer_id, "listed twice")
-        customers.add(customer.customer_id)
+def _price_list(reader: _Reader, data: object, record: DocPath) -> PriceList | None:
+    list_id = data.get("price_list_id") if isinstance(data, Mapping) else None
+    where = reader.locator.where(record, list_id if isinstance(list_id, str) else None)
+    if not isinstance(data, Mapping) or not isinstance(list_id, str):
+        reader.problems.append(f"{where}: a price list needs a price_list_id (text)")
+        return None
+    for key in data:
+        if key not in _PRICE_LIST_KEYS:
+            at = reader.locator.where(record, list_id, (*record, str(key)))
+            reader.problems.append(unknown_key_line(at, str(key), _PRICE_LIST_KEYS))
+    entries = data.get("entries") or []
+    if not isinstance(entries, list):
+        reader.problems.append(f"{where}: entries must be a list")
+        return None
+    parsed = [
+        reader.parse(PriceListEntry, e, (*record, "entries", j)) for j, e in enumerate(entries)
+    ]
+    return PriceList(list_id, tuple(e for e in parsed if e is not None))
+
+
+def _check_links(ref: ReferenceSet, reader: _Reader) -> None:
+    """No reseller or customer is listed twice (a customer's reseller is checked later: it may
+    be one already onboarded)."""
+    for section, ids in (
+        ("resellers", [r.reseller_id for r in ref.resellers]),
+        ("customers", [c.customer_id for c in ref.customers]),
+    ):
+        seen: set[str] = set()
+        for record_id in ids:
+            if record_id in seen:
+                where = reader.locator.where((section,), record_id)
+                reader.problems.append(f"{where}: listed twice")
+            seen.add(record_id)
 
 
 def load_reference_file(path: Path, *, section: str | None = None) -> ReferenceSet:
-    """A YAML file with any of the sections, or a CSV file holding one ``section``."""
+    """A YAML file with any of the sections, or a CSV file holding one ``section``.
+
+    Every record is checked before anything is refused: ``ReferenceFileInvalid`` lists each
+    problem on its own line (file, line or row, record, key, what is expected)."""
     if not path.is_file():
         raise ValidationFailed("file", str(path), "does not exist")
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".csv":
         if section not in SECTIONS:
             raise ValidationFailed("section", section, f"a CSV file needs --section {SECTIONS}")
-        rows = [
-            {k: _csv_value(k, v) for k, v in row.items() if v not in (None, "")}
-            for row in csv.DictReader(text.splitlines())
-        ]
-        if section == "price_lists":
-            by_list: dict[str, list[dict[str, Any]]] = {}
-            for row in rows:
-                by_list.setdefault(str(row.pop("price_list_id", "default")), []).append(row)
-            doc: dict[str, Any] = {
-                "price_lists": [{"price_list_id": k, "entries": v} for k, v in by_list.items()]
-            }
-        else:
-            doc = {section: rows}
-        return _from_document(doc, path.name)
+        doc, lines = _csv_document(text, section)
+        return _from_document(doc, Locator(path.name, lines))
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValidationFailed(path.name, "(yaml)", f"not valid YAML: {exc}") from exc
-    return _from_document(loaded or {}, path.name)
+    return _from_document(loaded or {}, Locator(path.name, yaml_lines(text)))
+
+
+def _csv_document(text: str, section: str) -> tuple[dict[str, Any], dict[DocPath, int]]:
+    """The rows of a CSV file as a document of ``section``, and each record's line."""
+    reader = csv.DictReader(text.splitlines())
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for row in reader:
+        values = {k: _csv_value(k, v) for k, v in row.items() if v not in (None, "")}
+        rows.append((reader.line_num, values))
+    lines: dict[DocPath, int] = {}
+    if section != "price_lists":
+        for i, (line, _) in enumerate(rows):
+            lines[(section, i)] = line
+        return {section: [values for _, values in rows]}, lines
+    by_list: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for line, values in rows:
+        by_list.setdefault(str(values.pop("price_list_id", "default")), []).append((line, values))
+    price_lists = []
+    for k, (list_id, entries) in enumerate(by_list.items()):
+        for j, (line, _) in enumerate(entries):
+            lines[("price_lists", k, "entries", j)] = line
+        price_lists.append({"price_list_id": list_id, "entries": [v for _, v in entries]})
+    return {"price_lists": price_lists}, lines
 
 
 _LIST_COLUMNS = {"languages", "markets"}

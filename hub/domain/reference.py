@@ -1,4 +1,12 @@
-"""Reference data the rules read: reseller profiles, customers, the catalogue and price lists."""
+"""Reference data the rules read: reseller profiles, customers, the catalogue and price lists.
+
+Every model refuses keys it does not know (``extra="forbid"``): a typo such as ``markup_bsp``
+for ``markup_bps`` would otherwise load, drop the value and price the reseller at cost. The
+same models travel inside the reference events (``hub/schemas/events/reference.py``), whose
+envelope already forbids unknown keys, so the event path loses no leniency it had: Avro decoding
+hands over exactly the reader schema's fields (a writer's extra field is dropped by schema
+resolution, not passed on), and a stored event's document is the model's own dump.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ _LANGUAGE = r"^[a-z]{2}(-[A-Z]{2})?$"
 class Brand(BaseModel):
     """What a white-labelled customer sees instead of the distributor."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     display_name: str = Field(min_length=1)
     signature: str = Field(min_length=1)
@@ -28,7 +36,7 @@ class Brand(BaseModel):
 class ResellerProfile(BaseModel):
     """A 2-Tier (indirect) reseller, identified by its Partner Center PartnerID (MPN id)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reseller_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     partner_id: str = Field(pattern=r"^[0-9]{4,12}$", description="ResellerMpnId")
@@ -82,7 +90,7 @@ class ResellerProfile(BaseModel):
 class Customer(BaseModel):
     """An end customer (a Microsoft tenant) that belongs to exactly one reseller."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     customer_id: str = Field(min_length=1, max_length=64)
     reseller_id: str
@@ -102,7 +110,7 @@ class Customer(BaseModel):
 class CatalogItem(BaseModel):
     """One sellable product/sku/availability, as Partner Center's catalogue names them."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     product_id: str = Field(min_length=1)
     sku_id: str = Field(min_length=1)
@@ -122,7 +130,7 @@ class CatalogItem(BaseModel):
 class PriceListEntry(BaseModel):
     """Microsoft's cost to the distributor for one item, term and billing plan in one currency."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     product_id: str
     sku_id: str
