@@ -16,9 +16,13 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.connectors.kafka_admin import apply_topics
+from hub.demo.ports import PortNeed, check_ports, command_of, first_free, listener_pid
+from hub.demo.runs import REGISTRATION, DemoRun, prune_finished, running_runs
+from hub.errors import ConfigError
 from hub.ops import local_kafka
 from hub.ops.paths import ops_dir
 from hub.ops.worker_process import WorkerProcess
@@ -81,30 +85,73 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: fl
     raise TimeoutError(f"{url} did not answer within {timeout_s}s")
 
 
+def demo_ports(settings: Settings, *, own_broker: bool) -> list[PortNeed]:
+    """Every port the demo binds: the fixed worker web port (Prometheus scrapes it) and the
+    broker's and simulator's, picked free now so they can be checked with it."""
+    web = settings.web_port
+    needs = [
+        PortNeed(
+            "the hub worker's web port: /metrics, /readyz",
+            web,
+            f"run this demo on another port: HUB_WORKER_WEB_PORT={first_free(web + 1)} ./dev run "
+            "(or hub demo)",
+        )
+    ]
+    again = "run the demo again: it picks this port itself, free at the time"
+    picked = [
+        *(["the demo broker's listener", "the demo broker's controller"] if own_broker else []),
+        "the Partner Center simulator",
+    ]
+    for what in picked:
+        port = local_kafka.free_port()
+        while port in {n.port for n in needs}:
+            port = local_kafka.free_port()
+        needs.append(PortNeed(what, port, again))
+    return needs
+
+
 @contextlib.asynccontextmanager
 async def demo_environment(
     settings: Settings, *, bootstrap: str | None, run_id: str, say: Say
 ) -> AsyncIterator[DemoEnvironment]:
+    needs = demo_ports(settings, own_broker=bootstrap is None)
+    check_ports(needs, running_runs(settings.state_dir, own_pid=os.getpid()))
+    removed = prune_finished(settings.state_dir)
+    if removed:
+        say(f"removed {len(removed)} finished demo run(s) from {removed[0].parent}")
+    ports = {need.what: need.port for need in needs}
+    web_port, *rest = (need.port for need in needs)
     state_dir = settings.state_dir / "demo" / run_id
     state_dir.mkdir(parents=True, exist_ok=True)
+    run = DemoRun(state_dir, os.getpid(), datetime.now(UTC), ports)
+    run.save()
     broker_dir = state_dir / "kafka"
     started_broker = False
     with contextlib.ExitStack() as cleanup:
+        # Registered first, so removed last: while the registration exists the run is live.
+        cleanup.callback((state_dir / REGISTRATION).unlink, missing_ok=True)
         if bootstrap is None:
+            broker_port, controller_port, sim_port = rest
             say("starting a local Apache Kafka broker (KRaft, single node)")
             handle = await asyncio.to_thread(
-                local_kafka.start_broker, broker_dir, fresh=True, die_with_parent=True, progress=say
+                local_kafka.start_broker,
+                broker_dir,
+                port=broker_port,
+                controller_port=controller_port,
+                fresh=True,
+                die_with_parent=True,
+                progress=say,
             )
             bootstrap = handle.bootstrap
             started_broker = True
             cleanup.callback(local_kafka.stop_broker, broker_dir, progress=say)
             prefix = ""
         else:
+            (sim_port,) = rest
             prefix = f"demo-{run_id}."
             say(f"using the broker at {bootstrap} with topic prefix {prefix!r}")
         topics = TopicCatalog(prefix, settings.kafka_partitions)
 
-        sim_port = local_kafka.free_port()
         sim_log = state_dir / "simulator.log"
         simulator = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
             [
@@ -136,14 +183,13 @@ async def demo_environment(
             app_id=f"hub-demo-{run_id}",
             env={
                 "HUB_PARTNER_CENTER_URL": simulator_url,
-                "HUB_WORKER_WEB_PORT": str(settings.web_port),
+                "HUB_WORKER_WEB_PORT": str(web_port),
             },
-            web_port=settings.web_port,
+            web_port=web_port,
         )
         env = DemoEnvironment(bootstrap, topics, simulator_url, worker, state_dir)
-        yield_env = env
         try:
-            yield yield_env
+            yield env
         finally:
             worker.stop()
             if started_broker:
@@ -165,5 +211,33 @@ async def start_worker(env: DemoEnvironment, reseller_ids: list[str], say: Say) 
     changes = await apply_topics(env.bootstrap, every_topic(env.topics, reseller_ids))
     say(f"{len(changes)} topics ready")
     env.worker.start()
-    await asyncio.to_thread(env.worker.wait_ready, 120.0)
+    try:
+        await asyncio.to_thread(env.worker.wait_ready, 120.0)
+    except (RuntimeError, TimeoutError) as exc:
+        raise ConfigError(_worker_failure(env.worker)) from exc
+    confirm_own_worker(env.worker)
     say(f"hub worker up; metrics at {env.worker.metrics_url}")
+
+
+def _worker_failure(worker: WorkerProcess) -> str:
+    lines = [line for line in worker.log_tail().splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else "(its log is empty)"
+    state = "exited" if not worker.running() else "did not get ready in 120 s"
+    return f"the demo's hub worker {state}: {last[:300]} (full log: {worker.log_path})"
+
+
+def confirm_own_worker(worker: WorkerProcess) -> None:
+    """Refuse a ready answer that came from another process on the worker's port.
+
+    Where ``/proc`` shows who listens (Linux), the listener must be this demo's worker; anywhere,
+    the worker must still be running after it answered.
+    """
+    pid = listener_pid(worker.web_port)
+    ours = worker.proc.pid if worker.proc is not None else None
+    if not worker.running() or (pid is not None and pid != ours):
+        holder = command_of(pid) if pid is not None else "another process"
+        raise ConfigError(
+            f"port {worker.web_port} answered, but from {holder}, not this demo's worker "
+            f"(pid {ours}); choose a free port with HUB_WORKER_WEB_PORT=<port> "
+            f"(worker log: {worker.log_path})"
+        )
