@@ -15,8 +15,10 @@ from hub.connectors.reference_files import load_reference_file, reference_outgoi
 from hub.demo.environment import DemoEnvironment, Say, demo_environment, start_worker
 from hub.demo.scenario import CODEC, STEPS, DemoState, Step, wait_for
 from hub.demo.summary import Summary, build_summary
+from hub.demo.try_next import TryNext, render_try_next
 from hub.ops.paths import ops_dir
 from hub.settings import Settings
+from hub.topics import PartnerTopic
 
 
 def _say(message: str) -> None:
@@ -60,11 +62,8 @@ async def run_demo(
         if summary_json is not None:
             text = json.dumps(summary.as_dict(), indent=2, sort_keys=True)
             await asyncio.to_thread(summary_json.write_text, text)
-        print(
-            f"\nMetrics: {env.worker.metrics_url}  (Prometheus: ops/prometheus/prometheus.yml "
-            f"scrapes it)\nDemo took {time.monotonic() - started:.0f}s.",
-            flush=True,
-        )
+        print(render_try_next(try_next_of(env, summary, serving=serve)), flush=True)
+        print(f"\nDemo took {time.monotonic() - started:.0f}s.", flush=True)
         if before_teardown is not None:
             await before_teardown(env, summary)
         if serve:
@@ -75,6 +74,21 @@ async def run_demo(
             except asyncio.CancelledError:
                 pass
         return summary
+
+
+def try_next_of(env: DemoEnvironment, summary: Summary, *, serving: bool) -> TryNext:
+    """What to try by hand: the env exports, an order still held, that reseller's topic."""
+    held = summary.still_held[0] if summary.still_held else None
+    reseller = held.reseller_id if held is not None else "contoso-de"
+    exports = {k: v for k, v in env.hub_env().items() if k.startswith("HUB_")}
+    return TryNext(
+        bootstrap=env.bootstrap,
+        exports=exports,
+        metrics_url=env.worker.metrics_url,
+        partner_topic=env.topics.partner(reseller, PartnerTopic.STATUS),
+        held=held,
+        serving=serving,
+    )
 
 
 async def _wait_reference_loaded(env: DemoEnvironment) -> None:

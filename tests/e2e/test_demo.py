@@ -8,6 +8,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.demo.environment import DemoEnvironment
@@ -24,9 +25,11 @@ MAX_SERIES_PER_FAMILY = 200
 
 
 async def test_the_demo_story_ends_as_the_hub_decided_and_labels_stay_bounded(
-    kafka: BrokerInfo, tmp_path: Path
+    kafka: BrokerInfo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(state_dir=tmp_path, worker_web_port=free_port())
+    earlier = tmp_path / "demo" / "20260101000000"  # a finished run: its state goes
+    (earlier / "kafka").mkdir(parents=True)
     scraped: dict[str, str] = {}
 
     async def keep_metrics(env: DemoEnvironment, _: Summary) -> None:
@@ -43,8 +46,13 @@ async def test_the_demo_story_ends_as_the_hub_decided_and_labels_stay_bounded(
     s = summary.as_dict()
 
     assert s["orders"]["contoso-de"] == {"accepted": 2}
-    # One held for the credit limit and released; one held after dunning put it on credit hold.
-    assert s["orders"]["northwind-gb"] == {"accepted": 2, "held": 2, "rejected": 1}
+    # Each order once, by its latest decision: one held for the credit limit and released
+    # (accepted), one still held after dunning put Northwind on credit hold.
+    assert s["orders"]["northwind-gb"] == {"accepted": 2, "held": 1, "rejected": 1}
+    assert s["released"] == {"northwind-gb": 1}
+    assert s["hold_reasons"] == {"over_credit_limit": 1, "reseller_on_credit_hold": 1}
+    assert [o.split("-")[:2] for o in s["still_held"]] == [["ord", "3004"]]
+    assert sum(sum(c.values()) for c in s["orders"].values()) == 13
     assert s["orders"]["tailspin-us"] == {"accepted": 1, "rejected": 2}
     assert s["rejection_reasons"] == {
         "OrderExceedsCreditLimit": 1,
@@ -68,6 +76,14 @@ async def test_the_demo_story_ends_as_the_hub_decided_and_labels_stay_bounded(
     assert sum(s["tickets_by_queue"].values()) == 11
     assert "partner.contoso-de.support" in s["tickets_by_queue"]
     assert (tmp_path / "summary.json").is_file()
+    # Only this run's state is left, and it no longer claims to be running.
+    (run_dir,) = (tmp_path / "demo").iterdir()
+    assert not (run_dir / "run.json").exists()
+    printed = capsys.readouterr().out
+    assert "=== Try next ===" in printed
+    assert f"orders release {s['still_held'][0]} --reseller northwind-gb" in printed
+    assert "python -m hub.demo.read partner.northwind-gb.status" not in printed  # prefixed
+    assert "hub.demo.read demo-" in printed
 
     series: dict[str, int] = defaultdict(int)
     for family in text_string_to_metric_families(scraped["text"]):
