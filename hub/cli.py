@@ -12,7 +12,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from hub.errors import ConfigError, HubError
+from hub import __version__
+from hub.cli_errors import EXIT_INTERRUPTED, describe, silence_client_cleanup
+from hub.commands import arg_types
+from hub.errors import ConfigError
 from hub.settings import Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -41,25 +44,74 @@ def _kafka_fetch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _refuse_other_port(args: argparse.Namespace, running_bootstrap: str, data_dir: Path) -> None:
+    """A broker already runs from ``data_dir``: fine, unless another port was asked for."""
+    asked: int | None = args.port
+    running_port = int(running_bootstrap.split(",")[0].rsplit(":", 1)[1])
+    if asked is not None and asked != running_port:
+        raise ConfigError(
+            f"--port {asked}: the broker of {data_dir} already runs at {running_bootstrap}; "
+            f"use that, stop it first (hub kafka stop --data-dir {data_dir}), or start "
+            "another with its own --data-dir"
+        )
+    if getattr(args, "fresh", False):
+        raise ConfigError(
+            f"--fresh: the broker of {data_dir} is running at {running_bootstrap}; stop it first "
+            f"(hub kafka stop --data-dir {data_dir}), then start it with --fresh"
+        )
+
+
+def _running_bootstrap(data_dir: Path) -> str | None:
+    from hub.ops import local_cluster, local_kafka
+
+    cluster = local_cluster.cluster_status(data_dir.resolve())
+    if cluster is not None:
+        return cluster.bootstrap
+    handle = local_kafka.broker_status(data_dir.resolve())
+    return None if handle is None else handle.bootstrap
+
+
+def _drop_worker_tables(settings: Settings) -> None:
+    """After a fresh broker: every worker's tables belong to changelogs that are gone."""
+    from hub.runtime.local_state import drop_all_tables
+
+    tables = settings.state_dir / "tables"
+    result = drop_all_tables(tables)
+    if result.dropped:
+        _say(f"dropped the workers' local tables in {tables} (their changelogs were wiped)")
+    for slot in result.busy:
+        _say(f"a worker still runs from {slot}: stop it; the broker it used is gone")
+
+
 def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
     from hub.ops import local_cluster, local_kafka
 
+    data_dir = _broker_dir(args, settings)
+    running = _running_bootstrap(data_dir)
+    if running is not None:
+        _refuse_other_port(args, running, data_dir.resolve())
+        _say(f"a broker already runs from {data_dir.resolve()} at {running}: nothing started")
+        print(running)
+        return 0
+    port = args.port if args.port is not None else DEFAULT_BROKER_PORT
     if args.nodes != 1:
         cluster = local_cluster.start_cluster(
-            _broker_dir(args, settings),
+            data_dir,
             nodes=args.nodes,
-            port=args.port,
+            port=port,
             controller_port=args.controller_port,
             fresh=args.fresh,
             progress=_say,
             secure=args.secure,
         )
+        if args.fresh:
+            _drop_worker_tables(settings)
         print(cluster.bootstrap)
         _say(f"stop it with: hub kafka stop --data-dir {cluster.data_dir}")
         return 0
     handle = local_kafka.start_broker(
-        _broker_dir(args, settings),
-        port=args.port,
+        data_dir,
+        port=port,
         controller_port=args.controller_port,
         fresh=args.fresh,
         progress=_say,
@@ -67,6 +119,8 @@ def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
         scram_users=_scram_users(args, settings) if args.secure else None,
         super_user=settings.kafka_sasl_username or "hub",
     )
+    if args.fresh:
+        _drop_worker_tables(settings)
     print(handle.bootstrap)
     _say(f"stop it with: hub kafka stop --data-dir {handle.data_dir}")
     return 0
@@ -123,23 +177,85 @@ def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
 # --- hub worker / hub run --------------------------------------------------------------------
 
 
+# Set on the re-executed worker after a ConsistencyError, so a second one is not retried.
+_REBUILT_ENV = "HUB_WORKER_TABLES_REBUILT"
+
+
+def _prepare_tables(settings: Settings, cluster_id: str | None) -> None:
+    """Drop the slot's tables when they cannot be trusted; say why in one line."""
+    from hub.runtime.local_state import forget_other_cluster, open_local_state, stamp_cluster
+
+    table_dir = settings.table_dir
+    other = forget_other_cluster(table_dir, cluster_id)
+    if other is not None:
+        _say(
+            f"the tables in {table_dir} came from another Kafka cluster ({other}; this one is "
+            f"{cluster_id}): they are rebuilt from the changelogs"
+        )
+    # Tables of a run that did not stop cleanly may be ahead of their changelogs: rebuild.
+    if open_local_state(table_dir) and other is None:
+        _say("the previous run did not stop cleanly: tables are restored from their changelogs")
+    stamp_cluster(table_dir, cluster_id)
+
+
+def _rebuild_after_consistency_error(settings: Settings, reason: BaseException) -> None:
+    """The tables hold offsets the changelogs never reached: drop them and start over.
+
+    faust cannot be started twice in one process (its metrics register once), so the worker
+    executes itself again with the same arguments; at most once.
+    """
+    from hub.runtime.local_state import drop_tables
+
+    first_line = str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+    if os.environ.get(_REBUILT_ENV):
+        raise ConfigError(
+            f"the tables in {settings.table_dir} are ahead of their changelogs even after a "
+            f"rebuild ({first_line}): check that HUB_APP_ID and HUB_TOPIC_PREFIX name this "
+            "hub's changelogs"
+        )
+    _say(
+        f"the tables in {settings.table_dir} are ahead of their changelogs (the broker's data "
+        f"was reset?): rebuilding them from the changelogs ({first_line})"
+    )
+    drop_tables(settings.table_dir)
+    os.environ[_REBUILT_ENV] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 - same argv
+
+
 def _run_worker(settings: Settings, loglevel: str) -> int:
     """Run the faust worker in the foreground until Ctrl-C or SIGTERM."""
+    from faust.exceptions import ConsistencyError
+
     from hub.app import build_app
-    from hub.connectors.kafka_admin import check_partitions
+    from hub.connectors.kafka_admin import ensure_topics
     from hub.runtime.diagnostics import ReportingWorker
-    from hub.runtime.local_state import claim_slot, close_local_state, open_local_state
+    from hub.runtime.local_state import claim_slot, close_local_state
+    from hub.topic_plan import every_topic
 
     # Its own tables directory (and, unless set, web port) among workers sharing the state dir.
     slot = claim_slot(settings.app_table_dir, settings.worker_id)
     settings = settings.model_copy(update={"worker_id": slot.number})
+    consistency: BaseException | None = None
     try:
-        # Keyed topics partitioned otherwise than the tables would put state on other
-        # partitions than the messages that read it: refuse before anything runs.
-        asyncio.run(check_partitions(settings))
-        # Tables of a run that did not stop cleanly may be ahead of their changelogs: rebuild.
-        if open_local_state(settings.table_dir):
-            _say("the previous run did not stop cleanly: tables are restored from their changelogs")
+        # Every topic the worker reads exists, as the catalogue says, before faust subscribes:
+        # a topic created later would be ignored until the next metadata refresh, and a keyed
+        # topic partitioned otherwise than the tables would put state on other partitions
+        # than the messages that read it (refused, before anything runs).
+        client_log = logging.getLogger("aiokafka")
+        level = client_log.level
+        client_log.setLevel(logging.CRITICAL)  # a broker not answering yet is said once below
+        try:
+            check = asyncio.run(
+                ensure_topics(settings, every_topic(settings.catalog), progress=_say)
+            )
+        finally:
+            client_log.setLevel(level)
+        created = [c for c in check.changes if c.kind.value == "created"]
+        if created:
+            _say(f"created {len(created)} missing topic(s) of the catalogue")
+        _prepare_tables(settings, check.cluster_id)
         app = build_app(settings)
         _say(
             f"worker {settings.app_id} #{slot.number} on {settings.kafka_bootstrap_servers}; "
@@ -158,13 +274,21 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
             code = int(exit_.code or 0)
         if code == 0:
             close_local_state(settings.table_dir)
-        return code
+        elif isinstance(worker.crash_reason, ConsistencyError):
+            consistency = worker.crash_reason
     finally:
         slot.release()
+    if consistency is not None:
+        _rebuild_after_consistency_error(settings, consistency)
+    return code
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return _run_worker(settings, args.loglevel)
+
+
+# Which broker a `hub run` started, kept across the worker re-executing itself.
+_RUN_OWNS_BROKER = "HUB_RUN_OWNS_BROKER"
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -177,9 +301,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _run_worker(settings, args.loglevel)
     data_dir = _broker_dir(args, settings)
     already = local_kafka.broker_status(data_dir.resolve())
+    if already is not None and os.environ.get(_RUN_OWNS_BROKER) == str(data_dir.resolve()):
+        already = None  # this run started it, before re-executing itself
+    elif already is not None:
+        _refuse_other_port(args, already.bootstrap, data_dir.resolve())
+    os.environ[_RUN_OWNS_BROKER] = "" if already is not None else str(data_dir.resolve())
     handle = local_kafka.start_broker(
         data_dir,
-        port=args.port,
+        port=args.port if args.port is not None else DEFAULT_BROKER_PORT,
         controller_port=args.controller_port,
         die_with_parent=True,
         progress=_say,
@@ -226,11 +355,34 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 # --- parser ----------------------------------------------------------------------------------
 
 
+LOGLEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 def _add_broker_args(parser: argparse.ArgumentParser, *, ports: bool = True) -> None:
     parser.add_argument("--data-dir", help="broker data directory (default: $HUB_STATE_DIR/kafka)")
     if ports:
-        parser.add_argument("--port", type=int, default=DEFAULT_BROKER_PORT)
-        parser.add_argument("--controller-port", type=int, default=DEFAULT_CONTROLLER_PORT)
+        parser.add_argument(
+            "--port",
+            type=arg_types.port,
+            help=f"the broker's client port (default: {DEFAULT_BROKER_PORT}); a broker already "
+            "running from the data directory on another port is refused",
+        )
+        parser.add_argument(
+            "--controller-port",
+            type=arg_types.port,
+            default=DEFAULT_CONTROLLER_PORT,
+            help=f"the KRaft controller's port (default: {DEFAULT_CONTROLLER_PORT})",
+        )
+
+
+def _add_loglevel(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--loglevel",
+        default=default,
+        choices=LOGLEVELS,
+        type=str.lower,
+        help=f"how much the worker logs (default: {default})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,13 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hub",
         description="Kafka-native integration hub for a Microsoft CSP 2-Tier distributor.",
     )
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
         "run", help="start a local Kafka broker (unless one is given) and a hub worker"
     )
     run.add_argument("--bootstrap", help="use this broker instead of starting one")
-    run.add_argument("--loglevel", default="warning")
+    _add_loglevel(run, "warning")
     _add_broker_args(run)
     run.set_defaults(handler=_run)
 
@@ -260,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="run a hub worker against HUB_KAFKA_BOOTSTRAP_SERVERS"
     )
-    worker.add_argument("--loglevel", default="info")
+    _add_loglevel(worker, "info")
     worker.set_defaults(handler=_worker)
 
     sim = commands.add_parser("sim", help="local simulators of external systems")
@@ -268,8 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     partner_center = sims.add_parser(
         "partner-center", help="a stateful Partner Center simulator with fault injection"
     )
-    partner_center.add_argument("--host", default="127.0.0.1")
-    partner_center.add_argument("--port", type=int, default=18080)
+    partner_center.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    partner_center.add_argument(
+        "--port", type=arg_types.port, default=18080, help="port to listen on (default: 18080)"
+    )
     partner_center.add_argument(
         "--reference",
         metavar="FILE",
@@ -325,19 +482,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``hub`` command. Exit codes: 0 ok, 1 not found or a check failed, 2 usage,
+    3 a hub error (one line saying what to do), 130 interrupted (hub/cli_errors.py)."""
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     if args.command not in ("run", "worker"):
         # One-shot commands: the client's transient retries (new topic without a leader yet)
-        # are not news; real failures still surface as errors.
-        logging.getLogger("aiokafka").setLevel(logging.ERROR)
+        # and its connection errors are not news; a failure surfaces as one line below.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    bootstrap = os.environ.get("HUB_KAFKA_BOOTSTRAP_SERVERS", "the configured broker")
     try:
-        return handler(args, load_settings())
-    except HubError as exc:
-        _say(f"error: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        settings = load_settings()
+        bootstrap = settings.kafka_bootstrap_servers
+        return handler(args, settings)
+    except (Exception, KeyboardInterrupt) as exc:
+        failure = describe(exc, bootstrap)
+        if failure is None:
+            raise  # the hub's own bug: its traceback is what is needed
+        if failure.code != EXIT_INTERRUPTED:
+            _say(f"error: {failure.message}")
+        silence_client_cleanup()
+        return failure.code
 
 
 if __name__ == "__main__":

@@ -17,6 +17,20 @@ class ConfigError(HubError):
     """Settings or local tooling are not usable as given (bad path, taken port, missing tool)."""
 
 
+class BrokerUnreachable(ConfigError):
+    """No Kafka broker answers at the configured bootstrap."""
+
+    retriable = True
+
+    def __init__(self, bootstrap: str, detail: str = "") -> None:
+        self.bootstrap = bootstrap
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"no Kafka broker answers at {bootstrap}{why}: start one with `hub kafka start` "
+            "(it listens on 127.0.0.1:19092), or set HUB_KAFKA_BOOTSTRAP_SERVERS to a running one"
+        )
+
+
 class ValidationFailed(HubError):
     """An input breaks a rule. The message names the field, the value and the rule."""
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from time import monotonic
 
 from hub.commands import Subcommands, say
+from hub.commands.arg_types import amount, iso_date_text, period, reseller_id
 from hub.commands.billing_progress import CloseProgress, reseller_ids, wait_for_close
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, publish, read_all
@@ -395,8 +396,10 @@ def add_commands(commands: Subcommands) -> None:
     billing = commands.add_parser("billing", help="month-end close, dunning, reconciliation")
     runs = billing.add_subparsers(dest="billing_command", required=True, metavar="RUN")
     close = runs.add_parser("close", help="rate cycle charges and issue the month's invoices")
-    close.add_argument("--period", required=True, help="YYYY-MM")
-    close.add_argument("--as-of", help="issue date (default: the day after the period)")
+    close.add_argument("--period", required=True, type=period, help="YYYY-MM")
+    close.add_argument(
+        "--as-of", type=iso_date_text, help="issue date (default: the day after the period)"
+    )
     close.add_argument(
         "--wait",
         action="store_true",
@@ -407,20 +410,22 @@ def add_commands(commands: Subcommands) -> None:
     )
     close.set_defaults(handler=_close)
     dunning = runs.add_parser("dunning", help="assess overdue invoices on a day")
-    dunning.add_argument("--date", required=True, help="YYYY-MM-DD")
+    dunning.add_argument("--date", required=True, type=iso_date_text, help="YYYY-MM-DD")
     dunning.set_defaults(handler=_dunning)
     rec = runs.add_parser("reconcile", help="match Microsoft's lines against the hub's costs")
-    rec.add_argument("--period", required=True, help="YYYY-MM")
+    rec.add_argument("--period", required=True, type=period, help="YYYY-MM")
     rec.add_argument("--invoice", help="a Microsoft invoice id (default: unbilled lines)")
     rec.set_defaults(handler=_reconcile)
     confirm = runs.add_parser(
         "confirm-payment", help="finance confirms a payment arrived (only then it frees credit)"
     )
-    confirm.add_argument("--reseller", required=True)
+    confirm.add_argument("--reseller", required=True, type=reseller_id)
     confirm.add_argument("--payment-id", required=True, help="the reseller's advice's payment id")
-    confirm.add_argument("--amount", required=True, help="in major units, e.g. 191.59")
+    confirm.add_argument("--amount", required=True, type=amount, help="in major units, e.g. 191.59")
     confirm.add_argument("--currency", required=True)
-    confirm.add_argument("--received-on", required=True, help="YYYY-MM-DD, from the bank")
+    confirm.add_argument(
+        "--received-on", required=True, type=iso_date_text, help="YYYY-MM-DD, from the bank"
+    )
     confirm.add_argument("--reference", help="the bank's reference")
     confirm.add_argument("--invoice", action="append", help="an invoice it settles (repeatable)")
     confirm.add_argument("--by", required=True, help="who confirms, for the audit trail")

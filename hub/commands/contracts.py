@@ -15,7 +15,7 @@ from hub.settings import Settings
 
 
 def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.connectors.kafka_admin import ChangeKind, apply_topics
+    from hub.connectors.kafka_admin import ChangeKind, apply_topics, refusal
     from hub.connectors.reference_files import load_reference_file, reseller_ids
     from hub.topic_plan import every_topic
 
@@ -35,9 +35,10 @@ def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
     for change in changed if not args.verbose else changes:
         print(change)
     refused = [c for c in changes if c.kind is ChangeKind.REFUSED]
-    say(f"{len(specs)} topics checked, {len(changed) - len(refused)} changed")
+    done = len(changed) - len(refused)
+    say(f"{len(specs)} topics checked, {done or 'nothing'} changed")
     if refused:
-        say(f"{len(refused)} topic(s) refused: their partition counts differ from the catalogue")
+        say(f"error: {refusal(refused)}")
         return 1
     return 0
 
@@ -98,9 +99,10 @@ def _schemas_register(args: argparse.Namespace, settings: Settings) -> int:
 
 def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
     from hub.app import build_codec
-    from hub.connectors.kafka_admin import apply_topics
+    from hub.connectors.kafka_admin import ChangeKind, apply_topics, refusal
     from hub.connectors.kafka_io import publish
     from hub.connectors.reference_files import load_reference_file, reference_outgoing
+    from hub.errors import ConfigError
     from hub.topic_plan import every_topic
 
     ref = load_reference_file(Path(args.file), section=args.section)
@@ -109,11 +111,18 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
     bootstrap = settings.kafka_bootstrap_servers
     if not args.no_topics:
         resellers = [r.reseller_id for r in ref.resellers]
-        asyncio.run(
+        changes = asyncio.run(
             apply_topics(
-                bootstrap, every_topic(catalog, resellers), auth=auth_from_settings(settings)
+                bootstrap,
+                every_topic(catalog, resellers),
+                replication_factor=settings.kafka_replication_factor,
+                auth=auth_from_settings(settings),
             )
         )
+        refused = [c for c in changes if c.kind is ChangeKind.REFUSED]
+        if refused:
+            # Reference events on such a topic would be dead-lettered by the worker.
+            raise ConfigError(f"nothing published: {refusal(refused)}")
     items = reference_outgoing(ref, catalog, datetime.now(UTC))
     sent = asyncio.run(
         publish(bootstrap, build_codec(settings), items, auth=auth_from_settings(settings))

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from hub.commands import Subcommands, say
+from hub.commands.arg_types import amount, aware_time, iso_date_text
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, Record, publish, read_all
 from hub.domain.claims import Affected, IndexEntry, select_affected
@@ -471,8 +472,12 @@ def _window_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--service", help="Microsoft service, e.g. exchange (catalogue 'service')")
     parser.add_argument("--region", help="only customers in this region (unknown regions kept)")
-    parser.add_argument("--from", dest="window_from", help="window start, ISO 8601 with zone")
-    parser.add_argument("--to", dest="window_to", help="window end, ISO 8601 with zone")
+    parser.add_argument(
+        "--from", dest="window_from", type=aware_time, help="window start, ISO 8601 with zone"
+    )
+    parser.add_argument(
+        "--to", dest="window_to", type=aware_time, help="window end, ISO 8601 with zone"
+    )
 
 
 def add_commands(commands: Subcommands) -> None:
@@ -491,7 +496,7 @@ def add_commands(commands: Subcommands) -> None:
     _window_flags(approve)
     approve.add_argument("--currency", required=True, help="currency of the approved amount")
     how = approve.add_mutually_exclusive_group(required=True)
-    how.add_argument("--amount", help="approved amount, e.g. 123.45")
+    how.add_argument("--amount", type=amount, help="approved amount, e.g. 123.45")
     how.add_argument("--tier-percent", type=int, help="SLA tier: %% of each affected fee")
     approve.add_argument("--credit-id", help="default: <incident_id>:<service>")
     approve.add_argument(
@@ -501,7 +506,9 @@ def add_commands(commands: Subcommands) -> None:
         help="rate for customers billed in CUR: CUR units per 1 unit of --currency "
         "(repeatable, e.g. --fx GBP=0.85 --fx JPY=162.5); without one they are excluded",
     )
-    approve.add_argument("--fx-date", help="day the rates were fixed (default: today)")
+    approve.add_argument(
+        "--fx-date", type=iso_date_text, help="day the rates were fixed (default: today)"
+    )
     approve.set_defaults(handler=_approve)
 
     show = actions.add_parser("show", help="who got what of an incident's credits, and why")

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from hub.commands import Subcommands, say
+from hub.commands.arg_types import reseller_id
 from hub.settings import Settings
 
 
@@ -55,7 +56,9 @@ def add_commands(commands: Subcommands) -> None:
         ("apply", _acl_apply, "create the missing ACLs on the broker (idempotent)"),
     ):
         sub = actions.add_parser(name, help=text)
-        sub.add_argument("--reseller", action="append", metavar="ID", help="a reseller id")
+        sub.add_argument(
+            "--reseller", action="append", type=reseller_id, metavar="ID", help="a reseller id"
+        )
         sub.add_argument(
             "--resellers-from", action="append", metavar="FILE", help="reseller reference file"
         )

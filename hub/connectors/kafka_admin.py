@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -20,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
-from hub.errors import ConfigError, ExternalServiceError
+from hub.errors import BrokerUnreachable, ConfigError, ExternalServiceError, HubError
 from hub.settings import Settings
 from hub.topics import TopicSpec
 
@@ -75,6 +76,26 @@ async def _wait_visible(admin: AIOKafkaAdminClient, names: Sequence[str]) -> Non
     raise ExternalServiceError("kafka", f"created topics not visible: {sorted(names)}")
 
 
+# Another worker or `hub topics apply` created it a moment before: it is there, as wanted.
+_TOPIC_ALREADY_EXISTS = 36
+
+
+def _raise_create_errors(response: Any) -> None:
+    """A create the broker refused (replication above the broker count, a bad config)."""
+    failed = [
+        (entry[0], entry[1], entry[2] if len(entry) > 2 else None)
+        for entry in getattr(response, "topic_errors", ())
+        if entry[1] not in (0, _TOPIC_ALREADY_EXISTS)
+    ]
+    if failed:
+        topic, code, message = failed[0]
+        raise ConfigError(
+            f"the broker refused to create {topic} (error {code}: {message or 'no message'})"
+            f"{f' and {len(failed) - 1} more topics' if len(failed) > 1 else ''}: check "
+            "HUB_KAFKA_REPLICATION_FACTOR against the broker count, and the broker's limits"
+        )
+
+
 async def _configs(admin: AIOKafkaAdminClient, names: Iterable[str]) -> dict[str, dict[str, str]]:
     resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
     if not resources:
@@ -96,10 +117,27 @@ def partition_mismatch(spec: TopicSpec, count: int) -> TopicChange | None:
     return TopicChange(
         spec.name,
         ChangeKind.REFUSED,
-        f"has {count} partitions, the catalogue says {wanted}: left as is. Partitions are "
-        "never added to a keyed topic (its keys would move away from their earlier records "
-        f"and their state). Run the hub with HUB_KAFKA_PARTITIONS={count} to keep this "
-        "topic, or move to a new HUB_TOPIC_PREFIX and HUB_APP_ID with the new count",
+        f"has {count} partitions, the catalogue says {wanted}: left as is (partitions are "
+        "never added to a keyed topic: its keys would move away from their earlier records "
+        "and their state). Fix: delete and recreate the topic (`hub kafka start --fresh` wipes "
+        f"a local broker), or run the hub with HUB_KAFKA_PARTITIONS={count} to keep it",
+    )
+
+
+_COUNTS = re.compile(r"has (\d+) partitions, the catalogue says (\d+)")
+
+
+def refusal(refused: Sequence[TopicChange]) -> str:
+    """One line for topics that cannot be brought in line: which, and both ways out."""
+    found = [m for c in refused if (m := _COUNTS.search(c.detail)) is not None]
+    have = sorted({int(m.group(1)) for m in found})
+    wanted = found[0].group(2) if found else "?"
+    more = f" and {len(refused) - 1} more topic(s)" if len(refused) > 1 else ""
+    return (
+        f"{refused[0].topic}{more} have {'/'.join(map(str, have))} partitions, the catalogue "
+        f"says {wanted}, and partitions are never changed on a keyed topic: delete and recreate "
+        "them (`hub kafka start --fresh` wipes a local broker), or set HUB_KAFKA_PARTITIONS="
+        f"{'/'.join(map(str, have))} to keep them"
     )
 
 
@@ -133,7 +171,7 @@ async def _apply(
 
     missing = [spec for spec in specs if spec.name not in existing]
     if missing:
-        await admin.create_topics(
+        response = await admin.create_topics(
             [
                 NewTopic(
                     spec.name,
@@ -144,6 +182,7 @@ async def _apply(
                 for spec in missing
             ]
         )
+        _raise_create_errors(response)
         changes.extend(
             TopicChange(s.name, ChangeKind.CREATED, f"partitions={s.partition_count}")
             for s in missing
@@ -229,6 +268,78 @@ async def check_partitions(settings: Settings) -> None:
             "HUB_KAFKA_PARTITIONS set to the topics' count, or give the hub a new "
             "HUB_TOPIC_PREFIX and HUB_APP_ID"
         )
+
+
+# How long a worker's start waits for a broker that does not answer at all (a typo in the
+# bootstrap, or no broker started): long enough for one being started beside it.
+UNREACHABLE_PATIENCE_S = 20.0
+
+
+@dataclass(frozen=True)
+class StartCheck:
+    """What a worker learnt of its broker before starting: its cluster id and the topics."""
+
+    cluster_id: str | None
+    changes: list[TopicChange]
+
+
+async def ensure_topics(
+    settings: Settings,
+    specs: Sequence[TopicSpec],
+    *,
+    patience_s: float = CHECK_PATIENCE_S,
+    unreachable_patience_s: float = UNREACHABLE_PATIENCE_S,
+    progress: Callable[[str], None] = lambda _: None,
+) -> StartCheck:
+    """Apply ``specs`` before a worker starts, so none of its subscriptions finds a topic missing.
+
+    Creates what is missing and fixes configs, like ``hub topics apply``. Raises
+    ``BrokerUnreachable`` if no broker answers within ``unreachable_patience_s``, and
+    ``ConfigError`` for a topic whose partition count differs (it cannot be fixed here). Other
+    failures (a node of a cluster not fenced yet) are tried again for ``patience_s``.
+    """
+    from hub.connectors.kafka_auth import auth_from_settings
+
+    bootstrap = settings.kafka_bootstrap_servers
+    delay, waited = 0.5, 0.0
+    while True:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=30_000,
+            **client_kwargs(auth_from_settings(settings)),
+        )
+        reached = False
+        try:
+            await admin.start()
+            reached = True
+            changes = await _apply(admin, specs, settings.kafka_replication_factor)
+            cluster: dict[str, Any] = await admin.describe_cluster()
+            break
+        except HubError:
+            raise
+        except Exception as exc:  # a broker starting, or a node down: try again
+            if not reached and waited >= unreachable_patience_s:
+                raise BrokerUnreachable(bootstrap, type(exc).__name__) from exc
+            if not reached and waited == 0:
+                progress(
+                    f"Kafka at {bootstrap} does not answer; "
+                    f"trying for {unreachable_patience_s:.0f} s"
+                )
+            if waited >= patience_s:
+                raise ExternalServiceError(
+                    "kafka", f"applying the topic catalogue at {bootstrap} failed: {exc!r}"
+                ) from exc
+            log.info("applying the topic catalogue failed (%r); trying again", exc)
+        finally:
+            await admin.close()
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 5.0)
+    refused = [c for c in changes if c.kind is ChangeKind.REFUSED]
+    if refused:
+        raise ConfigError(refusal(refused))
+    cluster_id = cluster.get("cluster_id")
+    return StartCheck(str(cluster_id) if cluster_id else None, changes)
 
 
 async def partition_counts(

@@ -111,3 +111,77 @@ def open_local_state(table_dir: Path) -> bool:
 def close_local_state(table_dir: Path) -> None:
     """Call after a clean shutdown (every table flushed and closed)."""
     (table_dir / RUNNING_MARKER).unlink(missing_ok=True)
+
+
+# The id of the Kafka cluster whose changelogs the tables were built from.
+CLUSTER_STAMP = ".hub-kafka-cluster"
+
+
+def drop_tables(table_dir: Path) -> None:
+    """Throw away a slot's tables: the worker restores them from the changelogs at its start."""
+    shutil.rmtree(table_dir, ignore_errors=True)
+
+
+def forget_other_cluster(table_dir: Path, cluster_id: str | None) -> str | None:
+    """Drop tables built from another Kafka cluster's changelogs; return that cluster's id.
+
+    A broker wiped (``hub kafka start --fresh``, a new container) has empty changelogs, while
+    the tables still hold the old cluster's state and offsets: faust then refuses to start
+    (``ConsistencyError``: persisted offset higher than the last offset). Only for a
+    directory this process holds (its claimed slot).
+    """
+    stamp = table_dir / CLUSTER_STAMP
+    try:
+        built_from = stamp.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if cluster_id is None or built_from == cluster_id:
+        return None
+    log.warning("%s was built from Kafka cluster %s, not %s", table_dir, built_from, cluster_id)
+    drop_tables(table_dir)
+    return built_from
+
+
+def stamp_cluster(table_dir: Path, cluster_id: str | None) -> None:
+    """Record which cluster's changelogs the tables of ``table_dir`` come from."""
+    if cluster_id is not None:
+        table_dir.mkdir(parents=True, exist_ok=True)
+        (table_dir / CLUSTER_STAMP).write_text(cluster_id + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What ``drop_all_tables`` did: slots dropped, and slots left because a worker holds them."""
+
+    dropped: list[Path]
+    busy: list[Path]
+
+
+def drop_all_tables(tables_root: Path) -> Dropped:
+    """Drop every worker's tables of every app under ``tables_root`` (``<state dir>/tables``).
+
+    For ``hub kafka start --fresh``: the changelogs are gone with the broker's data, so no table
+    may be trusted. A slot whose worker still runs (its lock held) is left, and named.
+    """
+    dropped: list[Path] = []
+    busy: list[Path] = []
+    if not tables_root.is_dir():
+        return Dropped(dropped, busy)
+    for app_tables in sorted(p for p in tables_root.iterdir() if p.is_dir()):
+        for entry in sorted(app_tables.iterdir()):
+            number = entry.name.removeprefix("worker-")
+            if entry.is_dir() and entry.name.startswith("worker-") and number.isdigit():
+                lock = _try_lock(app_tables, int(number))
+                if lock is None:
+                    busy.append(entry)
+                    continue
+                try:
+                    drop_tables(entry)
+                finally:
+                    lock.close()
+                dropped.append(entry)
+            elif entry.is_dir():
+                # Tables from before slots (``tables/<app>/<table>``): nobody holds them.
+                drop_tables(entry)
+                dropped.append(entry)
+    return Dropped(dropped, busy)
