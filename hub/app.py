@@ -22,6 +22,7 @@ from hub.schemas.faust_codec import register_codec
 from hub.settings import Settings
 from hub.streams import ops_commands, reference
 from hub.streams.context import Context
+from hub.web_access import web_application_options, web_bind
 
 StreamModule = Callable[[faust.App, Context], None]
 
@@ -76,7 +77,9 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         topic_partitions=settings.kafka_partitions,
         topic_replication_factor=settings.kafka_replication_factor,
         web_host=settings.worker_web_host,
+        web_bind=web_bind(settings),  # faust listens on every interface unless told
         web_port=settings.web_port,
+        web_application_options=web_application_options(settings),
         canonical_url=settings.canonical_url,
         web_in_thread=False,
         autodiscover=False,

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # the key). Unset: http://<worker_web_host>:<port>, or the host's own name when the server
     # listens on every interface (a container's or a StatefulSet pod's name resolves there).
     worker_url: str | None = None
+    # The bearer token the worker's order and state pages ask for (``Authorization: Bearer``);
+    # /metrics, /livez and /readyz stay open. Required when the web server listens beyond the
+    # loopback (the worker refuses to start without it); `hub orders` sends it.
+    worker_web_token: SecretStr | None = None
     schema_registry_url: str | None = None
     partner_center_url: str = "http://127.0.0.1:18080"
     partner_center_token: SecretStr = SecretStr("local-simulator-token")

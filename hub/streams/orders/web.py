@@ -3,20 +3,33 @@
 ``GET /orders/{reseller_id}/{order_id}/`` answers the order's record from the intake journal and
 its subscriptions from the fulfilment journal, each read by key (404 if there is no such order),
 from whichever worker owns the reseller's partition (``served_by`` in the answer names it);
-``GET /orders-reference/`` lists the reference ids loaded.
+``GET /orders-held/`` lists held orders a page at a time (``?reseller=`` one reseller's, else
+every reseller's, partition by partition; ``next`` says where the next page starts: see
+``hub/streams/orders/held.py``); ``GET /orders-reference/`` lists the reference ids loaded.
+With ``HUB_WORKER_WEB_TOKEN`` set each asks for the bearer token (``hub/web_access.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 from yarl import URL
 
+from hub.settings import Settings
 from hub.streams.context import Context
 from hub.streams.ingress import home_partition
+from hub.streams.orders.held import (
+    MAX_PAGE_LIMIT,
+    PAGE_LIMIT,
+    held_page,
+    partition_orders,
+)
 from hub.streams.orders.state import FulfilmentState, IntakeState
+from hub.web_access import bearer_headers
 
 
 def order_view(
@@ -39,6 +52,53 @@ def order_view(
     return doc
 
 
+@dataclass(frozen=True)
+class HeldQuery:
+    """One page of ``/orders-held/``: a partition, the key it goes on after, how many."""
+
+    partition: int
+    reseller_id: str | None
+    after: str | None
+    limit: int
+
+    @property
+    def prefix(self) -> str:
+        return "" if self.reseller_id is None else f"{self.reseller_id}|"
+
+    def next_page(self, resume_after: str | None, partitions: int) -> dict[str, Any] | None:
+        """Where the next page starts: further in this partition, else (every reseller's)
+        the next partition; None once everything asked for is read."""
+        if resume_after is not None:
+            return {"partition": self.partition, "after": resume_after}
+        if self.reseller_id is None and self.partition + 1 < partitions:
+            return {"partition": self.partition + 1, "after": None}
+        return None
+
+
+def held_query(query: Mapping[str, str], partitions: int) -> HeldQuery:
+    """``?reseller=&partition=&after=&limit=`` checked (ValueError says what is wrong)."""
+    reseller = query.get("reseller") or None
+    after = query.get("after") or None
+    try:
+        limit = int(query.get("limit", PAGE_LIMIT))
+        partition = int(query["partition"]) if "partition" in query else None
+    except ValueError as exc:
+        raise ValueError("limit and partition are whole numbers") from exc
+    if not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise ValueError(f"limit is 1 to {MAX_PAGE_LIMIT}")
+    if reseller is not None:
+        home = home_partition(reseller, partitions)
+        if partition not in (None, home):
+            raise ValueError(f"reseller {reseller} lives on partition {home}, not {partition}")
+        if after is not None and not after.startswith(f"{reseller}|"):
+            raise ValueError(f"after must be a key of reseller {reseller}")
+        partition = home
+    partition = 0 if partition is None else partition
+    if not 0 <= partition < partitions:
+        raise ValueError(f"partition is 0 to {partitions - 1}")
+    return HeldQuery(partition, reseller, after, limit)
+
+
 def owner_url(app: faust.App, changelog: str, partition: int) -> str | None:
     """The URL of the worker that owns ``partition`` of the table with ``changelog``, as the
     group's last assignment says (None if it names none: then this worker answers)."""
@@ -53,14 +113,17 @@ def owner_url(app: faust.App, changelog: str, partition: int) -> str | None:
 FORWARDED_HEADER = "X-Hub-Forwarded-By"
 
 
-async def forward(app: faust.App, owner: str, view: View, request: Request) -> Response:
+async def forward(
+    app: faust.App, settings: Settings, owner: str, view: View, request: Request
+) -> Response:
     """Ask ``owner`` the same request and hand its answer back unchanged.
 
     Written here rather than faust's ``Router._route_req`` (private, and it drops our header):
     one GET through the app's own HTTP client."""
     target = URL(owner)
     url = request.url.with_host(target.host or "127.0.0.1").with_port(target.port)
-    headers = {FORWARDED_HEADER: str(app.conf.canonical_url)}
+    # The owner asks the same token of its callers as this worker did of ours.
+    headers = {FORWARDED_HEADER: str(app.conf.canonical_url), **bearer_headers(settings)}
     async with app.http_client.get(url, headers=headers) as answer:
         return view.text(
             await answer.text(), content_type=answer.content_type, status=answer.status
@@ -86,18 +149,47 @@ def register_pages(
     # is forwarded to the URL that worker gave the group (HUB_WORKER_URL). faust's own
     # ``table_route`` hashes the key with the producer's metadata of the changelog topic, which
     # a worker that has not written to it yet does not have (it failed with a TypeError).
-    @app.page("/orders/{reseller_id}/{order_id}/")
-    async def show_order(self: View, request: Request, reseller_id: str, order_id: str) -> Response:
-        owner = owner_url(app, changelog, home_partition(reseller_id, partitions))
+    def elsewhere(request: Request, partition: int) -> str | None:
+        """The owner of ``partition`` if another worker should answer ``request``."""
+        owner = owner_url(app, changelog, partition)
         forwarded = FORWARDED_HEADER in request.headers
         if owner is not None and not forwarded and not _same_worker(app, owner):
-            return await forward(app, owner, self, request)
+            return owner
+        return None
+
+    @app.page("/orders/{reseller_id}/{order_id}/")
+    async def show_order(self: View, request: Request, reseller_id: str, order_id: str) -> Response:
+        owner = elsewhere(request, home_partition(reseller_id, partitions))
+        if owner is not None:
+            return await forward(app, ctx.settings, owner, self, request)
         served_by = str(app.conf.canonical_url)
         doc = order_view(intake, fulfilment, reseller_id, order_id)
         if doc is None:
             error = f"no order {order_id} of {reseller_id}"
             return self.json({"error": error, "served_by": served_by}, status=404)
         return self.json({**doc, "served_by": served_by})
+
+    @app.page("/orders-held/")
+    async def held_orders(self: View, request: Request) -> Response:
+        try:
+            query = held_query(request.query, partitions)
+        except ValueError as exc:
+            return self.json({"error": str(exc)}, status=400)
+        owner = elsewhere(request, query.partition)
+        if owner is not None:
+            return await forward(app, ctx.settings, owner, self, request)
+        entries = partition_orders(
+            intake.orders, intake_table, query.partition, partitions, query.prefix, query.after
+        )
+        page = held_page(entries, query.limit)
+        return self.json(
+            {
+                "orders": page.orders,
+                "partition": query.partition,
+                "next": query.next_page(page.resume_after, partitions),
+                "served_by": str(app.conf.canonical_url),
+            }
+        )
 
     @app.page("/orders-reference/")
     async def reference_loaded(self: View, request: Request) -> Response:
