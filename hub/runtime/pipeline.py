@@ -22,8 +22,8 @@ from hub.metrics import (
     EVENTS_OUT,
     LEFT_TO_OWNER,
     PARKED,
-    PROCESSING_SECONDS,
     RETRIES,
+    FlowTimings,
 )
 from hub.runtime.batching import BatchPolicy, messages
 from hub.runtime.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
@@ -156,7 +156,7 @@ class Pipeline:
         # Labelled metric children, looked up once per (topic, event type) instead of per message.
         self._events_in: dict[tuple[str, str], Any] = {}
         self._events_out: dict[tuple[str, str], Any] = {}
-        self._latency = PROCESSING_SECONDS.labels(flow=flow)
+        self._latency = FlowTimings(flow)
 
     def _count(
         self, metric: Any, children: dict[tuple[str, str], Any], topic: str, kind: str
@@ -212,6 +212,7 @@ class Pipeline:
         if self.parking is not None and is_tick(source):
             return await self._tick(source, handler_for, on_failure)
         handler = handler_for(source)
+        self._latency.took(source)
         try:
             if source.value is None:
                 raise SchemaError("message has no value (a tombstone is not an event)")
@@ -244,7 +245,7 @@ class Pipeline:
                     await self._report_failure(on_failure, event, exc, attempt)
                 return await self._dead_letter(source, exc)
         await self._send_all(encoded)
-        self._latency.observe(max(0.0, time.time() - event.event_time.timestamp()))
+        self._latency.finished(source, event)
         return Outcome.PROCESSED
 
     async def _park(self, source: SourceMessage, event: Event, error: Exception) -> Outcome:

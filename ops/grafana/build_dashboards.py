@@ -89,15 +89,16 @@ DASHBOARDS = {
             (
                 "Dead letters per minute",
                 [
+                    ("sum(increase(hub_dead_letters_total[1m]))", "all topics"),
                     (
-                        "sum by (topic, error_type) (increase(hub_dead_letters_total[1m]))",
+                        "sum by (topic, error_type) (increase(hub_dead_letters_total[1m])) > 0",
                         "{{topic}} {{error_type}}",
-                    )
+                    ),
                 ],
                 "short",
             ),
             (
-                "Processing latency p99, by flow",
+                "Processing latency p99, by flow (from the worker taking the message)",
                 [(p99("hub_processing_latency_seconds", "flow"), "{{flow}}")],
                 "s",
             ),
@@ -108,8 +109,19 @@ DASHBOARDS = {
             ),
             ("Workers up", [('up{job="hub-worker"}', "{{instance}}")], "short"),
             (
+                "Event-time lag p99, by flow (age of events: replays and simulated ones are old)",
+                [(p99("hub_event_time_lag_seconds", "flow"), "{{flow}}")],
+                "s",
+            ),
+            (
                 "Retries, by flow and error",
-                [(rate("hub_retries_total", "flow, error_type"), "{{flow}} {{error_type}}")],
+                [
+                    ("sum(rate(hub_retries_total[5m]))", "all flows"),
+                    (
+                        f"{rate('hub_retries_total', 'flow, error_type')} > 0",
+                        "{{flow}} {{error_type}}",
+                    ),
+                ],
                 "ops",
             ),
             (
@@ -193,8 +205,13 @@ DASHBOARDS = {
             (
                 "Partner Center 429s and errors",
                 [
-                    (rate("hub_partner_center_throttled_total", "operation"), "429 {{operation}}"),
-                    (rate("hub_partner_center_errors_total", "code"), "error {{code}}"),
+                    ("sum(rate(hub_partner_center_throttled_total[5m]))", "429 all"),
+                    ("sum(rate(hub_partner_center_errors_total[5m]))", "errors all"),
+                    (
+                        f"{rate('hub_partner_center_throttled_total', 'operation')} > 0",
+                        "429 {{operation}}",
+                    ),
+                    (f"{rate('hub_partner_center_errors_total', 'code')} > 0", "error {{code}}"),
                 ],
                 "ops",
             ),
