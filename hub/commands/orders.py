@@ -7,8 +7,8 @@ subscriptions), and one small GET is instant where replaying decision and provis
 grows with their ten-year retention. Any worker answers: it forwards to the owner of the
 reseller's partition. ``list --held`` follows ``GET /orders-held/`` page by page;
 ``release``/``reject`` first ask whether the order exists and is held. Every request carries
-HUB_WORKER_WEB_TOKEN when it is set. Exit codes: 1 no such order, or not held; 2 the worker
-refused the token; 3 no worker answered.
+HUB_WORKER_WEB_TOKEN when it is set. Exit codes: 1 no such order, or not held; 3 no worker
+answered, or it refused the token.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def review_command(
     )
 
 
-# Exit codes beyond 0 (done) and 1 (the order is not one to act on / not found).
-EXIT_CONFIG = 2  # the worker refused the token: a setting to fix
-EXIT_UNREACHABLE = 3  # no worker answered: start one or point HUB_WORKER_WEB_* at it
+# Exit codes beyond 0 (done) and 1 (no such order, or not one to act on), as every command:
+EXIT_USAGE = 2  # the command was given wrong
+EXIT_HUB_ERROR = 3  # no worker answered, or it refused the token: start one, fix a setting
 
 
 class WorkerUnreachable(Exception):
@@ -121,12 +121,12 @@ def _unreachable(exc: WorkerUnreachable) -> int:
         f"{exc}; is a worker running? (hub run, or hub worker; HUB_WORKER_WEB_HOST and "
         "HUB_WORKER_WEB_PORT say where it listens)"
     )
-    return EXIT_UNREACHABLE
+    return EXIT_HUB_ERROR
 
 
 def _refused() -> int:
     say("the worker asks for a token: set HUB_WORKER_WEB_TOKEN to the worker's")
-    return EXIT_CONFIG
+    return EXIT_HUB_ERROR
 
 
 def check_held(settings: Settings, reseller_id: str, order_id: str) -> str | None:
@@ -220,7 +220,7 @@ def _row(order: dict[str, Any]) -> dict[str, str]:
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     if not args.held:
         say("hub orders list lists held orders: add --held (and --reseller R for one reseller's)")
-        return EXIT_CONFIG
+        return EXIT_USAGE
     count = 0
     try:
         for order in held_orders(settings, args.reseller):

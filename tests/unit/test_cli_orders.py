@@ -151,8 +151,10 @@ def test_the_token_is_sent_and_a_refusal_is_a_clear_line(
 ) -> None:
     worker.token = TOKEN
     worker.orders[("r", "PO-1")] = "held"
-    assert main(["orders", "show", "--reseller", "r", "PO-1"]) == 2
-    assert "set HUB_WORKER_WEB_TOKEN" in capsys.readouterr().err
+    assert main(["orders", "show", "--reseller", "r", "PO-1"]) == 3
+    assert capsys.readouterr().err == (
+        "hub: the worker asks for a token: set HUB_WORKER_WEB_TOKEN to the worker's\n"
+    )
     monkeypatch.setenv("HUB_WORKER_WEB_TOKEN", TOKEN)
     assert main(["orders", "show", "--reseller", "r", "PO-1"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "held"
