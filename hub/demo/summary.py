@@ -102,15 +102,14 @@ class Summary:
                 line += f"   ({self.released[reseller]} accepted after finance released it)"
             lines.append(line)
         if self.hold_reasons:
-            reasons = ", ".join(f"{k} x{v}" for k, v in self.hold_reasons.most_common())
             released = sum(self.released.values())
             lines.append(
-                f"  held for review: {reasons}"
-                + (f" ({released} released since)" if released else "")
+                "  held for review" + (f" ({released} released since)" if released else "") + ":"
             )
+            lines.extend(_reason_lines(self.hold_reasons))
         if self.rejection_reasons:
-            reasons = ", ".join(f"{k} x{v}" for k, v in self.rejection_reasons.most_common())
-            lines.append(f"  rejected: {reasons}")
+            lines.append("  rejected:")
+            lines.extend(_reason_lines(self.rejection_reasons))
         if self.changes:
             changes = ", ".join(f"{k} x{v}" for k, v in sorted(self.changes.items()))
             lines.append(f"Subscription changes: {changes}")
@@ -166,6 +165,21 @@ class Summary:
                 shown = ", ".join(f"{reason} x{n}" for reason, n in outage.excluded)
                 out.append(f"  not credited: {shown}")
         return out
+
+
+# What the credit codes mean: a hold and a rejection for the limit are different checks.
+MEANINGS = {
+    "over_credit_limit": "the order would take its reseller past the credit limit",
+    "reseller_on_credit_hold": "the reseller is on credit hold (dunning)",
+    "OrderExceedsCreditLimit": "the order alone is more than the whole credit limit",
+}
+
+
+def _reason_lines(reasons: Counter[str]) -> list[str]:
+    out = []
+    for code, n in reasons.most_common():
+        out.append(f"    {f'{code} x{n}':<30} {MEANINGS.get(code, '')}".rstrip())
+    return out
 
 
 def count_decisions(summary: Summary, decisions: Iterable[Event]) -> None:

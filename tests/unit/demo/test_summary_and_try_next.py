@@ -45,7 +45,9 @@ def test_a_released_order_counts_once_as_accepted_and_columns_sum_to_orders() ->
     assert "Orders: 5, each counted once by its latest decision" in shown
     assert "northwind-gb    2 /  1 /  1" in shown
     assert "(1 accepted after finance released it)" in shown
-    assert "held for review: over_credit_limit x2 (1 released since)" in shown
+    assert "  held for review (1 released since):\n    over_credit_limit x2  " in shown
+    assert "the order would take its reseller past the credit limit" in shown
+    assert "  rejected:\n    unknown_product x1\n" in shown
 
 
 def _incident() -> IncidentDetected:
