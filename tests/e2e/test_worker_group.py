@@ -27,9 +27,15 @@ CODEC = Codec()
 RESELLERS = tuple(f"grp{i}" for i in range(8))
 
 
-def _get(port: int, path: str) -> tuple[int, Any]:
+# The workers' pages ask for it; a worker forwarding a query to the owner passes it on.
+TOKEN = "group-web-token"
+
+
+def _get(port: int, path: str, token: str | None = TOKEN) -> tuple[int, Any]:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return int(response.status), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return int(error.code), json.loads(error.read() or b"null")
@@ -61,7 +67,14 @@ def test_two_workers_split_the_partitions_and_answer_for_each_others_resellers(
     app_id = f"group-{uuid.uuid4().hex[:8]}"
     # One state dir for both: each claims its own slot of it (tables/<app>/worker-<n>).
     workers = [
-        WorkerProcess(kafka.bootstrap, tmp_path, topic_prefix=prefix, app_id=app_id, name=str(n))
+        WorkerProcess(
+            kafka.bootstrap,
+            tmp_path,
+            topic_prefix=prefix,
+            app_id=app_id,
+            name=str(n),
+            env={"HUB_WORKER_WEB_TOKEN": TOKEN},
+        )
         for n in range(2)
     ]
     try:
@@ -104,6 +117,8 @@ def test_two_workers_split_the_partitions_and_answer_for_each_others_resellers(
                 assert _port(doc["served_by"]) == owner, (worker.web_port, rid, doc["served_by"])
                 asked_of_the_other += worker.web_port != owner
         assert asked_of_the_other == len(orders)
+        rid = RESELLERS[0]
+        assert _get(first.web_port, f"/orders/{rid}/{orders[0].order_id}/", token=None)[0] == 401
         status, doc = _get(first.web_port, f"/orders/{RESELLERS[0]}/no-such-order/")
         assert status == 404
         assert _port(doc["served_by"]) == owners[home_partition(RESELLERS[0], 12)]
