@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -130,6 +131,10 @@ async def demo_environment(
     with contextlib.ExitStack() as cleanup:
         # Registered first, so removed last: while the registration exists the run is live.
         cleanup.callback((state_dir / REGISTRATION).unlink, missing_ok=True)
+        # Once everything stopped, the broker's data and the worker's tables are of no use (a
+        # demo always starts fresh): the run keeps only its logs (under 100 KB).
+        for bulky in (broker_dir / "data", state_dir / "worker" / "tables"):
+            cleanup.callback(shutil.rmtree, bulky, ignore_errors=True)
         if bootstrap is None:
             broker_port, controller_port, sim_port = rest
             say("starting a local Apache Kafka broker (KRaft, single node)")

@@ -243,11 +243,14 @@ async def build_summary(bootstrap: str, topics: TopicCatalog) -> Summary:
         isinstance(e, billing.ReconciliationMismatch)
         for e in await _events(bootstrap, topics.name(Topic.RECONCILIATION_MISMATCHES))
     )
+    reporters: dict[str, set[str]] = defaultdict(set)
     for e in await _events(bootstrap, topics.name(Topic.SUPPORT_EVENTS)):
         if isinstance(e, support.TicketRouted):
             s.tickets_by_queue[e.queue] += 1
         elif isinstance(e, support.TicketEscalated):
             s.tickets_escalated += 1
+            if e.incident_id:
+                reporters[e.incident_id].add(e.reseller_id)
             if e.service_request_id:
                 s.microsoft_requests.add(e.service_request_id)
         elif isinstance(e, support.SlaBreached):
@@ -266,9 +269,9 @@ async def build_summary(bootstrap: str, topics: TopicCatalog) -> Summary:
             s.credits[e.reseller_id].append(Money.of(e.amount_minor, e.currency))
             tier = tier or e.percentage_tier
     if incidents:
-        s.outage = outage_of(
-            incidents[0], await _events(bootstrap, topics.name(Topic.CREDITS_AUDIT)), tier
-        )
+        incident = incidents[0]
+        audit = await _events(bootstrap, topics.name(Topic.CREDITS_AUDIT))
+        s.outage = outage_of(incident, audit, tier, reporters[incident.incident_id])
     for spec in topics.dead_letters(topics.fixed()):
         count = len(await read_all(bootstrap, spec.name))
         if count:
@@ -276,8 +279,12 @@ async def build_summary(bootstrap: str, topics: TopicCatalog) -> Summary:
     return s
 
 
-def outage_of(incident: Event, audit: Iterable[Event], tier: int | None) -> Outage:
-    """The incident and its credit's reach, from the allocation's audit record."""
+def outage_of(
+    incident: Event, audit: Iterable[Event], tier: int | None, reporters: Iterable[str] = ()
+) -> Outage:
+    """The incident and its credit's reach, from the allocation's audit record. ``reporters``:
+    resellers whose tickets were linked to the incident after it was detected (the event
+    names those of the tickets that made it one)."""
     from hub.schemas.events import credits, support
 
     assert isinstance(incident, support.IncidentDetected)
@@ -296,7 +303,7 @@ def outage_of(incident: Event, audit: Iterable[Event], tier: int | None) -> Outa
         incident_id=incident.incident_id,
         service=incident.service,
         region=incident.region,
-        reporting_resellers=tuple(sorted(set(incident.reseller_ids))),
+        reporting_resellers=tuple(sorted({*incident.reseller_ids, *reporters})),
         percentage_tier=tier,
         affected_subscriptions=affected,
         excluded=tuple(sorted(excluded.items())),

@@ -79,6 +79,8 @@ async def test_the_demo_story_ends_as_the_hub_decided_and_labels_stay_bounded(
     # Only this run's state is left, and it no longer claims to be running.
     (run_dir,) = (tmp_path / "demo").iterdir()
     assert not (run_dir / "run.json").exists()
+    assert not (run_dir / "worker" / "tables").exists()  # only logs are kept
+    assert list((run_dir / "worker").glob("*.log"))
     printed = capsys.readouterr().out
     assert "=== Try next ===" in printed
     assert f"orders release {s['still_held'][0]} --reseller northwind-gb" in printed

@@ -99,9 +99,15 @@ def _report(part: int) -> ServiceCreditAllocationReported:
 def test_the_credit_note_says_why_reporting_resellers_got_nothing() -> None:
     s = Summary()
     s.credits["fabrikam-fr"].append(Money.of(1234, "EUR"))
-    s.outage = outage_of(_incident(), [_report(0), _report(1), _report(1)], 25)
+    later = ["adatum-jp", "fabrikam-fr"]  # their tickets were linked once it was an incident
+    s.outage = outage_of(_incident(), [_report(0), _report(1), _report(1)], 25, later)
 
-    assert s.outage.reporting_resellers == ("contoso-de", "fabrikam-fr", "northwind-gb")
+    assert s.outage.reporting_resellers == (
+        "adatum-jp",
+        "contoso-de",
+        "fabrikam-fr",
+        "northwind-gb",
+    )
     assert s.outage.affected_subscriptions == 3
     assert s.outage.excluded == (("no_fx_rate", 2),)  # the part written twice counts once
     shown = s.render()
@@ -111,8 +117,8 @@ def test_the_credit_note_says_why_reporting_resellers_got_nothing() -> None:
     ) in shown
     assert "  fabrikam-fr    1 credit(s), total" in shown
     assert (
-        "  contoso-de, northwind-gb: reported the outage but had no exchange subscription live "
-        "during it, so nothing to credit"
+        "  adatum-jp, contoso-de, northwind-gb: reported the outage but had no exchange "
+        "subscription live during it, so nothing to credit"
     ) in shown
     assert "not credited: no_fx_rate x2" in shown
 
