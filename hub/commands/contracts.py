@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.commands import Subcommands, say
+from hub.commands import Subcommands, arg_types, say
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.settings import Settings
 
@@ -193,9 +193,11 @@ def add_commands(commands: Subcommands) -> None:
     registry = commands.add_parser("registry", help="the local schema registry (Apicurio)")
     actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
     start = actions.add_parser("start", help="start it in the background; print its URL")
-    start.add_argument("--port", type=int, default=18081)
-    start.add_argument("--data-dir")
+    start.add_argument(
+        "--port", type=arg_types.port, default=18081, help="port to listen on (default: 18081)"
+    )
+    start.add_argument("--data-dir", help="registry data (default: $HUB_STATE_DIR/registry)")
     start.set_defaults(handler=_registry_start)
     stop = actions.add_parser("stop", help="stop it")
-    stop.add_argument("--data-dir")
+    stop.add_argument("--data-dir", help="registry data (default: $HUB_STATE_DIR/registry)")
     stop.set_defaults(handler=_registry_stop)

@@ -287,20 +287,24 @@ async def ensure_topics(
     settings: Settings,
     specs: Sequence[TopicSpec],
     *,
-    patience_s: float = CHECK_PATIENCE_S,
-    unreachable_patience_s: float = UNREACHABLE_PATIENCE_S,
+    patience_s: float | None = None,
+    unreachable_patience_s: float | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> StartCheck:
     """Apply ``specs`` before a worker starts, so none of its subscriptions finds a topic missing.
 
     Creates what is missing and fixes configs, like ``hub topics apply``. Raises
-    ``BrokerUnreachable`` if no broker answers within ``unreachable_patience_s``, and
+    ``BrokerUnreachable`` if no broker answers within ``unreachable_patience_s`` (default
+    ``UNREACHABLE_PATIENCE_S``), and
     ``ConfigError`` for a topic whose partition count differs (it cannot be fixed here). Other
     failures (a node of a cluster not fenced yet) are tried again for ``patience_s``.
     """
     from hub.connectors.kafka_auth import auth_from_settings
 
     bootstrap = settings.kafka_bootstrap_servers
+    patience_s = CHECK_PATIENCE_S if patience_s is None else patience_s
+    if unreachable_patience_s is None:
+        unreachable_patience_s = UNREACHABLE_PATIENCE_S
     delay, waited = 0.5, 0.0
     while True:
         admin = AIOKafkaAdminClient(

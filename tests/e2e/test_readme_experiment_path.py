@@ -145,3 +145,15 @@ async def test_the_readme_experiment_path_gets_an_order_accepted(
     assert same.returncode == 0, explain(same)
     assert "a broker already runs" in same.stderr
     assert same.stdout.strip() == bootstrap
+
+    # A partition count the hub cannot change: apply fails saying both fixes; a worker refuses.
+    other_count = env | {"HUB_KAFKA_PARTITIONS": "3"}
+    refused = hub("topics", "apply", env=other_count)
+    assert refused.returncode == 1, explain(refused)
+    assert "delete and recreate" in refused.stderr, explain(refused)
+    assert "HUB_KAFKA_PARTITIONS=12" in refused.stderr, explain(refused)
+    assert "nothing changed" in refused.stderr, explain(refused)
+    refusing_worker = hub("worker", env=other_count | {"HUB_WORKER_WEB_PORT": str(free_port())})
+    assert refusing_worker.returncode == 3, explain(refusing_worker)
+    assert refusing_worker.stderr.count("error:") == 1, explain(refusing_worker)
+    assert "HUB_KAFKA_PARTITIONS=12" in refusing_worker.stderr, explain(refusing_worker)
