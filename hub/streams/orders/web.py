@@ -1,4 +1,4 @@
-"""The worker's order-state pages: one order as ops see it, and which reference data is loaded.
+"""The worker's order-state pages: one order as ops see it, held orders, the reference loaded.
 
 ``GET /orders/{reseller_id}/{order_id}/`` answers the order's record from the intake journal and
 its subscriptions from the fulfilment journal, each read by key (404 if there is no such order),
@@ -11,8 +11,6 @@ With ``HUB_WORKER_WEB_TOKEN`` set each asks for the bearer token (``hub/web_acce
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -22,12 +20,7 @@ from yarl import URL
 from hub.settings import Settings
 from hub.streams.context import Context
 from hub.streams.ingress import home_partition
-from hub.streams.orders.held import (
-    MAX_PAGE_LIMIT,
-    PAGE_LIMIT,
-    held_page,
-    partition_orders,
-)
+from hub.streams.orders.held import held_page, held_query, partition_orders
 from hub.streams.orders.state import FulfilmentState, IntakeState
 from hub.web_access import bearer_headers
 
@@ -50,53 +43,6 @@ def order_view(
             subscriptions.append(sub.model_dump(mode="json"))
     doc["subscriptions"] = subscriptions
     return doc
-
-
-@dataclass(frozen=True)
-class HeldQuery:
-    """One page of ``/orders-held/``: a partition, the key it goes on after, how many."""
-
-    partition: int
-    reseller_id: str | None
-    after: str | None
-    limit: int
-
-    @property
-    def prefix(self) -> str:
-        return "" if self.reseller_id is None else f"{self.reseller_id}|"
-
-    def next_page(self, resume_after: str | None, partitions: int) -> dict[str, Any] | None:
-        """Where the next page starts: further in this partition, else (every reseller's)
-        the next partition; None once everything asked for is read."""
-        if resume_after is not None:
-            return {"partition": self.partition, "after": resume_after}
-        if self.reseller_id is None and self.partition + 1 < partitions:
-            return {"partition": self.partition + 1, "after": None}
-        return None
-
-
-def held_query(query: Mapping[str, str], partitions: int) -> HeldQuery:
-    """``?reseller=&partition=&after=&limit=`` checked (ValueError says what is wrong)."""
-    reseller = query.get("reseller") or None
-    after = query.get("after") or None
-    try:
-        limit = int(query.get("limit", PAGE_LIMIT))
-        partition = int(query["partition"]) if "partition" in query else None
-    except ValueError as exc:
-        raise ValueError("limit and partition are whole numbers") from exc
-    if not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise ValueError(f"limit is 1 to {MAX_PAGE_LIMIT}")
-    if reseller is not None:
-        home = home_partition(reseller, partitions)
-        if partition not in (None, home):
-            raise ValueError(f"reseller {reseller} lives on partition {home}, not {partition}")
-        if after is not None and not after.startswith(f"{reseller}|"):
-            raise ValueError(f"after must be a key of reseller {reseller}")
-        partition = home
-    partition = 0 if partition is None else partition
-    if not 0 <= partition < partitions:
-        raise ValueError(f"partition is 0 to {partitions - 1}")
-    return HeldQuery(partition, reseller, after, limit)
 
 
 def owner_url(app: faust.App, changelog: str, partition: int) -> str | None:

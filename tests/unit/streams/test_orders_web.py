@@ -297,3 +297,48 @@ def test_a_held_page_reads_at_most_its_budget(monkeypatch: pytest.MonkeyPatch) -
     assert page.orders == []
     assert page.resume_after == f"big|PO-{held.SCAN_BUDGET - 1:06d}"
     assert next(read) == held.SCAN_BUDGET
+
+
+class _FakeRocksDB:
+    """A partition database as faust's RocksDB store hands it out: sorted bytes keys."""
+
+    def __init__(self, data: dict[bytes, bytes]) -> None:
+        self.data = data
+        self.read: list[bytes] = []
+
+    def items(self, from_key: bytes) -> Iterator[tuple[bytes, bytes]]:
+        for key in sorted(self.data):
+            if key >= from_key:
+                self.read.append(key)
+                yield key, self.data[key]
+
+
+def test_a_worker_seeks_the_partitions_database_to_the_resellers_orders() -> None:
+    db = _FakeRocksDB(
+        {
+            b"applied|a|e1": b"1",
+            b"orders|a|PO-1": b"held",
+            b"orders|a|PO-2": b"accepted",
+            b"orders|ab|PO-1": b"held",
+            b"orders|b|PO-1": b"held",
+            b"exposure|a": b"{}",
+        }
+    )
+    opened: list[int] = []
+
+    def db_for_partition(partition: int) -> _FakeRocksDB:
+        opened.append(partition)
+        return db
+
+    data = SimpleNamespace(_db_for_partition=db_for_partition, _decode_value=bytes.decode)
+    table = SimpleNamespace(data=data)
+    found = list(held.partition_orders({}, table, 3, PARTITIONS, "a|", None))
+    assert found == [("a|PO-1", "held"), ("a|PO-2", "accepted")]
+    assert opened == [3]
+    assert db.read == [b"orders|a|PO-1", b"orders|a|PO-2", b"orders|b|PO-1"]  # stops there
+    after = list(held.partition_orders({}, table, 3, PARTITIONS, "a|", "a|PO-1"))
+    assert after == [("a|PO-2", "accepted")]
+    every = [key for key, _ in held.partition_orders({}, table, 3, PARTITIONS, "", None)]
+    assert every == ["ab|PO-1", "a|PO-1", "a|PO-2", "b|PO-1"]  # bytes order: "b" < "|"
+    rest = list(held.partition_orders({}, table, 3, PARTITIONS, "", "a|PO-2"))
+    assert rest == [("b|PO-1", "held")]
