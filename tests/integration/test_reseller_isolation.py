@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,8 +218,14 @@ async def test_the_hub_principal_may_do_everything(secure_broker: SecureBroker) 
     admin = AIOKafkaAdminClient(bootstrap_servers=secure_broker.bootstrap, **client_kwargs(hub))
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(f"{PREFIX}hub.scratch", 1, 1)])
-        assert f"{PREFIX}hub.scratch" in await admin.list_topics()
+        created = await admin.create_topics([NewTopic(f"{PREFIX}hub.scratch", 1, 1)])
+        assert [code for _topic, code, *_ in created.topic_errors] == [0]
+        # The broker's metadata lists a new topic a moment after the create (longer under
+        # load): wait for it rather than race it.
+        deadline = time.monotonic() + 30
+        while f"{PREFIX}hub.scratch" not in await admin.list_topics():
+            assert time.monotonic() < deadline, "the created topic was never listed"
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
 
