@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from hub.demo.environment import DemoEnvironment, Say, demo_environment, start_w
 from hub.demo.scenario import CODEC, STEPS, DemoState, Step, wait_for
 from hub.demo.summary import Summary, build_summary
 from hub.demo.try_next import TryNext, render_try_next
+from hub.errors import ConfigError
 from hub.ops.paths import ops_dir
 from hub.settings import Settings
 from hub.topics import PartnerTopic
@@ -43,6 +46,68 @@ async def run_demo(
     summary_json: Path | None = None,
     before_teardown: Callable[[DemoEnvironment, Summary], Awaitable[None]] | None = None,
 ) -> Summary:
+    """The demo, start to teardown. SIGTERM or SIGHUP (a closed terminal) stop it as Ctrl-C
+    does, so what it started is stopped too: killed outright it would leave its worker and
+    simulator running, holding their ports."""
+    with _stop_on_signals() as stop:
+        try:
+            return await _run_demo(
+                settings, bootstrap, serve, steps, say, summary_json, before_teardown, stop
+            )
+        except asyncio.CancelledError:
+            if stop.received is None:
+                raise
+            raise ConfigError(
+                f"the demo was stopped ({stop.received}) before it finished; what it started "
+                "is stopped"
+            ) from None
+
+
+class _Stop:
+    """A stop signal: it ends serving, or cancels the run (whose teardown then runs)."""
+
+    def __init__(self, task: asyncio.Task[object] | None) -> None:
+        self.task = task
+        self.received: str | None = None
+        self.serving = False
+        self.wake = asyncio.Event()
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.received = sig.name
+        if self.serving:
+            self.wake.set()
+        elif self.task is not None:
+            self.task.cancel()
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[_Stop]:
+    loop = asyncio.get_running_loop()
+    stop = _Stop(asyncio.current_task())
+    for sig in _SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.signal, sig)
+    try:
+        yield stop
+    finally:
+        for sig in _SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+
+async def _run_demo(
+    settings: Settings,
+    bootstrap: str | None,
+    serve: bool,
+    steps: Sequence[Step],
+    say: Say,
+    summary_json: Path | None,
+    before_teardown: Callable[[DemoEnvironment, Summary], Awaitable[None]] | None,
+    stop: _Stop,
+) -> Summary:
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     started = time.monotonic()
     async with demo_environment(settings, bootstrap=bootstrap, run_id=run_id, say=say) as env:
@@ -68,12 +133,19 @@ async def run_demo(
             await before_teardown(env, summary)
         if serve:
             say("serving: the broker, simulator and worker keep running; Ctrl-C stops them")
-            try:
-                while env.worker.running():  # noqa: ASYNC110 - polling a child process
-                    await asyncio.sleep(1)
-            except asyncio.CancelledError:
-                pass
+            await _serve(env, stop)
         return summary
+
+
+async def _serve(env: DemoEnvironment, stop: _Stop) -> None:
+    """Until Ctrl-C, SIGTERM or SIGHUP, or the worker exits."""
+    stop.serving = True
+    try:
+        while env.worker.running() and not stop.wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wake.wait(), timeout=1)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels the run
+        pass
 
 
 def try_next_of(env: DemoEnvironment, summary: Summary, *, serving: bool) -> TryNext:

@@ -1,5 +1,5 @@
 """Two demos at once: the second names the taken port, what holds it and how to pick another,
-and exits non-zero before starting anything; the first keeps running."""
+and exits non-zero before starting anything; the first keeps running, and stops cleanly."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from hub.demo.ports import port_taken
+from hub.demo.runs import DemoRun
 from hub.ops.local_kafka import free_port
 from tests.support.broker import BrokerInfo
 
@@ -63,10 +64,20 @@ def test_a_second_demo_on_the_same_port_says_why_and_exits_at_once(
         # Nothing of the second run was left behind, and the first is unharmed.
         assert len(list((tmp_path / "demo").iterdir())) == 1
         assert first.poll() is None, first_log.read_text()
+
+        # SIGTERM (or a closed terminal) stops the first as Ctrl-C would: what it started too.
+        (run_dir,) = (tmp_path / "demo").iterdir()
+        run = DemoRun.load(run_dir)
+        assert run is not None
+        assert run.pid == first.pid
+        first.send_signal(signal.SIGTERM)
+        code = first.wait(timeout=90)
+        log = first_log.read_text()
+        assert code > 0, log  # exited by itself, not killed by the signal
+        assert "Traceback" not in log, log
+        left = [p for p in run.ports.values() if port_taken(p)]
+        assert not left, f"ports still held after the demo stopped: {left}"
     finally:
-        first.send_signal(signal.SIGINT)
-        try:
-            first.wait(timeout=90)
-        except subprocess.TimeoutExpired:
+        if first.poll() is None:
             first.kill()
             first.wait(timeout=10)
