@@ -18,7 +18,7 @@ from hub.demo.environment import DemoEnvironment, Say, demo_environment, start_w
 from hub.demo.scenario import CODEC, STEPS, DemoState, Step, wait_for
 from hub.demo.summary import Summary, build_summary
 from hub.demo.try_next import TryNext, render_try_next
-from hub.errors import ConfigError
+from hub.errors import ConfigError, HubError
 from hub.ops.paths import ops_dir
 from hub.settings import Settings
 from hub.topics import PartnerTopic
@@ -120,7 +120,10 @@ async def _run_demo(
         for number, (title, step) in enumerate(steps, start=1):
             t0 = time.monotonic()
             say(f"[{number}/{len(steps)}] {title} ...")
-            outcome = await step(env, state)
+            try:
+                outcome = await step(env, state)
+            except (TimeoutError, RuntimeError) as exc:
+                raise HubError(step_failure(f"[{number}/{len(steps)}] {title}", exc, env)) from exc
             say(f"[{number}/{len(steps)}] {outcome} ({time.monotonic() - t0:.1f}s)")
         summary = await build_summary(env.bootstrap, env.topics)
         print(summary.render(), flush=True)
@@ -146,6 +149,18 @@ async def _serve(env: DemoEnvironment, stop: _Stop) -> None:
                 await asyncio.wait_for(stop.wake.wait(), timeout=1)
     except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels the run
         pass
+
+
+def step_failure(step: str, exc: BaseException, env: DemoEnvironment) -> str:
+    """One line for a step that failed: what, the last line of why, and where the logs are."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    why = lines[-1] if lines else type(exc).__name__
+    if len(lines) > 1:
+        why = f"{lines[0]} ... {why}"
+    return (
+        f"the demo failed at step {step}: {why[:400]} (logs: {env.worker.log_path}, "
+        f"{env.state_dir / 'simulator.log'})"
+    )
 
 
 def try_next_of(env: DemoEnvironment, summary: Summary, *, serving: bool) -> TryNext:
