@@ -176,9 +176,16 @@ async def demo_environment(
         )
         cleanup.callback(_stop, simulator)
         simulator_url = f"http://127.0.0.1:{sim_port}"
-        await asyncio.to_thread(
-            _wait_http, f"{simulator_url}/admin/state", simulator, sim_log, 30.0
-        )
+        try:
+            await asyncio.to_thread(
+                _wait_http, f"{simulator_url}/admin/state", simulator, sim_log, 30.0
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            raise ConfigError(
+                f"the Partner Center simulator did not start: {(lines or ['?'])[-1].strip()[:300]} "
+                f"(log: {sim_log})"
+            ) from exc
         say(f"Partner Center simulator at {simulator_url}")
 
         worker = WorkerProcess(
