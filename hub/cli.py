@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from hub import __version__
-from hub.cli_errors import EXIT_INTERRUPTED, describe, silence_client_cleanup
+from hub.cli_errors import EXIT_INTERRUPTED, collect_failed_clients, describe
 from hub.commands import arg_types
 from hub.errors import ConfigError
 from hub.settings import Settings, load_settings
@@ -501,8 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # the hub's own bug: its traceback is what is needed
         if failure.code != EXIT_INTERRUPTED:
             _say(f"error: {failure.message}")
-        silence_client_cleanup()
-        return failure.code
+    collect_failed_clients()
+    return failure.code
 
 
 if __name__ == "__main__":

@@ -81,6 +81,8 @@ MISTAKES: list[tuple[list[str], int, tuple[str, ...]]] = [
     (["worker", "--loglevel", "chatty"], 2, ("invalid choice: 'chatty'",)),
     (["kafka", "start", "--port", "70000"], 2, ("70000 is not a port number",)),
     (["no-such-command"], 2, ("invalid choice: 'no-such-command'",)),
+    (["reference", "load", "/nonexistent/r.yaml"], 2, ("/nonexistent/r.yaml", "does not exist")),
+    (["billing", "import-statement", "/nonexistent/s.csv", "--by", "me"], 2, ("No such file",)),
 ]
 
 
@@ -216,3 +218,10 @@ def test_no_unclosed_client_warning_after_a_failure_was_reported(tmp_path: Path)
     assert result.stderr.splitlines() == [result.stderr.strip()]  # one line
     assert NO_BROKER in result.stderr
     assert "Unclosed" not in result.stderr
+
+
+def test_kafka_status_of_a_directory_where_nothing_runs_is_not_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["kafka", "status", "--data-dir", str(tmp_path / "none")]) == 1
+    assert "no broker is running from" in capsys.readouterr().err
