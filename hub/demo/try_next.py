@@ -31,6 +31,7 @@ def render_try_next(t: TryNext) -> str:
     if t.held is not None:
         h = t.held
         lines.append(f"{h.reseller_id}'s order {h.order_id} is still held ({h.reason_code}):")
+        lines.append("  .venv/bin/hub orders list --held")
         lines.append(f"  .venv/bin/hub orders show {h.order_id} --reseller {h.reseller_id}")
         lines.append(
             f"  .venv/bin/hub orders release {h.order_id} --reseller {h.reseller_id} --reviewer you"

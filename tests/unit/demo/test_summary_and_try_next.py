@@ -152,6 +152,7 @@ def test_try_next_gives_exports_a_held_order_to_release_and_a_topic_to_read() ->
         "export HUB_TOPIC_PREFIX=''",
     ]
     assert "northwind-gb's order ord-3004-1 is still held (reseller_on_credit_hold)" in text
+    assert "  .venv/bin/hub orders list --held\n" in text
     assert ".venv/bin/hub orders release ord-3004-1 --reseller northwind-gb --reviewer you" in text
     assert ".venv/bin/python -m hub.demo.read partner.northwind-gb.status" in text
     assert "This run stops now" not in text
