@@ -27,6 +27,22 @@ if TYPE_CHECKING:
     from hub.runtime.journal import Delivery, Journal
 
 
+class _InFlight:
+    """How many messages or takes the worker's pipelines are handling right now.
+
+    Process-wide, as faust's consumer is: a rebalance waits for the messages handed to streams
+    to be acknowledged (``hub.runtime.faust_transport``, rule 5), and once no pipeline is inside
+    a message or a take, nothing it waits for is being handled: what is left sits in channels
+    faust cleared, or holds a reference a cancelled delivery never released."""
+
+    count = 0
+
+
+def handling() -> int:
+    """How many messages or takes are being handled now (0: every pipeline is between them)."""
+    return _InFlight.count
+
+
 @dataclass(frozen=True)
 class BatchPolicy:
     """Up to ``size`` messages at a time, waiting at most ``within_s`` for more."""
@@ -49,22 +65,30 @@ async def messages(
     """``stream``'s messages, in journal batches per partition when ``policy.size > 1``."""
     if policy.size <= 1 or journal is None:
         async for event in stream.events():
-            yield SourceMessage.from_faust(event.message)
+            _InFlight.count += 1
+            try:
+                yield SourceMessage.from_faust(event.message)
+            finally:
+                _InFlight.count -= 1
         return
     from faust.streams import _current_event
 
     async for events in stream.take_events(policy.size, policy.within_s):
-        # Every partition's entry first, then one wait for them all to be delivered, then every
-        # output (hub.runtime.journal: outputs wait for their entry): one producer round trip
-        # per take, not one per partition.
-        deliveries: list[Delivery] = []
-        for partition, group in _groups(list(events)):
-            token = _current_event.set(weakref.ref(group[-1]))
-            try:
-                batch = journal.open_batch(partition)
-                for event in group:
-                    yield SourceMessage.from_faust(event.message)
-                deliveries += journal.end_batch(batch)
-            finally:
-                _current_event.reset(token)
-        await journal.deliver_all(deliveries)
+        _InFlight.count += 1
+        try:
+            # Every partition's entry first, then one wait for them all to be delivered, then
+            # every output (hub.runtime.journal: outputs wait for their entry): one producer
+            # round trip per take, not one per partition.
+            deliveries: list[Delivery] = []
+            for partition, group in _groups(list(events)):
+                token = _current_event.set(weakref.ref(group[-1]))
+                try:
+                    batch = journal.open_batch(partition)
+                    for event in group:
+                        yield SourceMessage.from_faust(event.message)
+                    deliveries += journal.end_batch(batch)
+                finally:
+                    _current_event.reset(token)
+            await journal.deliver_all(deliveries)
+        finally:
+            _InFlight.count -= 1

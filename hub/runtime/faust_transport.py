@@ -43,10 +43,12 @@
    cancels the deliveries still waiting for room in a full one, and the reference such a
    delivery took is never released: the rebalance then waited for ever while every agent waited
    for it to end (seen in the worker group test on a cluster: a ``hub.orders.provisioning``
-   record, read by three agents, held a rebalance for ten minutes). Here the wait ends after
-   ``WAIT_EMPTY_PATIENCE_S``; what is still unacknowledged is fetched again from the committed
-   offset by whichever worker gets its partition (no commit passes it, rule 3), and processing
-   it again is idempotent.
+   record, read by three agents, held a rebalance for ten minutes). Here the wait ends as soon
+   as no pipeline is handling a message (``hub.runtime.batching.handling``: flow has stopped
+   and the channels are cleared, so nothing else will be acknowledged), and after
+   ``WAIT_EMPTY_PATIENCE_S`` at the most (the patience alone held a failover for 40 s); what is
+   still unacknowledged is fetched again from the committed offset by whichever worker gets its
+   partition (no commit passes it, rule 3), and processing it again is idempotent.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from faust.types import TransportT
 from faust.types.tuples import TP, Message
 from mode import Service
 
+from hub.runtime.batching import handling
 from hub.runtime.faust_producer import OrderedBufferProducer
 
 FETCH_MAX_WAIT_MS = 50
@@ -304,6 +307,16 @@ class _Consumer(faust_aiokafka.Consumer):
         while not self.should_stop and self._unacked_messages:
             await self.commit()
             if not self._unacked_messages:
+                break
+            if not handling() and not self.app.flow_control.is_active():
+                # Every pipeline is between messages while flow is stopped: what is left will
+                # not be acknowledged here (rule 5).
+                self.log.info(
+                    "rebalance: %d message(s) handed to streams but not being handled, left to "
+                    "be fetched again",
+                    len(self._unacked_messages),
+                )
+                self._unacked_messages.clear()
                 break
             if loop.time() >= deadline:
                 self.log.warning(

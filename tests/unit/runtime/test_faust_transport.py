@@ -8,6 +8,7 @@ the consumer itself, without a broker.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -515,6 +516,46 @@ def test_a_rebalance_stops_waiting_for_a_message_nobody_will_acknowledge(
     assert not consumer._unacked_messages
     assert commits[-1] == "end"
     assert not orphan.acked
+
+
+def _waited_for_orphan(app: HubApp, handling: int, monkeypatch: pytest.MonkeyPatch) -> float:
+    """Seconds a rebalance's wait_empty took, flow stopped, ``handling`` pipelines mid-message,
+    one message handed to a stream and never acknowledged; patience 0.5 s."""
+    from hub.runtime import batching, faust_transport
+
+    monkeypatch.setattr(faust_transport, "WAIT_EMPTY_PATIENCE_S", 0.5)
+    monkeypatch.setattr(batching._InFlight, "count", handling)
+    consumer: Any = app.consumer
+    orphan = message(7, 3)  # held here: the consumer's set of unacknowledged messages is weak
+    consumer._unacked_messages.add(orphan)
+
+    async def commit(*_: Any, **__: Any) -> bool:
+        return False
+
+    consumer.commit = commit
+    consumer.commit_and_end_transactions = commit
+    app.flow_control.suspend()
+    started = time.monotonic()
+    consumer.loop.run_until_complete(asyncio.wait_for(consumer.wait_empty(), 10))
+    assert not consumer._unacked_messages
+    assert not orphan.acked  # left to be fetched again
+    return time.monotonic() - started
+
+
+def test_a_rebalance_waits_no_longer_once_no_pipeline_is_handling_a_message(
+    app: HubApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flow stopped, channels cleared, every pipeline between messages: nothing left will be
+    acknowledged, so the rebalance goes on at once (waiting out the patience held a failover
+    for 40 s)."""
+    assert _waited_for_orphan(app, 0, monkeypatch) < 0.4
+
+
+def test_a_rebalance_waits_while_a_pipeline_is_handling_a_message(
+    app: HubApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A take in hand may still write and send: the rebalance waits for it (up to the patience)."""
+    assert _waited_for_orphan(app, 1, monkeypatch) >= 0.5
 
 
 def test_an_idle_consumer_fetches_again_what_a_rebalance_left_undelivered(
