@@ -164,7 +164,9 @@ class OrderIntake:
             accepted = self._accepted(request, request, reseller, commitment, now)
             return accepted, commitment, reseller.currency
         if decision.outcome is CreditOutcome.HOLD:
-            metrics.count_decision("held", [decision.code.value])
+            # Counted under the reason the OrderHeld event carries, so a dashboard and the
+            # reseller's status speak of the same hold.
+            metrics.count_decision("held", [_HOLD_REASONS.get(decision.code, "manual_review")])
             return held_event(request, decision, exposure, now), commitment, reseller.currency
         metrics.count_decision("rejected", [decision.code.value])
         reason = RejectionReason(code=decision.code.value, message=decision.reason)

@@ -6,12 +6,14 @@ Labels come from closed sets (enums); anything else is counted as ``other``, nev
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import get_args
 
 from prometheus_client import Counter, Histogram
 
 from hub.domain.credit import CreditReason
 from hub.domain.orders import RejectionCode
 from hub.domain.subscriptions import ChangeRejectionCode, LifecycleKind
+from hub.schemas.events.orders import HoldReason
 
 OTHER = "other"
 REASON_CODES = frozenset(
@@ -19,6 +21,7 @@ REASON_CODES = frozenset(
     | {c.value for c in CreditReason}
     | {c.value for c in ChangeRejectionCode}
     | {"ReviewRejected", "SubscriptionNotFound", "PartnerCenterRefused"}
+    | set(get_args(HoldReason))  # holds count under their OrderHeld.reason_code
 )
 
 ORDERS = Counter("hub_orders_decided_total", "Order decisions by outcome", ["outcome"])
