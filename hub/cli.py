@@ -84,17 +84,20 @@ def _drop_worker_tables(settings: Settings) -> None:
 
 
 def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the broker (or cluster) of the data directory, or find the one running there.
+
+    A running one is used as it is, and said so; asked for another port than its own, or to be
+    wiped (``--fresh``), it is refused rather than passed off as what was asked for.
+    """
     from hub.ops import local_cluster, local_kafka
 
     data_dir = _broker_dir(args, settings)
     running = _running_bootstrap(data_dir)
     if running is not None:
         _refuse_other_port(args, running, data_dir.resolve())
-        _say(f"a broker already runs from {data_dir.resolve()} at {running}: nothing started")
-        print(running)
-        return 0
     port = args.port if args.port is not None else DEFAULT_BROKER_PORT
     if args.nodes != 1:
+        # For a running cluster: starts any node that is down.
         cluster = local_cluster.start_cluster(
             data_dir,
             nodes=args.nodes,
@@ -104,25 +107,27 @@ def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
             progress=_say,
             secure=args.secure,
         )
-        if args.fresh:
-            _drop_worker_tables(settings)
-        print(cluster.bootstrap)
-        _say(f"stop it with: hub kafka stop --data-dir {cluster.data_dir}")
-        return 0
-    handle = local_kafka.start_broker(
-        data_dir,
-        port=port,
-        controller_port=args.controller_port,
-        fresh=args.fresh,
-        progress=_say,
-        secure=args.secure,
-        scram_users=_scram_users(args, settings) if args.secure else None,
-        super_user=settings.kafka_sasl_username or "hub",
-    )
+        bootstrap, where = cluster.bootstrap, cluster.data_dir
+    else:
+        # For a running broker: only checks it runs as asked (--secure or not).
+        handle = local_kafka.start_broker(
+            data_dir,
+            port=port,
+            controller_port=args.controller_port,
+            fresh=args.fresh,
+            progress=_say if running is None else (lambda _: None),
+            secure=args.secure,
+            scram_users=_scram_users(args, settings) if args.secure else None,
+            super_user=settings.kafka_sasl_username or "hub",
+        )
+        bootstrap, where = handle.bootstrap, handle.data_dir
     if args.fresh:
         _drop_worker_tables(settings)
-    print(handle.bootstrap)
-    _say(f"stop it with: hub kafka stop --data-dir {handle.data_dir}")
+    print(bootstrap)
+    if running is not None:
+        _say(f"a broker already runs from {where} at {bootstrap}: nothing new was started")
+    else:
+        _say(f"stop it with: hub kafka stop --data-dir {where}")
     return 0
 
 
@@ -224,6 +229,19 @@ def _rebuild_after_consistency_error(settings: Settings, reason: BaseException) 
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 - same argv
 
 
+class _NoConsistencyTraceback(logging.Filter):
+    """faust's crash on tables ahead of their changelogs in one line, not a traceback: the
+    worker says what it does about it next (``_rebuild_after_consistency_error``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from faust.exceptions import ConsistencyError
+
+        if record.exc_info and isinstance(record.exc_info[1], ConsistencyError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def _run_worker(settings: Settings, loglevel: str) -> int:
     """Run the faust worker in the foreground until Ctrl-C or SIGTERM."""
     from faust.exceptions import ConsistencyError
@@ -267,6 +285,7 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
         # each debug call in faust, aiokafka and mode built a record only to drop it, per
         # message. Without it the root logger stays at ``loglevel``.
         worker.spinner = None
+        logging.getLogger("faust.tables.recovery").addFilter(_NoConsistencyTraceback())
         code = 0
         try:
             worker.execute_from_commandline()

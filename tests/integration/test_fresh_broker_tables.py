@@ -97,6 +97,8 @@ async def test_tables_of_a_wiped_broker_are_rebuilt_from_the_changelogs(
     log = worker.log_text().split("--- start 2 ---")[1]
     assert "are ahead of their changelogs" in log, log[-4000:]
     assert "rebuilding them from the changelogs" in log
+    assert "Crashed reason=ConsistencyError" in log  # faust's one line, without its traceback
+    assert "raise ConsistencyError(" not in log
 
     # 2. Tables stamped with another cluster's id: dropped before faust starts, no crash.
     _wipe(data_dir, port, controller)

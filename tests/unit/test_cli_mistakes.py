@@ -170,11 +170,15 @@ def test_a_second_kafka_start_says_a_broker_runs_and_refuses_another_port(
     monkeypatch.setattr(local_cluster, "cluster_status", lambda _dir: None)
     monkeypatch.setattr(local_kafka, "broker_status", lambda _dir: _running_at(19092))
 
-    def no_second_broker(*_args: object, **_kwargs: object) -> BrokerHandle:
-        raise AssertionError("a second broker was started")
+    asked: list[dict[str, object]] = []
 
-    monkeypatch.setattr(local_kafka, "start_broker", no_second_broker)
+    def finds_the_running_one(_data_dir: Path, **kwargs: object) -> BrokerHandle:
+        asked.append(kwargs)  # the real one returns the running broker as it is
+        return _running_at(19092)
+
+    monkeypatch.setattr(local_kafka, "start_broker", finds_the_running_one)
     assert run(argv) == code
+    assert all(not kwargs["fresh"] for kwargs in asked)
     captured = capsys.readouterr()
     assert says in captured.err
     assert "127.0.0.1:19092" in captured.err
