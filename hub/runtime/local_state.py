@@ -14,6 +14,12 @@ whose writes never reached the changelog, and those writes are lost for good the
 rebuilt from the changelog (tests/reliability/test_crash_money_flows.py lost billed subscriptions
 this way). Like Kafka Streams, the worker throws away the store of an unclean run and restores
 from the changelogs.
+
+**And only against the changelogs it came from.** A broker whose data was wiped has empty
+changelogs, while the store still holds the old offsets; faust then refuses to start
+(``ConsistencyError``). ``hub kafka start --fresh`` drops every worker's store
+(``drop_all_tables``), and a worker drops its own if the store was built from another Kafka
+cluster (``forget_other_cluster``, by the cluster id stamped at each start).
 """
 
 from __future__ import annotations
