@@ -5,6 +5,7 @@ counts are never changed: every topic is keyed, and adding partitions moves keys
 partitions than their earlier records and their state (a flow reads its state from the
 partition of the message it handles); Kafka cannot remove them. A count that differs from the
 catalogue is refused with the reason (``ChangeKind.REFUSED``), and ``hub topics apply`` fails.
+A worker does the same at its start (``ensure_topics``) before faust subscribes to anything.
 """
 
 from __future__ import annotations
@@ -219,12 +220,13 @@ CHECK_PATIENCE_S = 60.0
 
 
 async def check_partitions(settings: Settings) -> None:
-    """Refuse to run a worker whose keyed topics are partitioned otherwise than its tables.
+    """Refuse keyed topics partitioned otherwise than ``HUB_KAFKA_PARTITIONS``; create nothing.
 
-    A flow reads its state from the partition of the message it handles; a topic with another
-    count than ``HUB_KAFKA_PARTITIONS`` would put each key's messages and its state on different
-    partitions. Topics not created yet are fine (``hub topics apply`` or faust creates them with
-    the setting). An unreachable broker is left to the worker, which reports and retries it.
+    The check alone, for a caller that must not create anything; a worker's start runs
+    ``ensure_topics``, which applies the catalogue and refuses the same topics. A flow reads its
+    state from the partition of the message it handles; a topic with another count than
+    ``HUB_KAFKA_PARTITIONS`` would put each key's messages and its state on different
+    partitions. Topics not created yet are fine. An unreachable broker is logged, not raised.
     """
     from hub.connectors.kafka_auth import auth_from_settings
 
