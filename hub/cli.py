@@ -251,7 +251,10 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
     from hub.runtime.diagnostics import ReportingWorker
     from hub.runtime.local_state import claim_slot, close_local_state
     from hub.topic_plan import every_topic
+    from hub.web_access import web_bind
 
+    # Pages beyond the loopback without a token are refused before anything is opened.
+    web_bind(settings)
     # Its own tables directory (and, unless set, web port) among workers sharing the state dir.
     slot = claim_slot(settings.app_table_dir, settings.worker_id)
     settings = settings.model_copy(update={"worker_id": slot.number})

@@ -51,6 +51,7 @@ async def producer(
     try:
         await client.start()
     except Exception as exc:
+        await client.stop()  # its connections and tasks, or aiokafka warns of an unclosed client
         raise ExternalServiceError(
             "kafka", f"cannot reach Kafka at {bootstrap}: {exc}", retriable=True
         ) from exc

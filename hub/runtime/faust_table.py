@@ -9,7 +9,7 @@ agent died with its message unacknowledged (its partition then stalled for good;
 e2e tests with 12 partitions, where creating topics takes longer). Here an unknown count is no
 verdict: the check is made again at the next write, once both counts are known. A worker also
 refuses keyed topics partitioned otherwise than its tables before it starts
-(``hub.connectors.kafka_admin.check_partitions``).
+(``hub.connectors.kafka_admin.ensure_topics``).
 """
 
 from __future__ import annotations
