@@ -9,11 +9,12 @@ most, and another demo still running is found by its registration.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from hub.ops.local_service import pid_alive
 
 REGISTRATION = "run.json"
 
@@ -52,21 +53,6 @@ class DemoRun:
             return None
 
 
-def alive(pid: int) -> bool:
-    """True when ``pid`` runs and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def runs_root(state_dir: Path) -> Path:
     return state_dir / "demo"
 
@@ -79,7 +65,7 @@ def running_runs(state_dir: Path, *, own_pid: int | None = None) -> list[DemoRun
     found = []
     for directory in sorted(root.iterdir()):
         run = DemoRun.load(directory) if directory.is_dir() else None
-        if run is not None and run.pid != own_pid and alive(run.pid):
+        if run is not None and run.pid != own_pid and pid_alive(run.pid):
             found.append(run)
     return found
 
