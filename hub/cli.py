@@ -496,9 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_broker_args(status, ports=False)
     status.set_defaults(handler=_kafka_status)
-    from hub.commands import billing, contracts, credits, orders, security, support
+    from hub.commands import billing, contracts, credits, docs, orders, security, support, webhooks
 
-    for area in (contracts, orders, billing, support, credits, security):
+    for area in (contracts, orders, billing, support, credits, security, docs, webhooks):
         area.add_commands(commands)
     return parser
 

@@ -1,0 +1,9 @@
+"""``hub webhooks``: (being built)."""
+
+from __future__ import annotations
+
+from hub.commands import Subcommands
+
+
+def add_commands(commands: Subcommands) -> None:
+    """Adds ``hub webhooks`` (nothing yet)."""
