@@ -75,7 +75,7 @@ def _schemas_check(args: argparse.Namespace, settings: Settings) -> int:
     if problems:
         say(f"{len(problems)} compatibility problem(s) in {avro_dir}")
         return 1
-    say(f"every schema in {avro_dir} is backward compatible with its previous version")
+    say(f"every schema version in {avro_dir} reads and is read by every other (FULL_TRANSITIVE)")
     return 0
 
 
@@ -171,7 +171,9 @@ def add_commands(commands: Subcommands) -> None:
 
     schemas = commands.add_parser("schemas", help="Avro contracts: compatibility and registry")
     actions = schemas.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
-    check = actions.add_parser("check", help="fail if a schema change is not backward compatible")
+    check = actions.add_parser(
+        "check", help="fail unless every version reads every other's data, both ways"
+    )
     check.add_argument("--avro-dir", help="check this directory instead of the shipped schemas")
     check.set_defaults(handler=_schemas_check)
     register = actions.add_parser("register", help="register every contract in a registry")

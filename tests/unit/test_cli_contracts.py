@@ -17,13 +17,19 @@ def test_schemas_check_passes_on_the_repository() -> None:
 
 @pytest.mark.parametrize(
     "fixture",
-    ["changed_type", "removed_field_without_default", "renamed_enum_symbol"],
+    [
+        "changed_type",
+        "removed_field_without_default",
+        "renamed_enum_symbol",
+        "added_enum_symbol",
+        "widened_int_to_long",
+    ],
 )
 def test_schemas_check_fails_on_an_incompatible_fixture(
     fixture: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["schemas", "check", "--avro-dir", str(FIXTURES / fixture)]) == 1
-    assert "order_requested v2 reading v1" in capsys.readouterr().out
+    assert "order_requested v2 and v1" in capsys.readouterr().out
 
 
 def test_schemas_check_accepts_a_compatible_change() -> None:
