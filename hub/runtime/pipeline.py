@@ -54,6 +54,9 @@ KeyedHandler = Callable[[Event, str], Awaitable[Sequence[Emit]]]
 # Called with (event, error, attempts) when a decoded event is about to be dead-lettered: what it
 # returns is sent first, so a flow can report the failure (e.g. ProvisioningFailed) as an event.
 FailureHandler = Callable[[Event, Exception, int], Awaitable[Sequence[Emit]]]
+# Called with (message, error) when the owner dead-letters a message it cannot decode: what it
+# returns is sent first, so its writer hears of it (hub/streams/ingress/undecodable.py).
+UndecodableHandler = Callable[[SourceMessage, Exception], Sequence[Emit]]
 
 
 # Kafka's default record limit is 1 MiB; an output this large is refused (dead-lettered with the
@@ -199,15 +202,20 @@ class Pipeline:
             await self._process(source, handler_for)
 
     async def process(
-        self, source: SourceMessage, handler: Handler, on_failure: FailureHandler | None = None
+        self,
+        source: SourceMessage,
+        handler: Handler,
+        on_failure: FailureHandler | None = None,
+        on_undecodable: UndecodableHandler | None = None,
     ) -> Outcome:
-        return await self._process(source, lambda _: handler, on_failure)
+        return await self._process(source, lambda _: handler, on_failure, on_undecodable)
 
     async def _process(
         self,
         source: SourceMessage,
         handler_for: Callable[[SourceMessage], Handler],
         on_failure: FailureHandler | None = None,
+        on_undecodable: UndecodableHandler | None = None,
     ) -> Outcome:
         if self.parking is not None and is_tick(source):
             return await self._tick(source, handler_for, on_failure)
@@ -221,6 +229,8 @@ class Pipeline:
             if self.observer:
                 LEFT_TO_OWNER.labels(flow=self.flow, topic=source.topic).inc()
                 return Outcome.LEFT_TO_OWNER
+            if on_undecodable is not None:
+                await self._report_undecodable(on_undecodable, source, exc)
             return await self._dead_letter(source, exc)
         event_type = type(event).__name__
         self._count(EVENTS_IN, self._events_in, source.topic, event_type)
@@ -375,6 +385,17 @@ class Pipeline:
             encoded = self._encode(emits)
         except Exception as exc:  # noqa: BLE001 - the dead letter below still records the cause
             log.warning("failure report of %s failed: %r", self.flow, exc)
+            return
+        await self._send_all(encoded)
+
+    async def _report_undecodable(
+        self, on_undecodable: UndecodableHandler, source: SourceMessage, error: Exception
+    ) -> None:
+        """Send what ``on_undecodable`` makes of ``error``; dead-lettered either way."""
+        try:
+            encoded = self._encode(on_undecodable(source, error))
+        except Exception as exc:  # noqa: BLE001 - the dead letter below still records the cause
+            log.warning("undecodable-message report of %s failed: %r", self.flow, exc)
             return
         await self._send_all(encoded)
 

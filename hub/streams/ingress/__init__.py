@@ -3,7 +3,8 @@
 Each message's event goes through ``hub.domain.ingress.admit`` before the flow's handler sees
 it. The owning flow dead-letters what is refused (through the one ``Pipeline``) and reports the
 reason as ``IngressRejected`` on ``hub.ingress.rejections`` and, if the writer is an onboarded
-reseller, on its status topic; an observer ignores it.
+reseller, on its status topic; an observer ignores it. A message that does not decode (bytes
+that are no event, an unknown schema) is reported the same way (hub/streams/ingress/undecodable.py).
 
 **Any producer's partitioner.** A flow reads a reseller's state (its exposure, its orders) from
 the partition of the message it handles, and the hub writes that state from its own topics,
@@ -32,7 +33,7 @@ from hub.domain.orders import ReferenceView
 from hub.errors import HubError
 from hub.runtime.dead_letter import Headers, SourceMessage
 from hub.runtime.emit import Emit
-from hub.runtime.pipeline import FailureHandler, Handler, Outcome, Pipeline
+from hub.runtime.pipeline import FailureHandler, Handler, Outcome, Pipeline, UndecodableHandler
 from hub.schemas.envelope import Event, derived_event_id
 from hub.schemas.events.billing import PaymentReceived
 from hub.schemas.events.ingress import IngressRejected
@@ -41,6 +42,7 @@ from hub.schemas.events.subscriptions import SubscriptionChangeRequested
 from hub.schemas.events.support import TicketUpdated
 from hub.streams.context import Context
 from hub.streams.ingress.config import IngressConfig
+from hub.streams.ingress.undecodable import origin_of, undecodable_report
 from hub.topics import PartnerTopic, Topic, TopicCatalog, hub_documents, reseller_events
 
 # Set by the hub's ingress gateway on the shared topic: the reseller whose own topic it read.
@@ -173,6 +175,18 @@ class IngressGate:
             value=refusal.value[:256],
             message=refusal.message,
         )
+        return self._reported(writer, report)
+
+    def undecodable(self, source: SourceMessage, error: Exception) -> list[Emit]:
+        """The report of a message that did not decode, to its writer if one can be named: the
+        gateway's header or, on a broker that does not authenticate, the key."""
+        writer = self.writer(source).reseller_id
+        if writer is None or not _reseller_id(writer):
+            return []
+        origin = origin_of(source, header(source.headers, ORIGIN_HEADER), self.topics.prefix)
+        return self._reported(writer, undecodable_report(writer, origin, error, self.clock()))
+
+    def _reported(self, writer: str, report: IngressRejected) -> list[Emit]:
         out = [Emit(self.topics.name(Topic.INGRESS_REJECTIONS), writer, report)]
         if self.onboarded(writer):
             out.append(Emit(self.topics.partner(writer, PartnerTopic.STATUS), writer, report))
@@ -208,7 +222,7 @@ async def process(
             return gate.refused(event, source, error.refusal)
         return ()
 
-    return await pipeline.process(source, admitted, report)
+    return await pipeline.process(source, admitted, report, gate.undecodable)
 
 
 async def run(pipeline: Pipeline, stream: Any, gate: IngressGate, handler: Handler) -> None:
@@ -231,10 +245,14 @@ class GatedPipeline(Pipeline):
         return getattr(self._inner, name)
 
     async def process(
-        self, source: SourceMessage, handler: Handler, on_failure: FailureHandler | None = None
+        self,
+        source: SourceMessage,
+        handler: Handler,
+        on_failure: FailureHandler | None = None,
+        on_undecodable: UndecodableHandler | None = None,
     ) -> Outcome:
         if source.topic != self._topic:
-            return await self._inner.process(source, handler, on_failure)
+            return await self._inner.process(source, handler, on_failure, on_undecodable)
         return await process(self._inner, source, self._gate, handler)
 
 
