@@ -1,0 +1,122 @@
+"""A reseller's undecodable message, through a real worker: the reseller hears of it on its own
+status topic (reason, topic, partition, offset), another reseller hears nothing, and the bytes
+are dead-lettered unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from hub.connectors.kafka_admin import apply_topics
+from hub.connectors.kafka_io import Outgoing, publish, read_all
+from hub.domain.enums import BillingMode, SupportMode
+from hub.domain.reference import ResellerProfile
+from hub.ops.worker_process import WorkerProcess
+from hub.schemas.codec import Codec
+from hub.schemas.envelope import new_event_id
+from hub.schemas.events.ingress import IngressRejected
+from hub.schemas.events.reference import ResellerUpserted
+from hub.topics import PartnerTopic, Topic, TopicCatalog
+from tests.support.broker import BrokerInfo
+
+RESELLERS = ("acme", "globex")
+CODEC = Codec()
+GARBAGE = b'{"order_id": "PO-1", "note": "globex card 4111111111111111"}'
+
+
+@dataclass
+class Hub:
+    bootstrap: str
+    topics: TopicCatalog
+    worker: WorkerProcess
+
+
+def _reseller(reseller_id: str, index: int) -> ResellerUpserted:
+    profile = ResellerProfile(
+        reseller_id=reseller_id,
+        partner_id=f"{5_100_000 + index}",
+        name=reseller_id.title(),
+        country="US",
+        currency="USD",
+        languages=("en",),
+        billing_mode=BillingMode.RESELLER_BILLS,
+        support_mode=SupportMode.RESELLER_OWN,
+        credit_limit_minor=10_000_000,
+        payment_terms_days=30,
+    )
+    return ResellerUpserted(
+        event_id=new_event_id(),
+        event_time=datetime.now(UTC),
+        correlation_id=f"test-{uuid.uuid4().hex[:8]}",
+        reseller_id=reseller_id,
+        reseller=profile,
+    )
+
+
+@pytest.fixture(scope="module")
+def hub(kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    tmp = tmp_path_factory.mktemp("bad-message")
+    prefix = f"t.bad.{uuid.uuid4().hex[:8]}."
+    topics = TopicCatalog(prefix)
+    asyncio.run(apply_topics(kafka.bootstrap, topics.all(RESELLERS)))
+    outgoing = [
+        Outgoing(topics.name(Topic.RESELLERS), rid, _reseller(rid, i))
+        for i, rid in enumerate(RESELLERS)
+    ]
+    asyncio.run(publish(kafka.bootstrap, CODEC, outgoing))
+    worker = WorkerProcess(
+        kafka.bootstrap, tmp, topic_prefix=prefix, app_id=f"bad-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        worker.start().wait_ready()
+        yield Hub(kafka.bootstrap, topics, worker)
+    finally:
+        worker.stop()
+
+
+async def _produce(bootstrap: str, topic: str, value: bytes) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(topic, value, key=b"acme")
+        return int(sent.offset)
+    finally:
+        await producer.stop()
+
+
+async def _reports(hub: Hub, reseller_id: str) -> list[IngressRejected]:
+    status = hub.topics.partner(reseller_id, PartnerTopic.STATUS)
+    events = [CODEC.decode(r.value or b"") for r in await read_all(hub.bootstrap, status)]
+    return [e for e in events if isinstance(e, IngressRejected)]
+
+
+async def test_undecodable_bytes_on_a_resellers_own_topic_are_reported_to_it_alone(
+    hub: Hub,
+) -> None:
+    own = hub.topics.ingress("acme", Topic.ORDERS)
+    offset = await _produce(hub.bootstrap, own, GARBAGE)
+
+    deadline = time.monotonic() + 90
+    while not (reports := await _reports(hub, "acme")):
+        assert time.monotonic() < deadline, hub.worker.log_tail()
+        await asyncio.sleep(0.5)
+    (report,) = reports
+    where = f"reseller.acme.orders/0/{offset}"
+    assert report.code == "undecodable"
+    assert report.topic == "reseller.acme.orders"
+    assert report.value == where
+    assert f"partition 0 offset {offset}" in report.message
+    assert "4111" not in report.model_dump_json()
+    assert await _reports(hub, "globex") == []
+
+    dlq = TopicCatalog.dead_letter(hub.topics.name(Topic.ORDERS))
+    letters = [r for r in await read_all(hub.bootstrap, dlq) if r.value == GARBAGE]
+    assert len(letters) == 1
+    assert dict(letters[0].headers)["dlq.error.type"] == b"SchemaError"
