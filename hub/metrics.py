@@ -1,16 +1,56 @@
-"""The hub's Prometheus metrics, defined once. Labels are bounded sets: never an id."""
+"""The hub's Prometheus metrics, defined once. Labels are bounded sets: never an id.
+
+A topic label names a topic family, not a topic: a reseller's own topics
+(``partner.<id>.billing``, ``reseller.<id>.orders``) count under ``partner.billing`` and
+``reseller.orders``, so the number of series does not grow with the number of resellers.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from hub.topics import INGRESS_KINDS, PartnerTopic
+
 if TYPE_CHECKING:
     from hub.runtime.dead_letter import SourceMessage
     from hub.schemas.envelope import Event
+
+
+# ``<prefix>partner.<id>.<kind>`` and ``<prefix>reseller.<id>.<kind>``, also as ``<...>.dlq``.
+def _kinds(kinds: Iterable[str]) -> str:
+    return "|".join(re.escape(kind) for kind in kinds)
+
+
+_ID = r"[A-Za-z0-9_-]{1,64}"
+_PER_RESELLER = re.compile(
+    r"(?P<head>^|.*\.)"
+    rf"(?:(?P<owner>partner)\.{_ID}\.(?P<kind>{_kinds(PartnerTopic)})"
+    rf"|(?P<owner2>reseller)\.{_ID}\.(?P<kind2>{_kinds(INGRESS_KINDS.values())}))"
+    r"(?P<tail>\.dlq)?"
+)
+
+
+@lru_cache(maxsize=4096)
+def topic_family(topic: str) -> str:
+    """The label of ``topic``: a reseller's own topic without its reseller id, others as named.
+
+    >>> topic_family("partner.contoso.billing"), topic_family("reseller.orders")
+    ('partner.billing', 'reseller.orders')
+    """
+    found = _PER_RESELLER.fullmatch(topic)
+    if found is None:
+        return topic
+    head, tail = found.group("head"), found.group("tail") or ""
+    owner = found.group("owner") or found.group("owner2")
+    kind = found.group("kind") or found.group("kind2")
+    return f"{head}{owner}.{kind}{tail}"
+
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -99,7 +139,7 @@ def zero_dead_letters(topics: Iterable[str]) -> None:
     """Dead-letter series at 0 for messages from ``topics`` (a worker's source topics)."""
     for topic in topics:
         for error_type in DEAD_LETTER_ERROR_TYPES:
-            DEAD_LETTERS.labels(topic=topic, error_type=error_type)
+            DEAD_LETTERS.labels(topic=topic_family(topic), error_type=error_type)
 
 
 def zero_failure_series() -> None:

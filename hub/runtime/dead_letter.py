@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.metrics import DEAD_LETTERS
+from hub.metrics import DEAD_LETTERS, topic_family
 from hub.topics import TopicCatalog
 
 Headers = list[tuple[str, bytes]]
@@ -75,4 +75,4 @@ class DeadLetters:
     async def send(self, source: SourceMessage, error: BaseException) -> None:
         headers = dead_letter_headers(source, error, self._clock())
         await self._send(TopicCatalog.dead_letter(source.topic), source.key, source.value, headers)
-        DEAD_LETTERS.labels(topic=source.topic, error_type=type(error).__name__).inc()
+        DEAD_LETTERS.labels(topic=topic_family(source.topic), error_type=type(error).__name__).inc()

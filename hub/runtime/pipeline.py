@@ -24,6 +24,7 @@ from hub.metrics import (
     PARKED,
     RETRIES,
     FlowTimings,
+    topic_family,
 )
 from hub.runtime.batching import BatchPolicy, messages
 from hub.runtime.dead_letter import DeadLetters, Headers, RawSender, SourceMessage
@@ -164,10 +165,12 @@ class Pipeline:
     def _count(
         self, metric: Any, children: dict[tuple[str, str], Any], topic: str, kind: str
     ) -> None:
-        child = children.get((topic, kind))
+        # Keyed by the topic's family: as bounded as the series, whatever the resellers.
+        family = topic_family(topic)
+        child = children.get((family, kind))
         if child is None:
-            child = children[(topic, kind)] = metric.labels(
-                flow=self.flow, topic=topic, event_type=kind
+            child = children[(family, kind)] = metric.labels(
+                flow=self.flow, topic=family, event_type=kind
             )
         child.inc()
 
@@ -227,7 +230,7 @@ class Pipeline:
             event = self.codec.decode(source.value)
         except Exception as exc:  # noqa: BLE001 - any decode failure is this message's fault
             if self.observer:
-                LEFT_TO_OWNER.labels(flow=self.flow, topic=source.topic).inc()
+                LEFT_TO_OWNER.labels(flow=self.flow, topic=topic_family(source.topic)).inc()
                 return Outcome.LEFT_TO_OWNER
             if on_undecodable is not None:
                 await self._report_undecodable(on_undecodable, source, exc)

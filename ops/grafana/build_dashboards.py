@@ -82,7 +82,7 @@ DASHBOARDS = {
                 "ops",
             ),
             (
-                "Events out per second, by topic",
+                "Events out per second, by topic family (partner.billing: every reseller's)",
                 [(rate("hub_events_out_total", "topic", "1m"), "{{topic}}")],
                 "ops",
             ),
