@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     # How often the worker measures its consumer lag for Prometheus.
     lag_interval_s: float = Field(default=15.0, gt=0)
+    # Webhooks (hub/webhooks): the bridge's consumer group, the pause before each retry in
+    # seconds (the last repeats) until retries stop webhook_retry_for_s after the first attempt
+    # (3 days), one attempt's timeout, and after how many failed attempts in a row an endpoint
+    # is disabled. Tests compress the schedule.
+    webhook_group: str = Field(default="hub-webhooks", min_length=1)
+    webhook_retry_schedule_s: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0)
+    webhook_retry_for_s: float = Field(default=3 * 24 * 3600.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_disable_after: int = Field(default=20, ge=1)
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Settings:

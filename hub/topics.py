@@ -67,6 +67,10 @@ class Topic(StrEnum):
     CREDITS_AUDIT = "hub.credits.audit"
     INGRESS_REJECTIONS = "hub.ingress.rejections"
     PARTNER_DEAD_LETTERS = "hub.partners.undeliverable"
+    # The webhook bridge (hub/webhooks): endpoints, its delivery log and its parked deliveries.
+    WEBHOOK_ENDPOINTS = "hub.webhooks.endpoints"
+    WEBHOOK_DELIVERIES = "hub.webhooks.deliveries"
+    WEBHOOK_RETRIES = "hub.webhooks.retries"
 
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
@@ -381,6 +385,35 @@ _FIXED: tuple[TopicSpec, ...] = (
         "reseller never onboarded, kept with the topic they were meant for and never sent there",
         partitions=1,
         retention_ms=_TEN_YEARS_MS,
+        dead_letter=False,
+    ),
+    # The webhook bridge's own topics hold JSON, not Avro events (hub/webhooks/records.py).
+    TopicSpec(
+        Topic.WEBHOOK_ENDPOINTS,
+        "endpoint_id",
+        (),
+        "webhook endpoints (url, event types, signing secret), latest record per endpoint id",
+        compacted=True,
+        partitions=1,
+        writers=("hub", "ops"),
+        readers=("hub", "ops"),
+        dead_letter=False,
+    ),
+    TopicSpec(
+        Topic.WEBHOOK_DELIVERIES,
+        "endpoint_id",
+        (),
+        "webhook delivery attempts and their outcomes",
+        retention_ms=_WEEK_MS * 5,
+        dead_letter=False,
+    ),
+    TopicSpec(
+        Topic.WEBHOOK_RETRIES,
+        "endpoint_id",
+        (),
+        "webhook deliveries waiting for their next attempt (kept beyond the 3-day retry window)",
+        retention_ms=_WEEK_MS,
+        readers=("hub",),
         dead_letter=False,
     ),
 )
