@@ -42,13 +42,22 @@ def stream_modules() -> Sequence[StreamModule]:
 
 
 def build_codec(settings: Settings) -> Codec:
+    """The codec: Avro single-object encoding, or Confluent framing with registry ids when a
+    registry is configured. Every contract's id is looked up here, so a worker (or a command)
+    whose registry is unreachable or not yet filled fails at start with one clear line."""
     if settings.schema_registry_url is None:
         return Codec()
-    from hub.connectors.schema_registry import RegistryResolver, SchemaRegistryClient
+    from hub.connectors.schema_registry import (
+        RegistryResolver,
+        SchemaRegistryClient,
+        registry_auth,
+    )
+    from hub.schemas.catalog import default_catalog
 
-    homes = settings.catalog.event_homes()
-    client = SchemaRegistryClient(settings.schema_registry_url)
-    return Codec(resolver=RegistryResolver(client, homes, strategy="topic_record"))
+    client = SchemaRegistryClient(settings.schema_registry_url, auth=registry_auth(settings))
+    resolver = RegistryResolver(client, strategy="record")
+    resolver.preload(default_catalog().contracts.values())
+    return Codec(resolver=resolver)
 
 
 def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None) -> faust.App:
@@ -63,6 +72,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
             username=auth.username,
             password=auth.password.get_secret_value(),
             mechanism=auth.mechanism,
+            ssl_context=auth.ssl_context(),  # SASL_SSL when set
         )
     )
     app = HubApp(

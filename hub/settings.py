@@ -34,9 +34,10 @@ class Settings(BaseSettings):
     # the life of a hub's topics.
     kafka_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1)
-    # SASL_PLAINTEXT with SCRAM against a broker started `hub kafka start --secure`.
+    # SASL_PLAINTEXT with SCRAM against a broker started `hub kafka start --secure`; SASL_SSL
+    # adds TLS (`--secure --tls`), trusting the CA bundle in kafka_ssl_cafile (below).
     kafka_security_protocol: str = Field(
-        default="PLAINTEXT", pattern="^(PLAINTEXT|SASL_PLAINTEXT)$"
+        default="PLAINTEXT", pattern="^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$"
     )
     kafka_sasl_mechanism: str = Field(
         default="SCRAM-SHA-512", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$"
@@ -62,6 +63,31 @@ class Settings(BaseSettings):
     # loopback (the worker refuses to start without it); `hub orders` sends it.
     worker_web_token: SecretStr | None = None
     schema_registry_url: str | None = None
+    # Registry auth and Kafka TLS: HTTP basic (username + password) or a bearer token for the
+    # schema registry; for SASL_SSL, the CA bundle that signed the brokers' certificates (unset:
+    # the system's CAs) and, for mutual TLS, a client certificate and key (PEM).
+    schema_registry_username: str | None = None
+    schema_registry_password: SecretStr | None = None
+    schema_registry_token: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _registry_auth_is_one_kind(self) -> Settings:
+        if self.schema_registry_token is not None and self.schema_registry_username:
+            raise ValueError(
+                "set either HUB_SCHEMA_REGISTRY_TOKEN or HUB_SCHEMA_REGISTRY_USERNAME, not both"
+            )
+        if bool(self.schema_registry_username) != (self.schema_registry_password is not None):
+            raise ValueError(
+                "HUB_SCHEMA_REGISTRY_USERNAME and HUB_SCHEMA_REGISTRY_PASSWORD go together"
+            )
+        if self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
+            raise ValueError("HUB_KAFKA_SSL_KEYFILE needs HUB_KAFKA_SSL_CERTFILE")
+        return self
+
     partner_center_url: str = "http://127.0.0.1:18080"
     partner_center_token: SecretStr = SecretStr("local-simulator-token")
     partner_center_timeout_s: float = Field(default=10.0, gt=0)
@@ -111,7 +137,8 @@ class Settings(BaseSettings):
             not self.kafka_sasl_username or self.kafka_sasl_password is None
         ):
             raise ValueError(
-                "HUB_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT needs HUB_KAFKA_SASL_USERNAME "
+                f"HUB_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "HUB_KAFKA_SASL_USERNAME "
                 "and HUB_KAFKA_SASL_PASSWORD"
             )
         return self

@@ -80,17 +80,22 @@ def _schemas_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _schemas_register(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.connectors.schema_registry import SchemaRegistryClient, register_all
+    from hub.connectors.schema_registry import (
+        COMPATIBILITY,
+        SchemaRegistryClient,
+        register_contracts,
+        registry_auth,
+    )
     from hub.errors import ConfigError
 
     url = args.registry or settings.schema_registry_url
     if not url:
         raise ConfigError("no registry: pass --registry URL or set HUB_SCHEMA_REGISTRY_URL")
-    subjects = settings.catalog.subjects()
-    registered = register_all(SchemaRegistryClient(url), subjects, strategy="topic_record")
+    client = SchemaRegistryClient(url, auth=registry_auth(settings))
+    registered = register_contracts(client)
     for subject, schema_id in sorted(registered.items()):
         print(f"{schema_id:>6}  {subject}")
-    say(f"{len(registered)} subjects registered at {url}")
+    say(f"{len(registered)} subjects registered at {url}, each {COMPATIBILITY}")
     return 0
 
 
@@ -176,7 +181,9 @@ def add_commands(commands: Subcommands) -> None:
     )
     check.add_argument("--avro-dir", help="check this directory instead of the shipped schemas")
     check.set_defaults(handler=_schemas_check)
-    register = actions.add_parser("register", help="register every contract in a registry")
+    register = actions.add_parser(
+        "register", help="register every contract (one subject per record, FULL_TRANSITIVE)"
+    )
     register.add_argument("--registry", help="Confluent-compatible base URL")
     register.set_defaults(handler=_schemas_register)
 

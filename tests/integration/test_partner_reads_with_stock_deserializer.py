@@ -16,7 +16,11 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
-from hub.connectors.schema_registry import RegistryResolver, SchemaRegistryClient, register_all
+from hub.connectors.schema_registry import (
+    RegistryResolver,
+    SchemaRegistryClient,
+    register_contracts,
+)
 from hub.schemas.codec import Codec
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
@@ -54,8 +58,9 @@ async def test_a_partner_reads_an_invoice_with_only_the_stock_deserializer(
     billing = catalog.partner(invoice.reseller_id, PartnerTopic.BILLING)
     await apply_topics(kafka.bootstrap, catalog.all([invoice.reseller_id]))
     client = SchemaRegistryClient(schema_registry)
-    await asyncio.to_thread(register_all, client, catalog.subjects(), strategy="topic_record")
-    codec = Codec(resolver=RegistryResolver(client, catalog.event_homes(), strategy="topic_record"))
+    await asyncio.to_thread(register_contracts, client)
+    # One subject per record (RecordNameStrategy), whichever topic the event is written to.
+    codec = Codec(resolver=RegistryResolver(client, strategy="record"))
     assert catalog.event_homes()["InvoiceIssued"] == catalog.name(Topic.INVOICES)
 
     await publish(kafka.bootstrap, codec, [Outgoing(billing, invoice.reseller_id, invoice)])

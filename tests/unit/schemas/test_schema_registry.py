@@ -10,16 +10,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from hub.app import build_codec
 from hub.connectors.schema_registry import (
+    RegistryAuth,
     RegistryResolver,
     SchemaRegistryClient,
     register_all,
+    register_contracts,
+    registry_auth,
     subject_name,
 )
 from hub.errors import ConfigError, ExternalServiceError, SchemaError
 from hub.schemas.catalog import default_catalog
 from hub.schemas.codec import Codec
+from hub.settings import load_settings
 from tests.support.samples import sample
 
 
@@ -31,13 +37,29 @@ class FakeRegistry:
         self.subjects: dict[str, list[str]] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_with: int | None = None
+        self.config: dict[str, str] = {}
+        # The Authorization header every request must carry (None: an open registry).
+        self.require: str | None = None
+        self.seen_authorization: list[str | None] = []
 
-    def handle(self, method: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, path: str, body: Any, authorization: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         self.requests.append((method, path))
+        self.seen_authorization.append(authorization)
+        if self.require is not None and authorization != self.require:
+            return 401, {"error_code": 401, "message": "Unauthorized"}
         if self.fail_with is not None:
             return self.fail_with, {"error_code": 50001, "message": "storage unavailable"}
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         match method, parts:
+            case "PUT", ["apis", "ccompat", "v7", "config", subject]:
+                self.config[subject] = body["compatibility"]
+                return 200, {"compatibility": body["compatibility"]}
+            case "GET", ["apis", "ccompat", "v7", "config", subject]:
+                if subject not in self.config:
+                    return 404, {"error_code": 40401, "message": f"Subject {subject} not found"}
+                return 200, {"compatibilityLevel": self.config[subject]}
             case "POST", ["apis", "ccompat", "v7", "subjects", subject, "versions"]:
                 schema = body["schema"]
                 schema_id = self.ids.setdefault(schema, len(self.ids) + 1)
@@ -78,7 +100,9 @@ def fake() -> Iterator[tuple[FakeRegistry, str]]:
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            status, answer = registry.handle(self.command, self.path, body)
+            status, answer = registry.handle(
+                self.command, self.path, body, self.headers.get("Authorization")
+            )
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
@@ -90,6 +114,9 @@ def fake() -> Iterator[tuple[FakeRegistry, str]]:
             self._answer()
 
         def do_POST(self) -> None:
+            self._answer()
+
+        def do_PUT(self) -> None:
             self._answer()
 
         def log_message(self, *args: Any) -> None:
@@ -239,3 +266,120 @@ def test_registry_outage_while_decoding_stays_retriable(fake: tuple[FakeRegistry
     with pytest.raises(ExternalServiceError) as caught:
         Codec(resolver=resolver).decode(b"\x00\x00\x00\x00\x01\x00")
     assert caught.value.retriable
+
+
+def test_register_contracts_gives_each_record_a_full_transitive_subject_before_its_versions(
+    fake: tuple[FakeRegistry, str],
+) -> None:
+    registry, url = fake
+    ids = register_contracts(SchemaRegistryClient(url))
+    catalog = default_catalog()
+    assert set(ids) == {c.current.full_name for c in catalog.contracts.values()}
+    assert set(registry.config.values()) == {"FULL_TRANSITIVE"}
+    assert set(registry.config) == set(ids)
+    subject = "hub.events.ServiceCreditApproved"
+    calls = [r for r in registry.requests if subject in r[1]]
+    assert calls == [  # the level first, so the registry checks v2 against v1
+        ("PUT", f"/apis/ccompat/v7/config/{subject}"),
+        ("POST", f"/apis/ccompat/v7/subjects/{subject}/versions"),
+        ("POST", f"/apis/ccompat/v7/subjects/{subject}/versions"),
+    ]
+    versions = catalog.contract("ServiceCreditApproved").versions
+    assert registry.subjects[subject] == [versions[1].text, versions[2].text]
+    assert SchemaRegistryClient(url).compatibility(subject) == "FULL_TRANSITIVE"
+    assert SchemaRegistryClient(url).compatibility("never-set") is None
+
+
+def test_register_all_sets_the_level_on_each_subject_once(fake: tuple[FakeRegistry, str]) -> None:
+    registry, url = fake
+    register_all(
+        SchemaRegistryClient(url), {"a": ["OrderHeld"], "b": ["OrderHeld"]}, strategy="record"
+    )
+    assert registry.config == {"hub.events.OrderHeld": "FULL_TRANSITIVE"}
+    assert [r for r in registry.requests if r[0] == "PUT"] == [
+        ("PUT", "/apis/ccompat/v7/config/hub.events.OrderHeld")
+    ]
+
+
+def test_record_strategy_resolver_needs_no_topic(fake: tuple[FakeRegistry, str]) -> None:
+    _, url = fake
+    register_contracts(SchemaRegistryClient(url))
+    codec = Codec(resolver=RegistryResolver(SchemaRegistryClient(url), strategy="record"))
+    event = sample("InvoiceIssued")
+    assert codec.decode(codec.encode(event)) == event
+
+
+@pytest.mark.parametrize(
+    ("auth", "header"),
+    [
+        (RegistryAuth("hub", SecretStr("s3cret")), "Basic aHViOnMzY3JldA=="),
+        (RegistryAuth(token=SecretStr("tok-123")), "Bearer tok-123"),
+    ],
+)
+def test_a_registry_that_requires_auth_accepts_the_clients_credentials(
+    fake: tuple[FakeRegistry, str], auth: RegistryAuth, header: str
+) -> None:
+    registry, url = fake
+    registry.require = header
+    with pytest.raises(ExternalServiceError, match="refused the credentials") as caught:
+        SchemaRegistryClient(url).register("s-value", SCHEMA)
+    assert caught.value.status == 401
+    assert not caught.value.retriable
+    assert SchemaRegistryClient(url, auth=auth).register("s-value", SCHEMA) == 1
+    assert registry.seen_authorization == [None, header]
+
+
+def test_registry_auth_comes_from_settings_and_stays_secret() -> None:
+    basic = registry_auth(
+        load_settings(schema_registry_username="hub", schema_registry_password="pw-1")
+    )
+    assert basic is not None
+    assert basic.header() == "Basic aHViOnB3LTE="
+    assert "pw-1" not in repr(basic)
+    bearer = registry_auth(load_settings(schema_registry_token="tok"))
+    assert bearer is not None
+    assert bearer.header() == "Bearer tok"
+    assert registry_auth(load_settings()) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"schema_registry_username": "hub"}, "go together"),
+        ({"schema_registry_password": "pw"}, "go together"),
+        (
+            {"schema_registry_username": "u", "schema_registry_password": "p",
+             "schema_registry_token": "t"},
+            "not both",
+        ),
+    ],
+)  # fmt: skip
+def test_half_configured_registry_auth_is_refused(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_settings(**overrides)
+
+
+def test_build_codec_looks_every_id_up_at_start(fake: tuple[FakeRegistry, str]) -> None:
+    registry, url = fake
+    register_contracts(SchemaRegistryClient(url))
+    registry.requests.clear()
+    codec = build_codec(load_settings(schema_registry_url=url))
+    lookups = [r for r in registry.requests if r[0] == "POST"]
+    assert len(lookups) == len(default_catalog().contracts)
+    event = sample("OrderRequested")
+    assert codec.decode(codec.encode(event)) == event
+    assert len([r for r in registry.requests if r[0] == "POST"]) == len(lookups)  # cached
+
+
+def test_build_codec_with_an_unreachable_registry_fails_clearly() -> None:
+    settings = load_settings(schema_registry_url="http://127.0.0.1:9/apis/ccompat/v7")
+    with pytest.raises(ConfigError, match=r"unreachable .*unset HUB_SCHEMA_REGISTRY_URL"):
+        build_codec(settings)
+
+
+def test_build_codec_with_an_empty_registry_says_to_register(
+    fake: tuple[FakeRegistry, str],
+) -> None:
+    _, url = fake
+    with pytest.raises(SchemaError, match="run `hub schemas register`"):
+        build_codec(load_settings(schema_registry_url=url))
