@@ -9,6 +9,7 @@ The jar fetch, port checks, storage format, JVM command line and readiness wait 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import concurrent.futures
@@ -29,7 +30,7 @@ from string import Template
 
 from pydantic import SecretStr
 
-from hub.connectors.kafka_auth import SCRAM_SHA_512, KafkaAuth, client_kwargs
+from hub.connectors.kafka_auth import SCRAM_SHA_512, KafkaAuth, KafkaTls, client_kwargs
 from hub.errors import ConfigError
 from hub.ops.local_service import (
     Progress,
@@ -46,6 +47,7 @@ from hub.ops.local_service import (
     write_state,
 )
 from hub.ops.local_service import free_port as free_port
+from hub.ops.local_tls import TlsFiles, ensure_broker_tls
 from hub.ops.paths import cache_dir, ops_dir
 
 _STATE_FILE = "broker.json"
@@ -70,8 +72,10 @@ class BrokerHandle:
     data_dir: str
     log_file: str
     kafka_version: str
-    # SASL_PLAINTEXT when started with secure=True: clients need SCRAM credentials.
+    # SASL_PLAINTEXT when started with secure=True: clients need SCRAM credentials; SASL_SSL
+    # with tls=True too, and clients trust ``ca_file``.
     security_protocol: str = "PLAINTEXT"
+    ca_file: str | None = None
 
 
 def kafka_version() -> str:
@@ -287,9 +291,19 @@ class _Secure:
     users: Mapping[str, SecretStr]
     broker_password: str
     controller_password: str
+    tls: TlsFiles | None = None
+
+    @property
+    def security_protocol(self) -> str:
+        return "SASL_PLAINTEXT" if self.tls is None else "SASL_SSL"
 
     def auth(self) -> KafkaAuth:
-        return KafkaAuth(self.super_user, self.users[self.super_user])
+        return KafkaAuth(
+            self.super_user,
+            self.users[self.super_user],
+            security_protocol=self.security_protocol,
+            tls=None if self.tls is None else KafkaTls(cafile=self.tls.ca_file),
+        )
 
     def add_scram_args(self) -> list[str]:
         users = {BROKER_USER: self.broker_password} | {
@@ -314,7 +328,7 @@ def _broker_secrets(data_dir: Path) -> dict[str, str]:
 
 
 def _secure_options(
-    data_dir: Path, super_user: str, users: Mapping[str, SecretStr] | None
+    data_dir: Path, super_user: str, users: Mapping[str, SecretStr] | None, tls: bool = False
 ) -> _Secure:
     users = dict(users or {})
     if super_user not in users:
@@ -331,7 +345,8 @@ def _secure_options(
                 "A-Z a-z 0-9 . _ ~ + / @ # % ^ * ( ) ! - (no commas, brackets or quotes)"
             )
     own = _broker_secrets(data_dir)
-    return _Secure(super_user, users, own[BROKER_USER], own[CONTROLLER_USER])
+    files = ensure_broker_tls(data_dir) if tls else None
+    return _Secure(super_user, users, own[BROKER_USER], own[CONTROLLER_USER], files)
 
 
 def _merge_properties(base: str, overlay: str, note: str, drop: Collection[str] = ()) -> str:
@@ -380,7 +395,7 @@ def _render_properties(
     text = base_properties(port, controller_port, log_dir)
     if secure is None:
         return text
-    return overlay_properties(
+    text = overlay_properties(
         text,
         "secure.properties.template",
         {
@@ -392,6 +407,13 @@ def _render_properties(
             "controller_password": secure.controller_password,
             "super_user": secure.super_user,
         },
+    )
+    if secure.tls is None:
+        return text
+    return overlay_properties(
+        text,
+        "tls.properties.template",
+        {"keystore": secure.tls.keystore, "ca_file": secure.tls.ca_file},
     )
 
 
@@ -489,13 +511,18 @@ def start_broker(
     secure: bool = False,
     scram_users: Mapping[str, SecretStr] | None = None,
     super_user: str = "hub",
+    tls: bool = False,
 ) -> BrokerHandle:
     """Start (or find) the broker for ``data_dir`` and return once an admin client answers.
 
     ``secure=True``: a SASL_PLAINTEXT listener with SCRAM-SHA-512 and the StandardAuthorizer
     denying what no ACL allows. ``scram_users`` (name -> password, ``super_user`` among them)
     are created when the storage is first formatted; ``super_user`` may do everything.
+    ``tls=True`` (with ``secure``): the listener is SASL_SSL, its certificate signed by a CA
+    made once in ``data_dir/tls``; the handle's ``ca_file`` is what clients trust.
     """
+    if tls and not secure:
+        raise ConfigError("--tls needs --secure: the TLS listener authenticates with SCRAM")
     data_dir = data_dir.resolve()
     java = require("java", JAVA_HINT)
     jars = fetch_jars(progress)
@@ -508,6 +535,11 @@ def start_broker(
                     f"the broker running from {data_dir} was started "
                     f"{'with' if not secure else 'without'} --secure; stop it first"
                 )
+            if secure and tls != (running.security_protocol == "SASL_SSL"):
+                raise ConfigError(
+                    f"the broker running from {data_dir} was started "
+                    f"{'with' if not tls else 'without'} --tls; stop it first"
+                )
             return running
         _refuse_if_cluster_runs(data_dir)
         port = port or free_port()
@@ -517,7 +549,7 @@ def start_broker(
             "choose another with --port/--controller-port or stop that process",
         )
         cluster_id = _check_data_dir(data_dir, fresh)
-        options = _secure_options(data_dir, super_user, scram_users) if secure else None
+        options = _secure_options(data_dir, super_user, scram_users, tls) if secure else None
         log_dir = data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         props = data_dir / "server.properties"
@@ -561,7 +593,8 @@ def start_broker(
             data_dir=str(data_dir),
             log_file=str(log_dir / "broker.log"),
             kafka_version=kafka_version(),
-            security_protocol="SASL_PLAINTEXT" if secure else "PLAINTEXT",
+            security_protocol="PLAINTEXT" if options is None else options.security_protocol,
+            ca_file=None if options is None or options.tls is None else str(options.tls.ca_file),
         )
         write_state(data_dir / _STATE_FILE, handle)
         progress(f"Kafka ready at {bootstrap} (pid {proc.pid}, data in {data_dir})")
@@ -586,3 +619,15 @@ def kill_broker(data_dir: Path) -> None:
     if handle is None:
         return
     kill(handle.pid)
+
+
+def add_tls_option(start: argparse.ArgumentParser) -> None:
+    """``hub kafka start --tls``: with ``--secure``, a SASL_SSL listener (handled by
+    ``start_broker(tls=...)``)."""
+    start.add_argument(
+        "--tls",
+        action="store_true",
+        help="with --secure: SASL_SSL, a certificate signed by a CA made in <data-dir>/tls "
+        "(trust it with HUB_KAFKA_SSL_CAFILE=<data-dir>/tls/ca.pem and "
+        "HUB_KAFKA_SECURITY_PROTOCOL=SASL_SSL)",
+    )
