@@ -284,6 +284,7 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
             f"http://{settings.worker_web_host}:{settings.web_port}/metrics"
         )
         worker = ReportingWorker(app, loglevel=loglevel, quiet=True)
+        worker.log_format = settings.log_format
         # faust's start-up spinner sets the root logger to DEBUG (it spins on every record), so
         # each debug call in faust, aiokafka and mode built a record only to drop it, per
         # message. Without it the root logger stays at ``loglevel``.
@@ -305,8 +306,16 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
     return code
 
 
+def _loglevel(args: argparse.Namespace, settings: Settings, default: str) -> str:
+    """``--loglevel``, else ``HUB_LOG_LEVEL`` (or the profile's), else the command's default."""
+    given: str | None = getattr(args, "loglevel", None)
+    if given:
+        return given
+    return settings.log_level.lower() if "log_level" in settings.model_fields_set else default
+
+
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    return _run_worker(settings, args.loglevel)
+    return _run_worker(settings, _loglevel(args, settings, "info"))
 
 
 # Which broker a `hub run` started, kept across the worker re-executing itself.
@@ -317,10 +326,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Start a local broker unless one is given, then the worker; stop what was started."""
     from hub.ops import local_kafka
 
-    if args.bootstrap or "HUB_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+    if args.bootstrap or "kafka_bootstrap_servers" in settings.model_fields_set:
         if args.bootstrap:
             settings = settings.model_copy(update={"kafka_bootstrap_servers": args.bootstrap})
-        return _run_worker(settings, args.loglevel)
+        return _run_worker(settings, _loglevel(args, settings, "warning"))
     data_dir = _broker_dir(args, settings)
     already = local_kafka.broker_status(data_dir.resolve())
     if already is not None and os.environ.get(_RUN_OWNS_BROKER) == str(data_dir.resolve()):
@@ -337,7 +346,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     )
     settings = settings.model_copy(update={"kafka_bootstrap_servers": handle.bootstrap})
     try:
-        return _run_worker(settings, args.loglevel)
+        return _run_worker(settings, _loglevel(args, settings, "warning"))
     finally:
         if already is None:
             local_kafka.stop_broker(data_dir, progress=_say)
@@ -400,10 +409,10 @@ def _add_broker_args(parser: argparse.ArgumentParser, *, ports: bool = True) -> 
 def _add_loglevel(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--loglevel",
-        default=default,
+        default=None,
         choices=LOGLEVELS,
         type=str.lower,
-        help=f"how much the worker logs (default: {default})",
+        help=f"how much the worker logs (default: HUB_LOG_LEVEL, else {default})",
     )
 
 
@@ -413,6 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Kafka-native integration hub for a Microsoft CSP 2-Tier distributor.",
     )
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="named settings from the profiles file (default: $HUB_PROFILE; the file: "
+        "$HUB_PROFILES_FILE, else ~/.config/hub/profiles.toml)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
@@ -500,13 +515,93 @@ def build_parser() -> argparse.ArgumentParser:
 
     for area in (contracts, orders, billing, support, credits, security, docs, webhooks):
         area.add_commands(commands)
+    completion = commands.add_parser(
+        "completion",
+        help='print the shell completion script: eval "$(hub completion bash)"',
+    )
+    completion.add_argument("shell", choices=("bash", "zsh"))
+    completion.set_defaults(handler=_completion)
+    for path, leaf in _leaves(parser):
+        _add_common_flags(path, leaf)
     return parser
+
+
+# Commands that never talk to a Kafka broker of settings: no --bootstrap for them.
+_NO_BOOTSTRAP = ("kafka", "sim", "completion")
+
+
+def _leaves(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command that runs a handler, with its path of subcommand names."""
+    found: list[tuple[tuple[str, ...], argparse.ArgumentParser]] = []
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [(path, parser)]
+    for name, child in subs[0].choices.items():
+        found += _leaves(child, (*path, name))
+    return found
+
+
+def _add_common_flags(path: tuple[str, ...], leaf: argparse.ArgumentParser) -> None:
+    """``--profile`` on every command and ``--bootstrap`` on those that talk to Kafka, after the
+    command as scripts write them; neither is added where a command has its own."""
+    taken = {option for action in leaf._actions for option in action.option_strings}
+    if "--profile" not in taken:
+        leaf.add_argument(
+            "--profile", metavar="NAME", default=argparse.SUPPRESS, help="named settings"
+        )
+    if "--bootstrap" not in taken and path[0] not in _NO_BOOTSTRAP:
+        leaf.add_argument(
+            "--bootstrap",
+            metavar="HOST:PORT[,...]",
+            help="the Kafka broker(s), instead of HUB_KAFKA_BOOTSTRAP_SERVERS or the profile's",
+        )
+
+
+def _completion(args: argparse.Namespace, settings: Settings) -> int:
+    from argcomplete.shell_integration import shellcode
+
+    print(shellcode(["hub"], shell=args.shell), end="")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from a command's flags, the HUB_* variables and the profile, in that order."""
+    from hub.profiles import profile_values, selected_profile
+
+    name = selected_profile(getattr(args, "profile", None))
+    values = profile_values(name) if name else {}
+    bootstrap: str | None = getattr(args, "bootstrap", None)
+    if bootstrap and args.command not in ("run", "demo"):
+        values["kafka_bootstrap_servers"] = bootstrap
+    return load_settings(**values)
+
+
+def _setup_logging(args: argparse.Namespace, settings: Settings) -> None:
+    """The hub's format and level; a worker's faust reformats its own handlers the same way."""
+    from hub.logging_setup import register_secrets, secrets_of, setup_logging
+
+    register_secrets(secrets_of(settings))
+    explicit = "log_level" in settings.model_fields_set
+    level = settings.log_level if explicit else "warning"
+    setup_logging(level, settings.log_format)
+
+
+def argcomplete_hook(parser: argparse.ArgumentParser) -> None:
+    """Answer a shell's completion request (and exit) when the shell asks; else nothing."""
+    if "_ARGCOMPLETE" in os.environ:
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``hub`` command. Exit codes: 0 ok, 1 not found or a check failed, 2 usage,
     3 a hub error (one line saying what to do), 130 interrupted (hub/cli_errors.py)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argcomplete_hook(parser)
+    args = parser.parse_args(argv)
     handler: Handler = args.handler
     if args.command not in ("run", "worker"):
         # One-shot commands: the client's transient retries (new topic without a leader yet)
@@ -514,8 +609,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     bootstrap = os.environ.get("HUB_KAFKA_BOOTSTRAP_SERVERS", "the configured broker")
     try:
-        settings = load_settings()
+        settings = _settings(args)
         bootstrap = settings.kafka_bootstrap_servers
+        _setup_logging(args, settings)
         return handler(args, settings)
     except (Exception, KeyboardInterrupt) as exc:
         failure = describe(exc, bootstrap)

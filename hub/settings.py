@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     distributor_name: str = Field(default="Cloud Distributor", min_length=1)
     distributor_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     log_level: str = "INFO"
+    # Logs (hub/logging_setup.py): "text" for people, "json" for one JSON object a line; the
+    # level is log_level (HUB_LOG_LEVEL), for the worker and the hub command alike.
+    log_format: Literal["text", "json"] = "text"
     # A reseller on credit hold with money overdue: its orders are held for review (default),
     # or rejected outright when this is true.
     credit_hold_rejects_orders: bool = False

@@ -15,6 +15,8 @@ from typing import Any
 
 import faust
 
+from hub.logging_setup import LogFormat, reformat_handlers
+
 log = logging.getLogger(__name__)
 
 
@@ -98,11 +100,20 @@ def log_report(app: Any) -> None:
 
 
 class ReportingWorker(faust.Worker):
-    """faust's worker, except that SIGUSR2 logs the consumer report.
+    """faust's worker, except that SIGUSR2 logs the consumer report, and its log lines take the
+    hub's format (``log_format``: text or JSON, hub/logging_setup.py).
 
     mode's worker opens pdb on SIGUSR2: a worker in production has no terminal, so that only
     raised ``BdbQuit`` in the event loop. SIGUSR1 still logs every task's stack (mode's).
     """
+
+    log_format: LogFormat = "text"
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        # mode replaces the root logger's handlers at start (colour, its own format): the
+        # hub's format is put on whatever handlers it made, then faust adds its spinner's.
+        reformat_handlers(logger, self.log_format)
+        super().on_setup_root_logger(logger, level)
 
     def _on_sigusr2(self) -> None:
         log_report(self.app)

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError, SchemaError
+from hub.logging_setup import add_log_context, log_context
 from hub.metrics import (
     EVENTS_IN,
     EVENTS_OUT,
@@ -220,6 +221,19 @@ class Pipeline:
         on_failure: FailureHandler | None = None,
         on_undecodable: UndecodableHandler | None = None,
     ) -> Outcome:
+        """One message, its log lines saying which (hub/logging_setup.py)."""
+        with log_context(
+            flow=self.flow, topic=source.topic, partition=source.partition, offset=source.offset
+        ):
+            return await self._process_message(source, handler_for, on_failure, on_undecodable)
+
+    async def _process_message(
+        self,
+        source: SourceMessage,
+        handler_for: Callable[[SourceMessage], Handler],
+        on_failure: FailureHandler | None,
+        on_undecodable: UndecodableHandler | None,
+    ) -> Outcome:
         if self.parking is not None and is_tick(source):
             return await self._tick(source, handler_for, on_failure)
         handler = handler_for(source)
@@ -235,6 +249,7 @@ class Pipeline:
             if on_undecodable is not None:
                 await self._report_undecodable(on_undecodable, source, exc)
             return await self._dead_letter(source, exc)
+        add_log_context(event_id=str(event.event_id), correlation_id=event.correlation_id)
         event_type = type(event).__name__
         self._count(EVENTS_IN, self._events_in, source.topic, event_type)
         attempt = 1
