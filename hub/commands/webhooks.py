@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub.commands import Subcommands, say
+from hub.commands import Subcommands, add_output_flag, emit, say
 from hub.commands.arg_types import aware_time, reseller_id
 from hub.commands.credits import render_table
 from hub.errors import SchemaError
@@ -78,9 +77,6 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.reseller:
         endpoints = [e for e in endpoints if e.reseller_id == args.reseller]
-    if args.json:
-        print(json.dumps([_public(e) for e in endpoints], indent=2))
-        return 0
     rows = [
         {
             "endpoint": e.endpoint_id,
@@ -91,10 +87,13 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         }
         for e in endpoints
     ]
-    print(render_table(rows, ["endpoint", "reseller", "state", "events", "url"]))
-    for e in endpoints:
-        if e.disabled_reason:
-            print(f"{e.endpoint_id}: {e.disabled_reason}")
+
+    def text() -> str:
+        lines = [render_table(rows, ["endpoint", "reseller", "state", "events", "url"])]
+        lines += [f"{e.endpoint_id}: {e.disabled_reason}" for e in endpoints if e.disabled_reason]
+        return "\n".join(lines)
+
+    emit(args, [_public(e) for e in endpoints], text)
     return 0
 
 
@@ -155,9 +154,6 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
     if args.event_id:
         found = [d for d in found if d.event_id == args.event_id]
     found = found[-args.limit :] if args.limit else found
-    if args.json:
-        print(json.dumps([d.model_dump(mode="json") for d in found], indent=2))
-        return 0
     rows = [
         {
             "at": d.at.isoformat(timespec="seconds"),
@@ -174,7 +170,7 @@ def _deliveries(args: argparse.Namespace, settings: Settings) -> int:
         for d in found
     ]
     columns = ["at", "endpoint", "event_type", "event_id", "attempt", "outcome", "status", "error"]
-    print(render_table(rows, columns))
+    emit(args, [d.model_dump(mode="json") for d in found], lambda: render_table(rows, columns))
     return 0
 
 
@@ -320,7 +316,7 @@ def add_commands(commands: Subcommands) -> None:
 
     listing = actions.add_parser("list", help="endpoints, their state and subscriptions")
     listing.add_argument("--reseller", type=reseller_id, help="only this reseller's")
-    listing.add_argument("--json", action="store_true", help="JSON output (no secrets)")
+    add_output_flag(listing, json_alias=True)  # JSON never carries the secrets
     listing.set_defaults(handler=_list)
 
     for name, handler, text in (
@@ -347,7 +343,7 @@ def add_commands(commands: Subcommands) -> None:
     deliveries.add_argument("--reseller", type=reseller_id, help="only this reseller's")
     deliveries.add_argument("--event-id", help="only this event's attempts")
     deliveries.add_argument("--limit", type=int, default=50, help="the last N (0: all)")
-    deliveries.add_argument("--json", action="store_true", help="JSON output")
+    add_output_flag(deliveries, json_alias=True)
     deliveries.set_defaults(handler=_deliveries)
 
     replay = actions.add_parser("replay", help="deliver an endpoint's events again")

@@ -47,6 +47,10 @@ from hub.webhooks.store import fold_endpoints
 
 log = logging.getLogger(__name__)
 
+# A delivery whose outcome could not be written (the broker failed) is tried again this much
+# later; it stays open meanwhile, so its retry-topic offset is not committed.
+_AGAIN_S = 5.0
+
 
 def partner_pattern(settings: Settings) -> re.Pattern[str]:
     """Every reseller's partner topics and the bridge's retry topic, under the hub's prefix."""
@@ -97,6 +101,8 @@ class Bridge:
         self._heap: list[_Due] = []
         self._seq = 0
         self._open: dict[TopicPartition, set[int]] = {}
+        self._chains: dict[TopicPartition, dict[tuple[str, str, bool], list[int]]] = {}
+        self._running: set[tuple[TopicPartition, int]] = set()
         self._next: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -224,7 +230,19 @@ class Bridge:
         except SchemaError as exc:
             log.warning("webhook bridge: retry record %s@%d skipped: %s", tp, offset, exc)
             return
-        self._open.setdefault(tp, set()).add(offset)
+        # Entries are read in offset order per partition, and one endpoint's are all on one
+        # partition: a later attempt or a closing marker ends the earlier entries of its chain,
+        # so a restart that reads them again neither forks the chain nor delivers twice.
+        chain = self._chains.setdefault(tp, {})
+        earlier = chain.pop(parked.chain, [])
+        open_ = self._open.setdefault(tp, set())
+        for older in earlier:
+            if (tp, older) not in self._running:
+                open_.discard(older)
+        if parked.closed:
+            return
+        chain[parked.chain] = [offset]
+        open_.add(offset)
         self._seq += 1
         heapq.heappush(self._heap, _Due(parked.due_at, self._seq, tp, offset, parked))
 
@@ -238,6 +256,7 @@ class Bridge:
             due = heapq.heappop(self._heap)
             if due.offset not in self._open.get(due.tp, ()):
                 continue  # its partition went to another instance
+            self._running.add((due.tp, due.offset))
             task = asyncio.create_task(self._deliver(due))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -245,6 +264,7 @@ class Bridge:
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in partitions:
             self._open.pop(tp, None)
+            self._chains.pop(tp, None)
             self._next.pop(tp, None)
             self._committed.pop(tp, None)
 
@@ -274,9 +294,15 @@ class Bridge:
     async def _deliver(self, due: _Due) -> None:
         try:
             await self._attempt(due.parked)
-        except Exception:  # logged and left open: the next owner of the partition tries again
+        except Exception:  # the broker failed us, not the endpoint: try again
             log.exception("webhook bridge: delivery of %s failed", due.parked.event_id)
+            self._running.discard((due.tp, due.offset))
+            if due.offset in self._open.get(due.tp, ()):
+                self._seq += 1
+                later = _Due(time.time() + _AGAIN_S, self._seq, due.tp, due.offset, due.parked)
+                heapq.heappush(self._heap, later)
             return
+        self._running.discard((due.tp, due.offset))
         open_ = self._open.get(due.tp)
         if open_ is not None:
             open_.discard(due.offset)
@@ -390,7 +416,13 @@ class Bridge:
             }
         )
         topic = self.settings.catalog.name(Topic.WEBHOOK_DELIVERIES)
-        await self._send([(topic, parked.endpoint_id, delivery.to_bytes(), [])])
+        items: list[tuple[str, str, bytes, list[tuple[str, bytes]]]] = [
+            (topic, parked.endpoint_id, delivery.to_bytes(), [])
+        ]
+        if outcome is not Outcome.RETRY_SCHEDULED:
+            closed = parked.model_copy(update={"closed": True, "body": ""})
+            items.append((self.retries_topic, parked.endpoint_id, closed.to_bytes(), []))
+        await self._send(items)
         metrics.DELIVERIES.labels(outcome.value).inc()
 
     async def _send(self, items: list[tuple[str, str, bytes, list[tuple[str, bytes]]]]) -> None:

@@ -82,6 +82,14 @@ class Parked(_Record):
     first_attempt_at: float | None = None
     source: Source | None = None
     replay: bool = False
+    # A marker, not a delivery: the attempts of this event up to ``attempt`` are over. Read
+    # again after a restart, it keeps a finished delivery from being made twice.
+    closed: bool = False
+
+    @property
+    def chain(self) -> tuple[str, str, bool]:
+        """The attempts of one event to one endpoint (a replay starts a chain of its own)."""
+        return (self.endpoint_id, self.event_id, self.replay)
 
 
 class Outcome(StrEnum):

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,12 +44,14 @@ DISABLE_AFTER = 5
 @dataclass
 class Receiver:
     """Three paths: ``/a`` fails twice (500), then hangs past the timeout once, then accepts;
-    ``/b`` always accepts; ``/c`` always fails. Every accepted body is verified first."""
+    ``/b`` always accepts; ``/c`` always fails; a path in ``down`` fails until taken out.
+    Every accepted body is verified first."""
 
     secrets: dict[str, str] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     accepted: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
     unverified: list[str] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)
     port: int = 0
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -57,7 +59,7 @@ class Receiver:
         self.requests[path] += 1
         n = self.requests[path]
         body = await request.read()
-        if path == "c" or (path == "a" and n <= 2):
+        if path == "c" or path in self.down or (path == "a" and n <= 2):
             return web.Response(status=500)
         if path == "a" and n == 3:
             await asyncio.sleep(2.5)  # past the bridge's 1 s timeout: it counts as a failure
@@ -75,39 +77,67 @@ class Receiver:
 
 
 @dataclass
-class Running:
+class Background:
+    """A coroutine running on its own event loop in a thread until ``close``."""
+
     loop: asyncio.AbstractEventLoop
     stop: asyncio.Event
     thread: threading.Thread
-    receiver: Receiver
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(30)
+        assert not self.thread.is_alive()
 
 
-def _start(settings: Settings, receiver: Receiver, bridge_up: threading.Event) -> Running:
+def _background(run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> Background:
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
-    async def serve() -> None:
+    async def main() -> None:
+        holder["loop"] = asyncio.get_running_loop()
+        holder["stop"] = stop = asyncio.Event()
+        ready.set()
+        await run(stop)
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    return Background(holder["loop"], holder["stop"], thread)
+
+
+def _serve(receiver: Receiver) -> Background:
+    up = threading.Event()
+
+    async def serve(stop: asyncio.Event) -> None:
         app = web.Application()
         app.router.add_post("/{path}", receiver.handle)
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
         receiver.port = runner.addresses[0][1]
-        stop = asyncio.Event()
-        holder["loop"] = asyncio.get_running_loop()
-        holder["stop"] = stop
-        ready.set()
+        up.set()
         try:
-            await asyncio.to_thread(bridge_up.wait)
-            await Bridge(settings, metadata_max_age_ms=2000).run(stop)
+            await stop.wait()
         finally:
             await runner.cleanup()
 
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    return Running(holder["loop"], holder["stop"], thread, receiver)
+    server = _background(serve)
+    assert up.wait(10)
+    return server
+
+
+def _bridge(settings: Settings) -> Background:
+    return _background(lambda stop: Bridge(settings, metadata_max_age_ms=2000).run(stop))
+
+
+class _LogLines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _wait(what: str, check: Callable[[], bool], timeout_s: float = 60.0) -> None:
@@ -164,15 +194,17 @@ def settings(kafka: BrokerInfo, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
-    settings: Settings, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="hub.webhooks.bridge")
+    # Its own handler on the bridge's logger: `hub` commands run in-process set up logging.
+    lines = _LogLines()
+    logging.getLogger("hub.webhooks.bridge").addHandler(lines)
     catalog = settings.catalog
     asyncio.run(apply_topics(settings.kafka_bootstrap_servers, catalog.for_reseller(RESELLER)))
     asyncio.run(ensure_webhook_topics(settings))
     receiver = Receiver()
-    bridge_up = threading.Event()
-    running = _start(settings, receiver, bridge_up)
+    server = _serve(receiver)
+    bridge: Background | None = None
     base = f"http://127.0.0.1:{receiver.port}"
     try:
         for path, extra in (("a", []), ("b", ["--event-type", "OrderAccepted"]), ("c", [])):
@@ -182,7 +214,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
             assert code == 0, out
             receiver.secrets[path] = out.rsplit(": ", 1)[1].strip()
             assert receiver.secrets[path].startswith("whsec_")
-        bridge_up.set()
+        bridge = _bridge(settings)
 
         events = _events(5)
         ids = {str(e.event_id) for e in events}
@@ -217,7 +249,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
             and dict(r.headers).get("hub.event-type") == b"WebhookEndpointDisabled"
         ]
         assert [(n.endpoint_id, n.failures) for n in notices] == [("ep-c", DISABLE_AFTER)]
-        assert any("ep-c" in m and "disabled" in m for m in caplog.messages)
+        assert any("ep-c" in m and "disabled after 5" in m for m in lines.messages)
         # ep-a is subscribed to every event of the status topic: it hears of the notice too.
         _wait(
             "the notice delivered to ep-a",
@@ -225,7 +257,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
         )
 
         # The delivery log shows the retries and the final outcomes.
-        code, out = _hub(capsys, "deliveries", "--endpoint", "ep-a", "--limit", "0", "--json")
+        code, out = _hub(capsys, "deliveries", "--endpoint", "ep-a", "--limit", "0", "-o", "json")
         assert code == 0
         log = json.loads(out)
         outcomes = Counter(d["outcome"] for d in log if d["event_id"] in ids)
@@ -259,7 +291,62 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
         assert _hub(capsys, "enable", "ep-c")[0] == 0
         assert asyncio.run(load_endpoints(settings))["ep-c"].enabled
     finally:
-        bridge_up.set()
-        running.loop.call_soon_threadsafe(running.stop.set)
-        running.thread.join(30)
-    assert not running.thread.is_alive()
+        logging.getLogger("hub.webhooks.bridge").removeHandler(lines)
+        if bridge is not None:
+            bridge.close()
+        server.close()
+
+
+def test_a_restart_finishes_parked_deliveries_and_repeats_none_already_made(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/d is down, /e is up. /d's retries wait 8 s, so the retry topic's committed offset stays
+    at them while /e's later deliveries are made: a restart reads those again and must not
+    deliver them twice, and must still finish /d's."""
+    monkeypatch.setenv("HUB_KAFKA_PARTITIONS", "1")  # both endpoints on one retry partition
+    monkeypatch.setenv("HUB_WEBHOOK_RETRY_SCHEDULE_S", "[8.0]")
+    settings = load_settings()
+    asyncio.run(
+        apply_topics(settings.kafka_bootstrap_servers, settings.catalog.for_reseller(RESELLER))
+    )
+    asyncio.run(ensure_webhook_topics(settings))
+    receiver = Receiver(down={"d"})
+    server = _serve(receiver)
+    bridge: Background | None = None
+    status = settings.catalog.partner(RESELLER, PartnerTopic.STATUS)
+
+    def send(n: int) -> set[str]:
+        events = _events(n)
+        outgoing = [Outgoing(status, str(e.event_id), e) for e in events]
+        asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing))
+        return {str(e.event_id) for e in events}
+
+    try:
+        for path in ("d", "e"):
+            url = f"http://127.0.0.1:{receiver.port}/{path}"
+            code, out = _hub(capsys, "add", RESELLER, url, "--id", f"ep-{path}")
+            assert code == 0, out
+            receiver.secrets[path] = out.rsplit(": ", 1)[1].strip()
+        bridge = _bridge(settings)
+        first = send(2)
+        _wait("/d failed, /e delivered", lambda: receiver.requests["d"] >= 2)
+        _wait("/e delivered", lambda: first <= set(receiver.ids("e")))
+        second = send(2)
+        _wait("/e delivered again", lambda: second <= set(receiver.ids("e")))
+        _wait("/d failed again", lambda: receiver.requests["d"] >= 4)
+        bridge.close()  # /d's deliveries parked for 8 s, /e's made after them
+        bridge = None
+        assert receiver.accepted["d"] == []
+
+        receiver.down.clear()
+        bridge = _bridge(settings)
+        ids = first | second
+        _wait("/d's deliveries after the restart", lambda: ids <= set(receiver.ids("d")))
+        time.sleep(2)  # a delivery made again after the restart would have arrived by now
+        assert receiver.ids("e") == Counter(dict.fromkeys(ids, 1))
+        assert receiver.ids("d") == Counter(dict.fromkeys(ids, 1))
+        assert receiver.unverified == []
+    finally:
+        if bridge is not None:
+            bridge.close()
+        server.close()
