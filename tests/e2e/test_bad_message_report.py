@@ -5,6 +5,7 @@ are dead-lettered unchanged."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -72,7 +73,11 @@ def hub(kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     ]
     asyncio.run(publish(kafka.bootstrap, CODEC, outgoing))
     worker = WorkerProcess(
-        kafka.bootstrap, tmp, topic_prefix=prefix, app_id=f"bad-{uuid.uuid4().hex[:8]}"
+        kafka.bootstrap,
+        tmp,
+        topic_prefix=prefix,
+        app_id=f"bad-{uuid.uuid4().hex[:8]}",
+        env={"HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": "info"},
     )
     try:
         worker.start().wait_ready()
@@ -120,3 +125,16 @@ async def test_undecodable_bytes_on_a_resellers_own_topic_are_reported_to_it_alo
     letters = [r for r in await read_all(hub.bootstrap, dlq) if r.value == GARBAGE]
     assert len(letters) == 1
     assert dict(letters[0].headers)["dlq.error.type"] == b"SchemaError"
+
+
+def test_the_worker_logs_one_json_object_a_line(hub: Hub) -> None:
+    """faust configures the worker's logging itself; the hub's format holds there too."""
+    text = hub.worker.log_path.read_text(encoding="utf-8")
+    # The worker's own one-line notices (``hub: ...``) are for people, not log records; the
+    # process runner marks each start (``--- start n ---``).
+    records = [
+        line for line in text.splitlines() if line and not line.startswith(("hub: ", "--- start "))
+    ]
+    assert records, text
+    parsed = [json.loads(line) for line in records]
+    assert all({"time", "level", "logger", "message"} <= set(p) for p in parsed)
