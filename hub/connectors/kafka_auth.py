@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr
 
 from hub.errors import ConfigError
@@ -33,6 +32,9 @@ class KafkaTls:
 
     def context(self) -> ssl.SSLContext:
         """A client context verifying the broker's certificate and host name."""
+        # Imported here: every `hub` command imports this module, few need TLS.
+        from aiokafka.helpers import create_ssl_context
+
         for name, path in (("CA", self.cafile), ("certificate", self.certfile)):
             if path is not None and not path.is_file():
                 raise ConfigError(f"the Kafka TLS {name} file {path} does not exist")
