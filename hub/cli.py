@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from hub import __version__
 from hub.cli_errors import EXIT_INTERRUPTED, collect_failed_clients, describe
-from hub.commands import arg_types
+from hub.commands import add_output_flag, arg_types, emit
 from hub.errors import ConfigError
 from hub.settings import Settings, load_settings
 
@@ -163,19 +163,42 @@ def _kafka_status(args: argparse.Namespace, settings: Settings) -> int:
     data_dir = _broker_dir(args, settings).resolve()
     cluster = local_cluster.cluster_status(data_dir)
     if cluster is not None:
-        print(f"{cluster.bootstrap} nodes={len(cluster.nodes)} kafka={cluster.kafka_version}")
-        down = 0
-        for node in cluster.nodes:
-            up = local_cluster.node_alive(node)
-            down += not up
-            state = f"pid={node.pid}" if up else "down"
-            print(f"  node {node.node_id} {node.bootstrap} {state} log={node.log_file}")
-        return 1 if down else 0
+        nodes = [
+            {
+                "node_id": node.node_id,
+                "bootstrap": node.bootstrap,
+                "pid": node.pid,
+                "up": local_cluster.node_alive(node),
+                "log": str(node.log_file),
+            }
+            for node in cluster.nodes
+        ]
+        lines = [f"{cluster.bootstrap} nodes={len(cluster.nodes)} kafka={cluster.kafka_version}"]
+        for node in nodes:
+            state = f"pid={node['pid']}" if node["up"] else "down"
+            lines.append(f"  node {node['node_id']} {node['bootstrap']} {state} log={node['log']}")
+        doc = {
+            "running": True,
+            "bootstrap": cluster.bootstrap,
+            "kafka": cluster.kafka_version,
+            "nodes": nodes,
+        }
+        emit(args, doc, "\n".join(lines))
+        return 1 if not all(node["up"] for node in nodes) else 0
     handle = local_kafka.broker_status(data_dir)
     if handle is None:
         _say(f"no broker is running from {_broker_dir(args, settings)}")
+        emit(args, {"running": False, "data_dir": str(data_dir)}, "")
         return 1
-    print(f"{handle.bootstrap} pid={handle.pid} kafka={handle.kafka_version} log={handle.log_file}")
+    doc = {
+        "running": True,
+        "bootstrap": handle.bootstrap,
+        "pid": handle.pid,
+        "kafka": handle.kafka_version,
+        "log": str(handle.log_file),
+    }
+    text = f"{handle.bootstrap} pid={handle.pid} kafka={handle.kafka_version} log={handle.log_file}"
+    emit(args, doc, text)
     return 0
 
 
@@ -510,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="say whether the broker (or each node) runs, and where"
     )
     _add_broker_args(status, ports=False)
+    add_output_flag(status)
     status.set_defaults(handler=_kafka_status)
     from hub.commands import billing, contracts, credits, docs, orders, security, support, webhooks
 

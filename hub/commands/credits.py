@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import csv
 import io
-import json
 import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +22,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hub.commands import Subcommands, say
+from hub.commands import Subcommands, add_output_flag, emit, say, to_json, wants_json
 from hub.commands.arg_types import amount, aware_time, iso_date_text
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, Record, publish, read_all
@@ -254,8 +253,8 @@ def _claim(args: argparse.Namespace, settings: Settings) -> int:
         customer_region=region_of,
     )
     rows = claim_rows(incident, affected, customers)
-    if args.json:
-        print(json.dumps(rows, indent=2))
+    if wants_json(args):
+        print(to_json(rows))
     elif args.csv:
         sys.stdout.write(render_csv(rows, list(rows[0]) if rows else _CLAIM_COLUMNS))
     else:
@@ -462,7 +461,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     if not docs:
         say(f"no approved credit for incident {args.incident_id}")
         return 1
-    print(json.dumps(docs, indent=2) if args.json else render_audit(docs))
+    emit(args, docs, lambda: render_audit(docs))
     return 0
 
 
@@ -487,9 +486,8 @@ def add_commands(commands: Subcommands) -> None:
 
     claim = actions.add_parser("claim", help="affected customers and evidence for a claim")
     _window_flags(claim)
-    fmt = claim.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="JSON export")
-    fmt.add_argument("--csv", action="store_true", help="CSV export")
+    add_output_flag(claim, json_alias=True)
+    claim.add_argument("--csv", action="store_true", help="CSV export (text output only)")
     claim.set_defaults(handler=_claim)
 
     approve = actions.add_parser("approve", help="enter a credit Microsoft approved")
@@ -513,5 +511,5 @@ def add_commands(commands: Subcommands) -> None:
 
     show = actions.add_parser("show", help="who got what of an incident's credits, and why")
     show.add_argument("incident_id")
-    show.add_argument("--json", action="store_true", help="JSON output")
+    add_output_flag(show, json_alias=True)
     show.set_defaults(handler=_show)

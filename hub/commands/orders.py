@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.commands import Handler, Subcommands, say
+from hub.commands import Handler, Subcommands, add_output_flag, emit, say, wants_json
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, publish
 from hub.schemas.codec import Codec
@@ -185,7 +185,8 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     if status == 404:
         say(f"the worker holds no order {args.order_id} of reseller {args.reseller}")
         return 1
-    print(json.dumps(state, indent=2, sort_keys=True))
+    # Its text form was always this JSON document: scripts reading it keep working.
+    emit(args, state, lambda: json.dumps(state, indent=2, sort_keys=True))
     return 0
 
 
@@ -224,7 +225,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     count = 0
     try:
         for order in held_orders(settings, args.reseller):
-            if args.json:
+            if wants_json(args):
                 print(json.dumps(order, sort_keys=True), flush=True)
             else:
                 if count == 0:
@@ -266,10 +267,12 @@ def add_commands(commands: Subcommands) -> None:
     listing = actions.add_parser("list", help="held orders waiting for review, from the worker")
     listing.add_argument("--held", action="store_true", help="orders held for finance review")
     listing.add_argument("--reseller", help="only this reseller's orders")
-    listing.add_argument("--json", action="store_true", help="one JSON document per order")
+    # Under -o json (or --json) one JSON document a line, as the orders arrive (JSON Lines).
+    add_output_flag(listing, json_alias=True)
     listing.set_defaults(handler=_list)
 
     show = actions.add_parser("show", help="one order's state, from the worker's table")
     show.add_argument("order_id")
     show.add_argument("--reseller", required=True, help="the order's reseller id")
+    add_output_flag(show)
     show.set_defaults(handler=_show)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from hub.commands import Subcommands, say
+from hub.commands import Subcommands, add_output_flag, emit, say
 from hub.commands.arg_types import reseller_id
 from hub.settings import Settings
 
@@ -23,8 +23,19 @@ def _reseller_ids(args: argparse.Namespace) -> list[str]:
 def _acl_plan(args: argparse.Namespace, settings: Settings) -> int:
     from hub.acl import acl_bindings
 
-    for binding in acl_bindings(settings.catalog, _reseller_ids(args)):
-        print(binding)
+    bindings = acl_bindings(settings.catalog, _reseller_ids(args))
+    doc = [
+        {
+            "principal": b.principal,
+            "permission": b.permission.name,
+            "operation": b.operation.name,
+            "resource_type": b.resource_type.name,
+            "pattern_type": b.pattern_type.name,
+            "resource_name": b.resource_name,
+        }
+        for b in bindings
+    ]
+    emit(args, doc, lambda: "\n".join(str(b) for b in bindings))
     return 0
 
 
@@ -64,4 +75,6 @@ def add_commands(commands: Subcommands) -> None:
         )
         if name == "apply":
             sub.add_argument("-v", "--verbose", action="store_true", help="list unmanaged ACLs")
+        else:
+            add_output_flag(sub)
         sub.set_defaults(handler=handler)

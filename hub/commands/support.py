@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
-from hub.commands import Subcommands, say
+from hub.commands import Subcommands, add_output_flag, emit, say
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.settings import Settings
 
+if TYPE_CHECKING:
+    from hub.streams.support.queues import QueueReport
 
-async def _queues(settings: Settings) -> str:
+
+async def _queues(settings: Settings) -> QueueReport:
     from hub.connectors.kafka_io import read_all
     from hub.schemas.codec import Codec
     from hub.streams.support.queues import queue_report
@@ -27,11 +31,22 @@ async def _queues(settings: Settings) -> str:
                 events.append(codec.decode(record.value or b""))
             except Exception:  # noqa: BLE001, S112 - a bad record is the pipeline's to dead-letter
                 continue
-    return queue_report(events).to_markdown()
+    return queue_report(events)
 
 
 def _show_queues(args: argparse.Namespace, settings: Settings) -> int:
-    print(asyncio.run(_queues(settings)))
+    report = asyncio.run(_queues(settings))
+    doc = {
+        "open": [
+            {"queue": q, "language": lang, "severity": s, "open": n}
+            for (q, lang, s), n in sorted(report.open.items())
+        ],
+        "breaches": [
+            {"queue": q, "severity": s, "breaches": n}
+            for (q, s), n in sorted(report.breaches.items())
+        ],
+    }
+    emit(args, doc, report.to_markdown)
     return 0
 
 
@@ -91,6 +106,7 @@ def add_commands(commands: Subcommands) -> None:
     queues = actions.add_parser(
         "queues", help="open tickets per queue, language and severity, and SLA breaches"
     )
+    add_output_flag(queues)
     queues.set_defaults(handler=_show_queues)
     resolve = actions.add_parser(
         "resolve-incident", help="resolve an incident and every ticket linked to it"

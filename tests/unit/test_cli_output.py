@@ -44,3 +44,40 @@ def test_unknown_output_format_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exit_:
         _parser().parse_args(["-o", "yaml"])
     assert exit_.value.code == 2
+
+
+def test_acl_plan_as_json_lists_each_binding(capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
+
+    assert main(["acl", "plan", "--reseller", "acme", "-o", "json"]) == 0
+    bindings = json.loads(capsys.readouterr().out)
+    assert bindings
+    assert {"principal", "operation", "resource_name", "pattern_type"} <= set(bindings[0])
+    assert any("acme" in b["resource_name"] for b in bindings)
+
+
+def test_kafka_status_as_json_says_nothing_runs_with_exit_code_1(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub.cli import main
+
+    assert main(["kafka", "status", "--data-dir", str(tmp_path), "--output", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["running"] is False
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["orders", "list", "--held", "--json"],
+        ["orders", "show", "PO-1", "--reseller", "r", "-o", "json"],
+        ["credits", "show", "INC-1", "--json"],
+        ["credits", "claim", "INC-1", "-o", "json"],
+        ["support", "queues", "-o", "json"],
+        ["kafka", "status", "-o", "json"],
+        ["acl", "plan", "-o", "json"],
+    ],
+)
+def test_read_commands_take_output_json(argv: list[str]) -> None:
+    from hub.cli import build_parser
+
+    assert build_parser().parse_args(argv).output == "json"
