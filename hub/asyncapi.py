@@ -48,7 +48,8 @@ events to its own ingress topics `reseller.{reseller}.<kind>` (only it may write
 forwards them) and reads the hub's events from its partner topics `partner.{reseller}.<kind>`
 (only it may read there). Values are Avro: Confluent's wire format (magic byte 0, 4-byte schema
 id) when the hub runs with a schema registry, Avro single-object encoding (0xC3 0x01 + CRC-64-AVRO
-fingerprint) without one; the hub reads both. See docs/partner-guide.md.
+fingerprint) without one; the hub reads both. The registry holds one subject per record
+(RecordNameStrategy: `hub.events.<Event>`). See docs/partner-guide.md.
 """
 
 
@@ -91,6 +92,7 @@ def _message(event: str, spec: TopicSpec, catalog: Catalog, hub_sends: bool) -> 
             "key": {"type": "string", "description": _KEYS.get(spec.key, spec.key)},
             "schemaIdLocation": "payload",
             "schemaIdPayloadEncoding": "confluent",
+            "schemaLookupStrategy": "RecordNameStrategy",
             "x-partitioner": "murmur2",
             "bindingVersion": KAFKA_BINDING,
         }

@@ -7,6 +7,7 @@ and Apache Avro, built with Maven): what docs/partner-guide.md tells a reseller'
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,11 @@ from aiokafka import AIOKafkaConsumer
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
-from hub.connectors.schema_registry import RegistryResolver, SchemaRegistryClient, register_all
+from hub.connectors.schema_registry import (
+    RegistryResolver,
+    SchemaRegistryClient,
+    register_contracts,
+)
 from hub.domain.ingress import Limits, Rules, Writer, admit
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
@@ -50,8 +55,8 @@ async def partner(kafka: BrokerInfo, schema_registry: str) -> Partner:
     reseller = f"R-{uuid.uuid4().hex[:6]}"
     await apply_topics(kafka.bootstrap, catalog.all([reseller]))
     client = SchemaRegistryClient(schema_registry)
-    await asyncio.to_thread(register_all, client, catalog.subjects(), strategy="topic_record")
-    resolver = RegistryResolver(client, catalog.event_homes(), strategy="topic_record")
+    await asyncio.to_thread(register_contracts, client)  # as `hub schemas register` does
+    resolver = RegistryResolver(client, strategy="record")
     return Partner(catalog, reseller, Codec(resolver=resolver), schema_registry)
 
 
@@ -99,25 +104,61 @@ def _assert_read(printed: str, expected: list[str]) -> None:
     assert sorted(lines[:-1]) == sorted(expected), printed
 
 
-async def test_the_python_producer_example_writes_an_order_the_hub_admits(
-    kafka: BrokerInfo, partner: Partner
+JAVA = EXAMPLES / "java"
+
+
+@functools.cache
+def _java() -> str:
+    """``java`` once the example project is built (once per session), or the test is skipped."""
+    mvn, java = shutil.which("mvn"), shutil.which("java")
+    if mvn is None or java is None:
+        pytest.skip("the Java examples need mvn and java on PATH (.ci/run installs them)")
+    _run([mvn, "-q", "-B", "clean", "package"], JAVA, 600)
+    return java
+
+
+_JAVA_CLASSPATH = "target/partner-examples.jar:target/lib/*"
+
+
+def _producer_argv(language: str, partner: Partner, bootstrap: str, topic: str) -> list[str]:
+    if language == "python":
+        program = [sys.executable, str(EXAMPLES / "python" / "produce_order.py")]
+    else:
+        program = [_java(), "-cp", _JAVA_CLASSPATH, "hub.examples.OrderProducer"]
+    return [
+        *program,
+        "--bootstrap", bootstrap,
+        "--registry", partner.registry,
+        "--reseller", partner.reseller,
+        "--customer", "C-1",
+        "--order-id", "PO-42",
+        "--topic", topic,
+    ]  # fmt: skip
+
+
+def _consumer_argv(language: str, partner: Partner, bootstrap: str) -> list[str]:
+    if language == "python":
+        program = [sys.executable, str(EXAMPLES / "python" / "consume_partner.py")]
+    else:
+        program = [_java(), "-cp", _JAVA_CLASSPATH, "hub.examples.PartnerConsumer"]
+    return [
+        *program,
+        "--bootstrap", bootstrap,
+        "--registry", partner.registry,
+        "--reseller", partner.reseller,
+        "--prefix", partner.catalog.prefix,
+        "--max-messages", "3",
+        "--timeout", "60",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["python", "java"])
+async def test_the_producer_example_writes_an_order_the_hub_admits(
+    kafka: BrokerInfo, partner: Partner, language: str
 ) -> None:
     topic = partner.catalog.ingress(partner.reseller, Topic.ORDERS)
-    subject = f"{partner.catalog.name(Topic.ORDERS)}-hub.events.OrderRequested"
-    printed = await asyncio.to_thread(
-        _run,
-        [
-            sys.executable,
-            str(EXAMPLES / "python" / "produce_order.py"),
-            "--bootstrap", kafka.bootstrap,
-            "--registry", partner.registry,
-            "--reseller", partner.reseller,
-            "--customer", "C-1",
-            "--order-id", "PO-42",
-            "--topic", topic,
-            "--subject", subject,
-        ],
-    )  # fmt: skip
+    argv = _producer_argv(language, partner, kafka.bootstrap, topic)
+    printed = await asyncio.to_thread(_run, argv, JAVA)
     assert printed.startswith("sent OrderRequested PO-42 event_id="), printed
     assert f"to {topic} partition 0 offset 0" in printed
 
@@ -132,6 +173,7 @@ async def test_the_python_producer_example_writes_an_order_the_hub_admits(
     assert record.key == partner.reseller.encode()
     assert record.value[0] == 0  # Confluent's wire format, the registry's schema id
     event = partner.codec.decode_as(record.value, OrderRequested)
+    assert str(event.event_id) in printed
     assert (event.reseller_id, event.order_id, event.customer_id) == (
         partner.reseller,
         "PO-42",
@@ -142,48 +184,11 @@ async def test_the_python_producer_example_writes_an_order_the_hub_admits(
     assert admit(claim_of(event), writer, rules, datetime.now(UTC)) is None
 
 
-async def test_the_python_consumer_example_reads_status_and_billing(
-    kafka: BrokerInfo, partner: Partner
+@pytest.mark.parametrize("language", ["python", "java"])
+async def test_the_consumer_example_reads_status_and_billing(
+    kafka: BrokerInfo, partner: Partner, language: str
 ) -> None:
+    argv = _consumer_argv(language, partner, kafka.bootstrap)
     expected = await _publish_partner_events(kafka, partner)
-    printed = await asyncio.to_thread(
-        _run,
-        [
-            sys.executable,
-            str(EXAMPLES / "python" / "consume_partner.py"),
-            "--bootstrap", kafka.bootstrap,
-            "--registry", partner.registry,
-            "--reseller", partner.reseller,
-            "--prefix", partner.catalog.prefix,
-            "--max-messages", "3",
-            "--timeout", "60",
-        ],
-    )  # fmt: skip
-    _assert_read(printed, expected)
-
-
-async def test_the_java_consumer_example_reads_status_and_billing(
-    kafka: BrokerInfo, partner: Partner
-) -> None:
-    mvn, java = shutil.which("mvn"), shutil.which("java")
-    if mvn is None or java is None:
-        pytest.skip("the Java example needs mvn and java on PATH (.ci/run installs them)")
-    project = EXAMPLES / "java"
-    await asyncio.to_thread(_run, [mvn, "-q", "-B", "clean", "package"], project, 600)
-    expected = await _publish_partner_events(kafka, partner)
-    printed = await asyncio.to_thread(
-        _run,
-        [
-            java,
-            "-cp", "target/partner-examples.jar:target/lib/*",
-            "hub.examples.PartnerConsumer",
-            "--bootstrap", kafka.bootstrap,
-            "--registry", partner.registry,
-            "--reseller", partner.reseller,
-            "--prefix", partner.catalog.prefix,
-            "--max-messages", "3",
-            "--timeout", "60",
-        ],
-        project,
-    )  # fmt: skip
+    printed = await asyncio.to_thread(_run, argv, JAVA)
     _assert_read(printed, expected)

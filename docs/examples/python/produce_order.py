@@ -20,8 +20,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
-# The subject the distributor registers OrderRequested under (its topic and record name).
-SUBJECT = "reseller.orders-hub.events.OrderRequested"
+# The subject the distributor registers OrderRequested under: its record's full name
+# (RecordNameStrategy), the same whichever topic carries it.
+SUBJECT = "hub.events.OrderRequested"
 
 
 def order(reseller: str, customer: str, order_id: str) -> dict[str, object]:
