@@ -24,6 +24,7 @@ from time import monotonic
 from hub.commands import Subcommands, say
 from hub.commands.arg_types import amount, iso_date_text, period, reseller_id
 from hub.commands.billing_progress import CloseProgress, reseller_ids, wait_for_close
+from hub.commands.progress import Progress
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.connectors.partner_center.models import InvoiceLineItem
@@ -352,15 +353,23 @@ def _close(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     progress = CloseProgress(run, resellers)
     started = monotonic()
-    finished = asyncio.run(
-        wait_for_close(
-            settings,
-            progress,
-            since_ms=int(now.timestamp() * 1000) - 1000,
-            timeout_s=args.timeout,
-            say=say,
+    with Progress(f"close of {args.period}") as meter:
+
+        def announce(text: str) -> None:
+            meter.close()  # a reseller's result gets its own line, below the progress line
+            say(text)
+
+        finished = asyncio.run(
+            wait_for_close(
+                settings,
+                progress,
+                since_ms=int(now.timestamp() * 1000) - 1000,
+                timeout_s=args.timeout,
+                say=announce,
+                tick=meter.line,
+                every_s=1.0 if meter.enabled else 5.0,
+            )
         )
-    )
     if not finished:
         waiting = progress.waiting_for()
         say(

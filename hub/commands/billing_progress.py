@@ -120,8 +120,13 @@ async def wait_for_close(
     timeout_s: float,
     say: Callable[[str], None],
     every_s: float = 5.0,
+    tick: Callable[[str], None] | None = None,
 ) -> bool:
-    """Follow ``progress``'s close until done (True) or ``timeout_s`` passes (False)."""
+    """Follow ``progress``'s close until done (True) or ``timeout_s`` passes (False).
+
+    Each reseller's completion goes to ``say``; the running count every ``every_s`` to ``tick``
+    (``say`` unless given: the command gives a terminal-only progress line)."""
+    tick = tick or say
     catalog = settings.catalog
     topics = [catalog.name(Topic.BILLING_INPUTS), catalog.name(Topic.COLLECTIONS)]
     codec = Codec()
@@ -148,7 +153,7 @@ async def wait_for_close(
             if progress.finished:
                 return True
             if now - last >= every_s:
-                say(progress.line(now - started))
+                tick(progress.line(now - started))
                 last = now
             if now - started > timeout_s:
                 return False
