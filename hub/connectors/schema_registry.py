@@ -111,6 +111,10 @@ class SchemaRegistryClient:
         """Set ``subject``'s compatibility level (the registry then refuses a breaking version)."""
         self._call("PUT", f"/config/{_quote(subject)}", {"compatibility": level})
 
+    def set_default_compatibility(self, level: str = COMPATIBILITY) -> None:
+        """Set the registry-wide level, which subjects without their own level follow."""
+        self._call("PUT", "/config", {"compatibility": level})
+
     def compatibility(self, subject: str) -> str | None:
         """``subject``'s own compatibility level, or None when it has none set."""
         try:

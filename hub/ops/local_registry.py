@@ -1,7 +1,8 @@
 """A real schema registry on 127.0.0.1: Apicurio Registry from Maven Central, Confluent API.
 
 Same shape as the local broker: fetched once into the cache, one registry per data directory,
-a second start returns the running one, stop is clean.
+a second start returns the running one, stop is clean. Its default compatibility level is
+``FULL_TRANSITIVE``, as `hub schemas register` sets on each of the hub's subjects.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.connectors.schema_registry import COMPATIBILITY, SchemaRegistryClient
 from hub.errors import ConfigError
 from hub.ops.local_service import (
     Progress,
@@ -137,6 +139,9 @@ def start_registry(
             proc.terminate()
             raise ConfigError(f"the registry did not answer within {timeout_s:.0f}s:\n{tail(log)}")
         time.sleep(0.5)
+    # Subjects the hub does not register itself (a partner's serializer auto-registering one)
+    # get the same guard as the hub's own: FULL_TRANSITIVE unless they say otherwise.
+    SchemaRegistryClient(url).set_default_compatibility(COMPATIBILITY)
     handle = RegistryHandle(url, port, proc.pid, str(data_dir), str(log))
     write_state(data_dir / _STATE_FILE, handle)
     progress(f"schema registry ready at {url}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import urllib.request
 import uuid
 
 import pytest
@@ -18,6 +20,17 @@ def test_registered_subjects_are_full_transitive(schema_registry: str) -> None:
     assert client.compatibility("hub.events.InvoiceIssued") == "FULL_TRANSITIVE"
     assert client.compatibility("hub.events.ServiceCreditApproved") == "FULL_TRANSITIVE"
     assert register_contracts(client) == ids  # registering again changes nothing
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("HUB_TEST_REGISTRY_URL")),
+    reason="about the registry `hub registry start` runs",
+)
+def test_the_local_registry_defaults_every_subject_to_full_transitive(
+    schema_registry: str,
+) -> None:
+    with urllib.request.urlopen(f"{schema_registry}/config", timeout=10) as answer:
+        assert json.loads(answer.read())["compatibilityLevel"] == "FULL_TRANSITIVE"
 
 
 def test_the_registry_refuses_what_old_readers_cannot_read_and_takes_a_defaulted_field(

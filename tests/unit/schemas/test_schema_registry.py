@@ -53,6 +53,9 @@ class FakeRegistry:
             return self.fail_with, {"error_code": 50001, "message": "storage unavailable"}
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         match method, parts:
+            case "PUT", ["apis", "ccompat", "v7", "config"]:
+                self.config[""] = body["compatibility"]
+                return 200, {"compatibility": body["compatibility"]}
             case "PUT", ["apis", "ccompat", "v7", "config", subject]:
                 self.config[subject] = body["compatibility"]
                 return 200, {"compatibility": body["compatibility"]}
@@ -383,3 +386,10 @@ def test_build_codec_with_an_empty_registry_says_to_register(
     _, url = fake
     with pytest.raises(SchemaError, match="run `hub schemas register`"):
         build_codec(load_settings(schema_registry_url=url))
+
+
+def test_the_registry_wide_level_can_be_set(fake: tuple[FakeRegistry, str]) -> None:
+    registry, url = fake
+    SchemaRegistryClient(url).set_default_compatibility()
+    assert registry.config == {"": "FULL_TRANSITIVE"}
+    assert registry.requests == [("PUT", "/apis/ccompat/v7/config")]
