@@ -147,3 +147,39 @@ def test_the_worker_takes_the_hub_format_after_faust_sets_up_its_handlers() -> N
     worker.spinner = None
     worker.on_setup_root_logger(logger, logging.INFO)
     assert isinstance(handler.formatter, JsonFormatter)
+
+
+async def test_a_line_logged_while_the_pipeline_handles_a_message_names_that_message() -> None:
+    from collections.abc import Sequence
+
+    from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
+    from hub.runtime.emit import Emit
+    from hub.runtime.pipeline import Pipeline
+    from hub.schemas.codec import Codec
+    from hub.schemas.envelope import Event
+    from tests.support.samples import sample
+
+    log, stream = _lines()
+    codec = Codec()
+    event = sample("IngressRejected")
+
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+        return None
+
+    async def handler(decoded: Event) -> Sequence[Emit]:
+        log.info("handling")
+        return []
+
+    source = SourceMessage("reseller.orders", 5, 99, b"k", codec.encode(event), [])
+    await Pipeline("orders", codec, send, DeadLetters(send)).process(source, handler)
+    log.info("after")
+    inside, after = _json(stream)
+    assert (inside["flow"], inside["topic"], inside["partition"], inside["offset"]) == (
+        "orders",
+        "reseller.orders",
+        5,
+        99,
+    )
+    assert inside["event_id"] == str(event.event_id)
+    assert inside["correlation_id"] == event.correlation_id
+    assert "flow" not in after
