@@ -117,6 +117,7 @@ class Bridge:
         from hub.app import build_codec  # the worker's codec: registry framing when configured
 
         codec = build_codec(self.settings)
+        metrics.start_at_zero()
         kwargs = client_kwargs(auth_from_settings(self.settings))
         bootstrap = self.settings.kafka_bootstrap_servers
         self._producer = AIOKafkaProducer(

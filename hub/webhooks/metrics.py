@@ -23,3 +23,11 @@ ATTEMPT_SECONDS = Histogram(
     "Duration of one webhook HTTP attempt",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+
+
+def start_at_zero() -> None:
+    """Every known series exists from the start, so a dashboard shows 0 rather than no data."""
+    for outcome in ("delivered", "retry_scheduled", "failed", "skipped"):
+        DELIVERIES.labels(outcome)
+    for result in ("ok", "http_error", "timeout", "connection_error"):
+        ATTEMPTS.labels(result)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -131,6 +132,19 @@ def _bridge(settings: Settings) -> Background:
     return _background(lambda stop: Bridge(settings, metadata_max_age_ms=2000).run(stop))
 
 
+_METRICS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("hub_webhook_deliveries_total", (("outcome", "delivered"),)),
+    ("hub_webhook_deliveries_total", (("outcome", "retry_scheduled"),)),
+    ("hub_webhook_attempts_total", (("result", "http_error"),)),
+    ("hub_webhook_attempts_total", (("result", "timeout"),)),
+    ("hub_webhook_endpoints_disabled_total", ()),
+)
+
+
+def _metric(name: str, labels: tuple[tuple[str, str], ...]) -> float:
+    return REGISTRY.get_sample_value(name, dict(labels)) or 0.0
+
+
 class _LogLines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -206,6 +220,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
     server = _serve(receiver)
     bridge: Background | None = None
     base = f"http://127.0.0.1:{receiver.port}"
+    before = {k: _metric(*k) for k in _METRICS}
     try:
         for path, extra in (("a", []), ("b", ["--event-type", "OrderAccepted"]), ("c", [])):
             code, out = _hub(
@@ -282,6 +297,14 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
         code, out = _hub(capsys, "deliveries", "--endpoint", "ep-a", "--limit", "0", "--json")
         replayed = {d["event_id"] for d in json.loads(out) if d["replay"]}
         assert ids <= replayed
+
+        # Metrics count outcomes and attempts by bounded labels only.
+        grown = {k: _metric(*k) - before[k] for k in _METRICS}
+        assert grown[("hub_webhook_deliveries_total", (("outcome", "delivered"),))] >= 11
+        assert grown[("hub_webhook_deliveries_total", (("outcome", "retry_scheduled"),))] >= 3
+        assert grown[("hub_webhook_attempts_total", (("result", "http_error"),))] >= 2 + 5
+        assert grown[("hub_webhook_attempts_total", (("result", "timeout"),))] >= 1
+        assert grown[("hub_webhook_endpoints_disabled_total", ())] == 1
 
         # Disabled endpoints can be listed, enabled again and tested.
         code, out = _hub(capsys, "list", "--json")
