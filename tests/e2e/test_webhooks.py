@@ -10,126 +10,38 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from aiohttp import web
 from prometheus_client import REGISTRY
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
 
 from hub.cli import main
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import derived_event_id
-from hub.schemas.events.ingress import IngressRejected
 from hub.settings import Settings, load_settings
 from hub.topics import PartnerTopic
 from hub.webhooks.bridge import Bridge
 from hub.webhooks.notice import WebhookEndpointDisabled, notice_codec
 from hub.webhooks.store import ensure_webhook_topics, load_endpoints
 from tests.support.broker import BrokerInfo
+from tests.support.webhooks import (
+    RESELLER,
+    Background,
+    Receiver,
+    background,
+    rejections,
+    serve,
+    wait,
+)
 
-RESELLER = "contoso"
 DISABLE_AFTER = 5
 
 
-@dataclass
-class Receiver:
-    """Three paths: ``/a`` fails twice (500), then hangs past the timeout once, then accepts;
-    ``/b`` always accepts; ``/c`` always fails; a path in ``down`` fails until taken out.
-    Every accepted body is verified first."""
-
-    secrets: dict[str, str] = field(default_factory=dict)
-    requests: Counter[str] = field(default_factory=Counter)
-    accepted: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
-    unverified: list[str] = field(default_factory=list)
-    down: set[str] = field(default_factory=set)
-    port: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        path = request.match_info["path"]
-        self.requests[path] += 1
-        n = self.requests[path]
-        body = await request.read()
-        if path == "c" or path in self.down or (path == "a" and n <= 2):
-            return web.Response(status=500)
-        if path == "a" and n == 3:
-            await asyncio.sleep(2.5)  # past the bridge's 1 s timeout: it counts as a failure
-            return web.Response(status=200)
-        try:
-            Webhook(self.secrets[path]).verify(body, dict(request.headers))
-        except WebhookVerificationError as exc:
-            self.unverified.append(f"{path}: {exc}")
-            return web.Response(status=400)
-        self.accepted[path].append((request.headers["webhook-id"], body.decode()))
-        return web.Response(status=204)
-
-    def ids(self, path: str) -> Counter[str]:
-        return Counter(message_id for message_id, _ in self.accepted[path])
-
-
-@dataclass
-class Background:
-    """A coroutine running on its own event loop in a thread until ``close``."""
-
-    loop: asyncio.AbstractEventLoop
-    stop: asyncio.Event
-    thread: threading.Thread
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(30)
-        assert not self.thread.is_alive()
-
-
-def _background(run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> Background:
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        holder["loop"] = asyncio.get_running_loop()
-        holder["stop"] = stop = asyncio.Event()
-        ready.set()
-        await run(stop)
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    return Background(holder["loop"], holder["stop"], thread)
-
-
-def _serve(receiver: Receiver) -> Background:
-    up = threading.Event()
-
-    async def serve(stop: asyncio.Event) -> None:
-        app = web.Application()
-        app.router.add_post("/{path}", receiver.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        receiver.port = runner.addresses[0][1]
-        up.set()
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    server = _background(serve)
-    assert up.wait(10)
-    return server
-
-
 def _bridge(settings: Settings) -> Background:
-    return _background(lambda stop: Bridge(settings, metadata_max_age_ms=2000).run(stop))
+    return background(lambda stop: Bridge(settings, metadata_max_age_ms=2000).run(stop))
 
 
 _METRICS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -154,39 +66,10 @@ class _LogLines(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _wait(what: str, check: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _hub(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     capsys.readouterr()
     code = main(["webhooks", *args])
     return code, capsys.readouterr().out
-
-
-def _events(n: int) -> list[IngressRejected]:
-    run = uuid.uuid4()
-    return [
-        IngressRejected(
-            event_id=derived_event_id(run, "refused", i),
-            event_time=datetime.now(UTC),
-            correlation_id=f"order-{i}",
-            reseller_id=RESELLER,
-            topic="reseller.orders",
-            event_type="OrderRequested",
-            rejected_event_id=derived_event_id(run, "order", i),
-            code="ResellerIdentityMismatch",
-            field="reseller_id",
-            value="fabrikam-it",
-            message="a reseller speaks only for itself",
-        )
-        for i in range(n)
-    ]
 
 
 @pytest.fixture
@@ -217,7 +100,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
     asyncio.run(apply_topics(settings.kafka_bootstrap_servers, catalog.for_reseller(RESELLER)))
     asyncio.run(ensure_webhook_topics(settings))
     receiver = Receiver()
-    server = _serve(receiver)
+    server = serve(receiver)
     bridge: Background | None = None
     base = f"http://127.0.0.1:{receiver.port}"
     before = {k: _metric(*k) for k in _METRICS}
@@ -231,14 +114,14 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
             assert receiver.secrets[path].startswith("whsec_")
         bridge = _bridge(settings)
 
-        events = _events(5)
+        events = rejections(5)
         ids = {str(e.event_id) for e in events}
         status = catalog.partner(RESELLER, PartnerTopic.STATUS)
         outgoing = [Outgoing(status, str(e.event_id), e) for e in events]
         asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing))
 
         # Every event reaches /a once, through two 500s and a timeout.
-        _wait("every event delivered to ep-a", lambda: ids <= set(receiver.ids("a")))
+        wait("every event delivered to ep-a", lambda: ids <= set(receiver.ids("a")))
         assert receiver.requests["a"] >= len(ids) + 3
         assert receiver.unverified == []
         bodies: dict[str, set[str]] = defaultdict(set)
@@ -252,7 +135,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
         assert receiver.requests["b"] == 0
 
         # /c failed DISABLE_AFTER times in a row: disabled, with a notice on the status topic.
-        _wait(
+        wait(
             "ep-c disabled",
             lambda: not asyncio.run(load_endpoints(settings))["ep-c"].enabled,
         )
@@ -266,7 +149,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
         assert [(n.endpoint_id, n.failures) for n in notices] == [("ep-c", DISABLE_AFTER)]
         assert any("ep-c" in m and "disabled after 5" in m for m in lines.messages)
         # ep-a is subscribed to every event of the status topic: it hears of the notice too.
-        _wait(
+        wait(
             "the notice delivered to ep-a",
             lambda: str(notices[0].event_id) in receiver.ids("a"),
         )
@@ -290,7 +173,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
         # A replay from offset 0 delivers every event again: same id, same body.
         code, _ = _hub(capsys, "replay", "ep-a", "--from-offset", "0", "--kind", "status")
         assert code == 0
-        _wait("the replay delivered", lambda: all(receiver.ids("a")[i] == 2 for i in ids))
+        wait("the replay delivered", lambda: all(receiver.ids("a")[i] == 2 for i in ids))
         for message_id, body in receiver.accepted["a"]:
             bodies[message_id].add(body)
         assert all(len(b) == 1 for b in bodies.values()), "a replay sends the same payload"
@@ -334,12 +217,12 @@ def test_a_restart_finishes_parked_deliveries_and_repeats_none_already_made(
     )
     asyncio.run(ensure_webhook_topics(settings))
     receiver = Receiver(down={"d"})
-    server = _serve(receiver)
+    server = serve(receiver)
     bridge: Background | None = None
     status = settings.catalog.partner(RESELLER, PartnerTopic.STATUS)
 
     def send(n: int) -> set[str]:
-        events = _events(n)
+        events = rejections(n)
         outgoing = [Outgoing(status, str(e.event_id), e) for e in events]
         asyncio.run(publish(settings.kafka_bootstrap_servers, Codec(), outgoing))
         return {str(e.event_id) for e in events}
@@ -352,11 +235,11 @@ def test_a_restart_finishes_parked_deliveries_and_repeats_none_already_made(
             receiver.secrets[path] = out.rsplit(": ", 1)[1].strip()
         bridge = _bridge(settings)
         first = send(2)
-        _wait("/d failed, /e delivered", lambda: receiver.requests["d"] >= 2)
-        _wait("/e delivered", lambda: first <= set(receiver.ids("e")))
+        wait("/d failed, /e delivered", lambda: receiver.requests["d"] >= 2)
+        wait("/e delivered", lambda: first <= set(receiver.ids("e")))
         second = send(2)
-        _wait("/e delivered again", lambda: second <= set(receiver.ids("e")))
-        _wait("/d failed again", lambda: receiver.requests["d"] >= 4)
+        wait("/e delivered again", lambda: second <= set(receiver.ids("e")))
+        wait("/d failed again", lambda: receiver.requests["d"] >= 4)
         bridge.close()  # /d's deliveries parked for 8 s, /e's made after them
         bridge = None
         assert receiver.accepted["d"] == []
@@ -364,7 +247,7 @@ def test_a_restart_finishes_parked_deliveries_and_repeats_none_already_made(
         receiver.down.clear()
         bridge = _bridge(settings)
         ids = first | second
-        _wait("/d's deliveries after the restart", lambda: ids <= set(receiver.ids("d")))
+        wait("/d's deliveries after the restart", lambda: ids <= set(receiver.ids("d")))
         time.sleep(2)  # a delivery made again after the restart would have arrived by now
         assert receiver.ids("e") == Counter(dict.fromkeys(ids, 1))
         assert receiver.ids("d") == Counter(dict.fromkeys(ids, 1))
