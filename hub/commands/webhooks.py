@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from hub.commands import Subcommands, add_output_flag, emit, say
 from hub.commands.arg_types import aware_time, reseller_id
@@ -56,6 +58,11 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         say(f"endpoint refused: {where}: {first['msg']}")
+        return 2
+    try:
+        Webhook(endpoint.secret)
+    except (ValueError, EmptyWebhookSecretError):  # not base64, or nothing after whsec_
+        say("endpoint refused: --secret must be whsec_ followed by base64 (or leave it out)")
         return 2
     asyncio.run(ensure_webhook_topics(settings))
     if endpoint_id in asyncio.run(load_endpoints(settings)):
