@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from hub.connectors.kafka_auth import KafkaAuth, KafkaTls
 from hub.connectors.kafka_io import read_all
+from hub.errors import ConfigError
 from hub.ops import local_kafka
 from hub.ops.local_kafka import BrokerHandle
 from hub.ops.worker_process import WorkerProcess
@@ -108,3 +109,14 @@ def test_a_command_and_a_worker_run_over_sasl_ssl(tls_broker: BrokerHandle, tmp_
         )
     finally:
         assert worker.stop() == 0, worker.log_tail()
+
+
+def test_a_second_start_finds_the_tls_broker_and_refuses_to_pass_it_off_as_plain_sasl(
+    tls_broker: BrokerHandle,
+) -> None:
+    data_dir = Path(tls_broker.data_dir)
+    users = {"hub": SecretStr(PASSWORD)}
+    again = local_kafka.start_broker(data_dir, secure=True, tls=True, scram_users=users)
+    assert again == tls_broker
+    with pytest.raises(ConfigError, match="was started with --tls; stop it first"):
+        local_kafka.start_broker(data_dir, secure=True, scram_users=users)
