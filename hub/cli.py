@@ -96,6 +96,10 @@ def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
     if running is not None:
         _refuse_other_port(args, running, data_dir.resolve())
     port = args.port if args.port is not None else DEFAULT_BROKER_PORT
+    if args.tls and not args.secure:
+        raise ConfigError("--tls goes with --secure (SASL_SSL: SCRAM users over TLS)")
+    if args.tls and args.nodes != 1:
+        raise ConfigError("--tls is for a single broker; the local cluster has no TLS mode")
     if args.nodes != 1:
         # For a running cluster: starts any node that is down.
         cluster = local_cluster.start_cluster(
@@ -117,10 +121,16 @@ def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
             fresh=args.fresh,
             progress=_say if running is None else (lambda _: None),
             secure=args.secure,
+            tls=args.tls,
             scram_users=_scram_users(args, settings) if args.secure else None,
             super_user=settings.kafka_sasl_username or "hub",
         )
         bootstrap, where = handle.bootstrap, handle.data_dir
+        if args.tls and handle.ca_file is not None:
+            _say(
+                "trust it with: HUB_KAFKA_SECURITY_PROTOCOL=SASL_SSL "
+                f"HUB_KAFKA_SSL_CAFILE={handle.ca_file}"
+            )
     if args.fresh:
         _drop_worker_tables(settings)
     print(bootstrap)
@@ -525,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="with --secure: JSON {user: password} of SCRAM users created at first format",
     )
+    from hub.ops import local_kafka  # imported here, as every handler does: a fast --help
+
+    local_kafka.add_tls_option(start)
     start.set_defaults(handler=_kafka_start)
     stop = kafka_commands.add_parser("stop", help="stop the broker (or every node) cleanly")
     _add_broker_args(stop, ports=False)
