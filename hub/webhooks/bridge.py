@@ -107,6 +107,9 @@ class Bridge:
         self._committed: dict[TopicPartition, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._endpoints_ready = asyncio.Event()
+        self._follower: AIOKafkaConsumer | None = None
+        self._endpoints_read = 0  # the follower's position in the endpoints topic
+        self._read_moved = asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -167,6 +170,9 @@ class Bridge:
     async def _step(self, codec: Codec) -> None:
         assert self._consumer is not None
         batch = await self._consumer.getmany(timeout_ms=200, max_records=500)
+        if any(tp.topic != self.retries_topic for tp in batch):
+            # An endpoint added a moment ago must be known before its first events fan out.
+            await self._endpoints_caught_up()
         partner: dict[TopicPartition, int] = {}
         parked: list[Parked] = []
         for tp, records in batch.items():
@@ -174,7 +180,9 @@ class Bridge:
                 if tp.topic == self.retries_topic:
                     self._hold(tp, r.offset, r.value)
                 else:
-                    parked.extend(self._fan_out(codec, r.topic, r.partition, r.offset, r))
+                    parked.extend(
+                        self._fan_out(codec, r.topic, r.partition, r.offset, r.value, r.timestamp)
+                    )
                     partner[tp] = r.offset + 1
         if parked:
             await self._send(
@@ -189,10 +197,14 @@ class Bridge:
         await self.commit_retries(list(self._next))
 
     def _fan_out(
-        self, codec: Codec, topic: str, partition: int, offset: int, record: object
+        self,
+        codec: Codec,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        timestamp_ms: int,
     ) -> list[Parked]:
-        value: bytes | None = getattr(record, "value", None)
-        timestamp_ms: int = getattr(record, "timestamp", 0)
         reseller_id = self.settings.catalog.partner_owner(topic)
         if value is None or reseller_id is None:
             return []
@@ -436,6 +448,19 @@ class Bridge:
 
     # -- endpoints ---------------------------------------------------------------------------
 
+    async def _endpoints_caught_up(self, timeout_s: float = 10.0) -> None:
+        """Wait until the endpoints read include every record the topic holds now."""
+        follower = self._follower
+        if follower is None:
+            return
+        tp = TopicPartition(self.settings.catalog.name(Topic.WEBHOOK_ENDPOINTS), 0)
+        end = (await follower.end_offsets([tp]))[tp]
+        async with self._read_moved:
+            with contextlib.suppress(TimeoutError):  # a stuck follower delays, never stops us
+                await asyncio.wait_for(
+                    self._read_moved.wait_for(lambda: self._endpoints_read >= end), timeout_s
+                )
+
     async def _follow_endpoints(self, stop: asyncio.Event) -> None:
         """Keep ``self.endpoints`` equal to the compacted endpoints topic, as it changes."""
         from hub.connectors.kafka_io import Record
@@ -448,6 +473,7 @@ class Bridge:
             **client_kwargs(auth_from_settings(self.settings)),
         )
         await consumer.start()
+        self._follower = consumer
         try:
             tp = TopicPartition(topic, 0)
             consumer.assign([tp])
@@ -468,7 +494,11 @@ class Bridge:
                         if folded[key].enabled and (before is None or not before.enabled):
                             self.failures.pop(key, None)  # enabled again: a fresh start
                         self.endpoints[key] = folded[key]
-                if not self._endpoints_ready.is_set() and await consumer.position(tp) >= end:
+                async with self._read_moved:
+                    self._endpoints_read = await consumer.position(tp)
+                    self._read_moved.notify_all()
+                if not self._endpoints_ready.is_set() and self._endpoints_read >= end:
                     self._endpoints_ready.set()
         finally:
+            self._follower = None
             await consumer.stop()

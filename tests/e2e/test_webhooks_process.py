@@ -74,6 +74,16 @@ def test_hub_webhooks_run_delivers_and_stops_on_sigterm(kafka: BrokerInfo, tmp_p
         assert receiver.unverified == []
         assert 'hub_webhook_deliveries_total{outcome="delivered"} 2.0' in _metrics(port)
 
+        # An endpoint added while the bridge runs gets an event written right after.
+        url = f"http://127.0.0.1:{receiver.port}/q"
+        added = hub("webhooks", "add", RESELLER, url, "--id", "ep-q", env=env)
+        assert added.returncode == 0, explain(added)
+        receiver.secrets["q"] = added.stdout.rsplit(": ", 1)[1].strip()
+        (event,) = rejections(1)
+        asyncio.run(publish(kafka.bootstrap, Codec(), [Outgoing(status, "k", event)]))
+        wait("the new endpoint's first event", lambda: str(event.event_id) in receiver.ids("q"))
+        assert receiver.ids("q") == {str(event.event_id): 1}
+
         bridge.send_signal(signal.SIGTERM)
         out, _ = bridge.communicate(timeout=60)
         assert bridge.returncode == 0, out
