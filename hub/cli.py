@@ -650,6 +650,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         bootstrap = settings.kafka_bootstrap_servers
         _setup_logging(args, settings)
         return handler(args, settings)
+    except BrokenPipeError:
+        # The reader stopped reading (``hub topics list | head``): what it took was all it
+        # wanted. Python's recipe: point stdout at /dev/null so the exit's flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (Exception, KeyboardInterrupt) as exc:
         failure = describe(exc, bootstrap)
         if failure is None:

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.commands import Subcommands, arg_types, say
+from hub.commands import Subcommands, add_output_flag, arg_types, emit, say, wants_json
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.settings import Settings
 
@@ -32,8 +32,12 @@ def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     changed = [c for c in changes if c.kind is not ChangeKind.UNCHANGED]
-    for change in changed if not args.verbose else changes:
-        print(change)
+    shown = changed if not args.verbose else changes
+    emit(
+        args,
+        [{"topic": c.topic, "change": c.kind.value, "detail": c.detail} for c in shown],
+        lambda: "\n".join(map(str, shown)),
+    )
     refused = [c for c in changes if c.kind is ChangeKind.REFUSED]
     done = len(changed) - len(refused)
     say(f"{len(specs)} topics checked, {done or 'nothing'} changed")
@@ -46,7 +50,27 @@ def _topics_apply(args: argparse.Namespace, settings: Settings) -> int:
 def _topics_list(args: argparse.Namespace, settings: Settings) -> int:
     from hub.topic_plan import every_topic
 
-    for spec in every_topic(settings.catalog, args.reseller or []):
+    specs = every_topic(settings.catalog, args.reseller or [])
+    if wants_json(args):
+        emit(
+            args,
+            [
+                {
+                    "topic": spec.name,
+                    "key": spec.key,
+                    "partitions": spec.partitions,
+                    "compacted": spec.compacted,
+                    "retention_ms": spec.retention_ms,
+                    "writers": list(spec.writers),
+                    "readers": list(spec.readers),
+                    "events": list(spec.events),
+                }
+                for spec in specs
+            ],
+            "",
+        )
+        return 0
+    for spec in specs:
         policy = "compact" if spec.compacted else f"retention={spec.retention_ms}ms"
         events = ",".join(spec.events) or "-"
         print(
@@ -70,8 +94,7 @@ def _schemas_check(args: argparse.Namespace, settings: Settings) -> int:
     if avro_dir == AVRO_DIR:
         contracts = default_catalog().contracts.values()
         problems += drift((c.model, c.current.text) for c in contracts)
-    for problem in problems:
-        print(problem)
+    emit(args, {"avro_dir": str(avro_dir), "problems": problems}, lambda: "\n".join(problems))
     if problems:
         say(f"{len(problems)} compatibility problem(s) in {avro_dir}")
         return 1
@@ -93,8 +116,12 @@ def _schemas_register(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("no registry: pass --registry URL or set HUB_SCHEMA_REGISTRY_URL")
     client = SchemaRegistryClient(url, auth=registry_auth(settings))
     registered = register_contracts(client)
-    for subject, schema_id in sorted(registered.items()):
-        print(f"{schema_id:>6}  {subject}")
+    ids = sorted(registered.items())
+    emit(
+        args,
+        [{"subject": subject, "id": schema_id} for subject, schema_id in ids],
+        lambda: "\n".join(f"{schema_id:>6}  {subject}" for subject, schema_id in ids),
+    )
     say(f"{len(registered)} subjects registered at {url}, each {COMPATIBILITY}")
     return 0
 
@@ -133,6 +160,8 @@ def _reference_load(args: argparse.Namespace, settings: Settings) -> int:
         publish(bootstrap, build_codec(settings), items, auth=auth_from_settings(settings))
     )
     say(f"published {sent} reference events to {bootstrap}")
+    if wants_json(args):
+        emit(args, {"validated": ref.counts(), "published": sent, "bootstrap": bootstrap}, "")
     return 0
 
 
@@ -169,9 +198,11 @@ def add_commands(commands: Subcommands) -> None:
         "--resellers-from", action="append", metavar="FILE", help="resellers of a reference file"
     )
     apply.add_argument("-v", "--verbose", action="store_true", help="list unchanged topics too")
+    add_output_flag(apply)
     apply.set_defaults(handler=_topics_apply)
     listing = actions.add_parser("list", help="print the catalogue")
-    listing.add_argument("--reseller", action="append")
+    listing.add_argument("--reseller", action="append", help="also this reseller's topics")
+    add_output_flag(listing)
     listing.set_defaults(handler=_topics_list)
 
     schemas = commands.add_parser("schemas", help="Avro contracts: compatibility and registry")
@@ -180,11 +211,13 @@ def add_commands(commands: Subcommands) -> None:
         "check", help="fail unless every version reads every other's data, both ways"
     )
     check.add_argument("--avro-dir", help="check this directory instead of the shipped schemas")
+    add_output_flag(check)
     check.set_defaults(handler=_schemas_check)
     register = actions.add_parser(
         "register", help="register every contract (one subject per record, FULL_TRANSITIVE)"
     )
     register.add_argument("--registry", help="Confluent-compatible base URL")
+    add_output_flag(register)
     register.set_defaults(handler=_schemas_register)
 
     reference = commands.add_parser("reference", help="reseller, customer and catalogue data")
@@ -197,6 +230,7 @@ def add_commands(commands: Subcommands) -> None:
         help="what a CSV file holds",
     )
     load.add_argument("--no-topics", action="store_true", help="do not create partner topics")
+    add_output_flag(load)
     load.set_defaults(handler=_reference_load)
 
     registry = commands.add_parser("registry", help="the local schema registry (Apicurio)")

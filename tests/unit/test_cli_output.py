@@ -81,3 +81,44 @@ def test_read_commands_take_output_json(argv: list[str]) -> None:
     from hub.cli import build_parser
 
     assert build_parser().parse_args(argv).output == "json"
+
+
+def test_topics_list_as_json_describes_each_topic_of_the_catalogue(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hub.cli import main
+
+    assert main(["topics", "list", "--reseller", "acme", "-o", "json"]) == 0
+    topics = {t["topic"]: t for t in json.loads(capsys.readouterr().out)}
+    assert topics["reseller.orders"]["key"] == "reseller_id"
+    assert topics["reseller.orders"]["events"] == ["OrderRequested"]
+    assert any(name.startswith("partner.") for name in topics)  # acme's own topics too
+
+
+def test_schemas_check_as_json_lists_no_problem_for_the_shipped_schemas(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hub.cli import main
+
+    assert main(["schemas", "check", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["problems"] == []
+
+
+def test_a_reader_closing_the_pipe_early_ends_the_command_quietly() -> None:
+    import subprocess
+    import sys
+
+    # A thousand resellers' topics: far more than a pipe holds, so the writer meets the closed
+    # pipe (a short listing would fit the pipe's buffer and never see it).
+    resellers = " ".join(f"--reseller r{n}" for n in range(1000))
+    run = subprocess.run(
+        f"{sys.executable} -m hub.cli topics list {resellers} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
+        executable="/bin/bash",
+        env={**__import__("os").environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert run.stdout.startswith("reseller.orders")
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr
