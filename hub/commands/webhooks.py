@@ -283,13 +283,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         start_http_server(args.metrics_port, addr=args.metrics_host)
 
+    bridge = Bridge(settings)  # refuses unusable settings before it talks to Kafka
+
     async def main() -> None:
         await ensure_webhook_topics(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Bridge(settings).run(stop)
+        await bridge.run(stop)
 
     say(f"webhook bridge: group {settings.webhook_group}, Ctrl-C stops it")
     asyncio.run(main())

@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from hub.connectors.kafka_auth import auth_from_settings, client_kwargs
-from hub.errors import SchemaError
+from hub.errors import ConfigError, SchemaError
 from hub.runtime.pipeline import event_headers
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
@@ -93,6 +93,12 @@ class Bridge:
     """Delivers partner-topic events to webhook endpoints until ``stop`` is set."""
 
     def __init__(self, settings: Settings, *, metadata_max_age_ms: int = 30_000) -> None:
+        schedule = settings.webhook_retry_schedule_s
+        if not schedule or any(pause < 0 for pause in schedule):
+            raise ConfigError(
+                f"HUB_WEBHOOK_RETRY_SCHEDULE_S={list(schedule)}: give at least one pause in "
+                "seconds and none negative, e.g. [5, 300, 1800]"
+            )
         self.settings = settings
         self.metadata_max_age_ms = metadata_max_age_ms
         self.endpoints: dict[str, Endpoint] = {}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from aiokafka import TopicPartition
 
 from hub.connectors.kafka_io import Record
+from hub.errors import ConfigError
 from hub.settings import load_settings
 from hub.webhooks.bridge import Bridge, partner_pattern
 from hub.webhooks.records import Endpoint, Parked
@@ -78,3 +80,9 @@ def test_the_bridge_reads_partner_topics_and_its_retry_topic_under_its_prefix() 
         "p.partner.contoso.other",
     ):
         assert not pattern.fullmatch(name), name
+
+
+@pytest.mark.parametrize("schedule", [(), (5.0, -1.0)])
+def test_a_bridge_refuses_an_unusable_retry_schedule(schedule: tuple[float, ...]) -> None:
+    with pytest.raises(ConfigError, match="HUB_WEBHOOK_RETRY_SCHEDULE_S"):
+        Bridge(load_settings(webhook_retry_schedule_s=schedule))
