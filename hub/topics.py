@@ -429,6 +429,7 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "SubscriptionChanged",
             "SubscriptionChangeRejected",
             "IngressRejected",
+            "WebhookEndpointDisabled",
         ),
         "order and subscription status for one reseller",
     ),

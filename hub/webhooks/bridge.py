@@ -40,7 +40,7 @@ from hub.schemas.envelope import Event
 from hub.settings import Settings
 from hub.topics import PartnerTopic, Topic
 from hub.webhooks import metrics, policy, signing
-from hub.webhooks.notice import WebhookEndpointDisabled, notice_codec, notice_id
+from hub.webhooks.notice import WebhookEndpointDisabled, notice_id
 from hub.webhooks.records import Delivery, Endpoint, Outcome, Parked, Source
 from hub.webhooks.sender import send
 from hub.webhooks.store import fold_endpoints
@@ -61,11 +61,8 @@ def partner_pattern(settings: Settings) -> re.Pattern[str]:
 
 
 def decode_event(codec: Codec, value: bytes) -> Event:
-    """A partner-topic event; the bridge's own notice is read with its own catalogue."""
-    try:
-        return codec.decode(value)
-    except SchemaError:
-        return notice_codec().decode(value)
+    """A partner-topic event (the bridge's own notice among them)."""
+    return codec.decode(value)
 
 
 @dataclass(order=True)
@@ -119,13 +116,14 @@ class Bridge:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._codec = Codec()  # the worker's codec once running (registry framing if configured)
 
     # -- running -----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         from hub.app import build_codec  # the worker's codec: registry framing when configured
 
-        codec = build_codec(self.settings)
+        codec = self._codec = build_codec(self.settings)
         metrics.start_at_zero()
         kwargs = client_kwargs(auth_from_settings(self.settings))
         bootstrap = self.settings.kafka_bootstrap_servers
@@ -405,7 +403,7 @@ class Bridge:
                 (
                     status,
                     endpoint.endpoint_id,
-                    notice_codec().encode(notice),
+                    self._codec.encode(notice),
                     event_headers(notice),
                 ),
             ]

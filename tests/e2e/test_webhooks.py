@@ -24,7 +24,7 @@ from hub.schemas.codec import Codec
 from hub.settings import Settings, load_settings
 from hub.topics import PartnerTopic
 from hub.webhooks.bridge import Bridge
-from hub.webhooks.notice import WebhookEndpointDisabled, notice_codec
+from hub.webhooks.notice import WebhookEndpointDisabled
 from hub.webhooks.store import ensure_webhook_topics, load_endpoints
 from tests.support.broker import BrokerInfo
 from tests.support.webhooks import (
@@ -140,7 +140,7 @@ def test_signed_deliveries_retry_through_failures_replay_test_and_auto_disable(
             lambda: not asyncio.run(load_endpoints(settings))["ep-c"].enabled,
         )
         notices = [
-            notice_codec().decode_as(r.value, WebhookEndpointDisabled)
+            Codec().decode_as(r.value, WebhookEndpointDisabled)
             for r in asyncio.run(read_all(settings.kafka_bootstrap_servers, status))
             if r.value is not None
             and r.value[:2] == b"\xc3\x01"

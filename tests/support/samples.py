@@ -28,6 +28,7 @@ from hub.schemas.events import orders as o
 from hub.schemas.events import reference as r
 from hub.schemas.events import subscriptions as s
 from hub.schemas.events import support as t
+from hub.schemas.events import webhooks as w
 
 T0 = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 CAUSE = UUID("0b7e4f5c-1d2a-4e3b-9c8d-7a6b5c4d3e2f")
@@ -349,6 +350,14 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         field="reseller_id",
         value="fabrikam-it",
         message="must equal the message key 'contoso': a reseller speaks only for itself",
+    ),
+    "WebhookEndpointDisabled": lambda: w.WebhookEndpointDisabled(
+        **envelope("webhook-off"),
+        endpoint_id="ep-contoso-1",
+        url="https://hooks.contoso.example/hub",
+        failures=20,
+        last_error="HTTP 503 Service Unavailable",
+        disabled_at=datetime(2025, 3, 14, 9, 30, tzinfo=UTC),
     ),
     "RevenueRecognised": lambda: b.RevenueRecognised(
         **envelope("rev"),

@@ -121,4 +121,5 @@ def test_a_reader_closing_the_pipe_early_ends_the_command_quietly() -> None:
         env={**__import__("os").environ, "PYTHONWARNINGS": "ignore"},
     )
     assert run.stdout.startswith("reseller.orders")
-    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "BrokenPipe" not in run.stderr

@@ -10,6 +10,7 @@ from hub.schemas.events.orders import EVENTS as ORDERS
 from hub.schemas.events.reference import EVENTS as REFERENCE
 from hub.schemas.events.subscriptions import EVENTS as SUBSCRIPTIONS
 from hub.schemas.events.support import EVENTS as SUPPORT
+from hub.schemas.events.webhooks import EVENTS as WEBHOOKS
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     *REFERENCE,
@@ -19,4 +20,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *SUPPORT,
     *CREDITS,
     *INGRESS,
+    *WEBHOOKS,
 )
