@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import BrokerInfo, session_broker
+from tests.support.broker import BrokerInfo, BrokerSource, session_broker
 
 TESTS = Path(__file__).parent
 
@@ -29,6 +30,55 @@ def kafka() -> Iterator[BrokerInfo]:
     """The session's real broker (started on first use, stopped at the end if started here)."""
     with session_broker(os.environ) as broker:
         yield broker
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def _delete(bootstrap: str, topics: set[str]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(sorted(topics))
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(autouse=True)
+def _drop_the_tests_topics(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test on the session's own local broker, delete the topics it created.
+
+    Every worker a test starts applies the whole topic catalogue (some 400 partitions, plus its
+    tables' changelogs), and the broker keeps about one open file and two memory maps per
+    partition: left in place, a whole suite's topics reach the file limit (20,000 here) and the
+    broker dies mid-suite, failing every test after it. A broker given from outside
+    (KAFKA_BOOTSTRAP_SERVERS) is left alone: others may create topics there meanwhile."""
+    if "kafka" not in request.fixturenames:
+        yield
+        return
+    broker: BrokerInfo = request.getfixturevalue("kafka")
+    if broker.source is not BrokerSource.LOCAL:
+        yield
+        return
+    before = asyncio.run(_topics(broker.bootstrap))
+    yield
+    try:
+        created = asyncio.run(_topics(broker.bootstrap)) - before
+        created = {t for t in created if not t.startswith("_")}  # never the broker's own
+        if created:
+            asyncio.run(_delete(broker.bootstrap, created))
+    except Exception:  # noqa: BLE001 - a broker the test itself stopped; nothing to clean
+        pass
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -131,6 +132,32 @@ def _set_pdeathsig() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+# Kafka asks for at least 100,000 open files: a broker keeps about one open file per partition
+# (and two memory maps), and with a machine's default of 20,000 a broker of many resellers' topics
+# (or a test suite's) died with "Too many open files".
+OPEN_FILES = 1_048_576
+
+
+def _raise_open_files() -> None:
+    """In the child: as many open files as allowed, up to ``OPEN_FILES`` (root may raise the
+    hard limit; anyone may raise the soft one to the hard one)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, max(hard, OPEN_FILES)))
+    except (ValueError, OSError):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _child_setup(die_with_parent: bool) -> Callable[[], None]:
+    def setup() -> None:
+        _raise_open_files()
+        if die_with_parent:
+            _set_pdeathsig()
+
+    return setup
+
+
 def spawn(
     argv: list[str], output: Path, cwd: Path, die_with_parent: bool
 ) -> subprocess.Popen[bytes]:
@@ -142,7 +169,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_set_pdeathsig if die_with_parent else None,
+            preexec_fn=_child_setup(die_with_parent),
             cwd=cwd,
         )
     CHILDREN[proc.pid] = proc
