@@ -31,9 +31,15 @@ async def test_a_record_waiting_for_a_known_topic_is_delivered_after_another_top
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=1000)
     await producer.start()
     try:
-        # A refresh while the client tracks no topic asks for every topic: now it knows `known`.
-        await producer.client.force_metadata_update()
+        # A refresh while the client tracks no topic asks for every topic: now it knows `known`
+        # (once the broker's metadata lists the new topic: under load that lags its creation).
+        for _ in range(60):
+            await producer.client.force_metadata_update()
+            if producer.client.cluster.partitions_for_topic(known) is not None:
+                break
+            await asyncio.sleep(0.5)
         assert producer.client.cluster.partitions_for_topic(known) is not None
+        assert not producer.client._topics  # learnt from the fetch of every topic, untracked
         waiting = await producer.send(known, key=b"k", value=b"waiting")
         await create_topics(kafka.bootstrap, later)
         await producer.send(later, key=b"k", value=b"new topic")
