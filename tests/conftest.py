@@ -54,16 +54,24 @@ async def _delete(bootstrap: str, topics: set[str]) -> None:
         await admin.close()
 
 
-@pytest.fixture(autouse=True)
-def _drop_the_tests_topics(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test on the session's own local broker, delete the topics it created.
+@pytest.fixture(scope="module", autouse=True)
+def _drop_the_modules_topics(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test module on the session's own local broker, delete the topics it created.
 
     Every worker a test starts applies the whole topic catalogue (some 400 partitions, plus its
     tables' changelogs), and the broker keeps about one open file and two memory maps per
-    partition: left in place, a whole suite's topics reach the file limit (20,000 here) and the
-    broker dies mid-suite, failing every test after it. A broker given from outside
+    partition: left in place, a whole suite's topics reached the file limit (20,000 here) and the
+    broker died mid-suite, failing every test after it. Per module, not per test: a module's
+    fixtures (a worker shared by its tests) may create topics its later tests need, and this
+    fixture, set up before them, is torn down after them. A broker given from outside
     (KAFKA_BOOTSTRAP_SERVERS) is left alone: others may create topics there meanwhile."""
-    if "kafka" not in request.fixturenames:
+    module = request.module
+    uses_kafka = any(
+        "kafka" in getattr(item, "fixturenames", ())
+        for item in request.session.items
+        if getattr(item, "module", None) is module
+    )
+    if not uses_kafka:
         yield
         return
     broker: BrokerInfo = request.getfixturevalue("kafka")
@@ -77,7 +85,7 @@ def _drop_the_tests_topics(request: pytest.FixtureRequest) -> Iterator[None]:
         created = {t for t in created if not t.startswith("_")}  # never the broker's own
         if created:
             asyncio.run(_delete(broker.bootstrap, created))
-    except Exception:  # noqa: BLE001 - a broker the test itself stopped; nothing to clean
+    except Exception:  # noqa: BLE001 - a broker a test stopped; nothing to clean
         pass
 
 
