@@ -214,62 +214,9 @@ async def _apply(
     return sorted(changes, key=lambda c: c.topic)
 
 
-# How long a worker's start tries to check partition counts while a cluster settles (a node
-# that died is still in the metadata until the cluster fences it).
+# How long a worker's start tries to apply the catalogue while a cluster settles (a node that
+# died is still in the metadata until the cluster fences it).
 CHECK_PATIENCE_S = 60.0
-
-
-async def check_partitions(settings: Settings) -> None:
-    """Refuse keyed topics partitioned otherwise than ``HUB_KAFKA_PARTITIONS``; create nothing.
-
-    The check alone, for a caller that must not create anything; a worker's start runs
-    ``ensure_topics``, which applies the catalogue and refuses the same topics. A flow reads its
-    state from the partition of the message it handles; a topic with another count than
-    ``HUB_KAFKA_PARTITIONS`` would put each key's messages and its state on different
-    partitions. Topics not created yet are fine. An unreachable broker is logged, not raised.
-    """
-    from hub.connectors.kafka_auth import auth_from_settings
-
-    specs = settings.catalog.keyed()
-    names = [spec.name for spec in specs]
-    existing: dict[str, int] | None = None
-    delay, waited = 0.5, 0.0
-    while existing is None:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            request_timeout_ms=30_000,
-            **client_kwargs(auth_from_settings(settings)),
-        )
-        try:
-            await admin.start()
-            existing = await _existing(admin, names)
-        except Exception as exc:  # noqa: BLE001 - a node of a cluster may be down: try again
-            if waited >= CHECK_PATIENCE_S:
-                # The worker's own clients report and retry what is wrong with the brokers.
-                log.warning("partition counts not checked: %r", exc)
-                return
-            log.info("checking partition counts failed (%r); trying again", exc)
-        finally:
-            await admin.close()
-        if existing is None:
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 5.0)
-    wrong = [
-        mismatch
-        for spec in specs
-        if spec.name in existing
-        and (mismatch := partition_mismatch(spec, existing[spec.name])) is not None
-    ]
-    if wrong:
-        found = sorted({existing[m.topic] for m in wrong})
-        raise ConfigError(
-            f"HUB_KAFKA_PARTITIONS={settings.kafka_partitions}, but {len(wrong)} keyed topic(s) "
-            f"have {', '.join(map(str, found))} partitions (e.g. {wrong[0].topic}): a flow's "
-            "messages and its state would sit on different partitions. Run with "
-            "HUB_KAFKA_PARTITIONS set to the topics' count, or give the hub a new "
-            "HUB_TOPIC_PREFIX and HUB_APP_ID"
-        )
 
 
 # How long a worker's start waits for a broker that does not answer at all (a typo in the
