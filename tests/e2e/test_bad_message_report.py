@@ -10,22 +10,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, publish, read_all
-from hub.domain.enums import BillingMode, SupportMode
-from hub.domain.reference import ResellerProfile
+from hub.connectors.kafka_io import publish, read_all
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
-from hub.schemas.envelope import new_event_id
 from hub.schemas.events.ingress import IngressRejected
-from hub.schemas.events.reference import ResellerUpserted
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
+from tests.support.e2e import reference_events
+from tests.support.ingress_world import reseller
 
 RESELLERS = ("acme", "globex")
 CODEC = Codec()
@@ -39,39 +36,13 @@ class Hub:
     worker: WorkerProcess
 
 
-def _reseller(reseller_id: str, index: int) -> ResellerUpserted:
-    profile = ResellerProfile(
-        reseller_id=reseller_id,
-        partner_id=f"{5_100_000 + index}",
-        name=reseller_id.title(),
-        country="US",
-        currency="USD",
-        languages=("en",),
-        billing_mode=BillingMode.RESELLER_BILLS,
-        support_mode=SupportMode.RESELLER_OWN,
-        credit_limit_minor=10_000_000,
-        payment_terms_days=30,
-    )
-    return ResellerUpserted(
-        event_id=new_event_id(),
-        event_time=datetime.now(UTC),
-        correlation_id=f"test-{uuid.uuid4().hex[:8]}",
-        reseller_id=reseller_id,
-        reseller=profile,
-    )
-
-
 @pytest.fixture(scope="module")
 def hub(kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("bad-message")
     prefix = f"t.bad.{uuid.uuid4().hex[:8]}."
     topics = TopicCatalog(prefix)
     asyncio.run(apply_topics(kafka.bootstrap, topics.all(RESELLERS)))
-    outgoing = [
-        Outgoing(topics.name(Topic.RESELLERS), rid, _reseller(rid, i))
-        for i, rid in enumerate(RESELLERS)
-    ]
-    asyncio.run(publish(kafka.bootstrap, CODEC, outgoing))
+    asyncio.run(publish(kafka.bootstrap, CODEC, reference_events(topics, map(reseller, RESELLERS))))
     worker = WorkerProcess(
         kafka.bootstrap,
         tmp,
