@@ -7,6 +7,7 @@ A topic label names a topic family, not a topic: a reseller's own topics
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ _PER_RESELLER = re.compile(
 
 
 @lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)  # asked per message in and out: a bounded memo, not a regex
 def topic_family(topic: str) -> str:
     """The label of ``topic``: a reseller's own topic without its reseller id, others as named.
 
