@@ -6,12 +6,13 @@ state dirs, connectors) enters here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from hub.connectors.kafka_auth import auth_from_settings
+from hub.errors import ConfigError
 from hub.runtime import health, lag
 from hub.runtime.faust_table import HubTable
 from hub.runtime.faust_transport import HubApp
@@ -26,19 +27,35 @@ from hub.web_access import web_application_options, web_bind
 
 StreamModule = Callable[[faust.App, Context], None]
 
+# Ops commands that no flow of a partial worker handles and that no flow of the hub declares are
+# dead-lettered by the flow group that runs this flow (one outcome, not one per group).
+OPS_COMMAND_OWNER = "orders"
 
-def stream_modules() -> Sequence[StreamModule]:
-    """The flows this worker runs, each a ``register(app, ctx)`` function."""
+
+def stream_modules() -> Mapping[str, StreamModule]:
+    """The hub's flows by name, each a ``register(app, ctx)`` function, in start order."""
     from hub.streams import billing, credits, orders, support
     from hub.streams.ingress import gateway as ingress_gateway
 
-    return (
-        orders.register,
-        billing.register,
-        support.register,
-        credits.register,
-        ingress_gateway.register,
-    )
+    return {
+        "orders": orders.register,
+        "billing": billing.register,
+        "support": support.register,
+        "credits": credits.register,
+        "ingress": ingress_gateway.register,
+    }
+
+
+def selected_modules(settings: Settings) -> Sequence[StreamModule]:
+    """The flows ``settings.flows`` names (every flow when it names none)."""
+    modules = stream_modules()
+    wanted = settings.flow_names
+    unknown = [name for name in wanted if name not in modules]
+    if unknown:
+        raise ConfigError(
+            f"HUB_FLOWS names {', '.join(unknown)}: the flows are {', '.join(modules)}"
+        )
+    return [register for name, register in modules.items() if not wanted or name in wanted]
 
 
 def build_codec(settings: Settings) -> Codec:
@@ -76,7 +93,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         )
     )
     app = HubApp(
-        settings.app_id,
+        settings.worker_group,
         broker=settings.broker_urls,
         store="rocksdb://",
         datadir=str(settings.table_dir),
@@ -114,7 +131,12 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
     lag.register(
         app, settings.kafka_bootstrap_servers, settings.lag_interval_s, auth_from_settings(settings)
     )
-    for register in stream_modules() if modules is None else modules:
+    for register in selected_modules(settings) if modules is None else modules:
         register(app, ctx)
-    ops_commands.register(app, ctx)
+    ops_commands.register(
+        app,
+        ctx,
+        every_flow=modules is not None or not settings.flow_names,
+        owns_unknown=OPS_COMMAND_OWNER in (settings.flow_names or (OPS_COMMAND_OWNER,)),
+    )
     return app

@@ -312,7 +312,7 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
         _prepare_tables(settings, check.cluster_id)
         app = build_app(settings)
         _say(
-            f"worker {settings.app_id} #{slot.number} on {settings.kafka_bootstrap_servers}; "
+            f"worker {settings.worker_group} #{slot.number} on {settings.kafka_bootstrap_servers}; "
             f"tables in {settings.table_dir}; metrics at "
             f"http://{settings.worker_web_host}:{settings.web_port}/metrics"
         )

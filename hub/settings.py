@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
 
     app_id: str = "hub"
+    # Flow groups: the flows this worker runs ("billing", "orders,credits", ...); empty, every
+    # flow. Workers of different flow sets are different consumer groups with tables of their
+    # own (``worker_group``), so one group's load never slows another's (hub/app.py).
+    flows: str = Field(default="", pattern=r"^[a-z, -]*$")
     # Prepended to every topic name: lets several hubs (or tests) share one broker.
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
@@ -165,9 +169,25 @@ class Settings(BaseSettings):
         return TopicCatalog(self.topic_prefix, self.kafka_partitions)
 
     @property
+    def flow_names(self) -> tuple[str, ...]:
+        """``flows`` as names, in the order given, without repeats; empty means every flow."""
+        names = (name.strip() for name in self.flows.split(","))
+        return tuple(dict.fromkeys(name for name in names if name))
+
+    @property
+    def worker_group(self) -> str:
+        """The faust app id (consumer group, changelog topic names, table directory) of this
+        worker's flow group: ``app_id`` when it runs every flow, else ``app_id.<flows>`` with the
+        flows sorted, so every worker of one flow set joins the same group whatever the order
+        its setting names them in."""
+        if not self.flow_names:
+            return self.app_id
+        return f"{self.app_id}.{'-'.join(sorted(self.flow_names))}"
+
+    @property
     def app_table_dir(self) -> Path:
-        """Where the workers of this hub that share ``state_dir`` keep their tables."""
-        return self.state_dir / "tables" / self.app_id
+        """Where the workers of this hub's flow group that share ``state_dir`` keep their tables."""
+        return self.state_dir / "tables" / self.worker_group
 
     @property
     def table_dir(self) -> Path:

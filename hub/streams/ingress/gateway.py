@@ -87,7 +87,7 @@ class Gateway:
         bootstrap = self.settings.kafka_bootstrap_servers
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
-            group_id=f"{self.settings.app_id}-ingress-gateway",
+            group_id=f"{self.settings.worker_group}-ingress-gateway",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=_METADATA_MAX_AGE_MS,
