@@ -1,0 +1,1 @@
+"""Sales incentives on recognised revenue: plans as data, accrual, clawback and statements."""
