@@ -49,6 +49,11 @@ from hub.connectors.partner_center.models import (
     SubscriptionPatch,
 )
 from hub.connectors.partner_center.operations import Operation
+from hub.connectors.partner_center.relationships import (
+    MCA_TYPE,
+    Agreement,
+    DelegatedAdminRelationship,
+)
 from hub.connectors.partner_center.transport import CONTINUATION_HEADER, Reply, Sleep, Transport
 from hub.domain.enums import BillingCycle, SubscriptionStatus, Term
 
@@ -168,6 +173,59 @@ class PartnerCenterClient:
             correlation_id=correlation_id,
         )
         return _parse(Customer, reply, Operation.GET_CUSTOMER)
+
+    # -- relationships: agreements and GDAP (hub/connectors/partner_center/relationships.py) --
+
+    async def create_agreement(
+        self, customer_id: str, agreement: Agreement, *, correlation_id: str
+    ) -> Agreement:
+        """Record the customer's acceptance of an agreement (MCA attestation)."""
+        reply = await self._transport.send(
+            Operation.CREATE_AGREEMENT,
+            "POST",
+            f"/v1/customers/{_seg(customer_id)}/agreements",
+            correlation_id=correlation_id,
+            body=_wire(agreement),
+        )
+        return _parse(Agreement, reply, Operation.CREATE_AGREEMENT)
+
+    async def list_agreements(
+        self, customer_id: str, *, correlation_id: str, agreement_type: str = MCA_TYPE
+    ) -> list[Agreement]:
+        reply = await self._transport.send(
+            Operation.LIST_AGREEMENTS,
+            "GET",
+            f"/v1/customers/{_seg(customer_id)}/agreements",
+            correlation_id=correlation_id,
+            params={"agreementType": agreement_type},
+        )
+        return _parse(Collection[Agreement], reply, Operation.LIST_AGREEMENTS).items
+
+    async def create_gdap_relationship(
+        self, relationship: DelegatedAdminRelationship, *, correlation_id: str, idempotency_key: str
+    ) -> DelegatedAdminRelationship:
+        reply = await self._transport.send(
+            Operation.CREATE_GDAP_RELATIONSHIP,
+            "POST",
+            "/v1/tenantRelationships/delegatedAdminRelationships",
+            correlation_id=correlation_id,
+            body=_wire(relationship),
+            idempotency_key=idempotency_key,
+        )
+        return _parse(DelegatedAdminRelationship, reply, Operation.CREATE_GDAP_RELATIONSHIP)
+
+    async def list_gdap_relationships(
+        self, customer_id: str, *, correlation_id: str
+    ) -> list[DelegatedAdminRelationship]:
+        reply = await self._transport.send(
+            Operation.LIST_GDAP_RELATIONSHIPS,
+            "GET",
+            "/v1/tenantRelationships/delegatedAdminRelationships",
+            correlation_id=correlation_id,
+            params={"customerTenantId": customer_id},
+        )
+        collection = Collection[DelegatedAdminRelationship]
+        return _parse(collection, reply, Operation.LIST_GDAP_RELATIONSHIPS).items
 
     # -- carts and orders ------------------------------------------------------------------
 

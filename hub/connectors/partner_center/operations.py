@@ -24,3 +24,8 @@ class Operation(StrEnum):
     CREATE_SERVICE_REQUEST = "create_service_request"
     GET_SERVICE_REQUEST = "get_service_request"
     UPDATE_SERVICE_REQUEST = "update_service_request"
+    # Relationships (hub/connectors/partner_center/relationships.py).
+    CREATE_AGREEMENT = "create_agreement"
+    LIST_AGREEMENTS = "list_agreements"
+    CREATE_GDAP_RELATIONSHIP = "create_gdap_relationship"
+    LIST_GDAP_RELATIONSHIPS = "list_gdap_relationships"

@@ -75,6 +75,7 @@ from hub.simulator.partner_center.faults import (
     LostResponseMode,
 )
 from hub.simulator.partner_center.ledger import LedgerLine, Page
+from hub.simulator.partner_center.relationships import Relationships
 from hub.simulator.partner_center.state import SimClock, SimulatorState
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class PartnerCenterSimulator:
         )
         self.faults = FaultPlan(faults)
         self.exports = Exports()
+        self.relationships = Relationships(self.state)
         self._token = token
 
     def app(self) -> web.Application:
@@ -220,6 +222,7 @@ class PartnerCenterSimulator:
                 Operation.GET_EXPORT_OPERATION,
             ),
         ]
+        api += self.relationships.routes()
         for method, path, handler, operation in api:
             router.add_route(method, path, handler, name=operation.value)
         # Blob storage: no bearer token, the shared access signature in the query instead.
@@ -233,6 +236,7 @@ class PartnerCenterSimulator:
         router.add_post("/admin/invoices", self._admin_close_invoice)
         router.add_post("/admin/lines/adjust", self._admin_adjust_line)
         router.add_post("/admin/servicerequests/{sr_id}", self._admin_service_request)
+        self.relationships.admin_routes(router)
 
     # -- middleware: counting, auth, faults, error bodies ----------------------------------
 
