@@ -71,6 +71,11 @@ class Topic(StrEnum):
     WEBHOOK_ENDPOINTS = "hub.webhooks.endpoints"
     WEBHOOK_DELIVERIES = "hub.webhooks.deliveries"
     WEBHOOK_RETRIES = "hub.webhooks.retries"
+    # Azure plan consumption (hub/streams/consumption): usage in, rated, accruals, alerts.
+    CONSUMPTION_INPUTS = "hub.consumption.inputs"
+    CONSUMPTION_RATED = "hub.consumption.rated"
+    CONSUMPTION_ACCRUALS = "hub.consumption.accruals"
+    CONSUMPTION_ALERTS = "hub.consumption.alerts"
 
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
@@ -339,6 +344,7 @@ _FIXED: tuple[TopicSpec, ...] = (
             "PaymentReceived",
             "ServiceCreditAllocated",
             "ReconciliationLineReceived",
+            "ConsumptionCharged",
         ),
         "billing-internal: runs (close, dunning, reconcile) and inputs re-keyed by reseller; "
         "last in the list so it is no event's home (registry subject)",
@@ -416,6 +422,46 @@ _FIXED: tuple[TopicSpec, ...] = (
         readers=("hub",),
         dead_letter=False,
     ),
+    # Azure plan consumption (hub/streams/consumption), all keyed by reseller beside the flow's
+    # state; the accruals are read by the order intake (credit exposure).
+    TopicSpec(
+        Topic.CONSUMPTION_INPUTS,
+        "reseller_id",
+        (
+            "UsageRecorded",
+            "ConsumptionBudgetSet",
+            "ConsumptionMarkupSet",
+            "ConsumptionCloseRequested",
+            "ConsumptionCloseContinued",
+        ),
+        "consumption inputs: daily rated usage from Partner Center, budgets, markups, closes",
+        retention_ms=_TEN_YEARS_MS,
+        writers=("hub", "ops", "finance"),
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.CONSUMPTION_RATED,
+        "reseller_id",
+        ("UsageRated", "ConsumptionAdjusted", "ConsumptionCharged"),
+        "rated usage facts, adjustments after a close, and the month's summarised lines",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.CONSUMPTION_ACCRUALS,
+        "reseller_id",
+        ("ConsumptionAccrued",),
+        "accrued, not yet invoiced consumption per reseller (feeds the credit exposure)",
+        retention_ms=_TEN_YEARS_MS,
+    ),
+    TopicSpec(
+        Topic.CONSUMPTION_ALERTS,
+        "reseller_id",
+        ("ConsumptionBudgetThresholdReached", "ConsumptionAnomalyDetected", "UsageMismatchFound"),
+        "consumption budget thresholds, anomalies and billed-usage differences, for ops",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
 )
 
 _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
@@ -430,6 +476,9 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "SubscriptionChangeRejected",
             "IngressRejected",
             "WebhookEndpointDisabled",
+            # Azure plan consumption alerts.
+            "ConsumptionBudgetThresholdReached",
+            "ConsumptionAnomalyDetected",
         ),
         "order and subscription status for one reseller",
     ),
@@ -441,6 +490,8 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "ServiceCreditAllocated",
             "PaymentAdviceRecorded",
             "PaymentConfirmed",
+            # Azure plan consumption lines of the month.
+            "ConsumptionCharged",
         ),
         "invoices, credit notes, charges and credits for one reseller",
     ),

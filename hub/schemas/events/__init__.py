@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.schemas.envelope import Event
 from hub.schemas.events.billing import EVENTS as BILLING
+from hub.schemas.events.consumption import EVENTS as CONSUMPTION
 from hub.schemas.events.credits import EVENTS as CREDITS
 from hub.schemas.events.ingress import EVENTS as INGRESS
 from hub.schemas.events.orders import EVENTS as ORDERS
@@ -21,4 +22,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *CREDITS,
     *INGRESS,
     *WEBHOOKS,
+    *CONSUMPTION,
 )
