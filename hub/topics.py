@@ -77,6 +77,10 @@ class Topic(StrEnum):
     CONSUMPTION_ACCRUALS = "hub.consumption.accruals"
     CONSUMPTION_ALERTS = "hub.consumption.alerts"
 
+    # Sales incentives (hub/streams/incentives): plans, facts by payee, lines and statements.
+    INCENTIVE_PLANS = "hub.incentives.plans"
+    INCENTIVE_LEDGER = "hub.incentives.ledger"
+    INCENTIVE_STATEMENTS = "hub.incentives.statements"
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
 INGRESS_KINDS: dict[Topic, str] = {
@@ -462,6 +466,35 @@ _FIXED: tuple[TopicSpec, ...] = (
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
+    # Sales incentives (hub/streams/incentives): plans are read whole by every worker; facts
+    # are re-keyed by payee beside the ledger's state; lines and statements are for finance.
+    TopicSpec(
+        Topic.INCENTIVE_PLANS,
+        "plan_id",
+        ("IncentivePlanSet",),
+        "incentive plans (rebates, commissions), latest record per plan id",
+        compacted=True,
+        partitions=1,
+        writers=("ops", "finance"),
+        readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.INCENTIVE_LEDGER,
+        "payee",
+        ("IncentiveFactNoted", "IncentiveStatementRequested"),
+        "incentives-internal: billing facts per plan re-keyed by payee, and statement requests",
+        retention_ms=_TEN_YEARS_MS,
+        writers=("hub", "finance"),
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.INCENTIVE_STATEMENTS,
+        "payee",
+        ("IncentiveLineBooked", "IncentiveStatementIssued"),
+        "incentive accrual and reversal lines, and monthly statements per payee",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
 )
 
 _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
@@ -492,6 +525,8 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "PaymentConfirmed",
             # Azure plan consumption lines of the month.
             "ConsumptionCharged",
+            # Sales incentives: the reseller's own rebate statement.
+            "IncentiveStatementIssued",
         ),
         "invoices, credit notes, charges and credits for one reseller",
     ),

@@ -6,6 +6,7 @@ from hub.schemas.envelope import Event
 from hub.schemas.events.billing import EVENTS as BILLING
 from hub.schemas.events.consumption import EVENTS as CONSUMPTION
 from hub.schemas.events.credits import EVENTS as CREDITS
+from hub.schemas.events.incentives import EVENTS as INCENTIVES
 from hub.schemas.events.ingress import EVENTS as INGRESS
 from hub.schemas.events.orders import EVENTS as ORDERS
 from hub.schemas.events.reference import EVENTS as REFERENCE
@@ -23,4 +24,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *INGRESS,
     *WEBHOOKS,
     *CONSUMPTION,
+    *INCENTIVES,
 )
