@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,6 +26,9 @@ class Exposure(BaseModel):
     committed_minor: int = Field(default=0, ge=0)
     on_hold: bool = False
     overdue_minor: int = Field(default=0, ge=0)
+    # Azure plan consumption accrued but not yet invoiced (hub.domain.consumption): it counts
+    # against the limit as it is used, not only once invoiced a month or two later.
+    consumption_minor: int = 0
 
     @field_validator("currency")
     @classmethod
@@ -33,7 +37,7 @@ class Exposure(BaseModel):
 
     @property
     def total_minor(self) -> int:
-        return self.open_receivables_minor + self.committed_minor
+        return self.open_receivables_minor + self.committed_minor + self.consumption_minor
 
 
 class CreditPolicy(BaseModel):
@@ -156,8 +160,24 @@ def credit_decision(
         CreditOutcome.HOLD,
         CreditReason.LIMIT_EXCEEDED,
         f"exposure {m(current)} (receivables {m(exposure.open_receivables_minor)} + "
-        f"committed {m(exposure.committed_minor)}) + order {m(order_value_minor)} = "
+        f"committed {m(exposure.committed_minor)}{_consumed(exposure, m)}) + order "
+        f"{m(order_value_minor)} = "
         f"{m(after)} exceeds the credit limit {m(limit)} by {m(after - limit)}",
+    )
+
+
+def _consumed(exposure: Exposure, m: Callable[[int], str]) -> str:
+    """The consumption part of a hold's reason, when there is any."""
+    if exposure.consumption_minor == 0:
+        return ""
+    return f" + accrued consumption {m(exposure.consumption_minor)}"
+
+
+def apply_consumption(exposure: Exposure, delta_minor: int) -> Exposure:
+    """Accrued consumption moved: usage rated (up), or the month invoiced (down: the invoice
+    carries it into receivables)."""
+    return exposure.model_copy(
+        update={"consumption_minor": exposure.consumption_minor + delta_minor}
     )
 
 

@@ -13,6 +13,8 @@ explicit reversal line per accrual line it reverses, never an edit of the accrua
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Literal
@@ -26,6 +28,8 @@ BPS = Decimal(10_000)
 # A month's statement explains at most this many tier changes (each is small; the measure
 # may cross thresholds back and forth when revenue is adjusted down).
 TIER_CHANGES_KEPT = 32
+
+_LINES = uuid.uuid5(uuid.NAMESPACE_URL, "urn:hub:incentives:line")
 
 LineKind = Literal["accrual", "reversal"]
 Reason = Literal["recognised", "refund_7_day", "written_off", "revenue_adjusted"]
@@ -121,6 +125,12 @@ class IncentiveLine(BaseModel):
     reverses: str | None = None
 
 
+def line_id(*parts: object) -> str:
+    """A line's id: the same parts (plan, source, part; or the line reversed, reason,
+    source) give the same id, whatever their length."""
+    return str(uuid.uuid5(_LINES, json.dumps([str(p) for p in parts])))
+
+
 def bucket_key(tier: str, family: str, rate_bps: int) -> str:
     return f"{tier}|{family}|{rate_bps}"
 
@@ -208,7 +218,7 @@ def accrue(
             reason = "refund_7_day" if fact.after_refund else "revenue_adjusted"
         lines.append(
             IncentiveLine(
-                line_id=f"{plan.plan_id}|{fact.source_id}|{n}",
+                line_id=line_id(plan.plan_id, fact.source_id, n),
                 plan_id=plan.plan_id,
                 payee=plan.payee,
                 period=fact.period,
@@ -278,7 +288,7 @@ def reverse(
     if amount == 0:
         return None
     return IncentiveLine(
-        line_id=f"{line.line_id}|{reason}|{source_id}",
+        line_id=line_id(line.line_id, reason, source_id),
         plan_id=line.plan_id,
         payee=line.payee,
         period=period,

@@ -61,6 +61,7 @@ from hub.schemas.events.billing import (
     PaymentReceived,
     ReconciliationLineReceived,
 )
+from hub.schemas.events.consumption import ConsumptionCharged
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
@@ -163,6 +164,10 @@ class BillingLedger:
             return self.on_changed(event)
         if isinstance(event, ServiceCreditAllocated):
             return self.on_credit_allocated(event)
+        if isinstance(event, ConsumptionCharged):
+            from hub.streams.consumption.invoicing import book_consumption
+
+            return book_consumption(self, event)
         if isinstance(event, PaymentReceived):
             return self.on_payment(event)
         if isinstance(event, ReconciliationLineReceived):

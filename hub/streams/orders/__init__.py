@@ -36,7 +36,7 @@ from hub.topics import Topic, TopicCatalog
 
 # The exposure takes its facts only from the hub's own topics: invoices and credit notes it
 # issued, dunning it reached and payments finance confirmed (never from an ingress topic).
-EXPOSURE_TOPICS = (Topic.INVOICES, Topic.COLLECTIONS)
+EXPOSURE_TOPICS = (Topic.INVOICES, Topic.COLLECTIONS, Topic.CONSUMPTION_ACCRUALS)
 
 Route = Callable[[SourceMessage], Awaitable[Outcome]]
 

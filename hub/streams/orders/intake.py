@@ -23,6 +23,7 @@ from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.billing import CreditNoteIssued, DunningStageReached, InvoiceIssued
+from hub.schemas.events.consumption import ConsumptionAccrued
 from hub.schemas.events.ingress import PaymentConfirmed
 from hub.schemas.events.orders import (
     HoldReason,
@@ -35,6 +36,7 @@ from hub.schemas.events.orders import (
     RejectionReason,
     SubscriptionProvisioned,
 )
+from hub.streams.consumption.exposure import accrue_consumption
 from hub.streams.orders import metrics
 from hub.streams.orders.state import (
     Failure,
@@ -250,6 +252,8 @@ class OrderIntake:
 
     async def on_exposure_event(self, event: Event) -> Sequence[Emit]:
         """Invoices, credit notes, confirmed payments and dunning move the exposure, each once."""
+        if isinstance(event, ConsumptionAccrued):
+            return accrue_consumption(self.state, event)
         if not isinstance(
             event, InvoiceIssued | CreditNoteIssued | PaymentConfirmed | DunningStageReached
         ):

@@ -740,7 +740,7 @@ async def test_intake_dead_letters_only_what_it_owns_and_takes_the_review_from_t
     assert set(routes) == {
         TOPICS.name(t)
         for t in (Topic.ORDERS, Topic.INVOICES, Topic.COLLECTIONS, Topic.OPS_COMMANDS)
-    } | {TOPICS.name(Topic.PROVISIONING)}
+    } | {TOPICS.name(Topic.PROVISIONING), TOPICS.name(Topic.CONSUMPTION_ACCRUALS)}
 
     def message(topic: Topic, value: bytes, offset: int) -> SourceMessage:
         return SourceMessage(TOPICS.name(topic), 0, offset, b"fabrikam", value, [])
