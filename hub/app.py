@@ -36,6 +36,7 @@ def stream_modules() -> Mapping[str, StreamModule]:
     """The hub's flows by name, each a ``register(app, ctx)`` function, in start order."""
     from hub.streams import billing, credits, orders, support
     from hub.streams.incentives import register as incentives
+    from hub.streams.incentives import register as incentives
     from hub.streams.ingress import gateway as ingress_gateway
 
     return {
@@ -44,6 +45,7 @@ def stream_modules() -> Mapping[str, StreamModule]:
         "support": support.register,
         "credits": credits.register,
         "ingress": ingress_gateway.register,
+        "incentives": incentives,
         "incentives": incentives,
     }
 
