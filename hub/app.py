@@ -38,6 +38,7 @@ def stream_modules() -> Mapping[str, StreamModule]:
     from hub.streams.incentives import register as incentives
     from hub.streams.incentives import register as incentives
     from hub.streams.ingress import gateway as ingress_gateway
+    from hub.streams.renewals import register as renewals
 
     return {
         "orders": orders.register,
@@ -47,6 +48,7 @@ def stream_modules() -> Mapping[str, StreamModule]:
         "ingress": ingress_gateway.register,
         "incentives": incentives,
         "incentives": incentives,
+        "renewals": renewals,
     }
 
 

@@ -81,6 +81,9 @@ class Topic(StrEnum):
     INCENTIVE_PLANS = "hub.incentives.plans"
     INCENTIVE_LEDGER = "hub.incentives.ledger"
     INCENTIVE_STATEMENTS = "hub.incentives.statements"
+    # Renewals (hub/streams/renewals): subscriptions and scheduler ticks in, renewal facts out.
+    RENEWAL_INPUTS = "hub.renewals.inputs"
+    RENEWAL_EVENTS = "hub.renewals.events"
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
 INGRESS_KINDS: dict[Topic, str] = {
@@ -153,9 +156,9 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.SUBSCRIPTION_CHANGES,
         "reseller_id",
-        ("SubscriptionChangeRequested",),
-        "quantity changes, suspend, reactivate, cancel, auto-renew",
-        reseller_events=("SubscriptionChangeRequested",),
+        ("SubscriptionChangeRequested", "NextTermChangeRequested"),
+        "quantity changes, suspend, reactivate, cancel, auto-renew; next-term changes",
+        reseller_events=("SubscriptionChangeRequested", "NextTermChangeRequested"),
     ),
     TopicSpec(
         Topic.TICKETS,
@@ -495,6 +498,29 @@ _FIXED: tuple[TopicSpec, ...] = (
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
+    # Renewals (hub/streams/renewals): lifecycle facts re-keyed by reseller beside the flow's
+    # state, and the scheduler's ticks; notices, scheduled changes and renewals out.
+    TopicSpec(
+        Topic.RENEWAL_INPUTS,
+        "reseller_id",
+        ("SubscriptionChanged", "RenewalsDue"),
+        "renewals-internal: lifecycle facts by reseller and scheduler ticks per partition",
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.RENEWAL_EVENTS,
+        "subscription_id",
+        (
+            "RenewalNoticeIssued",
+            "NextTermChangeScheduled",
+            "NextTermChangeRejected",
+            "ScheduledChangesDeleted",
+            "SubscriptionRenewed",
+        ),
+        "renewal notices, scheduled next-term changes and renewals",
+        retention_ms=_TEN_YEARS_MS,
+        readers=("hub", "ops", "finance"),
+    ),
 )
 
 _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
@@ -512,6 +538,12 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             # Azure plan consumption alerts.
             "ConsumptionBudgetThresholdReached",
             "ConsumptionAnomalyDetected",
+            # Renewals: notices, scheduled next-term changes, renewals.
+            "RenewalNoticeIssued",
+            "NextTermChangeScheduled",
+            "NextTermChangeRejected",
+            "ScheduledChangesDeleted",
+            "SubscriptionRenewed",
         ),
         "order and subscription status for one reseller",
     ),

@@ -375,6 +375,27 @@ class PartnerCenterClient:
             return await self._poll_subscription(location, correlation_id)
         return _parse(Subscription, reply, Operation.UPDATE_SUBSCRIPTION)
 
+    async def schedule_next_term(
+        self,
+        customer_id: str,
+        subscription_id: str,
+        patch: BaseModel,
+        *,
+        correlation_id: str,
+    ) -> None:
+        """PATCH a subscription's ``scheduledNextTermInstructions`` (the renewals flow's
+        ``hub.connectors.partner_center.renewals``); retried like any subscription PATCH."""
+        reply = await self._transport.send(
+            Operation.UPDATE_SUBSCRIPTION,
+            "PATCH",
+            _subscription_path(customer_id, subscription_id),
+            correlation_id=correlation_id,
+            body=_wire(patch),
+            conflict_is_transient=True,
+        )
+        if reply.status == 202 and reply.headers.get("Location"):
+            await self._poll_subscription(reply.headers["Location"], correlation_id)
+
     async def change_quantity(
         self, customer_id: str, subscription_id: str, quantity: int, *, correlation_id: str
     ) -> Subscription:

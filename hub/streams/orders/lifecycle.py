@@ -28,6 +28,7 @@ from hub.errors import SchemaError
 from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
+from hub.schemas.events.renewals import NextTermChangeRequested
 from hub.schemas.events.subscriptions import (
     SubscriptionChanged,
     SubscriptionChangeRejected,
@@ -75,6 +76,8 @@ class Lifecycle:
         return out
 
     async def on_change(self, event: Event) -> Sequence[Emit]:
+        if isinstance(event, NextTermChangeRequested):
+            return []  # the renewals flow's (hub/streams/renewals), on the same ingress topic
         if not isinstance(event, SubscriptionChangeRequested):
             raise SchemaError(f"{type(event).__name__} does not belong on the changes topic")
         key = entity_key(event.reseller_id, event.change_id)

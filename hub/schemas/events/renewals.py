@@ -1,0 +1,145 @@
+"""Events of the renewals flow: notices, scheduled next-term changes, renewals, price previews."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from hub.domain.enums import BillingCycle, Term
+from hub.schemas.envelope import Event
+from hub.schemas.types import (
+    Currency,
+    Identifier,
+    NonNegative,
+    Quantity,
+    ResellerId,
+    Text,
+    UtcDatetime,
+)
+
+
+class NextTermChangeRequested(Event):
+    """A reseller schedules changes for a subscription's next term (Partner Center's
+    ``scheduledNextTermInstructions``); fields left out keep their current value."""
+
+    reseller_id: ResellerId
+    change_id: Identifier = Field(description="the reseller's id; a retry reuses it")
+    customer_id: Identifier
+    subscription_id: Identifier
+    quantity: Quantity | None = None
+    product_id: Identifier | None = None
+    sku_id: Identifier | None = None
+    availability_id: Identifier | None = None
+    term: Term | None = None
+    billing_cycle: BillingCycle | None = None
+    custom_term_end_date: date | None = None
+    requested_at: UtcDatetime
+
+
+class NextTermChangeScheduled(Event):
+    """The hub accepted and Partner Center holds the changes for the next term."""
+
+    reseller_id: ResellerId
+    change_id: Identifier
+    customer_id: Identifier
+    subscription_id: Identifier
+    product_id: Identifier
+    sku_id: Identifier
+    availability_id: Identifier
+    quantity: Quantity
+    term: Term
+    billing_cycle: BillingCycle
+    custom_term_end_date: date | None = None
+    renews_at: UtcDatetime
+    unit_price_minor: NonNegative = Field(description="per seat per billing period at renewal")
+    currency: Currency
+
+
+class NextTermChangeRejected(Event):
+    """A scheduled change the hub or Partner Center refused; ``message`` says what to do."""
+
+    reseller_id: ResellerId
+    change_id: Identifier
+    customer_id: Identifier
+    subscription_id: Identifier
+    code: Identifier
+    message: Text
+
+
+class ScheduledChangesDeleted(Event):
+    """A mid-term change deleted the changes scheduled for the next term (Microsoft's rule)."""
+
+    reseller_id: ResellerId
+    customer_id: Identifier
+    subscription_id: Identifier
+    cause: Identifier = Field(description="the change kind that deleted them")
+    message: Text
+
+
+class RenewalNoticeIssued(Event):
+    """What will renew, when and at what price, and what the reseller can still change."""
+
+    reseller_id: ResellerId
+    customer_id: Identifier
+    subscription_id: Identifier
+    lead_days: Quantity
+    renews_at: UtcDatetime
+    product_id: Identifier
+    sku_id: Identifier
+    availability_id: Identifier
+    quantity: Quantity
+    term: Term
+    billing_cycle: BillingCycle
+    scheduled_change: bool = Field(description="whether next-term changes are scheduled")
+    currency: Currency
+    unit_price_minor: NonNegative = Field(description="per seat per billing period at renewal")
+    current_unit_price_minor: NonNegative
+    unit_change_minor: int
+    change_bps: int | None = Field(default=None, description="price change, basis points")
+    term_value_minor: NonNegative = Field(description="the renewed term's commitment")
+    promotion_id: Identifier | None = None
+    changes_until: UtcDatetime = Field(description="scheduled changes are accepted until then")
+    approve_by: UtcDatetime | None = Field(
+        default=None, description="with an approval policy: auto-renew goes off if not approved"
+    )
+
+
+class SubscriptionRenewed(Event):
+    """A subscription started its next term, with any scheduled changes applied."""
+
+    reseller_id: ResellerId
+    customer_id: Identifier
+    subscription_id: Identifier
+    product_id: Identifier
+    sku_id: Identifier
+    availability_id: Identifier
+    old_quantity: Quantity
+    quantity: Quantity
+    term: Term
+    billing_cycle: BillingCycle
+    term_start: UtcDatetime
+    term_end: UtcDatetime
+    unit_cost_minor: NonNegative
+    unit_price_minor: NonNegative
+    currency: Currency
+    promotion_id: Identifier | None = None
+    scheduled_change_applied: bool
+
+
+class RenewalsDue(Event):
+    """Internal tick: handle what falls due by ``now`` in one partition of the renewals state."""
+
+    partition: NonNegative
+    now: UtcDatetime
+
+
+EVENTS: tuple[type[Event], ...] = (
+    NextTermChangeRequested,
+    NextTermChangeScheduled,
+    NextTermChangeRejected,
+    ScheduledChangesDeleted,
+    RenewalNoticeIssued,
+    SubscriptionRenewed,
+    RenewalsDue,
+)

@@ -1,0 +1,25 @@
+"""Renewals settings (env prefix ``HUB_RENEWALS_``): notice lead times, the zone notices are
+timed in, how often the scheduler looks for due work and how much one tick handles."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.domain.renewals import RenewalPolicy
+
+
+class RenewalsConfig(BaseSettings):
+    """Read once by the worker; every field has a production default."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_RENEWALS_", frozen=True, extra="ignore")
+
+    # Days before the renewal each notice goes out, comma-separated ("30,7,1").
+    lead_days: str = Field(default="30,7,1", pattern=r"^\d+(,\d+)*$")
+    time_zone: str = "UTC"
+    tick_s: float = Field(default=60.0, gt=0)
+    page: int = Field(default=200, ge=1, le=10_000)
+
+    def policy(self) -> RenewalPolicy:
+        leads = tuple(int(part) for part in self.lead_days.split(","))
+        return RenewalPolicy(lead_days=leads, time_zone=self.time_zone)
