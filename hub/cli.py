@@ -552,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for area in (contracts, orders, billing, support, credits, security, docs, webhooks):
         area.add_commands(commands)
+    from hub.commands import incentives
+
+    incentives.add_commands(commands)
     completion = commands.add_parser(
         "completion",
         help='print the shell completion script: eval "$(hub completion bash)"',
