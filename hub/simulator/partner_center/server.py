@@ -76,6 +76,7 @@ from hub.simulator.partner_center.faults import (
 )
 from hub.simulator.partner_center.ledger import LedgerLine, Page
 from hub.simulator.partner_center.relationships import Relationships
+from hub.simulator.partner_center.renewals import ScheduledChanges
 from hub.simulator.partner_center.state import SimClock, SimulatorState
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ class PartnerCenterSimulator:
         self.faults = FaultPlan(faults)
         self.exports = Exports()
         self.relationships = Relationships(self.state)
+        self.scheduled = ScheduledChanges()  # next-term instructions
         self._token = token
 
     def app(self) -> web.Application:
@@ -361,8 +363,10 @@ class PartnerCenterSimulator:
         info = request.match_info
         patch = await _body(request, SubscriptionPatch)
         record = self.state.subscriptions.get(info["customer_id"], info["subscription_id"])
+        self.scheduled.before_patch(record, wire_json.loads(await request.read()), self.state.now())
         self.state.subscriptions.patch(record, patch, self.state.now())
-        return _json(record.to_model(self.state.now()))
+        model = record.to_model(self.state.now()).model_dump(by_alias=True)
+        return _json(self.scheduled.decorate(record.id, model))
 
     # -- invoices and reconciliation lines ---------------------------------------------------
 
