@@ -35,7 +35,7 @@ OPS_COMMAND_OWNER = "orders"
 def stream_modules() -> Mapping[str, StreamModule]:
     """The hub's flows by name, each a ``register(app, ctx)`` function, in start order."""
     from hub.streams import billing, credits, orders, support
-    from hub.streams.incentives import register as incentives
+    from hub.streams.consumption import register as consumption
     from hub.streams.incentives import register as incentives
     from hub.streams.ingress import gateway as ingress_gateway
     from hub.streams.renewals import register as renewals
@@ -45,8 +45,8 @@ def stream_modules() -> Mapping[str, StreamModule]:
         "billing": billing.register,
         "support": support.register,
         "credits": credits.register,
+        "consumption": consumption,
         "ingress": ingress_gateway.register,
-        "incentives": incentives,
         "incentives": incentives,
         "renewals": renewals,
     }

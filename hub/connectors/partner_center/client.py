@@ -22,6 +22,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
+from hub.connectors.partner_center import usage
 from hub.connectors.partner_center.auth import Audience, TokenProvider
 from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.connectors.partner_center.errors import PartnerCenterError
@@ -481,6 +482,34 @@ class PartnerCenterClient:
             Operation.BILLED_LINE_ITEMS,
             f"/v1/invoices/{_seg(invoice_id)}/lineitems",
             params,
+            correlation_id,
+        )
+
+    def unbilled_usage_line_items(
+        self,
+        currency: str,
+        period: Literal["current", "previous"],
+        *,
+        correlation_id: str,
+        page_size: int = 2000,
+    ) -> AsyncIterator[usage.DailyRatedUsageLineItem]:
+        """Azure plan daily rated usage not yet billed (hub/connectors/partner_center/usage.py)."""
+        params = usage.unbilled_params(currency, period, page_size)
+        path = "/v1/invoices/unbilled/lineitems"
+        return usage.usage_pages(
+            self._transport, Operation.UNBILLED_LINE_ITEMS, path, params, correlation_id
+        )
+
+    def billed_usage_line_items(
+        self, invoice_id: str, *, correlation_id: str, page_size: int = 2000
+    ) -> AsyncIterator[usage.DailyRatedUsageLineItem]:
+        """An invoice's billed Azure plan daily rated usage, page by page."""
+        path = f"/v1/invoices/{_seg(invoice_id)}/lineitems"
+        return usage.usage_pages(
+            self._transport,
+            Operation.BILLED_LINE_ITEMS,
+            path,
+            usage.billed_params(page_size),
             correlation_id,
         )
 

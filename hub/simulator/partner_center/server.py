@@ -78,6 +78,7 @@ from hub.simulator.partner_center.ledger import LedgerLine, Page
 from hub.simulator.partner_center.relationships import Relationships
 from hub.simulator.partner_center.renewals import ScheduledChanges
 from hub.simulator.partner_center.state import SimClock, SimulatorState
+from hub.simulator.partner_center.usage import UsageSimulator
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class PartnerCenterSimulator:
             tax_rate=tax_rate,
         )
         self.faults = FaultPlan(faults)
+        self.usage = UsageSimulator(self.state.now)
         self.exports = Exports()
         self.relationships = Relationships(self.state)
         self.scheduled = ScheduledChanges()  # next-term instructions
@@ -238,6 +240,7 @@ class PartnerCenterSimulator:
         router.add_post("/admin/invoices", self._admin_close_invoice)
         router.add_post("/admin/lines/adjust", self._admin_adjust_line)
         router.add_post("/admin/servicerequests/{sr_id}", self._admin_service_request)
+        router.add_post("/admin/usage", self.usage.admin_plan)
         self.relationships.admin_routes(router)
 
     # -- middleware: counting, auth, faults, error bodies ----------------------------------
@@ -374,6 +377,8 @@ class PartnerCenterSimulator:
         return _json(_collection(self.state.ledger.invoices()))
 
     async def _unbilled(self, request: web.Request) -> web.Response:
+        if request.query.get("invoicelineitemtype", "").lower() == "usagelineitems":
+            return self.usage.unbilled(request)
         period = request.query.get("period", "current").lower()
         if period not in ("current", "previous"):
             raise SimError(400, ErrorCode.BAD_REQUEST, f"period {period!r} is not current|previous")
@@ -385,6 +390,8 @@ class PartnerCenterSimulator:
 
     async def _billed(self, request: web.Request) -> web.Response:
         invoice_id = request.match_info["invoice_id"]
+        if request.query.get("invoicelineitemtype", "").lower() == "usagelineitems":
+            return self.usage.billed(request, invoice_id)
 
         def lines() -> list[LedgerLine]:
             found = self.state.ledger.invoice_lines(invoice_id)
