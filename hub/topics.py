@@ -84,6 +84,10 @@ class Topic(StrEnum):
     # Renewals (hub/streams/renewals): subscriptions and scheduler ticks in, renewal facts out.
     RENEWAL_INPUTS = "hub.renewals.inputs"
     RENEWAL_EVENTS = "hub.renewals.events"
+    # Relationships (hub/streams/relationships): customer onboarding and MCA attestation.
+    RELATIONSHIP_REQUESTS = "hub.relationships.requests"
+    RELATIONSHIP_EVENTS = "hub.relationships.events"
+    CUSTOMER_AGREEMENTS = "ref.customer-agreements"
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
 INGRESS_KINDS: dict[Topic, str] = {
@@ -191,7 +195,7 @@ _FIXED: tuple[TopicSpec, ...] = (
         "end customers of resellers",
         compacted=True,
         partitions=1,
-        writers=("ops",),
+        writers=("ops", "hub"),  # the hub: customers onboarded through it
     ),
     TopicSpec(
         Topic.CATALOG,
@@ -521,6 +525,32 @@ _FIXED: tuple[TopicSpec, ...] = (
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
+    # Relationships (hub/streams/relationships): requests and outcomes keyed by reseller beside
+    # the flow's state; each customer's MCA standing compacted, read whole by every worker.
+    TopicSpec(
+        Topic.RELATIONSHIP_REQUESTS,
+        "reseller_id",
+        ("CustomerOnboardingRequested", "CustomerAttestationRequested"),
+        "customer onboarding and MCA attestation requests",
+        retention_ms=_TEN_YEARS_MS,
+        writers=("hub", "ops"),
+        readers=("hub",),
+    ),
+    TopicSpec(
+        Topic.RELATIONSHIP_EVENTS,
+        "reseller_id",
+        ("CustomerOnboarded", "CustomerOnboardingRefused"),
+        "onboarding outcomes, for ops",
+        retention_ms=_TEN_YEARS_MS,
+    ),
+    TopicSpec(
+        Topic.CUSTOMER_AGREEMENTS,
+        "customer_id",
+        ("CustomerAgreementRecorded",),
+        "each onboarded customer's Microsoft Customer Agreement standing (pending, accepted)",
+        compacted=True,
+        partitions=1,
+    ),
 )
 
 _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
@@ -544,6 +574,9 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "NextTermChangeRejected",
             "ScheduledChangesDeleted",
             "SubscriptionRenewed",
+            # Customer onboarding outcomes.
+            "CustomerOnboarded",
+            "CustomerOnboardingRefused",
         ),
         "order and subscription status for one reseller",
     ),

@@ -80,6 +80,9 @@ class RejectionCode(StrEnum):
     QUANTITY_BELOW_MINIMUM = "QuantityBelowMinimum"
     QUANTITY_ABOVE_MAXIMUM = "QuantityAboveMaximum"
     DUPLICATE_LINE = "DuplicateLine"
+    # The customer was onboarded through the hub and has not accepted the Microsoft Customer
+    # Agreement yet (hub/streams/relationships/agreements.py).
+    AGREEMENT_NOT_ACCEPTED = "MicrosoftCustomerAgreementNotAccepted"
 
 
 class Rejection(BaseModel):

@@ -31,6 +31,7 @@ from hub.schemas.events import support as t
 from hub.schemas.events import webhooks as w
 from tests.support.samples_consumption import BUILDERS as CONSUMPTION_BUILDERS
 from tests.support.samples_incentives import BUILDERS as INCENTIVE_BUILDERS
+from tests.support.samples_relationships import BUILDERS as RELATIONSHIP_BUILDERS
 from tests.support.samples_renewals import BUILDERS as RENEWAL_BUILDERS
 
 T0 = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
@@ -566,6 +567,7 @@ BUILDERS.update(CONSUMPTION_BUILDERS)
 
 BUILDERS.update(INCENTIVE_BUILDERS)
 BUILDERS.update(RENEWAL_BUILDERS)
+BUILDERS.update(RELATIONSHIP_BUILDERS)
 
 
 def sample(name: str) -> Event:

@@ -10,6 +10,7 @@ from hub.schemas.events.incentives import EVENTS as INCENTIVES
 from hub.schemas.events.ingress import EVENTS as INGRESS
 from hub.schemas.events.orders import EVENTS as ORDERS
 from hub.schemas.events.reference import EVENTS as REFERENCE
+from hub.schemas.events.relationships import EVENTS as RELATIONSHIPS
 from hub.schemas.events.renewals import EVENTS as RENEWALS
 from hub.schemas.events.subscriptions import EVENTS as SUBSCRIPTIONS
 from hub.schemas.events.support import EVENTS as SUPPORT
@@ -27,4 +28,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *CONSUMPTION,
     *INCENTIVES,
     *RENEWALS,
+    *RELATIONSHIPS,
 )

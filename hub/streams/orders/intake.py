@@ -45,6 +45,7 @@ from hub.streams.orders.state import (
     OrderStatus,
     entity_key,
 )
+from hub.streams.relationships.agreements import agreement_rejections
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Clock = Callable[[], datetime]
@@ -148,7 +149,7 @@ class OrderIntake:
         self, request: OrderRequested, ref: ReferenceView, now: datetime
     ) -> tuple[Event, int | None, str | None]:
         order = domain_order(request)
-        rejections = validate_order(order, ref)
+        rejections = [*validate_order(order, ref), *agreement_rejections(order.customer_id)]
         if rejections:
             metrics.count_decision("rejected", [r.code.value for r in rejections])
             reasons = tuple(

@@ -1,0 +1,87 @@
+"""Events of the relationships flow (hub/streams/relationships): customer onboarding and the
+Microsoft Customer Agreement attestation that must precede any order."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from hub.domain.relationships.customers import Address, Contact
+from hub.schemas.envelope import Event
+from hub.schemas.types import Identifier, ResellerId, Text, UtcDatetime
+
+AgreementState = Literal["pending", "accepted"]
+
+
+class CustomerOnboardingRequested(Event):
+    """A reseller asks for a new customer tenant; with ``agreement_*`` set it also attests that
+    the customer accepted the Microsoft Customer Agreement (who, when, which version)."""
+
+    reseller_id: ResellerId
+    request_id: Identifier
+    customer_id: str = Field(min_length=1, max_length=64, description="the hub's id for it")
+    company_name: Text
+    domain: Identifier = Field(description="initial domain prefix or <prefix>.onmicrosoft.com")
+    address: Address
+    contact: Contact
+    language: str = Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    currency: str = Field(min_length=3, max_length=3)
+    agreement_template_id: Identifier | None = Field(
+        default=None, description="the MCA version the customer accepted"
+    )
+    agreement_date: UtcDatetime | None = Field(default=None, description="dateAgreed")
+    accepted_by: Contact | None = Field(default=None, description="primaryContact")
+
+
+class CustomerAttestationRequested(Event):
+    """The customer accepted the MCA after onboarding: record it at Partner Center."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    agreement_template_id: Identifier
+    agreement_date: UtcDatetime
+    accepted_by: Contact
+
+
+class CustomerOnboarded(Event):
+    """The customer exists at Partner Center for the reseller; ``agreement`` says whether it may
+    order yet (``accepted``) or waits for its attestation (``pending``)."""
+
+    reseller_id: ResellerId
+    request_id: Identifier
+    customer_id: str = Field(min_length=1, max_length=64)
+    microsoft_customer_id: Identifier
+    domain: Identifier
+    agreement: AgreementState
+
+
+class CustomerOnboardingRefused(Event):
+    """The request was refused (domain, agreement, unknown reseller, ...); nothing was created."""
+
+    reseller_id: ResellerId
+    request_id: Identifier
+    customer_id: str = Field(min_length=1, max_length=64)
+    code: Identifier
+    message: Text
+
+
+class CustomerAgreementRecorded(Event):
+    """Where a customer's MCA stands (compacted, by customer): the order intake refuses orders
+    of a ``pending`` customer; customers never onboarded through the hub have no record."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    status: AgreementState
+    template_id: Identifier | None = None
+    date_agreed: UtcDatetime | None = None
+    accepted_by_email: Identifier | None = None
+
+
+EVENTS: tuple[type[Event], ...] = (
+    CustomerOnboardingRequested,
+    CustomerAttestationRequested,
+    CustomerOnboarded,
+    CustomerOnboardingRefused,
+    CustomerAgreementRecorded,
+)

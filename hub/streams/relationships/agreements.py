@@ -1,0 +1,133 @@
+"""Every onboarded customer's MCA standing, whole in every worker, for the order intake.
+
+The onboarding flow writes ``CustomerAgreementRecorded`` to the compacted
+``ref.customer-agreements`` (keyed by customer); each worker reads it from its start into
+``AGREEMENTS``, as reference data is read (hub/streams/reference.py). The order intake asks
+``agreement_rejections`` about an order's customer: a customer recorded ``pending`` is refused
+with the reason; one with no record (given by reference data, never onboarded through the hub)
+counts as attested (hub/domain/relationships/customers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import Gauge
+
+from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
+from hub.domain.orders import Rejection, RejectionCode
+from hub.domain.relationships.customers import AgreementStatus, attestation_refusal
+from hub.errors import RetriableError
+from hub.schemas.codec import Codec
+from hub.schemas.events.relationships import CustomerAgreementRecorded
+
+log = logging.getLogger(__name__)
+
+AGREEMENT_RECORDS = Gauge(
+    "hub_customer_agreements",
+    "Customers onboarded through the hub that this worker knows, by MCA standing",
+    ["status"],
+)
+for _status in AgreementStatus:
+    AGREEMENT_RECORDS.labels(status=_status.value)
+
+
+@dataclass
+class AgreementBook:
+    """customer id -> its MCA standing; ``reading`` once a reader started in this worker."""
+
+    status: dict[str, AgreementStatus] = field(default_factory=dict)
+    reading: bool = False
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def apply(self, event: CustomerAgreementRecorded) -> None:
+        before = self.status.get(event.customer_id)
+        after = AgreementStatus(event.status)
+        self.status[event.customer_id] = after
+        if before is not None:
+            AGREEMENT_RECORDS.labels(status=before.value).dec()
+        AGREEMENT_RECORDS.labels(status=after.value).inc()
+
+    def refusal(self, customer_id: str) -> str | None:
+        if self.reading and not self.loaded.is_set():
+            # Until the book is read a pending customer would pass as a reference one.
+            raise RetriableError("customer agreements not loaded yet")
+        return attestation_refusal(customer_id, self.status.get(customer_id))
+
+
+AGREEMENTS = AgreementBook()
+
+
+def agreement_rejections(customer_id: str, book: AgreementBook = AGREEMENTS) -> list[Rejection]:
+    """The order intake's attestation check (empty: the customer may order)."""
+    reason = book.refusal(customer_id)
+    if reason is None:
+        return []
+    return [
+        Rejection(
+            code=RejectionCode.AGREEMENT_NOT_ACCEPTED,
+            field="customer_id",
+            value=customer_id,
+            message=reason,
+        )
+    ]
+
+
+class AgreementReader:
+    """Reads the compacted agreements topic from its start, outside any consumer group."""
+
+    def __init__(
+        self, book: AgreementBook, codec: Codec, topic: str, bootstrap: str, auth: KafkaAuth | None
+    ) -> None:
+        self.book, self.codec, self.topic = book, codec, topic
+        self.bootstrap, self.auth = bootstrap, auth
+
+    async def run(self) -> None:
+        self.book.reading = True
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **client_kwargs(self.auth),
+        )
+        await consumer.start()
+        try:
+            partitions = await self._partitions(consumer)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=2_000)
+                for records in batch.values():
+                    for record in records:
+                        self._take(record.value)
+                if not self.book.loaded.is_set() and all(
+                    [await consumer.position(tp) >= end for tp, end in ends.items()]
+                ):
+                    self.book.loaded.set()
+                    log.info("customer agreements loaded: %d", len(self.book.status))
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        while True:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(self.topic)
+            if parts:
+                return [TopicPartition(self.topic, p) for p in parts]
+            await asyncio.sleep(1.0)
+
+    def _take(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            event = self.codec.decode(value)
+        except Exception as exc:  # noqa: BLE001 - a record another writer got wrong is skipped
+            log.warning("customer agreement record not taken: %r", exc)
+            return
+        if isinstance(event, CustomerAgreementRecorded):
+            self.book.apply(event)

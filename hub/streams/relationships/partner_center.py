@@ -1,0 +1,66 @@
+"""The relationships flow's port to Partner Center: create a customer, record its MCA.
+
+The client starts lazily inside the worker's event loop (its HTTP session must be born there).
+A customer is created with the same idempotency key the order provisioning uses for it
+(``idempotency_key_for_customer``), so the tenant onboarding creates is the one orders land in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from hub.connectors.partner_center.client import PartnerCenterClient
+from hub.connectors.partner_center.config import PartnerCenterConfig
+from hub.connectors.partner_center.models import Customer
+from hub.connectors.partner_center.relationships import Agreement
+from hub.errors import ValidationFailed
+
+
+class CustomerDirectory(Protocol):
+    async def create_customer(
+        self, customer: Customer, *, idempotency_key: str, correlation_id: str
+    ) -> str: ...
+
+    async def record_agreement(
+        self, microsoft_customer_id: str, agreement: Agreement, *, correlation_id: str
+    ) -> None: ...
+
+
+class PartnerCenterCustomers:
+    """``CustomerDirectory`` through the Partner Center adapter."""
+
+    def __init__(self, config: PartnerCenterConfig) -> None:
+        self._config = config
+        self._client: PartnerCenterClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def _pc(self) -> PartnerCenterClient:
+        async with self._lock:
+            if self._client is None:
+                client = PartnerCenterClient(self._config)
+                await client.start()
+                self._client = client
+            return self._client
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.stop()
+            self._client = None
+
+    async def create_customer(
+        self, customer: Customer, *, idempotency_key: str, correlation_id: str
+    ) -> str:
+        pc = await self._pc()
+        created = await pc.create_customer(
+            customer, correlation_id=correlation_id, idempotency_key=idempotency_key
+        )
+        if created.id is None:
+            raise ValidationFailed("customer.id", None, "Microsoft returned a customer without id")
+        return created.id
+
+    async def record_agreement(
+        self, microsoft_customer_id: str, agreement: Agreement, *, correlation_id: str
+    ) -> None:
+        pc = await self._pc()
+        await pc.create_agreement(microsoft_customer_id, agreement, correlation_id=correlation_id)

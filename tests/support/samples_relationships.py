@@ -1,0 +1,75 @@
+"""Sample instances of the relationships flow's events (see tests/support/samples.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import UUID
+
+from hub.domain.relationships.customers import Address, Contact
+from hub.schemas.envelope import Event, derived_event_id
+from hub.schemas.events import relationships as rel
+
+T0 = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
+CAUSE = UUID("0b7e4f5c-1d2a-4e3b-9c8d-7a6b5c4d3e2f")
+CONTACT = Contact(first_name="Ada", last_name="Lee", email="ada@fabrikam.example")
+
+
+def _envelope(kind: str) -> dict[str, object]:
+    return {
+        "event_id": derived_event_id(CAUSE, kind),
+        "event_time": T0,
+        "correlation_id": "onboard-1",
+        "causation_id": CAUSE,
+        "reseller_id": "contoso",
+    }
+
+
+BUILDERS: dict[str, Callable[[], Event]] = {
+    "CustomerOnboardingRequested": lambda: rel.CustomerOnboardingRequested(
+        **_envelope("cor"),
+        request_id="onboard-1",
+        customer_id="fabrikam",
+        company_name="Fabrikam GmbH",
+        domain="fabrikam",
+        address=Address(
+            address_line1="Hauptstr. 1", city="Berlin", postal_code="10115", country="DE"
+        ),
+        contact=CONTACT,
+        language="de",
+        currency="EUR",
+        agreement_template_id="mca-2024-01",
+        agreement_date=T0,
+        accepted_by=CONTACT,
+    ),
+    "CustomerAttestationRequested": lambda: rel.CustomerAttestationRequested(
+        **_envelope("car"),
+        customer_id="fabrikam",
+        agreement_template_id="mca-2024-01",
+        agreement_date=T0,
+        accepted_by=CONTACT,
+    ),
+    "CustomerOnboarded": lambda: rel.CustomerOnboarded(
+        **_envelope("co"),
+        request_id="onboard-1",
+        customer_id="fabrikam",
+        microsoft_customer_id="6b1c4a2e-0000-4000-8000-000000000001",
+        domain="fabrikam.onmicrosoft.com",
+        agreement="accepted",
+    ),
+    "CustomerOnboardingRefused": lambda: rel.CustomerOnboardingRefused(
+        **_envelope("cof"),
+        request_id="onboard-1",
+        customer_id="fabrikam",
+        code="InvalidDomain",
+        message="domain prefix 'fab-rikam' must be 1-27 letters or digits",
+    ),
+    "CustomerAgreementRecorded": lambda: rel.CustomerAgreementRecorded(
+        **_envelope("cagr"),
+        customer_id="fabrikam",
+        status="accepted",
+        template_id="mca-2024-01",
+        date_agreed=T0,
+        accepted_by_email="ada@fabrikam.example",
+    ),
+}
