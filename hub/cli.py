@@ -555,6 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.commands import incentives
 
     incentives.add_commands(commands)
+    from hub.commands import renewals
+
+    renewals.add_commands(commands)
     completion = commands.add_parser(
         "completion",
         help='print the shell completion script: eval "$(hub completion bash)"',

@@ -5,6 +5,10 @@ sends with the instant they stand for (the worker's own scheduler ticks at the w
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -61,6 +65,25 @@ class Hub:
     topics: TopicCatalog
     worker: WorkerProcess
     log_dir: Path
+
+    def cli(self, *args: str) -> Any:
+        """``hub <args> -o json`` against this hub's worker; its JSON answer."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env |= {
+            "HUB_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "HUB_TOPIC_PREFIX": self.topics.prefix,
+            "HUB_WORKER_WEB_PORT": str(self.worker.web_port),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "hub.cli", *args, "-o", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
 
     def send(self, topic: Topic, key: str, *events: Event) -> None:
         items = [Outgoing(self.topics.name(topic), key, e) for e in events]
@@ -231,6 +254,20 @@ def test_notices_a_scheduled_reduction_and_cycle_change_and_the_renewal_at_the_n
         _price(BillingCycle.ANNUAL, 7_500, renews.date()),
     )
     time.sleep(2.0)
+    # What renews, at what price, and next month's preview, from the worker.
+    days = (renews - datetime.now(UTC)).days + 2
+    listed = hub.cli("renewals", "upcoming", "--reseller", RESELLER, "--days", str(days))
+    (row,) = [r for r in listed["renewals"] if r["subscription_id"] == sid]
+    assert (row["quantity"], row["unit_price_minor"], row["current_unit_price_minor"]) == (
+        10,
+        660,
+        600,
+    )
+    month = renews.date().isoformat()[:7]
+    shown = hub.cli("renewals", "preview", "--reseller", RESELLER, "--month", month)
+    (line,) = [ln for p in shown["previews"] for ln in p["lines"] if ln["subscription_id"] == sid]
+    assert (line["current_unit_price_minor"], line["renewal_unit_price_minor"]) == (600, 660)
+    assert line["first_charge_change_minor"] == 60 * 10
 
     hub.tick(renews - timedelta(days=30))
     (first,) = hub.status(RenewalNoticeIssued, sid)
@@ -253,6 +290,10 @@ def test_notices_a_scheduled_reduction_and_cycle_change_and_the_renewal_at_the_n
     (scheduled,) = hub.status(NextTermChangeScheduled, sid)
     assert (scheduled.quantity, scheduled.billing_cycle) == (6, BillingCycle.ANNUAL)
     assert scheduled.unit_price_minor == 7_500
+    listed = hub.cli("renewals", "upcoming", "--reseller", RESELLER, "--days", str(days))
+    (row,) = [r for r in listed["renewals"] if r["subscription_id"] == sid]
+    assert (row["quantity"], row["billing_cycle"], row["unit_price_minor"]) == (6, "annual", 7_500)
+    assert row["scheduled_change"]
 
     hub.tick(renews - timedelta(days=7))
     hub.tick(renews - timedelta(days=1))

@@ -37,6 +37,7 @@ from hub.streams.context import Context
 from hub.streams.renewals.config import RenewalsConfig
 from hub.streams.renewals.flow import Renewals
 from hub.streams.renewals.state import RenewalsState, due_ms
+from hub.streams.renewals.web import register_pages
 from hub.topics import Topic
 
 
@@ -81,6 +82,7 @@ def register(app: faust.App, ctx: Context) -> None:
 
     journal = ctx.journal("renewals")
     partitions = ctx.settings.kafka_partitions
+    register_pages(app, ctx, journal, config.policy())
     renewals = Renewals(
         catalog,
         RenewalsState.of(journal),
