@@ -31,6 +31,7 @@ from bench.harness import CODEC, by_correlation, envelope
 from bench.proc import Usage, usage
 from bench.report import Kind, Result
 from bench.runs import wait_reference
+from hub.app import stream_modules
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish
 from hub.domain.closing import CLOSE_PAGE
@@ -411,7 +412,7 @@ class Peak:
 
 
 # The second flow group of the split run: every flow but billing.
-OTHER_FLOWS = "orders,support,credits,ingress"
+OTHER_FLOWS = ",".join(name for name in stream_modules() if name != "billing")
 
 
 def _met(ok: bool) -> str:
