@@ -552,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for area in (contracts, orders, billing, support, credits, security, docs, webhooks):
         area.add_commands(commands)
+    from hub.commands import consumption
+
+    consumption.add_commands(commands)
     from hub.commands import incentives
 
     incentives.add_commands(commands)
