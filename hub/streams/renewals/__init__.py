@@ -93,7 +93,7 @@ def register(app: faust.App, ctx: Context) -> None:
         page=config.page,
     )
     inputs = catalog.name(Topic.RENEWAL_INPUTS)
-    rekey_pipeline = ctx.pipeline("renewals.rekey", observer=True)
+    rekey_pipeline = ctx.pipeline("renewals", observer=True)  # one flow label, as billing
 
     @app.agent(ctx.source(Topic.SUBSCRIPTION_EVENTS), name="renewals.rekey", concurrency=1)
     async def rekey(stream: Any) -> None:
