@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -137,6 +138,12 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_disable_after: int = Field(default=20, ge=1)
     webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    # Azure plan consumption (hub/streams/consumption): the distributor's documented exchange
+    # rates from Microsoft's billing currency into a reseller's currency when it is neither
+    # Microsoft's billing nor pricing currency ("EUR/GBP=0.86,USD/SEK=10.4"), and the anomaly
+    # rule: a customer's day of spend above this many times its trailing 14-day median.
+    consumption_fx_rates: str = ""
+    consumption_anomaly_factor: Decimal = Field(default=Decimal(3), gt=1)
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Settings:

@@ -386,6 +386,85 @@ DASHBOARDS = {
         ],
     ),
 }
+# Azure plan consumption (hub/streams/consumption).
+DASHBOARDS["hub-consumption"] = dashboard(
+    "hub-consumption",
+    "Azure plan consumption",
+    [
+        (
+            "Accrued consumption (minor units), by currency",
+            [
+                (
+                    "sum by (currency) (increase(hub_consumption_accrued_minor_total[1h]))",
+                    "{{currency}}",
+                )
+            ],
+            "short",
+        ),
+        (
+            "Invoiced at month end (minor units), by currency",
+            [
+                (
+                    "sum by (currency) (increase(hub_consumption_invoiced_minor_total[1d]))",
+                    "{{currency}}",
+                )
+            ],
+            "short",
+        ),
+        (
+            "Budget thresholds reached",
+            [
+                (
+                    "sum by (threshold) (increase(hub_consumption_budget_alerts_total[1h]))",
+                    "{{threshold}}%",
+                )
+            ],
+            "short",
+        ),
+        (
+            "Anomalies and billed-usage differences",
+            [
+                ("sum(increase(hub_consumption_anomalies_total[1h]))", "anomalies"),
+                (
+                    "sum by (kind) (increase(hub_consumption_mismatches_total[1h]))",
+                    "{{kind}}",
+                ),
+            ],
+            "short",
+        ),
+        (
+            "Usage figures rated, by outcome",
+            [
+                (
+                    "sum by (outcome) (rate(hub_consumption_usage_rated_total[5m]))",
+                    "{{outcome}}",
+                )
+            ],
+            "ops",
+        ),
+        (
+            "Ingestion lag (usage day end to rated), p50 and p95",
+            [
+                (
+                    "histogram_quantile(0.5, sum by (le) "
+                    "(rate(hub_consumption_ingestion_lag_seconds_bucket[1h])))",
+                    "p50",
+                ),
+                (
+                    "histogram_quantile(0.95, sum by (le) "
+                    "(rate(hub_consumption_ingestion_lag_seconds_bucket[1h])))",
+                    "p95",
+                ),
+                (
+                    "time() - max(hub_consumption_last_usage_day_timestamp_seconds)",
+                    "newest usage day's age",
+                ),
+            ],
+            "s",
+        ),
+    ],
+)
+
 
 if __name__ == "__main__":
     for uid, board in DASHBOARDS.items():

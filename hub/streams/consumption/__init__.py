@@ -19,7 +19,7 @@ from typing import Any
 import faust
 
 from hub.domain.consumption.anomaly import AnomalyRule
-from hub.errors import ValidationFailed
+from hub.errors import ConfigError, ValidationFailed
 from hub.runtime.emit import Emit
 from hub.runtime.pipeline import RetryPolicy
 from hub.schemas.envelope import Event
@@ -84,14 +84,16 @@ def register(app: faust.App, ctx: Context) -> None:
     """Registers the consumption agent and its state table on ``app``."""
     journal = ctx.journal("consumption")
     settings = ctx.settings
+    try:
+        rates = fx_rates(settings.consumption_fx_rates)
+    except (ValueError, ArithmeticError) as exc:
+        raise ConfigError(f"HUB_CONSUMPTION_FX_RATES: {exc}") from exc
     book = ConsumptionBook(
         {name: journal.view(name) for name in VIEWS},
         ctx.topics,
         ctx.reference.view,
-        fx_rates=fx_rates(getattr(settings, "consumption_fx_rates", "")),
-        anomaly=AnomalyRule(
-            factor=Decimal(str(getattr(settings, "consumption_anomaly_factor", 3)))
-        ),
+        fx_rates=rates,
+        anomaly=AnomalyRule(factor=settings.consumption_anomaly_factor),
     )
     handler = ConsumptionHandler(book, ConsumptionClose(book))
 
