@@ -356,6 +356,7 @@ _FIXED: tuple[TopicSpec, ...] = (
             "ServiceCreditAllocated",
             "ReconciliationLineReceived",
             "ConsumptionCharged",
+            "SubscriptionRenewed",
         ),
         "billing-internal: runs (close, dunning, reconcile) and inputs re-keyed by reseller; "
         "last in the list so it is no event's home (registry subject)",

@@ -17,6 +17,7 @@ from hub.domain.invoicing import Distributor
 from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditAllocated
+from hub.schemas.events.renewals import SubscriptionRenewed
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing import payments
 from hub.streams.billing.ledger import BillingLedger, BillingTables
@@ -24,7 +25,7 @@ from hub.streams.context import Context
 from hub.topics import Topic
 
 # Sources whose events billing needs, keyed otherwise than by reseller.
-_REKEYED = (Topic.SUBSCRIPTION_EVENTS, Topic.CREDITS_ALLOCATED)
+_REKEYED = (Topic.SUBSCRIPTION_EVENTS, Topic.CREDITS_ALLOCATED, Topic.RENEWAL_EVENTS)
 # Sources keyed by reseller, handled in place. Reseller payments are advices until finance
 # confirms them (hub/streams/billing/payments.py); confirmed ones arrive on the inputs topic.
 _BY_RESELLER = (Topic.PROVISIONING, Topic.BILLING_INPUTS)
@@ -48,7 +49,7 @@ def register(app: faust.App, ctx: Context) -> None:
     inputs = ctx.topics.name(Topic.BILLING_INPUTS)
 
     async def rekey(event: Event) -> Sequence[Emit]:
-        if isinstance(event, SubscriptionChanged | ServiceCreditAllocated):
+        if isinstance(event, SubscriptionChanged | ServiceCreditAllocated | SubscriptionRenewed):
             return [Emit(inputs, event.reseller_id, event)]
         return []  # rejections and the like bill nothing
 

@@ -64,6 +64,7 @@ from hub.schemas.events.billing import (
 from hub.schemas.events.consumption import ConsumptionCharged
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
+from hub.schemas.events.renewals import SubscriptionRenewed
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing import documents as docs
 from hub.streams.billing import metrics
@@ -94,6 +95,7 @@ class BillingTables:
     dunning: Table  # reseller|invoice id -> stage
     revenue: Table  # reseller|subscription|line id -> [customer, subscription, RevenueSchedule]
     recon: Table  # reseller|YYYY-MM|source:line -> ReconciliationLineReceived
+    next_terms: Table  # subscription id|renewal day -> what it renews as (renewals)
 
     @classmethod
     def of(cls, journal: Journal) -> BillingTables:
@@ -168,6 +170,10 @@ class BillingLedger:
             from hub.streams.consumption.invoicing import book_consumption
 
             return book_consumption(self, event)
+        if isinstance(event, SubscriptionRenewed):
+            from hub.streams.renewals.billing import note_renewal
+
+            return note_renewal(self, event)
         if isinstance(event, PaymentReceived):
             return self.on_payment(event)
         if isinstance(event, ReconciliationLineReceived):
@@ -588,8 +594,9 @@ class BillingLedger:
         for charge in ch.cycle_charges(sub, first, last, source):
             emits += self._rate(run, sub, charge)
         while ch.renewal_due(sub, last):
-            prices = list(self.ref.prices.get(sub.catalog_item_id) or [])
-            sub = ch.renew(sub, prices, profile.markup_bps)
+            from hub.streams.renewals.billing import renew_as_scheduled
+
+            sub = renew_as_scheduled(self, sub, profile.markup_bps)  # a scheduled next term
             emits += self._rate(run, sub, ch.renewal_charge(sub, source))
             for charge in ch.cycle_charges(sub, first, last, source):
                 emits += self._rate(run, sub, charge)
