@@ -38,7 +38,7 @@ def stream_modules() -> Mapping[str, StreamModule]:
     from hub.streams.consumption import register as consumption
     from hub.streams.incentives import register as incentives
     from hub.streams.ingress import gateway as ingress_gateway
-    from hub.streams.relationships import register as relationships
+    from hub.streams.relationships.flow import register as relationships
     from hub.streams.renewals import register as renewals
 
     return {

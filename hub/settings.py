@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_disable_after: int = Field(default=20, ge=1)
     webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    # Relationships (hub/streams/relationships): how often each partition's GDAP sweep looks at
+    # its next page of relationships at Partner Center (status, roles, expiry notices).
+    relationships_sweep_s: float = Field(default=60.0, gt=0)
+    relationships_sweep_page: int = Field(default=50, ge=1, le=1000)
     # Azure plan consumption (hub/streams/consumption): the distributor's documented exchange
     # rates from Microsoft's billing currency into a reseller's currency when it is neither
     # Microsoft's billing nor pricing currency ("EUR/GBP=0.86,USD/SEK=10.4"), and the anomaly

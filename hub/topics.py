@@ -88,6 +88,7 @@ class Topic(StrEnum):
     RELATIONSHIP_REQUESTS = "hub.relationships.requests"
     RELATIONSHIP_EVENTS = "hub.relationships.events"
     CUSTOMER_AGREEMENTS = "ref.customer-agreements"
+    CUSTOMER_GDAP = "ref.customer-gdap"
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
 INGRESS_KINDS: dict[Topic, str] = {
@@ -531,8 +532,15 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.RELATIONSHIP_REQUESTS,
         "reseller_id",
-        ("CustomerOnboardingRequested", "CustomerAttestationRequested"),
-        "customer onboarding and MCA attestation requests",
+        (
+            "CustomerOnboardingRequested",
+            "CustomerAttestationRequested",
+            "GdapRelationshipRequested",
+            "GdapApprovalNeeded",
+            "RelationshipSweepTick",
+        ),
+        "customer onboarding, MCA attestation and GDAP requests, tickets held for GDAP, sweep "
+        "ticks",
         retention_ms=_TEN_YEARS_MS,
         writers=("hub", "ops"),
         readers=("hub",),
@@ -540,8 +548,14 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.RELATIONSHIP_EVENTS,
         "reseller_id",
-        ("CustomerOnboarded", "CustomerOnboardingRefused"),
-        "onboarding outcomes, for ops",
+        (
+            "CustomerOnboarded",
+            "CustomerOnboardingRefused",
+            "GdapRelationshipUpdated",
+            "GdapExpiryNotice",
+            "GdapApprovalNeeded",
+        ),
+        "onboarding outcomes and GDAP changes, notices and held tickets, for ops",
         retention_ms=_TEN_YEARS_MS,
     ),
     TopicSpec(
@@ -549,6 +563,14 @@ _FIXED: tuple[TopicSpec, ...] = (
         "customer_id",
         ("CustomerAgreementRecorded",),
         "each onboarded customer's Microsoft Customer Agreement standing (pending, accepted)",
+        compacted=True,
+        partitions=1,
+    ),
+    TopicSpec(
+        Topic.CUSTOMER_GDAP,
+        "customer_id|relationship_id",
+        ("GdapRelationshipUpdated",),
+        "customers' GDAP relationships as Partner Center has them (read by escalation)",
         compacted=True,
         partitions=1,
     ),
@@ -575,9 +597,11 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "NextTermChangeRejected",
             "ScheduledChangesDeleted",
             "SubscriptionRenewed",
-            # Customer onboarding outcomes.
+            # Customer onboarding outcomes, GDAP tasks and expiry notices.
             "CustomerOnboarded",
             "CustomerOnboardingRefused",
+            "GdapApprovalNeeded",
+            "GdapExpiryNotice",
         ),
         "order and subscription status for one reseller",
     ),

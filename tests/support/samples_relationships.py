@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from hub.domain.relationships.customers import Address, Contact
@@ -12,6 +12,7 @@ from hub.schemas.events import relationships as rel
 
 T0 = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 CAUSE = UUID("0b7e4f5c-1d2a-4e3b-9c8d-7a6b5c4d3e2f")
+SUPPORT_ROLE = "f023fd81-a637-4b56-95fd-791ac0226033"
 CONTACT = Contact(first_name="Ada", last_name="Lee", email="ada@fabrikam.example")
 
 
@@ -71,5 +72,45 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         template_id="mca-2024-01",
         date_agreed=T0,
         accepted_by_email="ada@fabrikam.example",
+    ),
+    "GdapRelationshipRequested": lambda: rel.GdapRelationshipRequested(
+        **_envelope("gdapreq"),
+        customer_id="fabrikam",
+        display_name="fabrikam-support",
+        roles=(SUPPORT_ROLE,),
+        duration="P730D",
+        auto_extend="P180D",
+    ),
+    "GdapRelationshipUpdated": lambda: rel.GdapRelationshipUpdated(
+        **_envelope("gdapupd"),
+        customer_id="fabrikam",
+        relationship_id="5e1f0c2a-0000-4000-8000-000000000002",
+        display_name="fabrikam-support",
+        roles=(SUPPORT_ROLE,),
+        status="active",
+        duration_days=730,
+        auto_extend_days=180,
+        activated_at=T0,
+        end_at=T0 + timedelta(days=730),
+    ),
+    "GdapExpiryNotice": lambda: rel.GdapExpiryNotice(
+        **_envelope("gdapexp"),
+        customer_id="fabrikam",
+        relationship_id="5e1f0c2a-0000-4000-8000-000000000002",
+        threshold_days=30,
+        end_at=T0 + timedelta(days=29),
+        message="GDAP relationship ends within 30 days: renew it",
+    ),
+    "GdapApprovalNeeded": lambda: rel.GdapApprovalNeeded(
+        **_envelope("gdaptask"),
+        customer_id="fabrikam",
+        ticket_id="T-1",
+        correlation_key="exchange|westeurope",
+        relationship_id=None,
+        missing_role=SUPPORT_ROLE,
+        message="customer fabrikam has no active GDAP relationship",
+    ),
+    "RelationshipSweepTick": lambda: rel.RelationshipSweepTick(
+        **{**_envelope("tick"), "reseller_id": None}, partition=3
     ),
 }

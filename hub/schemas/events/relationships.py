@@ -78,10 +78,75 @@ class CustomerAgreementRecorded(Event):
     accepted_by_email: Identifier | None = None
 
 
+class GdapRelationshipRequested(Event):
+    """Ask the customer for a GDAP relationship (``accessDetails.unifiedRoles``, ``duration``
+    up to P730D, ``autoExtendDuration`` PT0S or P180D); it is active once the customer's admin
+    approves it at Microsoft."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    display_name: str = Field(min_length=1, max_length=50)
+    roles: tuple[Identifier, ...] = Field(min_length=1, description="role definition ids")
+    duration: Identifier = "P730D"
+    auto_extend: Identifier = "PT0S"
+
+
+class GdapRelationshipUpdated(Event):
+    """A GDAP relationship as Partner Center has it now (compacted ``ref.customer-gdap``, keyed
+    ``<customer>|<relationship>``): every worker's escalation reads them."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    relationship_id: Identifier
+    display_name: str = Field(min_length=1, max_length=50)
+    roles: tuple[Identifier, ...]
+    status: Identifier = Field(description="delegatedAdminRelationshipStatus")
+    duration_days: int = Field(ge=1, le=730)
+    auto_extend_days: int = Field(ge=0, le=180)
+    activated_at: UtcDatetime | None = None
+    end_at: UtcDatetime | None = None
+
+
+class GdapExpiryNotice(Event):
+    """A GDAP relationship ends in ``threshold_days`` or fewer (notices at 30, 7 and 1 days):
+    without it the distributor cannot open support requests for the customer."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    relationship_id: Identifier
+    threshold_days: int = Field(ge=0)
+    end_at: UtcDatetime
+    message: Text
+
+
+class GdapApprovalNeeded(Event):
+    """A task for the reseller: a ticket waits to be escalated to Microsoft until the customer
+    approves a GDAP relationship with a support role. The ticket's SLA clock keeps running."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    ticket_id: Identifier
+    correlation_key: Identifier = Field(description="where the ticket's escalation lives")
+    relationship_id: Identifier | None = None
+    missing_role: Identifier
+    message: Text
+
+
+class RelationshipSweepTick(Event):
+    """Internal: one partition's sweep looks at its next page of GDAP relationships."""
+
+    partition: int = Field(ge=0)
+
+
 EVENTS: tuple[type[Event], ...] = (
     CustomerOnboardingRequested,
     CustomerAttestationRequested,
     CustomerOnboarded,
     CustomerOnboardingRefused,
     CustomerAgreementRecorded,
+    GdapRelationshipRequested,
+    GdapRelationshipUpdated,
+    GdapExpiryNotice,
+    GdapApprovalNeeded,
+    RelationshipSweepTick,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -22,6 +23,7 @@ from hub.domain.orders import Rejection, RejectionCode
 from hub.domain.relationships.customers import AgreementStatus, attestation_refusal
 from hub.errors import RetriableError
 from hub.schemas.codec import Codec
+from hub.schemas.envelope import Event
 from hub.schemas.events.relationships import CustomerAgreementRecorded
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,9 @@ class AgreementBook:
     reading: bool = False
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def apply(self, event: CustomerAgreementRecorded) -> None:
+    def apply(self, event: Event) -> None:
+        if not isinstance(event, CustomerAgreementRecorded):
+            return
         before = self.status.get(event.customer_id)
         after = AgreementStatus(event.status)
         self.status[event.customer_id] = after
@@ -76,17 +80,23 @@ def agreement_rejections(customer_id: str, book: AgreementBook = AGREEMENTS) -> 
     ]
 
 
-class AgreementReader:
-    """Reads the compacted agreements topic from its start, outside any consumer group."""
+class BookReader:
+    """Reads compacted topics from their start, outside any consumer group, handing each
+    record to ``apply``; ``loaded`` is set once it has read up to where they ended at start."""
 
     def __init__(
-        self, book: AgreementBook, codec: Codec, topic: str, bootstrap: str, auth: KafkaAuth | None
+        self,
+        apply: Callable[[Event], None],
+        loaded: asyncio.Event,
+        codec: Codec,
+        topics: Sequence[str],
+        bootstrap: str,
+        auth: KafkaAuth | None,
     ) -> None:
-        self.book, self.codec, self.topic = book, codec, topic
+        self.apply, self.loaded, self.codec, self.topics = apply, loaded, codec, list(topics)
         self.bootstrap, self.auth = bootstrap, auth
 
     async def run(self) -> None:
-        self.book.reading = True
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=None,
@@ -105,20 +115,20 @@ class AgreementReader:
                 for records in batch.values():
                     for record in records:
                         self._take(record.value)
-                if not self.book.loaded.is_set() and all(
+                if not self.loaded.is_set() and all(
                     [await consumer.position(tp) >= end for tp, end in ends.items()]
                 ):
-                    self.book.loaded.set()
-                    log.info("customer agreements loaded: %d", len(self.book.status))
+                    self.loaded.set()
+                    log.info("relationship books loaded from %s", ", ".join(self.topics))
         finally:
             await consumer.stop()
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         while True:
             await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(self.topic)
-            if parts:
-                return [TopicPartition(self.topic, p) for p in parts]
+            found = {t: consumer.partitions_for_topic(t) for t in self.topics}
+            if all(found.values()):
+                return [TopicPartition(t, p) for t, parts in found.items() for p in parts or ()]
             await asyncio.sleep(1.0)
 
     def _take(self, value: bytes | None) -> None:
@@ -127,7 +137,6 @@ class AgreementReader:
         try:
             event = self.codec.decode(value)
         except Exception as exc:  # noqa: BLE001 - a record another writer got wrong is skipped
-            log.warning("customer agreement record not taken: %r", exc)
+            log.warning("relationship record not taken: %r", exc)
             return
-        if isinstance(event, CustomerAgreementRecorded):
-            self.book.apply(event)
+        self.apply(event)

@@ -11,3 +11,11 @@ ONBOARDINGS = Counter(
 )
 for _outcome in ("refused", "onboarded_accepted", "onboarded_pending", "attested"):
     ONBOARDINGS.labels(outcome=_outcome)
+
+GDAP = Counter(
+    "hub_relationships_gdap_total",
+    "GDAP relationships created and changed, expiry notices, tickets held and released",
+    ["what"],
+)
+for _what in ("created", "changed", "expiry_notice", "ticket_held", "ticket_released"):
+    GDAP.labels(what=_what)

@@ -13,7 +13,7 @@ from typing import Protocol
 from hub.connectors.partner_center.client import PartnerCenterClient
 from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.connectors.partner_center.models import Customer
-from hub.connectors.partner_center.relationships import Agreement
+from hub.connectors.partner_center.relationships import Agreement, DelegatedAdminRelationship
 from hub.errors import ValidationFailed
 
 
@@ -25,6 +25,14 @@ class CustomerDirectory(Protocol):
     async def record_agreement(
         self, microsoft_customer_id: str, agreement: Agreement, *, correlation_id: str
     ) -> None: ...
+
+    async def create_gdap(
+        self, relationship: DelegatedAdminRelationship, *, idempotency_key: str, correlation_id: str
+    ) -> DelegatedAdminRelationship: ...
+
+    async def list_gdap(
+        self, microsoft_customer_id: str, *, correlation_id: str
+    ) -> list[DelegatedAdminRelationship]: ...
 
 
 class PartnerCenterCustomers:
@@ -64,3 +72,19 @@ class PartnerCenterCustomers:
     ) -> None:
         pc = await self._pc()
         await pc.create_agreement(microsoft_customer_id, agreement, correlation_id=correlation_id)
+
+    async def create_gdap(
+        self, relationship: DelegatedAdminRelationship, *, idempotency_key: str, correlation_id: str
+    ) -> DelegatedAdminRelationship:
+        pc = await self._pc()
+        return await pc.create_gdap_relationship(
+            relationship, correlation_id=correlation_id, idempotency_key=idempotency_key
+        )
+
+    async def list_gdap(
+        self, microsoft_customer_id: str, *, correlation_id: str
+    ) -> list[DelegatedAdminRelationship]:
+        pc = await self._pc()
+        return await pc.list_gdap_relationships(
+            microsoft_customer_id, correlation_id=correlation_id
+        )

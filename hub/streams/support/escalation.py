@@ -42,6 +42,7 @@ from hub.schemas.events.support import (
     TicketStatus,
     TicketUpdated,
 )
+from hub.streams.relationships.escalation_gate import gdap_hold
 from hub.streams.support import metrics
 from hub.streams.support.config import SupportConfig
 from hub.streams.support.microsoft import Observed, ServiceRequests
@@ -205,6 +206,9 @@ class Escalations:
         customer = view.customers.get(ticket.customer_id)
         if reseller is None or customer is None:
             raise ValidationFailed("reseller_id", ticket.reseller_id, "reference data is gone")
+        held = gdap_hold(self.catalog, record, ticket)  # no GDAP support role: a task instead
+        if held is not None:
+            return held
         payload = build_service_request(ticket, reseller, customer, self.mapping)
         record = self._put(
             record.model_copy(update={"idempotency_key": f"hub-sr-ticket-{ticket.ticket_id}"})

@@ -1,0 +1,132 @@
+"""The relationships flow's wiring: customer onboarding with MCA attestation, and GDAP.
+
+Topics and agents:
+- ``relationships.onboarding`` (concurrency 1): ``hub.relationships.requests`` (by reseller,
+  beside its state table ``relationships-state``) -> Partner Center (create the customer,
+  record its agreement) -> ``ref.customer-agreements`` (the standing, by customer),
+  ``ref.customers`` (the customer, usable for orders), ``hub.relationships.events`` and the
+  reseller's ``partner.<id>.status``.
+  The same agent creates GDAP relationships (``GdapRelationshipRequested``), keeps tickets
+  escalation held for a missing support role (``GdapApprovalNeeded``) and runs the paged GDAP
+  sweep (``RelationshipSweepTick``, sent by a timer to each owned partition): changes go to the
+  compacted ``ref.customer-gdap``, expiry notices to the reseller's status topic, released
+  tickets back to ``hub.support.correlation``.
+- Every worker reads ``ref.customer-agreements`` and ``ref.customer-gdap`` whole
+  (``agreements.AGREEMENTS``, ``gdap_book.GDAP``): the order intake refuses orders of a customer
+  whose agreement is pending; escalation holds a ticket whose customer lacks a GDAP support role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import mode
+
+from hub.connectors.kafka_auth import auth_from_settings
+from hub.connectors.partner_center.config import PartnerCenterConfig
+from hub.errors import SchemaError
+from hub.runtime.emit import Emit
+from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.events.relationships import (
+    CustomerAttestationRequested,
+    CustomerOnboardingRequested,
+    GdapApprovalNeeded,
+    GdapRelationshipRequested,
+    RelationshipSweepTick,
+)
+from hub.streams.context import Context
+from hub.streams.relationships.agreements import AGREEMENTS, BookReader
+from hub.streams.relationships.gdap import GdapTracker
+from hub.streams.relationships.gdap_book import GDAP
+from hub.streams.relationships.onboarding import Onboarding
+from hub.streams.relationships.partner_center import PartnerCenterCustomers
+from hub.topics import Topic
+
+
+class Requests:
+    """Dispatches the events of ``hub.relationships.requests`` to their handler."""
+
+    def __init__(self, onboarding: Onboarding, gdap: GdapTracker) -> None:
+        self.onboarding = onboarding
+        self.gdap = gdap
+
+    async def handle(self, event: Event) -> Sequence[Emit]:
+        if isinstance(event, CustomerOnboardingRequested | CustomerAttestationRequested):
+            return await self.onboarding.handle(event)
+        if isinstance(event, GdapRelationshipRequested):
+            return await self.gdap.on_request(event)
+        if isinstance(event, GdapApprovalNeeded):
+            return await self.gdap.on_task(event)
+        if isinstance(event, RelationshipSweepTick):
+            return await self.gdap.on_tick(event)
+        raise SchemaError(f"{type(event).__name__} does not belong on the relationship requests")
+
+
+def register(app: faust.App, ctx: Context) -> None:
+    """Registers the relationships agents, their table and the agreements reader on ``app``."""
+    directory = PartnerCenterCustomers(PartnerCenterConfig.from_settings(ctx.settings))
+    journal = ctx.journal("relationships")
+    # One view over the whole table: every key starts with its kind (onboarding|, gdap|, ...).
+    state = journal.view("")
+    onboarding = Onboarding(ctx.topics, ctx.reference.view, state, directory)
+    gdap = GdapTracker(
+        ctx.topics,
+        ctx.reference.view,
+        state,
+        directory,
+        page=ctx.settings.relationships_sweep_page,
+    )
+    requests = Requests(onboarding, gdap)
+    AGREEMENTS.reading = GDAP.reading = True
+    loaded = asyncio.Event()
+    AGREEMENTS.loaded = GDAP.loaded = loaded
+
+    def apply(event: Event) -> None:
+        AGREEMENTS.apply(event)
+        GDAP.apply(event)
+
+    reader = BookReader(
+        apply,
+        loaded,
+        ctx.codec,
+        [ctx.topics.name(Topic.CUSTOMER_AGREEMENTS), ctx.topics.name(Topic.CUSTOMER_GDAP)],
+        ctx.settings.kafka_bootstrap_servers,
+        auth_from_settings(ctx.settings),
+    )
+    requests_topic = ctx.topics.name(Topic.RELATIONSHIP_REQUESTS)
+
+    @app.service
+    class RelationshipsPartnerCenter(mode.Service):
+        async def on_stop(self) -> None:
+            await directory.stop()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_agreements() -> None:
+        await reader.run()
+
+    @app.agent(
+        ctx.source(Topic.RELATIONSHIP_REQUESTS), name="relationships.onboarding", concurrency=1
+    )
+    async def onboard(stream: Any) -> None:
+        pipeline = ctx.pipeline("relationships", journal=journal, batched=False)
+        await pipeline.run(stream, requests.handle)
+
+    @app.timer(interval=ctx.settings.relationships_sweep_s)  # type: ignore[untyped-decorator]
+    async def sweep() -> None:
+        # Timers never write state: each owned partition gets a tick its agent handles.
+        for tp in app.assignor.assigned_actives():
+            if tp.topic != requests_topic:
+                continue
+            tick = RelationshipSweepTick(
+                event_id=new_event_id(),
+                event_time=datetime.now(UTC),
+                correlation_id=f"relationships-sweep-{tp.partition}",
+                partition=tp.partition,
+            )
+            await ctx.raw_topic(requests_topic).send(
+                key=None, value=ctx.codec.encode(tick), partition=tp.partition
+            )

@@ -1,0 +1,210 @@
+"""GDAP tracking (create, sweep, notices, release) with a fake Partner Center, and the
+escalation hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from hub.connectors.partner_center.models import Customer as PcCustomer
+from hub.connectors.partner_center.relationships import (
+    Agreement,
+    DelegatedAdminRelationship,
+    UnifiedRole,
+)
+from hub.domain.enums import Severity, TicketCategory
+from hub.domain.orders import ReferenceView
+from hub.domain.relationships.customers import AgreementStatus
+from hub.domain.relationships.gdap import DIRECTORY_READERS, SERVICE_SUPPORT_ADMINISTRATOR
+from hub.domain.support.ticket import Channel, Ticket
+from hub.schemas.envelope import new_event_id
+from hub.schemas.events.relationships import (
+    GdapApprovalNeeded,
+    GdapExpiryNotice,
+    GdapRelationshipRequested,
+    GdapRelationshipUpdated,
+    RelationshipSweepTick,
+)
+from hub.schemas.events.support import TicketUpdated
+from hub.streams.relationships.agreements import AgreementBook
+from hub.streams.relationships.escalation_gate import gdap_hold
+from hub.streams.relationships.gdap import GdapTracker
+from hub.streams.relationships.gdap_book import GdapBook
+from hub.streams.relationships.onboarding import OnboardingRecord, state_key
+from hub.streams.support.records import EscalationRecord
+from hub.topics import TopicCatalog
+
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+CATALOG = TopicCatalog()
+
+
+class FakePartnerCenter:
+    def __init__(self) -> None:
+        self.gdap: dict[str, DelegatedAdminRelationship] = {}
+
+    async def create_customer(self, customer: PcCustomer, **_: str) -> str:
+        return "ms-1"
+
+    async def record_agreement(self, ms_id: str, agreement: Agreement, **_: str) -> None:
+        return None
+
+    async def create_gdap(
+        self, relationship: DelegatedAdminRelationship, **_: str
+    ) -> DelegatedAdminRelationship:
+        created = relationship.model_copy(
+            update={"id": f"rel-{len(self.gdap)}", "status": "approvalPending"}
+        )
+        self.gdap[str(created.id)] = created
+        return created
+
+    async def list_gdap(self, ms_id: str, **_: str) -> list[DelegatedAdminRelationship]:
+        return list(self.gdap.values())
+
+    def approve(self, rel_id: str, roles: list[str], end: datetime) -> None:
+        rel = self.gdap[rel_id]
+        access = rel.access_details.model_copy(
+            update={"unified_roles": [UnifiedRole(role_definition_id=r) for r in roles]}
+        )
+        self.gdap[rel_id] = rel.model_copy(
+            update={
+                "status": "active",
+                "access_details": access,
+                "activated_date_time": NOW - timedelta(days=1),
+                "end_date_time": end,
+            }
+        )
+
+
+def _tracker() -> tuple[GdapTracker, FakePartnerCenter, dict[str, object]]:
+    pc = FakePartnerCenter()
+    state: dict[str, object] = {
+        state_key("A", "c1"): OnboardingRecord(
+            request_id="r", microsoft_customer_id="ms-1", domain="c1.onmicrosoft.com"
+        ).model_dump(mode="json")
+    }
+    ref = ReferenceView(resellers={}, customers={}, catalogue={}, prices={})
+    tracker = GdapTracker(CATALOG, lambda: ref, state, pc, page=10, clock=lambda: NOW)
+    return tracker, pc, state
+
+
+def _tick() -> RelationshipSweepTick:
+    return RelationshipSweepTick(
+        event_id=new_event_id(), event_time=NOW, correlation_id="tick", partition=0
+    )
+
+
+async def _created(tracker: GdapTracker) -> str:
+    request = GdapRelationshipRequested(
+        event_id=new_event_id(),
+        event_time=NOW,
+        correlation_id="g1",
+        reseller_id="A",
+        customer_id="c1",
+        display_name="c1-support",
+        roles=(DIRECTORY_READERS,),
+    )
+    emits = await tracker.on_request(request)
+    updated = emits[0].event
+    assert isinstance(updated, GdapRelationshipUpdated)
+    assert emits[0].topic == "ref.customer-gdap"
+    assert updated.status == "approvalPending"
+    return updated.relationship_id
+
+
+async def test_a_held_ticket_is_released_by_the_tick_after_the_role_is_granted():
+    tracker, pc, state = _tracker()
+    rel_id = await _created(tracker)
+    task = GdapApprovalNeeded(
+        event_id=new_event_id(),
+        event_time=NOW,
+        correlation_id="t1",
+        reseller_id="A",
+        customer_id="c1",
+        ticket_id="T-1",
+        correlation_key="exchange|eu",
+        missing_role=SERVICE_SUPPORT_ADMINISTRATOR,
+        message="no active GDAP relationship",
+    )
+    await tracker.on_task(task)
+    assert [e for e in await tracker.on_tick(_tick()) if isinstance(e.event, TicketUpdated)] == []
+
+    pc.approve(
+        rel_id, [DIRECTORY_READERS, SERVICE_SUPPORT_ADMINISTRATOR], NOW + timedelta(days=700)
+    )
+    first = await tracker.on_tick(_tick())
+    assert [type(e.event).__name__ for e in first] == ["GdapRelationshipUpdated"] * 2
+    second = await tracker.on_tick(_tick())
+    released = [e for e in second if isinstance(e.event, TicketUpdated)]
+    assert [(e.topic, e.key, e.event.status) for e in released] == [
+        ("hub.support.correlation", "exchange|eu", "escalated")
+    ]
+    assert not [k for k in state if k.startswith("gdapwait|")]
+
+
+async def test_expiry_notices_go_to_the_reseller_once_per_threshold():
+    tracker, pc, _ = _tracker()
+    rel_id = await _created(tracker)
+    pc.approve(rel_id, [SERVICE_SUPPORT_ADMINISTRATOR], NOW + timedelta(days=6))
+    emits = await tracker.on_tick(_tick())
+    notices = [e for e in emits if isinstance(e.event, GdapExpiryNotice)]
+    assert [(e.topic, e.event.threshold_days) for e in notices] == [
+        ("partner.A.status", 7),
+        ("hub.relationships.events", 7),
+    ]
+    again = await tracker.on_tick(_tick())
+    assert not [e for e in again if isinstance(e.event, GdapExpiryNotice)]
+
+
+def _record() -> EscalationRecord:
+    return EscalationRecord(
+        ref="T-9",
+        kind="ticket",
+        correlation_key="exchange|eu",
+        partition=0,
+        cause_event_id=uuid4(),
+        correlation_id="t9",
+        reseller_id="A",
+        destination="partner.A.support",
+    )
+
+
+def _ticket(customer: str) -> Ticket:
+    return Ticket(
+        ticket_id="T-9",
+        reseller_id="A",
+        customer_id=customer,
+        category=TicketCategory.SERVICE_NOT_ACCESSIBLE,
+        severity=Severity.CRITICAL,
+        description="Exchange down",
+        product="Exchange Online",
+        channel=Channel.PORTAL,
+        opened_at=NOW,
+    )
+
+
+def test_a_customer_the_hub_does_not_track_is_filed_as_before():
+    assert (
+        gdap_hold(
+            CATALOG, _record(), _ticket("ref-only"), NOW, GdapBook(agreements=AgreementBook())
+        )
+        is None
+    )
+
+
+def test_a_tracked_customer_without_a_support_role_is_held_with_a_task_and_a_note():
+    agreements = AgreementBook()
+    agreements.status["c1"] = AgreementStatus.ACCEPTED
+    book = GdapBook(agreements=agreements)
+    held = gdap_hold(CATALOG, _record(), _ticket("c1"), NOW, book)
+    assert held is not None
+    topics = [e.topic for e in held]
+    assert topics == [
+        "partner.A.support",
+        "hub.relationships.requests",
+        "partner.A.status",
+        "hub.support.events",
+    ]
+    note = held[0].event
+    assert isinstance(note, TicketUpdated)
+    assert "SLA clock keeps running" in (note.note or "")
+    assert "Service Support Administrator" in (note.note or "")
