@@ -81,6 +81,7 @@ class Topic(StrEnum):
     INCENTIVE_PLANS = "hub.incentives.plans"
     INCENTIVE_LEDGER = "hub.incentives.ledger"
     INCENTIVE_STATEMENTS = "hub.incentives.statements"
+    INCENTIVE_INPUTS = "hub.incentives.inputs"
     # Renewals (hub/streams/renewals): subscriptions and scheduler ticks in, renewal facts out.
     RENEWAL_INPUTS = "hub.renewals.inputs"
     RENEWAL_EVENTS = "hub.renewals.events"
@@ -503,6 +504,14 @@ _FIXED: tuple[TopicSpec, ...] = (
         "incentive accrual and reversal lines, and monthly statements per payee",
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.INCENTIVE_INPUTS,
+        "reseller_id",
+        ("IncentiveWriteOffContinued",),
+        "incentives-internal: a write-off's next page, beside the router's state",
+        retention_ms=_WEEK_MS,
+        readers=("hub",),
     ),
     # Renewals (hub/streams/renewals): lifecycle facts re-keyed by reseller beside the flow's
     # state, and the scheduler's ticks; notices, scheduled changes and renewals out.

@@ -52,6 +52,16 @@ BUILDERS: dict[str, Callable[[], Event]] = {
     "IncentiveStatementRequested": lambda: i.IncentiveStatementRequested(
         **_IDS, payee="contoso", period="2025-03"
     ),
+    "IncentiveWriteOffContinued": lambda: i.IncentiveWriteOffContinued(
+        **_IDS,
+        reseller_id="contoso",
+        dunning_event_id="0b7e4f5c-1d2a-4e3b-9c8d-7a6b5c4d3e2f",
+        stage="credit_hold",
+        invoice_ids=("inv-1", "inv-2"),
+        period="2025-03",
+        after="inv-1|line-200",
+        pages=2,
+    ),
     "IncentiveLineBooked": lambda: i.IncentiveLineBooked(
         **_IDS,
         reseller_id="contoso",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.domain.incentives.plans import Plan
 from hub.schemas.envelope import Event
-from hub.schemas.types import Currency, DecimalText, Identifier, NonNegative
+from hub.schemas.types import Currency, DecimalText, Identifier, NonNegative, ResellerId
 
 _PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -60,6 +60,23 @@ class IncentiveFactNoted(Event):
     seats: int = 0
     after_refund: bool = False
     stage: str | None = None
+
+
+class IncentiveWriteOffContinued(Event):
+    """Incentives-internal: a write-off goes on from where its last page stopped.
+
+    The router sends it to itself on ``hub.incentives.inputs`` (keyed by reseller): the
+    charges of the invoices a dunning stage names are handled a bounded page per message, so
+    no message's work grows with the reseller's size.
+    """
+
+    reseller_id: ResellerId
+    dunning_event_id: str = Field(description="event_id of the DunningStageReached")
+    stage: str
+    invoice_ids: tuple[str, ...] = Field(min_length=1)
+    period: str = Field(pattern=_PERIOD, description="YYYY-MM the write-off is booked in")
+    after: str = Field(default="", description="the last invoice|charge the previous page took")
+    pages: int = Field(ge=1, description="pages of this write-off done so far")
 
 
 class IncentiveStatementRequested(Event):
@@ -137,4 +154,5 @@ EVENTS: tuple[type[Event], ...] = (
     IncentiveStatementRequested,
     IncentiveLineBooked,
     IncentiveStatementIssued,
+    IncentiveWriteOffContinued,
 )

@@ -5,8 +5,9 @@ Topics and agents (all concurrency 1):
   every worker's ``PlanReader`` reads the whole topic into its ``PlanBook``.
 - ``incentives.route``: billing's ``hub.billing.charges``, ``hub.billing.revenue``,
   ``hub.billing.invoices`` and ``hub.billing.collections`` (all keyed by reseller, read as an
-  observer, co-partitioned with ``incentives-route-state``) -> ``hub.incentives.ledger``, one
-  ``IncentiveFactNoted`` per plan paying on the fact, keyed by the plan's payee.
+  observer, co-partitioned with ``incentives-route-state``), and its own write-off pages on
+  ``hub.incentives.inputs`` -> ``hub.incentives.ledger``, one ``IncentiveFactNoted`` per plan
+  paying on the fact, keyed by the plan's payee.
 - ``incentives.ledger``: ``hub.incentives.ledger`` (by payee, with ``incentives-state``) ->
   ``IncentiveLineBooked`` and, on request, ``IncentiveStatementIssued`` to
   ``hub.incentives.statements``; a rebate's statement also to the reseller's billing topic.
@@ -29,7 +30,14 @@ from hub.topics import Topic
 
 # A revenue event may arrive before the charge it recognises is seen rated (two topics).
 ROUTE_RETRY = RetryPolicy(max_attempts=8, base_s=0.5, cap_s=10.0)
-BILLING_FACTS = (Topic.CHARGES, Topic.REVENUE, Topic.INVOICES, Topic.COLLECTIONS)
+# Billing's facts, and the router's own write-off pages (all keyed by reseller).
+ROUTER_INPUTS = (
+    Topic.CHARGES,
+    Topic.REVENUE,
+    Topic.INVOICES,
+    Topic.COLLECTIONS,
+    Topic.INCENTIVE_INPUTS,
+)
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -54,7 +62,7 @@ def register(app: faust.App, ctx: Context) -> None:
     entries = booking.view("book")
     ledger = IncentiveLedger(catalog, plans, IncentiveBook(entries, entries.scan))
     facts = app.topic(
-        *(catalog.name(t) for t in BILLING_FACTS),
+        *(catalog.name(t) for t in ROUTER_INPUTS),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",

@@ -8,7 +8,8 @@ Reads billing's topics as an observer, keyed by reseller beside its own state (`
   monthly), so a 7-day cancellation finds the charge it refunds;
 - ``refunded|<reseller>|<subscription>``: an up-front subscription cancelled with a refund, so
   the revenue billing then adjusts down is labelled a refund's reversal;
-- ``invoice|<reseller>|<invoice>|<charge>``: the charges on an invoice, for write-offs.
+- ``invoice|<reseller>|<invoice>|<charge>``: the charges on an invoice, for write-offs, read a
+  page at a time (``IncentiveWriteOffContinued`` on ``hub.incentives.inputs``).
 
 Revenue a charge brings: an up-front charge billing schedules (new, renew, cycle charge of an
 annual or triennial cycle) accrues on each ``RevenueRecognised``; every other charge (monthly
@@ -32,7 +33,7 @@ from hub.schemas.events.billing import (
     InvoiceIssued,
     RevenueRecognised,
 )
-from hub.schemas.events.incentives import IncentiveFactNoted
+from hub.schemas.events.incentives import IncentiveFactNoted, IncentiveWriteOffContinued
 from hub.streams.incentives.plans import PlanBook
 from hub.topics import Topic, TopicCatalog
 
@@ -41,6 +42,8 @@ Table = MutableMapping[str, Any]
 # What billing recognises month by month itself (hub/streams/billing/ledger.py).
 UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
 SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
+# Charges of a write-off handled per message: a reseller's every invoice may be written off.
+WRITE_OFF_PAGE = 200
 # Charge types whose quantity is seats added (negative: removed) in the month.
 SEAT_CHANGES = {
     ChargeType.NEW,
@@ -61,6 +64,7 @@ class IncentiveRouter:
         self.plans = plans
         self.t = state
         self._ledger = catalog.name(Topic.INCENTIVE_LEDGER)
+        self._inputs = catalog.name(Topic.INCENTIVE_INPUTS)
 
     async def handle(self, event: Event) -> Sequence[Emit]:
         await self.plans.loaded.wait()
@@ -73,6 +77,8 @@ class IncentiveRouter:
             return []
         if isinstance(event, DunningStageReached):
             return self.on_dunning(event)
+        if isinstance(event, IncentiveWriteOffContinued):
+            return self.on_write_off_page(event)
         return []  # the other facts on billing's topics earn nothing
 
     def _facts(self, cause: Event, rid: str, **fields: Any) -> list[Emit]:
@@ -193,21 +199,62 @@ class IncentiveRouter:
 
     def on_dunning(self, ev: DunningStageReached) -> list[Emit]:
         """Each charge on the invoices that reached the stage, for the plans that write off
-        revenue at it (the ledger reverses a charge once, whatever stage comes after)."""
-        rid, out = ev.reseller_id, []
-        period = month(ev.event_time.date())
-        for invoice_id in ev.invoice_ids:
-            for key, _ in scan(self.t, f"invoice|{rid}|{invoice_id}|"):
-                charge_id = key.rsplit("|", 1)[1]
-                charge = self.t.get(f"charge|{rid}|{charge_id}") or {}
-                out += self._facts(
-                    ev,
-                    rid,
-                    kind="write_off",
-                    source_id=f"wo:{invoice_id}:{ev.stage}:{charge_id}",
-                    period=period,
-                    charge_id=charge_id,
-                    subscription_id=charge.get("subscription_id", ""),
-                    stage=ev.stage,
-                )
+        revenue at it (the ledger reverses a charge once, whatever stage comes after), a page
+        of ``WRITE_OFF_PAGE`` charges per message."""
+        if not any(p.writes_off_at(ev.stage) for p in self.plans.covering(ev.reseller_id)):
+            return []
+        start = IncentiveWriteOffContinued.model_validate(
+            {
+                **caused_by(ev, "IncentiveWriteOffContinued", 0),
+                "event_time": ev.event_time,
+                "dunning_event_id": str(ev.event_id),
+                "stage": ev.stage,
+                "invoice_ids": tuple(sorted(set(ev.invoice_ids))),
+                "period": month(ev.event_time.date()),
+                "pages": 1,
+            }
+        )
+        return self.on_write_off_page(start)
+
+    def on_write_off_page(self, step: IncentiveWriteOffContinued) -> list[Emit]:
+        rid = step.reseller_id or ""
+        taken: list[tuple[str, str]] = []
+        after_invoice, _, after_charge = step.after.partition("|")
+        for invoice_id in step.invoice_ids:
+            if after_invoice and invoice_id < after_invoice:
+                continue
+            prefix = f"invoice|{rid}|{invoice_id}|"
+            after = prefix + after_charge if invoice_id == after_invoice and after_charge else None
+            for key, _ in scan(self.t, prefix, after):
+                taken.append((invoice_id, key[len(prefix) :]))
+                if len(taken) > WRITE_OFF_PAGE:
+                    break
+            if len(taken) > WRITE_OFF_PAGE:
+                break
+        more = len(taken) > WRITE_OFF_PAGE
+        taken = taken[:WRITE_OFF_PAGE]
+        out: list[Emit] = []
+        for invoice_id, charge_id in taken:
+            charge = self.t.get(f"charge|{rid}|{charge_id}") or {}
+            out += self._facts(
+                step,
+                rid,
+                kind="write_off",
+                source_id=f"wo:{invoice_id}:{step.stage}:{charge_id}",
+                period=step.period,
+                charge_id=charge_id,
+                subscription_id=charge.get("subscription_id", ""),
+                stage=step.stage,
+            )
+        if more:
+            last = "|".join(taken[-1])
+            nxt = IncentiveWriteOffContinued.model_validate(
+                {
+                    **step.model_dump(),
+                    **caused_by(step, "IncentiveWriteOffContinued", step.pages),
+                    "after": last,
+                    "pages": step.pages + 1,
+                }
+            )
+            out.append(Emit(self._inputs, rid, nxt))
         return out

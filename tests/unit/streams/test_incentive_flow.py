@@ -27,18 +27,20 @@ from hub.schemas.events.incentives import (
     IncentivePlanSet,
     IncentiveStatementIssued,
     IncentiveStatementRequested,
+    IncentiveWriteOffContinued,
 )
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing.ledger import BillingLedger, BillingTables, Distributor
+from hub.streams.incentives import route
 from hub.streams.incentives.ledger import IncentiveLedger
 from hub.streams.incentives.plans import PlanBook
 from hub.streams.incentives.route import IncentiveRouter
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 TOPICS = TopicCatalog("t.")
-BILLING_FACTS = {TOPICS.name(t) for t in (Topic.CHARGES, Topic.REVENUE, Topic.INVOICES)} | {
-    TOPICS.name(Topic.COLLECTIONS)
+BILLING_FACTS = {
+    TOPICS.name(t) for t in (Topic.CHARGES, Topic.REVENUE, Topic.INVOICES, Topic.COLLECTIONS)
 }
 
 
@@ -152,6 +154,7 @@ class World:
         self.ledger = IncentiveLedger(TOPICS, self.plans, IncentiveBook(entries, entries.scan))
         self.out: list[Emit] = []
         self.facts: list[IncentiveFactNoted] = []
+        self.pages: list[IncentiveWriteOffContinued] = []
 
     async def _run(self, journal: Journal, handler: Any, event: Event) -> Sequence[Emit]:
         return await journal.run(0, str(event.event_id), lambda: handler(event))
@@ -172,6 +175,11 @@ class World:
 
     async def incentives(self, event: Event) -> None:
         for fact in await self._run(self.route_journal, self.router.handle, event):
+            if fact.topic == TOPICS.name(Topic.INCENTIVE_INPUTS):  # a write-off's next page
+                assert isinstance(fact.event, IncentiveWriteOffContinued)
+                self.pages.append(fact.event)
+                await self.incentives(fact.event)
+                continue
             assert fact.topic == TOPICS.name(Topic.INCENTIVE_LEDGER)
             assert isinstance(fact.event, IncentiveFactNoted)
             self.facts.append(fact.event)
@@ -358,6 +366,21 @@ async def test_reversals_name_their_reason_and_the_line_they_reverse() -> None:
                 if ln.charge_id == charge and ln.plan_id == plan
             )
             assert net == 0, (charge, plan)
+
+
+async def test_a_write_off_pages_through_the_invoices_charges_and_reverses_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(route, "WRITE_OFF_PAGE", 1)
+    world = await three_months()
+    # The November invoice holds fabrikam's three charges: one per page, the first page in
+    # the dunning message itself, two more on the router's own input topic.
+    assert [p.pages for p in world.pages] == [2, 3]
+    written_off = {ln.charge_id for ln in world.lines() if ln.reason == "written_off"}
+    assert len(written_off) == 2  # s-fab-1's purchase and s-fab-2's; its refund accrued nothing
+    finance = TOPICS.name(Topic.INCENTIVE_STATEMENTS)
+    feb = table(await world.statement("fabrikam", "2027-02"), finance)
+    assert feb == EXPECTED[("fabrikam", "2027-02")]
 
 
 async def test_tier_change_mid_month_is_explained_on_the_statement() -> None:
