@@ -264,8 +264,15 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.COLLECTIONS,
         "reseller_id",
-        ("DunningStageReached", "PaymentAdviceRecorded", "PaymentConfirmed", "BillingRunCompleted"),
-        "dunning, credit holds, payment advices, the payments finance confirmed, closes done",
+        (
+            "DunningStageReached",
+            "PaymentAdviceRecorded",
+            "PaymentConfirmed",
+            "BillingRunCompleted",
+            "SubscriptionTransferred",
+        ),
+        "dunning, credit holds, payment advices, the payments finance confirmed, closes done, "
+        "transfers (the exposure moves)",
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
@@ -359,6 +366,8 @@ _FIXED: tuple[TopicSpec, ...] = (
             "ReconciliationLineReceived",
             "ConsumptionCharged",
             "SubscriptionRenewed",
+            "SubscriptionTransferRequested",
+            "SubscriptionTransferred",
         ),
         "billing-internal: runs (close, dunning, reconcile) and inputs re-keyed by reseller; "
         "last in the list so it is no event's home (registry subject)",
@@ -547,6 +556,7 @@ _FIXED: tuple[TopicSpec, ...] = (
             "GdapRelationshipRequested",
             "GdapApprovalNeeded",
             "RelationshipSweepTick",
+            "SubscriptionTransferRequested",
         ),
         "customer onboarding, MCA attestation and GDAP requests, tickets held for GDAP, sweep "
         "ticks",
@@ -563,8 +573,10 @@ _FIXED: tuple[TopicSpec, ...] = (
             "GdapRelationshipUpdated",
             "GdapExpiryNotice",
             "GdapApprovalNeeded",
+            "SubscriptionTransferred",
+            "SubscriptionTransferRefused",
         ),
-        "onboarding outcomes and GDAP changes, notices and held tickets, for ops",
+        "onboarding outcomes, GDAP changes, notices and held tickets, transfers, for ops",
         retention_ms=_TEN_YEARS_MS,
     ),
     TopicSpec(
@@ -611,6 +623,8 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "CustomerOnboardingRefused",
             "GdapApprovalNeeded",
             "GdapExpiryNotice",
+            "SubscriptionTransferred",
+            "SubscriptionTransferRefused",
         ),
         "order and subscription status for one reseller",
     ),

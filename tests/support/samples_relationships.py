@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+from hub.domain.enums import BillingCycle, Term
 from hub.domain.relationships.customers import Address, Contact
 from hub.schemas.envelope import Event, derived_event_id
 from hub.schemas.events import relationships as rel
@@ -112,5 +113,45 @@ BUILDERS: dict[str, Callable[[], Event]] = {
     ),
     "RelationshipSweepTick": lambda: rel.RelationshipSweepTick(
         **{**_envelope("tick"), "reseller_id": None}, partition=3
+    ),
+    "SubscriptionTransferRequested": lambda: rel.SubscriptionTransferRequested(
+        **_envelope("str"),
+        to_reseller_id="fabrikam-it",
+        subscription_id="sub-9",
+        effective_date=date(2025, 3, 16),
+    ),
+    "SubscriptionTransferred": lambda: rel.SubscriptionTransferred(
+        **_envelope("st"),
+        side="from",
+        from_reseller_id="contoso",
+        to_reseller_id="fabrikam-it",
+        subscription_id="sub-9",
+        customer_id="fabrikam",
+        effective_date=date(2025, 3, 16),
+        product_id="CFQ7TTC0LH18",
+        sku_id="0001",
+        availability_id="CFQ7TTC0LDPB",
+        term=Term.P1Y,
+        billing_cycle=BillingCycle.MONTHLY,
+        currency="EUR",
+        quantity=10,
+        term_start=date(2025, 3, 1),
+        term_end=date(2026, 3, 1),
+        auto_renew=True,
+        unit_cost_minor=600,
+        from_unit_price_minor=700,
+        to_unit_price_minor=650,
+        period_start=date(2025, 3, 1),
+        period_end=date(2025, 3, 31),
+        from_period_minor=3387,
+        to_period_minor=3355,
+        released_commitment_minor=80000,
+        taken_commitment_minor=74000,
+    ),
+    "SubscriptionTransferRefused": lambda: rel.SubscriptionTransferRefused(
+        **_envelope("strf"),
+        to_reseller_id="fabrikam-it",
+        subscription_id="sub-9",
+        message="only an active subscription can be transferred; this one is suspended",
     ),
 }

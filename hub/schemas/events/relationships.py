@@ -3,10 +3,12 @@ Microsoft Customer Agreement attestation that must precede any order."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import Field
 
+from hub.domain.enums import BillingCycle, Term
 from hub.domain.relationships.customers import Address, Contact
 from hub.schemas.envelope import Event
 from hub.schemas.types import Identifier, ResellerId, Text, UtcDatetime
@@ -132,6 +134,60 @@ class GdapApprovalNeeded(Event):
     message: Text
 
 
+class SubscriptionTransferRequested(Event):
+    """Move a subscription from ``reseller_id`` to ``to_reseller_id`` (both resellers of the
+    distributor) on ``effective_date``: liability changes hands at the start of that day."""
+
+    reseller_id: ResellerId
+    to_reseller_id: ResellerId
+    subscription_id: Identifier
+    effective_date: date
+
+
+class SubscriptionTransferred(Event):
+    """A subscription moved between two resellers. One copy per side (``side``): the old
+    reseller's ends its liability and frees its open commitment, the new one's takes both on.
+
+    Amounts are the current billing period's (``period_start``..``period_end``) split at the
+    effective day, each at its reseller's price, and the rest of the term's commitment."""
+
+    reseller_id: ResellerId = Field(description="the reseller this copy is for")
+    side: Literal["from", "to"]
+    from_reseller_id: ResellerId
+    to_reseller_id: ResellerId
+    subscription_id: Identifier
+    customer_id: str = Field(min_length=1, max_length=64)
+    effective_date: date
+    product_id: Identifier
+    sku_id: Identifier
+    availability_id: Identifier
+    term: Term
+    billing_cycle: BillingCycle
+    currency: str = Field(min_length=3, max_length=3)
+    quantity: int = Field(ge=1)
+    term_start: date
+    term_end: date
+    auto_renew: bool
+    unit_cost_minor: int = Field(ge=0)
+    from_unit_price_minor: int = Field(ge=0)
+    to_unit_price_minor: int = Field(ge=0)
+    period_start: date
+    period_end: date
+    from_period_minor: int = Field(description="the old reseller's part of the period")
+    to_period_minor: int = Field(description="the new reseller's part of the period")
+    released_commitment_minor: int = Field(ge=0, description="leaves the old one's exposure")
+    taken_commitment_minor: int = Field(ge=0, description="enters the new one's exposure")
+
+
+class SubscriptionTransferRefused(Event):
+    """A transfer that cannot go ahead, and why; nothing moved."""
+
+    reseller_id: ResellerId
+    to_reseller_id: ResellerId
+    subscription_id: Identifier
+    message: Text
+
+
 class RelationshipSweepTick(Event):
     """Internal: one partition's sweep looks at its next page of GDAP relationships."""
 
@@ -149,4 +205,7 @@ EVENTS: tuple[type[Event], ...] = (
     GdapExpiryNotice,
     GdapApprovalNeeded,
     RelationshipSweepTick,
+    SubscriptionTransferRequested,
+    SubscriptionTransferred,
+    SubscriptionTransferRefused,
 )

@@ -64,6 +64,10 @@ from hub.schemas.events.billing import (
 from hub.schemas.events.consumption import ConsumptionCharged
 from hub.schemas.events.credits import ServiceCreditAllocated
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
+from hub.schemas.events.relationships import (
+    SubscriptionTransferred,
+    SubscriptionTransferRequested,
+)
 from hub.schemas.events.renewals import SubscriptionRenewed
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing import documents as docs
@@ -174,6 +178,10 @@ class BillingLedger:
             from hub.streams.renewals.billing import note_renewal
 
             return note_renewal(self, event)
+        if isinstance(event, SubscriptionTransferRequested | SubscriptionTransferred):
+            from hub.streams.relationships.transfers import book_transfer
+
+            return book_transfer(self, event)
         if isinstance(event, PaymentReceived):
             return self.on_payment(event)
         if isinstance(event, ReconciliationLineReceived):

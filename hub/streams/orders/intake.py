@@ -36,6 +36,7 @@ from hub.schemas.events.orders import (
     RejectionReason,
     SubscriptionProvisioned,
 )
+from hub.schemas.events.relationships import SubscriptionTransferred
 from hub.streams.consumption.exposure import accrue_consumption
 from hub.streams.orders import metrics
 from hub.streams.orders.state import (
@@ -46,6 +47,7 @@ from hub.streams.orders.state import (
     entity_key,
 )
 from hub.streams.relationships.agreements import agreement_rejections
+from hub.streams.relationships.transfers import transfer_exposure
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Clock = Callable[[], datetime]
@@ -255,6 +257,8 @@ class OrderIntake:
         """Invoices, credit notes, confirmed payments and dunning move the exposure, each once."""
         if isinstance(event, ConsumptionAccrued):
             return accrue_consumption(self.state, event)
+        if isinstance(event, SubscriptionTransferred):
+            return transfer_exposure(self.state, event)
         if not isinstance(
             event, InvoiceIssued | CreditNoteIssued | PaymentConfirmed | DunningStageReached
         ):

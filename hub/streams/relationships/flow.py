@@ -37,6 +37,7 @@ from hub.schemas.events.relationships import (
     GdapApprovalNeeded,
     GdapRelationshipRequested,
     RelationshipSweepTick,
+    SubscriptionTransferRequested,
 )
 from hub.streams.context import Context
 from hub.streams.relationships.agreements import AGREEMENTS, BookReader
@@ -50,9 +51,10 @@ from hub.topics import Topic
 class Requests:
     """Dispatches the events of ``hub.relationships.requests`` to their handler."""
 
-    def __init__(self, onboarding: Onboarding, gdap: GdapTracker) -> None:
+    def __init__(self, onboarding: Onboarding, gdap: GdapTracker, billing_inputs: str) -> None:
         self.onboarding = onboarding
         self.gdap = gdap
+        self.billing_inputs = billing_inputs
 
     async def handle(self, event: Event) -> Sequence[Emit]:
         if isinstance(event, CustomerOnboardingRequested | CustomerAttestationRequested):
@@ -63,6 +65,10 @@ class Requests:
             return await self.gdap.on_task(event)
         if isinstance(event, RelationshipSweepTick):
             return await self.gdap.on_tick(event)
+        if isinstance(event, SubscriptionTransferRequested):
+            # Billing, in the old reseller's partition, holds the subscription: it checks and
+            # books the transfer (hub/streams/relationships/transfers.py).
+            return [Emit(self.billing_inputs, event.reseller_id, event)]
         raise SchemaError(f"{type(event).__name__} does not belong on the relationship requests")
 
 
@@ -80,7 +86,7 @@ def register(app: faust.App, ctx: Context) -> None:
         directory,
         page=ctx.settings.relationships_sweep_page,
     )
-    requests = Requests(onboarding, gdap)
+    requests = Requests(onboarding, gdap, ctx.topics.name(Topic.BILLING_INPUTS))
     AGREEMENTS.reading = GDAP.reading = True
     loaded = asyncio.Event()
     AGREEMENTS.loaded = GDAP.loaded = loaded
