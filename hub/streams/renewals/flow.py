@@ -67,10 +67,6 @@ REFUSED = "PartnerCenterRefused"
 _IGNORED = (ProvisioningFailed, SubscriptionChangeRequested, SubscriptionChangeRejected)
 
 
-def sub_quantity(record: RenewalRecord) -> int:
-    return record.subscription.quantity
-
-
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
