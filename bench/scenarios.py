@@ -99,6 +99,27 @@ def billing() -> HubFlow:
     )
 
 
+def consumption() -> HubFlow:
+    from bench import consumption as c
+
+    return HubFlow(
+        "consumption",
+        c.RESELLERS,
+        c.reference,
+        Topic.CONSUMPTION_INPUTS,
+        c.usage,
+        (
+            Milestone(
+                "consumption: UsageRecorded -> UsageRated",
+                Topic.CONSUMPTION_RATED,
+                "UsageRated",
+            ),
+        ),
+        note="daily Azure usage (versioned facts, accrual, budgets, anomaly rule) per record",
+        handled_by="consumption",
+    )
+
+
 @dataclass(frozen=True)
 class Scaling:
     """Flows each driven through 1, 2, 3 workers of one hub (one group), each flow and count on
@@ -178,6 +199,7 @@ HUB_FLOWS: tuple[tuple[tuple[str, ...], Callable[[], HubFlow]], ...] = (
     (("order intake -> OrderAccepted", "order -> SubscriptionProvisioned (simulator)"), orders),
     (("rating: SubscriptionProvisioned -> ChargeRated",), billing),
     (("ticket routing: TicketOpened -> TicketRouted",), support),
+    (("consumption: UsageRecorded -> UsageRated",), consumption),
 )
 
 

@@ -28,8 +28,12 @@ def trailing_median(trailing: Sequence[int], rule: AnomalyRule) -> Decimal | Non
     return Decimal(median(sorted(recent)))
 
 
-def is_anomaly(day_minor: int, trailing: Sequence[int], rule: AnomalyRule) -> bool:
-    med = trailing_median(trailing, rule)
-    if med is None or med <= 0:
+def exceeds(day_minor: int, median: Decimal | None, rule: AnomalyRule) -> bool:
+    """``day_minor`` is above ``factor`` times a positive trailing ``median``."""
+    if median is None or median <= 0:
         return False
-    return Decimal(day_minor) > rule.factor * med
+    return Decimal(day_minor) > rule.factor * median
+
+
+def is_anomaly(day_minor: int, trailing: Sequence[int], rule: AnomalyRule) -> bool:
+    return exceeds(day_minor, trailing_median(trailing, rule), rule)

@@ -41,6 +41,7 @@ VIEWS = (
     "fired",
     "markups",
     "anomalies",
+    "medians",
     "adjust",
     "closed",
     "closing",

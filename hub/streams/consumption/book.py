@@ -8,7 +8,8 @@ whatever the reseller's size:
 - ``lines``   ``<reseller>|<period>|<customer>|<sub>|<category>`` -> exact price, cost, quantity
 - ``accrual`` ``<reseller>|<period>`` -> exact price total and the minor units accrued so far
 - ``spend``   ``<reseller>|<customer>|<period>`` -> a customer's exact month total
-- ``days``    ``<reseller>|<customer>|<day>`` -> a customer's exact day total (anomaly rule)
+- ``days``    ``<reseller>|<customer>|<day>`` -> a customer's exact day total (anomaly rule);
+  ``medians`` and ``anomalies`` under the same key: its trailing median, and a flag raised
 - ``budgets`` ``<reseller>|<customer or *>`` -> budget; ``fired`` ``...|<period>`` -> thresholds
 - ``markups`` ``<reseller>|<category or *>`` -> basis points
 - ``adjust``  ``<reseller>|<fact key>`` -> differences after a close, for the next invoice
@@ -22,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hub.domain.consumption.anomaly import AnomalyRule, is_anomaly, trailing_median
+from hub.domain.consumption.anomaly import AnomalyRule, exceeds, trailing_median
 from hub.domain.consumption.budgets import Budget, newly_crossed
 from hub.domain.consumption.facts import (
     Outcome,
@@ -335,25 +336,37 @@ class ConsumptionBook:
     def _anomaly(
         self, ev: u.UsageRecorded, profile: ResellerProfile, price_delta: Decimal
     ) -> list[Emit]:
-        """Flag the customer's day once, when its spend passes the rule's bound."""
+        """Flag the customer's day once, when its spend passes the rule's bound.
+
+        The trailing median is taken once per customer and day, at the day's first figure, and
+        kept (``medians``): a day's other meters compare with it without reading the window
+        again. A day with too little history keeps "-" and is never flagged.
+        """
         if price_delta <= 0:
             return []
         rid, cur, cid = profile.reseller_id, profile.currency, ev.customer_id
         flagged = f"{rid}|{cid}|{ev.usage_date.isoformat()}"
         if flagged in self.t["anomalies"]:
             return []
+        kept = self.t["medians"].get(flagged)
+        if kept is None:
+            trailing: list[int] = []
+            for back in range(self.anomaly.window, 0, -1):
+                earlier = ev.usage_date - timedelta(days=back)
+                raw = self.t["days"].get(f"{rid}|{cid}|{earlier.isoformat()}")
+                if raw is not None:
+                    trailing.append(to_minor(Decimal(raw), cur))
+            found = trailing_median(trailing, self.anomaly)
+            kept = "-" if found is None else str(found)
+            self.t["medians"][flagged] = kept
+        if kept == "-":
+            return []
+        median = Decimal(kept)
         day = to_minor(Decimal(self.t["days"].get(flagged) or 0), cur)
-        trailing: list[int] = []
-        for back in range(self.anomaly.window, 0, -1):
-            earlier = ev.usage_date - timedelta(days=back)
-            raw = self.t["days"].get(f"{rid}|{cid}|{earlier.isoformat()}")
-            if raw is not None:
-                trailing.append(to_minor(Decimal(raw), cur))
-        if not is_anomaly(day, trailing, self.anomaly):
+        if not exceeds(day, median, self.anomaly):
             return []
         self.t["anomalies"][flagged] = 1
         metrics.ANOMALIES.inc()
-        median = trailing_median(trailing, self.anomaly) or Decimal(0)
         alert = u.ConsumptionAnomalyDetected(
             **envelope(ev, "ConsumptionAnomalyDetected", cid, ev.usage_date),
             customer_id=cid,

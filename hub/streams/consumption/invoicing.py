@@ -35,7 +35,8 @@ def book_consumption(ledger: BillingLedger, ev: ConsumptionCharged) -> list[Emit
     )
     rid, t = ev.reseller_id, ledger.t
     if line.line_id not in t.lines:
+        # Not in billing's cost index: Microsoft's licence reconciliation lines never carry
+        # Azure usage; the consumption flow reconciles billed usage itself.
         t.unbilled[f"{rid}|{line.customer_id}|{line.line_id}"] = 1
-        t.cost_index[f"{rid}|{ev.period}|{line.line_id}"] = 1
         t.lines[line.line_id] = line.model_dump(mode="json")
     return [Emit(ledger.topics.name(Topic.CHARGES), rid, docs.charge_rated(ev, line))]

@@ -1,0 +1,212 @@
+"""Consumption benchmark: Azure plan usage ingested and rated through a real worker.
+
+A month of daily usage for ``--subscriptions`` Azure plan subscriptions x ``--meters`` meters x
+``--days`` days (the issue's full size: 10,000 x 20 x 30 = 6,000,000 UsageRecorded) is sent
+to ``hub.consumption.inputs`` day by day, streamed in chunks (never held in memory at once), and
+timed from the first send until the last UsageRated, next to a raw aiokafka passthrough of the
+same count in the same run. ``--quick`` is the CI size (50 x 20 x 3 = 3,000). Prints Markdown,
+writes JSON to bench/results/consumption.json. Usage: ``python -m bench.consumption --quick``.
+In ``python -m bench`` the scenario "consumption: UsageRecorded -> UsageRated" runs at the
+harness's burst size (``--only consumption``; add ``--only raw --only faust`` for the baselines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.baseline import passthrough
+from bench.billing import count_until
+from bench.harness import envelope
+from hub.connectors.kafka_admin import apply_topics
+from hub.connectors.kafka_io import Outgoing, producer, publish
+from hub.domain.enums import BillingMode, SupportMode
+from hub.domain.reference import ResellerProfile
+from hub.ops.worker_process import WorkerProcess
+from hub.runtime.pipeline import event_headers
+from hub.schemas.codec import Codec
+from hub.schemas.events.consumption import UsageRecorded
+from hub.schemas.events.reference import ResellerUpserted
+from hub.topics import Topic, TopicCatalog
+from tests.support.broker import session_broker
+
+RESULTS = Path(__file__).parent / "results"
+# Two resellers per partition of the default 12, so every partition has work.
+RESELLERS = tuple(f"benchcons{i:02d}" for i in range(24))
+FIRST_DAY = date(2026, 11, 1)
+CODEC = Codec()
+FULL = (10_000, 20, 30)
+QUICK = (50, 20, 3)
+CATEGORIES = ("Virtual Machines", "Storage", "Bandwidth", "SQL Database", "Azure App Service")
+
+
+def reference(topics: TopicCatalog) -> list[Outgoing]:
+    return [
+        Outgoing(
+            topics.name(Topic.RESELLERS),
+            rid,
+            ResellerUpserted(
+                **envelope(rid),
+                reseller=ResellerProfile(
+                    reseller_id=rid,
+                    partner_id=f"{4300000 + i}",
+                    name=f"Bench Consumption {i}",
+                    country="US",
+                    currency="USD",
+                    languages=("en",),
+                    billing_mode=BillingMode.RESELLER_BILLS,
+                    support_mode=SupportMode.RESELLER_OWN,
+                    credit_limit_minor=10**14,
+                    payment_terms_days=30,
+                    markup_bps=1200,
+                ),
+            ),
+        )
+        for i, rid in enumerate(RESELLERS)
+    ]
+
+
+def usage(index: int, subscriptions: int = FULL[0], meters: int = FULL[1]) -> UsageRecorded:
+    """The ``index``-th daily usage record, day by day: day, then subscription, then meter."""
+    per_day = subscriptions * meters
+    day = FIRST_DAY + timedelta(days=index // per_day)
+    sub = (index // meters) % subscriptions
+    meter = index % meters
+    rid = RESELLERS[sub % len(RESELLERS)]
+    quantity = Decimal(1 + (index * 7919) % 1000) / Decimal(1000) * 24
+    unit = Decimal("0.096")
+    total = (quantity * unit).quantize(Decimal("0.000001"))
+    return UsageRecorded(
+        **envelope(rid),
+        customer_id=f"bc-cust-{sub // 3}",
+        subscription_id=f"bc-sub-{sub:05d}",
+        meter_id=f"meter-{meter:02d}",
+        meter_category=CATEGORIES[meter % len(CATEGORIES)],
+        usage_date=day,
+        charge_start_date=day.replace(day=1),
+        charge_end_date=day.replace(day=28),
+        stage="estimate",
+        quantity=str(quantity),
+        unit_price=str(unit),
+        effective_unit_price=str(unit),
+        pricing_currency="USD",
+        pricing_pre_tax_total=str(total),
+        billing_currency="USD",
+        billing_pre_tax_total=str(total),
+        pc_to_bc_exchange_rate="1",
+    )
+
+
+def encoded(start: int, stop: int, subs: int, meters: int) -> Iterator[tuple[bytes, bytes, Any]]:
+    for i in range(start, stop):
+        event = usage(i, subs, meters)
+        yield (event.reseller_id or "").encode(), CODEC.encode(event), event_headers(event)
+
+
+async def ingest(
+    bootstrap: str, subs: int, meters: int, days: int, state: Path, chunk: int = 10_000
+) -> dict[str, float]:
+    count = subs * meters * days
+    prefix = f"bench.cons.{uuid.uuid4().hex[:8]}."
+    topics = TopicCatalog(prefix)
+    await apply_topics(bootstrap, topics.all(RESELLERS))
+    await publish(bootstrap, CODEC, reference(topics))
+    worker = WorkerProcess(
+        bootstrap, state, topic_prefix=prefix, app_id=f"bench-cons-{uuid.uuid4().hex[:6]}"
+    ).start()
+    source = topics.name(Topic.CONSUMPTION_INPUTS)
+    rated = topics.name(Topic.CONSUMPTION_RATED)
+    try:
+        await asyncio.to_thread(worker.wait_ready)
+        # Warm-up: one rated record proves the agent is assigned before the clock starts.
+        warm = usage(0, subs, meters).model_copy(update={"meter_id": "warm-up"})
+        await publish(bootstrap, CODEC, [Outgoing(source, warm.reseller_id or "", warm)])
+        await count_until(bootstrap, rated, 1, 120)
+        start = time.monotonic()
+        async with producer(bootstrap) as client:
+            for first in range(0, count, chunk):
+                for key, value, headers in encoded(first, min(first + chunk, count), subs, meters):
+                    await client.send(source, key=key, value=value, headers=headers)
+            await client.flush()
+        sent = time.monotonic()
+        done = await count_until(bootstrap, rated, count + 1, max(600.0, count / 50))
+        seconds = done - start
+        return {
+            "messages": count,
+            "send_seconds": sent - start,
+            "seconds": seconds,
+            "per_second": count / seconds,
+        }
+    finally:
+        worker.stop()
+
+
+async def main(subs: int, meters: int, days: int) -> dict[str, Any]:
+    count = subs * meters * days
+    with session_broker(os.environ) as broker, tempfile.TemporaryDirectory() as tmp:
+        rated = await ingest(broker.bootstrap, subs, meters, days, Path(tmp))
+        payload = CODEC.encode(usage(0, subs, meters))
+        base = await passthrough(
+            broker.bootstrap, f"bench.pass.{uuid.uuid4().hex[:8]}.", count, None, payload
+        )
+    return {
+        "when": datetime.now(UTC).isoformat(),
+        "subscriptions": subs,
+        "meters": meters,
+        "days": days,
+        "count": count,
+        "consumption": rated,
+        "passthrough": {
+            "messages": base.messages,
+            "seconds": base.seconds,
+            "per_second": base.per_second,
+        },
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    r, p = result["consumption"], result["passthrough"]
+    return "\n".join(
+        [
+            f"Consumption benchmark: {result['subscriptions']:,} subscriptions x "
+            f"{result['meters']} meters x {result['days']} days = {result['count']:,} records, "
+            "one broker, one worker, one run",
+            "",
+            "| path | records/s | seconds |",
+            "|---|---:|---:|",
+            f"| UsageRecorded -> UsageRated (worker) | {r['per_second']:.0f} | "
+            f"{r['seconds']:.2f} |",
+            f"| raw aiokafka passthrough | {p['per_second']:.0f} | {p['seconds']:.2f} |",
+        ]
+    )
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="CI size: 50 x 20 x 3")
+    parser.add_argument("--subscriptions", type=int)
+    parser.add_argument("--meters", type=int)
+    parser.add_argument("--days", type=int)
+    args = parser.parse_args()
+    subs, meters, days = QUICK if args.quick else FULL
+    subs = args.subscriptions or subs
+    meters = args.meters or meters
+    days = args.days or days
+    result = asyncio.run(main(subs, meters, days))
+    print(report(result))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "consumption.json").write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+
+
+if __name__ == "__main__":
+    cli()
