@@ -17,6 +17,7 @@ from typing import Any
 
 from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.demo.environment import DemoEnvironment
+from hub.demo.story_consumption import around as with_consumption
 from hub.demo.story_incentives import around as with_incentives
 from hub.domain.enums import BillingCycle, Severity, Term, TicketCategory
 from hub.schemas.codec import Codec
@@ -606,4 +607,4 @@ STEPS: Sequence[Step] = (
     ("payments, an overdue reseller and dunning", payments_and_dunning),
     ("reconciliation with Microsoft", reconciliation),
 )
-STEPS = with_incentives(STEPS)
+STEPS = with_incentives(with_consumption(STEPS))
