@@ -3,8 +3,9 @@
 Topics and agents (concurrency 1):
 - ``renewals.rekey``: ``hub.subscriptions.events`` (by subscription) -> ``hub.renewals.inputs``
   by reseller, so every input of a reseller meets its state in one partition.
-- ``renewals``: ``hub.orders.provisioning`` and ``reseller.subscription-changes`` (observed; the
-  changes topic through its ingress gate, ``NextTermChangeRequested`` only) and
+- ``renewals``: ``hub.orders.provisioning``, ``reseller.subscription-changes`` (through its
+  ingress gate, ``NextTermChangeRequested`` only) and ``hub.billing.collections`` (transfers
+  between resellers only), all observed, and
   ``hub.renewals.inputs`` (lifecycle facts, scheduler ticks), all keyed by reseller and
   co-partitioned with the flow's one table ``renewals-state``, written through its journal.
 Faust timers run outside any message, so the scheduler never writes: every ``tick_s`` it looks
@@ -30,6 +31,7 @@ from hub.runtime.dead_letter import SourceMessage
 from hub.runtime.emit import Emit
 from hub.runtime.pipeline import Outcome, Pipeline, event_headers
 from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.events.relationships import SubscriptionTransferred
 from hub.schemas.events.renewals import RenewalsDue
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams import ingress
@@ -50,6 +52,13 @@ def rekey_to(inputs: str) -> Any:
     return rekey
 
 
+async def transfers_only(renewals: Renewals, event: Event) -> Sequence[Emit]:
+    """Of billing's collections topic the flow takes transfers between resellers only."""
+    if isinstance(event, SubscriptionTransferred):
+        return await renewals.handle(event)
+    return []
+
+
 async def _route(
     source: SourceMessage,
     ctx: Context,
@@ -64,6 +73,8 @@ async def _route(
         return await ingress.process(observer, source, gate, handle)
     if source.topic == ctx.topics.name(Topic.RENEWAL_INPUTS):
         return await owner.process(source, handle)
+    if source.topic == ctx.topics.name(Topic.COLLECTIONS):
+        return await observer.process(source, partial(transfers_only, renewals))
     return await observer.process(source, handle)
 
 
@@ -104,7 +115,10 @@ def register(app: faust.App, ctx: Context) -> None:
     observer = ctx.pipeline("renewals", observer=True, journal=journal, batched=False)
     gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
     sources = app.topic(
-        *(catalog.name(t) for t in (Topic.PROVISIONING, Topic.SUBSCRIPTION_CHANGES)),
+        *(
+            catalog.name(t)
+            for t in (Topic.PROVISIONING, Topic.SUBSCRIPTION_CHANGES, Topic.COLLECTIONS)
+        ),
         inputs,
         key_type=bytes,
         value_type=bytes,

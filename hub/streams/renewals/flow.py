@@ -41,6 +41,7 @@ from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by, derived_event_id
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
+from hub.schemas.events.relationships import SubscriptionTransferred
 from hub.schemas.events.renewals import (
     NextTermChangeRejected,
     NextTermChangeRequested,
@@ -104,6 +105,8 @@ class Renewals:
             return self.on_provisioned(event)
         if isinstance(event, SubscriptionChanged):
             return self.on_changed(event)
+        if isinstance(event, SubscriptionTransferred):
+            return self.on_transferred(event)
         if isinstance(event, _IGNORED):
             return []
         raise ValidationFailed("event", type(event).__name__, "not a renewals event")
@@ -147,6 +150,45 @@ class Renewals:
             partition=self.partition_of(ev.reseller_id),
         )
         self._save(record)
+        return []
+
+    def on_transferred(self, ev: SubscriptionTransferred) -> list[Emit]:
+        """A subscription moved between resellers: the old one's record goes (no more notices
+        to it; what it scheduled is gone with it), the new one's starts at its own price."""
+        if ev.side == "from":
+            record = self.state.record(ev.from_reseller_id, ev.subscription_id)
+            if record is not None:
+                self.state.remove(record)
+            return []
+        if self.state.record(ev.to_reseller_id, ev.subscription_id) is not None:
+            return []  # a redelivery
+        start = _midnight(ev.term_start)
+        sub = Subscription(
+            subscription_id=ev.subscription_id,
+            order_id=f"transfer-{ev.subscription_id}"[:128],
+            reseller_id=ev.to_reseller_id,
+            customer_id=ev.customer_id,
+            product_id=ev.product_id,
+            sku_id=ev.sku_id,
+            availability_id=ev.availability_id,
+            quantity=ev.quantity,
+            term=ev.term,
+            billing_cycle=ev.billing_cycle,
+            status=SubscriptionStatus.ACTIVE,
+            auto_renew=ev.auto_renew,
+            term_start=start,
+            term_end=_midnight(ev.term_end),
+            window_start=start,
+        )
+        self._save(
+            RenewalRecord(
+                subscription=sub,
+                currency=ev.currency,
+                unit_price_minor=ev.to_unit_price_minor,
+                unit_cost_minor=ev.unit_cost_minor,
+                partition=self.partition_of(ev.to_reseller_id),
+            )
+        )
         return []
 
     def on_changed(self, ev: SubscriptionChanged) -> list[Emit]:

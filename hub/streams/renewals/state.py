@@ -68,6 +68,12 @@ class RenewalsState:
         sub = record.subscription
         self.subs[entity_key(sub.reseller_id, sub.subscription_id)] = record.model_dump(mode="json")
 
+    def remove(self, record: RenewalRecord) -> None:
+        sub = record.subscription
+        self.subs.pop(entity_key(sub.reseller_id, sub.subscription_id), None)
+        if record.due_key is not None:
+            self.due.pop(record.due_key, None)
+
     def of_reseller(self, reseller_id: str) -> Iterator[RenewalRecord]:
         for _, raw in scan(self.subs, f"{reseller_id}|"):
             yield RenewalRecord.model_validate(raw)

@@ -382,3 +382,55 @@ async def test_auto_renew_off_expires_at_the_term_end_without_renewal():
     assert await w.tick(RENEWS - timedelta(days=30)) == []
     assert await w.tick(RENEWS) == []
     assert not [k for k in w.store.data if k.startswith("due|")]
+
+
+def transferred(side: str) -> Any:
+    from hub.schemas.events.relationships import SubscriptionTransferred
+
+    return SubscriptionTransferred(
+        **{**ids(f"transfer-{side}"), "reseller_id": "contoso" if side == "from" else "fabrikam"},
+        side=side,
+        from_reseller_id="contoso",
+        to_reseller_id="fabrikam",
+        subscription_id="sub-1",
+        customer_id="cust-1",
+        effective_date=date(2025, 9, 1),
+        product_id=ITEM.product_id,
+        sku_id=ITEM.sku_id,
+        availability_id=ITEM.availability_id,
+        term=Term.P1Y,
+        billing_cycle=BillingCycle.ANNUAL,
+        currency="EUR",
+        quantity=200,
+        term_start=START,
+        term_end=date(2026, 3, 1),
+        auto_renew=True,
+        unit_cost_minor=12_000,
+        from_unit_price_minor=13_200,
+        to_unit_price_minor=12_600,
+        period_start=START,
+        period_end=date(2026, 2, 28),
+        from_period_minor=1,
+        to_period_minor=1,
+        released_commitment_minor=0,
+        taken_commitment_minor=0,
+    )
+
+
+async def test_a_transfer_moves_the_notices_to_the_new_reseller_at_its_price():
+    w = World()
+    await w.send(provisioned())
+    await w.send(request(quantity=101))
+    await w.send(transferred("from"))
+    await w.send(transferred("to"))
+    assert w.state.record("contoso", "sub-1") is None
+    record = w.state.record("fabrikam", "sub-1")
+    assert record is not None
+    assert (record.unit_price_minor, record.scheduled) == (12_600, None)
+    notices = await w.tick(RENEWS - timedelta(days=30))
+    assert [(n.reseller_id, n.current_unit_price_minor) for n in notices] == [("fabrikam", 12_600)]
+    assert len([k for k in w.store.data if k.startswith("due|")]) == 1
+    await w.send(transferred("to"))  # a redelivery changes nothing
+    again = w.state.record("fabrikam", "sub-1")
+    assert again is not None
+    assert (again.sent, again.unit_price_minor) == ((30,), 12_600)
