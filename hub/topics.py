@@ -85,6 +85,7 @@ class Topic(StrEnum):
     # Renewals (hub/streams/renewals): subscriptions and scheduler ticks in, renewal facts out.
     RENEWAL_INPUTS = "hub.renewals.inputs"
     RENEWAL_EVENTS = "hub.renewals.events"
+    RENEWAL_PROMOTIONS = "hub.renewals.promotions"
     # Relationships (hub/streams/relationships): customer onboarding and MCA attestation.
     RELATIONSHIP_REQUESTS = "hub.relationships.requests"
     RELATIONSHIP_EVENTS = "hub.relationships.events"
@@ -544,6 +545,15 @@ _FIXED: tuple[TopicSpec, ...] = (
         "renewal notices, scheduled next-term changes and renewals",
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
+    ),
+    TopicSpec(
+        Topic.RENEWAL_PROMOTIONS,
+        "promotion_id",
+        ("PromotionPublished",),
+        "Microsoft's promotions with their dates, latest record per promotion id",
+        compacted=True,
+        partitions=1,
+        writers=("ops",),
     ),
     # Relationships (hub/streams/relationships): requests and outcomes keyed by reseller beside
     # the flow's state; each customer's MCA standing compacted, read whole by every worker.

@@ -1,5 +1,6 @@
-"""`hub renewals upcoming|preview`: what renews soon and at what price, and what next month's
-price lists change at a reseller's renewals (revenue and credit exposure).
+"""`hub renewals upcoming|preview|load-promotions`: what renews soon and at what price, what next
+month's price lists change at a reseller's renewals (revenue and credit exposure), and
+Microsoft's promotions into the hub.
 
 Both ask the worker's renewals pages (``GET /renewals/<reseller>/upcoming/?days=N`` and
 ``/renewals/<reseller>/preview/?month=YYYY-MM``): the flow's table is the state the renewals are
@@ -9,14 +10,27 @@ made from. Exit codes: 3 no worker answered, or it refused the token; 2 a wrong 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import urllib.parse
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from hub.commands import Subcommands, add_output_flag, emit, say
 from hub.commands.arg_types import reseller_id
 from hub.commands.orders import WorkerRefused, WorkerUnreachable, get_json, worker_base
+from hub.connectors.kafka_auth import auth_from_settings
+from hub.connectors.kafka_io import Outgoing, publish
 from hub.domain.money import Money
+from hub.domain.price_lists import Promotion
+from hub.schemas.codec import Codec
+from hub.schemas.events.renewals import PromotionPublished
 from hub.settings import Settings
+from hub.topics import Topic
 
 EXIT_USAGE = 2
 EXIT_HUB_ERROR = 3
@@ -139,6 +153,66 @@ def _preview(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def promotions_from(path: Path) -> list[Promotion]:
+    """The promotions in a JSON file (a list of objects with ``Promotion``'s fields); raises
+    ``ValueError`` naming every record that is wrong."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable JSON file ({exc})") from exc
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a JSON list of promotions")
+    found: list[Promotion] = []
+    problems: list[str] = []
+    for index, item in enumerate(raw):
+        try:
+            found.append(Promotion.model_validate(item))
+        except ValidationError as exc:
+            where = ", ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            problems.append(f"{path}: promotion {index}: {where}")
+    if problems:
+        raise ValueError("\n".join(problems))
+    return found
+
+
+def _load_promotions(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        promotions = promotions_from(Path(args.file))
+    except ValueError as exc:
+        for line in str(exc).splitlines():
+            say(line)
+        return EXIT_USAGE
+    topic = settings.catalog.name(Topic.RENEWAL_PROMOTIONS)
+    now = datetime.now(UTC)
+    outgoing = [
+        Outgoing(
+            topic,
+            p.promotion_id,
+            PromotionPublished(
+                event_id=uuid.uuid4(),
+                event_time=now,
+                correlation_id=f"promotions-{now:%Y%m%d%H%M%S}",
+                promotion=p,
+            ),
+        )
+        for p in promotions
+    ]
+    asyncio.run(
+        publish(
+            settings.kafka_bootstrap_servers, Codec(), outgoing, auth=auth_from_settings(settings)
+        )
+    )
+    emit(
+        args,
+        {"published": len(outgoing), "topic": topic},
+        f"{len(outgoing)} promotion(s) published to {topic}",
+    )
+    return 0
+
+
 def add_commands(commands: Subcommands) -> None:
     """Adds ``hub renewals upcoming|preview``."""
     renewals = commands.add_parser("renewals", help="upcoming renewals and price-list previews")
@@ -157,3 +231,10 @@ def add_commands(commands: Subcommands) -> None:
     preview.add_argument("--month", type=_month, help="YYYY-MM (default: next month)")
     add_output_flag(preview)
     preview.set_defaults(handler=_preview)
+
+    load = actions.add_parser(
+        "load-promotions", help="publish Microsoft's promotions (a JSON list) to the hub"
+    )
+    load.add_argument("file", help="JSON list of promotions (promotion_id, product_id, ...)")
+    add_output_flag(load)
+    load.set_defaults(handler=_load_promotions)

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.domain.enums import BillingCycle, Term
+from hub.domain.price_lists import Promotion
 from hub.schemas.envelope import Event
 from hub.schemas.events import renewals as n
 
@@ -88,6 +89,20 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         unit_price_minor=1_320,
         currency="EUR",
         scheduled_change_applied=True,
+    ),
+    "PromotionPublished": lambda: n.PromotionPublished(
+        event_id=UUID("7d1e2c3b-4a59-4e6f-8a7b-9c0d1e2f3a4d"),
+        event_time=_T0,
+        correlation_id="promotions-2026-03",
+        promotion=Promotion(
+            promotion_id="39NFJQT1Q5KT:0001",
+            **_ITEM,
+            term=Term.P1Y,
+            billing_cycle=BillingCycle.ANNUAL,
+            discount_bps=1500,
+            starts_on=date(2026, 3, 1),
+            ends_on=date(2026, 6, 30),
+        ),
     ),
     "RenewalsDue": lambda: n.RenewalsDue(
         event_id=UUID("7d1e2c3b-4a59-4e6f-8a7b-9c0d1e2f3a4c"),

@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import Field
 
 from hub.domain.enums import BillingCycle, Term
+from hub.domain.price_lists import Promotion
 from hub.schemas.envelope import Event
 from hub.schemas.types import (
     Currency,
@@ -127,6 +128,13 @@ class SubscriptionRenewed(Event):
     scheduled_change_applied: bool
 
 
+class PromotionPublished(Event):
+    """A Microsoft promotion (``PromotionId``) for purchases and renewals while it runs; the
+    latest record per promotion id wins (a compacted topic)."""
+
+    promotion: Promotion
+
+
 class RenewalsDue(Event):
     """Internal tick: handle what falls due by ``now`` in one partition of the renewals state."""
 
@@ -142,4 +150,5 @@ EVENTS: tuple[type[Event], ...] = (
     RenewalNoticeIssued,
     SubscriptionRenewed,
     RenewalsDue,
+    PromotionPublished,
 )

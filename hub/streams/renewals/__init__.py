@@ -24,6 +24,7 @@ from typing import Any
 import faust
 import mode
 
+from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.partner_center import PartnerCenterClient
 from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.connectors.partner_center.renewals import PartnerCenterNextTerm
@@ -36,8 +37,10 @@ from hub.schemas.events.renewals import RenewalsDue
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams import ingress
 from hub.streams.context import Context
+from hub.streams.relationships.agreements import BookReader
 from hub.streams.renewals.config import RenewalsConfig
 from hub.streams.renewals.flow import Renewals
+from hub.streams.renewals.promotions import PromotionBook
 from hub.streams.renewals.state import RenewalsState, due_ms
 from hub.streams.renewals.web import register_pages
 from hub.topics import Topic
@@ -93,7 +96,21 @@ def register(app: faust.App, ctx: Context) -> None:
 
     journal = ctx.journal("renewals")
     partitions = ctx.settings.kafka_partitions
-    register_pages(app, ctx, journal, config.policy())
+    book = PromotionBook()
+    register_pages(app, ctx, journal, config.policy(), book)
+    reader = BookReader(
+        book.apply,
+        book.loaded,
+        ctx.codec,
+        [catalog.name(Topic.RENEWAL_PROMOTIONS)],
+        ctx.settings.kafka_bootstrap_servers,
+        auth_from_settings(ctx.settings),
+    )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_promotions() -> None:
+        await reader.run()
+
     renewals = Renewals(
         catalog,
         RenewalsState.of(journal),
@@ -102,6 +119,8 @@ def register(app: faust.App, ctx: Context) -> None:
         config.policy(),
         partition_of=lambda reseller_id: ingress.home_partition(reseller_id, partitions),
         page=config.page,
+        promotions=book.all,
+        promotions_ready=book.ready,
     )
     inputs = catalog.name(Topic.RENEWAL_INPUTS)
     rekey_pipeline = ctx.pipeline("renewals", observer=True)  # one flow label, as billing

@@ -10,7 +10,7 @@ decides the same, and ids are derived from the subscription, its term and the le
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -19,6 +19,7 @@ from hub.connectors.partner_center import PartnerCenterError
 from hub.connectors.partner_center.renewals import NextTermScheduler
 from hub.domain.enums import SubscriptionStatus
 from hub.domain.orders import TERM_MONTHS, ReferenceView
+from hub.domain.price_lists import Promotion
 from hub.domain.proration import add_months
 from hub.domain.renewals import (
     NextTerm,
@@ -36,7 +37,7 @@ from hub.domain.renewals_scheduled import (
     schedule,
 )
 from hub.domain.subscriptions import Subscription
-from hub.errors import BusinessRuleViolation, ValidationFailed
+from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
 from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by, derived_event_id
@@ -85,6 +86,8 @@ class Renewals:
         *,
         partition_of: Callable[[str], int],
         page: int = 200,
+        promotions: Callable[[], Iterable[Promotion]] = tuple,
+        promotions_ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.topics = topics
         self.state = state
@@ -93,6 +96,8 @@ class Renewals:
         self.policy = policy
         self.partition_of = partition_of
         self.page = page
+        self.promotions = promotions
+        self.promotions_ready = promotions_ready
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -316,6 +321,9 @@ class Renewals:
     # --- what falls due ---------------------------------------------------------------------------
 
     def on_due(self, tick: RenewalsDue) -> list[Emit]:
+        if not self.promotions_ready():
+            # A notice or renewal priced without a running promotion would be wrong for good.
+            raise RetriableError("promotions not loaded yet")
         now = tick.now
         now_ms = int(now.timestamp() * 1000)
         out: list[Emit] = []
@@ -362,6 +370,7 @@ class Renewals:
                 record.subscription,
                 next_term,
                 entries=ref.prices.get(next_term.catalog_item_id) or (),
+                promotions=self.promotions(),
                 currency=record.currency,
                 markup_bps=profile.markup_bps if profile else 0,
                 current_unit_price_minor=record.unit_price_minor,

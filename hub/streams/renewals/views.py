@@ -9,7 +9,7 @@ from typing import Any
 
 from hub.domain.enums import SubscriptionStatus
 from hub.domain.orders import ReferenceView
-from hub.domain.price_lists import PricePreview, RenewingItem, preview
+from hub.domain.price_lists import PricePreview, Promotion, RenewingItem, preview
 from hub.domain.proration import add_months
 from hub.domain.renewals import RenewalPolicy, quote
 from hub.domain.renewals_scheduled import next_term_of
@@ -49,6 +49,7 @@ def upcoming(
     policy: RenewalPolicy,
     now: datetime,
     days: int,
+    promotions: Iterable[Promotion] = (),
 ) -> list[dict[str, Any]]:
     """Every subscription whose term ends within ``days`` of ``now``: what it renews as and at
     what price (or that it expires), earliest first."""
@@ -91,6 +92,7 @@ def upcoming(
                 sub,
                 next_term,
                 entries=reference.prices.get(next_term.catalog_item_id) or (),
+                promotions=promotions,
                 currency=record.currency,
                 markup_bps=profile_markup[rid],
                 current_unit_price_minor=record.unit_price_minor,
@@ -114,6 +116,7 @@ def month_preview(
     records: Iterable[RenewalRecord],
     reference: ReferenceView,
     month_start: date,
+    promotions: Iterable[Promotion] = (),
 ) -> list[PricePreview]:
     """The month's renewals of the reseller priced from the list in force on each renewal day
     against today's price, one preview per currency."""
@@ -146,6 +149,7 @@ def month_preview(
             reseller_id,
             items,
             entries=[e for i in items for e in reference.prices.get(_item(i)) or ()],
+            promotions=promotions,
             currency=currency,
             markup_bps=markup,
             month_start=month_start,

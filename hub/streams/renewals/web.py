@@ -18,6 +18,7 @@ from hub.runtime.state import FaustStore
 from hub.streams.context import Context
 from hub.streams.ingress import home_partition
 from hub.streams.orders.web import FORWARDED_HEADER, forward, owner_url
+from hub.streams.renewals.promotions import PromotionBook
 from hub.streams.renewals.views import month_preview, partition_records, upcoming
 
 MAX_DAYS = 1100
@@ -27,7 +28,9 @@ def _next_month(today: date) -> date:
     return add_months(today.replace(day=1), 1)
 
 
-def register_pages(app: faust.App, ctx: Context, journal: Journal, policy: RenewalPolicy) -> None:
+def register_pages(
+    app: faust.App, ctx: Context, journal: Journal, policy: RenewalPolicy, book: PromotionBook
+) -> None:
     store = journal.store
     partitions = ctx.settings.kafka_partitions
 
@@ -55,7 +58,7 @@ def register_pages(app: faust.App, ctx: Context, journal: Journal, policy: Renew
             return await forward(app, ctx.settings, owner, self, request)
         now = datetime.now(UTC)
         records = partition_records(store, partition, reseller_id)
-        rows = upcoming(records, ctx.reference.view(), policy, now, days)
+        rows = upcoming(records, ctx.reference.view(), policy, now, days, book.all())
         doc: dict[str, Any] = {"reseller_id": reseller_id, "days": days, "renewals": rows}
         return self.json({**doc, "served_by": str(app.conf.canonical_url)})
 
@@ -73,7 +76,7 @@ def register_pages(app: faust.App, ctx: Context, journal: Journal, policy: Renew
         if owner is not None:
             return await forward(app, ctx.settings, owner, self, request)
         records = partition_records(store, partition, reseller_id)
-        previews = month_preview(reseller_id, records, ctx.reference.view(), month)
+        previews = month_preview(reseller_id, records, ctx.reference.view(), month, book.all())
         return self.json(
             {
                 "reseller_id": reseller_id,

@@ -434,3 +434,31 @@ async def test_a_transfer_moves_the_notices_to_the_new_reseller_at_its_price():
     again = w.state.record("fabrikam", "sub-1")
     assert again is not None
     assert (again.sent, again.unit_price_minor) == ((30,), 12_600)
+
+
+async def test_a_promotion_running_on_renewal_day_prices_the_notice_and_waits_for_loading():
+    from hub.domain.price_lists import Promotion
+    from hub.errors import RetriableError
+
+    promo = Promotion(
+        promotion_id="PROMO-1",
+        product_id=ITEM.product_id,
+        sku_id=ITEM.sku_id,
+        availability_id=ITEM.availability_id,
+        term=Term.P1Y,
+        billing_cycle=BillingCycle.ANNUAL,
+        discount_bps=2000,
+        starts_on=date(2026, 3, 1),
+        ends_on=date(2026, 3, 31),
+    )
+    loaded = [False]
+    w = World()
+    w.flow.promotions = lambda: (promo,)
+    w.flow.promotions_ready = lambda: loaded[0]
+    await w.send(provisioned())
+    with pytest.raises(RetriableError, match="promotions"):
+        await w.tick(RENEWS - timedelta(days=30))
+    loaded[0] = True
+    (notice,) = await w.tick(RENEWS - timedelta(days=30))
+    # 13_200 less 20 % = 10_560 cost, plus 10 % markup.
+    assert (notice.unit_price_minor, notice.promotion_id) == (11_616, "PROMO-1")
