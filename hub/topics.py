@@ -567,6 +567,8 @@ _FIXED: tuple[TopicSpec, ...] = (
             "GdapApprovalNeeded",
             "RelationshipSweepTick",
             "SubscriptionTransferRequested",
+            "SubscriptionChanged",
+            "SubscriptionDriftResolution",
         ),
         "customer onboarding, MCA attestation and GDAP requests, tickets held for GDAP, sweep "
         "ticks",
@@ -585,8 +587,10 @@ _FIXED: tuple[TopicSpec, ...] = (
             "GdapApprovalNeeded",
             "SubscriptionTransferred",
             "SubscriptionTransferRefused",
+            "SubscriptionDriftDetected",
+            "SubscriptionDriftResolved",
         ),
-        "onboarding outcomes, GDAP changes, notices and held tickets, transfers, for ops",
+        "onboarding outcomes, GDAP changes, notices and held tickets, transfers, drift, for ops",
         retention_ms=_TEN_YEARS_MS,
     ),
     TopicSpec(

@@ -154,4 +154,26 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         subscription_id="sub-9",
         message="only an active subscription can be transferred; this one is suspended",
     ),
+    "SubscriptionDriftDetected": lambda: rel.SubscriptionDriftDetected(
+        **_envelope("sdd"),
+        customer_id="fabrikam",
+        subscription_id="sub-9",
+        kind="changed",
+        fields=(rel.DriftField(name="quantity", hub="10", microsoft="14"),),
+        fingerprint="3f2a9c0d1e4b5a6c",
+    ),
+    "SubscriptionDriftResolution": lambda: rel.SubscriptionDriftResolution(
+        **_envelope("sdr"),
+        customer_id="fabrikam",
+        subscription_id="sub-9",
+        resolution="adopt",
+        note="the customer asked for more seats in the portal",
+    ),
+    "SubscriptionDriftResolved": lambda: rel.SubscriptionDriftResolved(
+        **_envelope("sdrd"),
+        customer_id="fabrikam",
+        subscription_id="sub-9",
+        outcome="adopted",
+        message="the hub took Partner Center's values: quantity",
+    ),
 }

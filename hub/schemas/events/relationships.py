@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.domain.enums import BillingCycle, Term
 from hub.domain.relationships.customers import Address, Contact
@@ -188,6 +188,49 @@ class SubscriptionTransferRefused(Event):
     message: Text
 
 
+class DriftField(BaseModel):
+    """One field that differs: the hub's value and Partner Center's (as text)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Identifier
+    hub: str | None = None
+    microsoft: str
+
+
+class SubscriptionDriftDetected(Event):
+    """Partner Center's subscription differs from the hub's view (changed in the portal,
+    renewed, suspended by Microsoft, or unknown to the hub); reported once per difference."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    subscription_id: Identifier
+    kind: Literal["changed", "renewed", "suspended_by_microsoft", "unknown_to_hub"]
+    fields: tuple[DriftField, ...]
+    fingerprint: Identifier = Field(description="names this difference in a resolution")
+
+
+class SubscriptionDriftResolution(Event):
+    """Ops settle a drift: ``adopt`` (the hub takes Partner Center's values), ``correct``
+    (Partner Center gets the hub's values back) or ``ignore``."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    subscription_id: Identifier
+    resolution: Literal["adopt", "correct", "ignore"]
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class SubscriptionDriftResolved(Event):
+    """What became of a resolution (``refused`` with the reason when it could not apply)."""
+
+    reseller_id: ResellerId
+    customer_id: str = Field(min_length=1, max_length=64)
+    subscription_id: Identifier
+    outcome: Literal["adopted", "corrected", "ignored", "refused"]
+    message: Text
+
+
 class RelationshipSweepTick(Event):
     """Internal: one partition's sweep looks at its next page of GDAP relationships."""
 
@@ -208,4 +251,7 @@ EVENTS: tuple[type[Event], ...] = (
     SubscriptionTransferRequested,
     SubscriptionTransferred,
     SubscriptionTransferRefused,
+    SubscriptionDriftDetected,
+    SubscriptionDriftResolution,
+    SubscriptionDriftResolved,
 )

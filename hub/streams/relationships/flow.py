@@ -31,16 +31,21 @@ from hub.connectors.partner_center.config import PartnerCenterConfig
 from hub.errors import SchemaError
 from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event, new_event_id
+from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.relationships import (
     CustomerAttestationRequested,
     CustomerOnboardingRequested,
     GdapApprovalNeeded,
     GdapRelationshipRequested,
     RelationshipSweepTick,
+    SubscriptionDriftResolution,
     SubscriptionTransferRequested,
 )
+from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.context import Context
+from hub.streams.orders import _through, raw_topics, run_routes
 from hub.streams.relationships.agreements import AGREEMENTS, BookReader
+from hub.streams.relationships.drift import DriftSweep
 from hub.streams.relationships.gdap import GdapTracker
 from hub.streams.relationships.gdap_book import GDAP
 from hub.streams.relationships.onboarding import Onboarding
@@ -51,10 +56,14 @@ from hub.topics import Topic
 class Requests:
     """Dispatches the events of ``hub.relationships.requests`` to their handler."""
 
-    def __init__(self, onboarding: Onboarding, gdap: GdapTracker, billing_inputs: str) -> None:
+    def __init__(
+        self, onboarding: Onboarding, gdap: GdapTracker, drift: DriftSweep, billing_inputs: str
+    ) -> None:
         self.onboarding = onboarding
         self.gdap = gdap
+        self.drift = drift
         self.billing_inputs = billing_inputs
+        self.requests_topic = ""
 
     async def handle(self, event: Event) -> Sequence[Emit]:
         if isinstance(event, CustomerOnboardingRequested | CustomerAttestationRequested):
@@ -64,12 +73,28 @@ class Requests:
         if isinstance(event, GdapApprovalNeeded):
             return await self.gdap.on_task(event)
         if isinstance(event, RelationshipSweepTick):
-            return await self.gdap.on_tick(event)
+            return [*await self.gdap.on_tick(event), *await self.drift.on_tick(event)]
+        if isinstance(event, SubscriptionChanged):
+            return self.drift.on_changed(event)
+        if isinstance(event, SubscriptionDriftResolution):
+            return await self.drift.on_resolution(event)
         if isinstance(event, SubscriptionTransferRequested):
             # Billing, in the old reseller's partition, holds the subscription: it checks and
             # books the transfer (hub/streams/relationships/transfers.py).
             return [Emit(self.billing_inputs, event.reseller_id, event)]
         raise SchemaError(f"{type(event).__name__} does not belong on the relationship requests")
+
+    async def observe(self, event: Event) -> Sequence[Emit]:
+        """``hub.orders.provisioning`` (billing's): the subscriptions the drift sweep watches."""
+        if isinstance(event, SubscriptionProvisioned):
+            return self.drift.on_provisioned(event)
+        return []
+
+    async def reroute(self, event: Event) -> Sequence[Emit]:
+        """``hub.subscriptions.events`` (keyed by subscription) -> the requests, by reseller."""
+        if isinstance(event, SubscriptionChanged) and event.reseller_id:
+            return [Emit(self.requests_topic, event.reseller_id, event)]
+        return []
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -86,7 +111,14 @@ def register(app: faust.App, ctx: Context) -> None:
         directory,
         page=ctx.settings.relationships_sweep_page,
     )
-    requests = Requests(onboarding, gdap, ctx.topics.name(Topic.BILLING_INPUTS))
+    drift = DriftSweep(
+        ctx.topics,
+        state,
+        directory,
+        gdap.microsoft_id,
+        page=ctx.settings.relationships_sweep_page,
+    )
+    requests = Requests(onboarding, gdap, drift, ctx.topics.name(Topic.BILLING_INPUTS))
     AGREEMENTS.reading = GDAP.reading = True
     loaded = asyncio.Event()
     AGREEMENTS.loaded = GDAP.loaded = loaded
@@ -104,6 +136,7 @@ def register(app: faust.App, ctx: Context) -> None:
         auth_from_settings(ctx.settings),
     )
     requests_topic = ctx.topics.name(Topic.RELATIONSHIP_REQUESTS)
+    requests.requests_topic = requests_topic
 
     @app.service
     class RelationshipsPartnerCenter(mode.Service):
@@ -114,12 +147,27 @@ def register(app: faust.App, ctx: Context) -> None:
     async def read_agreements() -> None:
         await reader.run()
 
+    # One agent writes the table: its own requests, and (observed, billing's topic) the
+    # provisioned subscriptions the drift sweep watches, both keyed by reseller.
+    owner = ctx.pipeline("relationships", journal=journal, batched=False)
+    observer = ctx.pipeline("relationships", observer=True, journal=journal, batched=False)
+    routes = {
+        requests_topic: _through(owner, requests.handle),
+        ctx.topics.name(Topic.PROVISIONING): _through(observer, requests.observe),
+    }
+
     @app.agent(
-        ctx.source(Topic.RELATIONSHIP_REQUESTS), name="relationships.onboarding", concurrency=1
+        raw_topics(app, ctx, (Topic.RELATIONSHIP_REQUESTS, Topic.PROVISIONING)),
+        name="relationships.onboarding",
+        concurrency=1,
     )
     async def onboard(stream: Any) -> None:
-        pipeline = ctx.pipeline("relationships", journal=journal, batched=False)
-        await pipeline.run(stream, requests.handle)
+        await run_routes(stream, routes, owner)
+
+    @app.agent(ctx.source(Topic.SUBSCRIPTION_EVENTS), name="relationships.route", concurrency=1)
+    async def reroute(stream: Any) -> None:
+        # The orders flow owns the lifecycle topic; relationships only observes it.
+        await ctx.pipeline("relationships.route", observer=True).run(stream, requests.reroute)
 
     @app.timer(interval=ctx.settings.relationships_sweep_s)  # type: ignore[untyped-decorator]
     async def sweep() -> None:

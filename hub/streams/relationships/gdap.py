@@ -130,7 +130,7 @@ class GdapTracker:
         problems = check_request(request.roles, request.duration, request.auto_extend)
         if problems:
             raise BusinessRuleViolation("GdapRequestInvalid", "; ".join(problems))
-        ms_id = await self._microsoft_id(request.reseller_id, request.customer_id, request)
+        ms_id = await self.microsoft_id(request.reseller_id, request.customer_id, request)
         created = await self.directory.create_gdap(
             DelegatedAdminRelationship(
                 display_name=request.display_name,
@@ -152,7 +152,8 @@ class GdapTracker:
         metrics.GDAP.labels(what="created").inc()
         return self._updated(request, rel)
 
-    async def _microsoft_id(self, reseller_id: str, customer_id: str, cause: Event) -> str:
+    async def microsoft_id(self, reseller_id: str, customer_id: str, cause: Event) -> str:
+        """The customer's Microsoft id: from its onboarding, or the tenant provisioning made."""
         raw = self.state.get(state_key(reseller_id, customer_id))
         if raw is not None:
             known = OnboardingRecord.model_validate(raw).microsoft_customer_id

@@ -19,3 +19,18 @@ GDAP = Counter(
 )
 for _what in ("created", "changed", "expiry_notice", "ticket_held", "ticket_released"):
     GDAP.labels(what=_what)
+
+DRIFTS = Counter(
+    "hub_relationships_drifts_total",
+    "Differences the drift sweep found between Partner Center and the hub, by kind",
+    ["kind"],
+)
+DRIFT_RESOLUTIONS = Counter(
+    "hub_relationships_drift_resolutions_total",
+    "Ops resolutions of drifts by outcome",
+    ["outcome"],
+)
+for _kind in ("changed", "renewed", "suspended_by_microsoft", "unknown_to_hub"):
+    DRIFTS.labels(kind=_kind)
+for _outcome in ("adopted", "corrected", "ignored", "refused"):
+    DRIFT_RESOLUTIONS.labels(outcome=_outcome)

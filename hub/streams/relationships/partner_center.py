@@ -12,7 +12,7 @@ from typing import Protocol
 
 from hub.connectors.partner_center.client import PartnerCenterClient
 from hub.connectors.partner_center.config import PartnerCenterConfig
-from hub.connectors.partner_center.models import Customer
+from hub.connectors.partner_center.models import Customer, Subscription, SubscriptionPatch
 from hub.connectors.partner_center.relationships import Agreement, DelegatedAdminRelationship
 from hub.errors import ValidationFailed
 
@@ -33,6 +33,19 @@ class CustomerDirectory(Protocol):
     async def list_gdap(
         self, microsoft_customer_id: str, *, correlation_id: str
     ) -> list[DelegatedAdminRelationship]: ...
+
+    async def list_subscriptions(
+        self, microsoft_customer_id: str, *, correlation_id: str
+    ) -> list[Subscription]: ...
+
+    async def update_subscription(
+        self,
+        microsoft_customer_id: str,
+        subscription_id: str,
+        patch: SubscriptionPatch,
+        *,
+        correlation_id: str,
+    ) -> None: ...
 
 
 class PartnerCenterCustomers:
@@ -87,4 +100,23 @@ class PartnerCenterCustomers:
         pc = await self._pc()
         return await pc.list_gdap_relationships(
             microsoft_customer_id, correlation_id=correlation_id
+        )
+
+    async def list_subscriptions(
+        self, microsoft_customer_id: str, *, correlation_id: str
+    ) -> list[Subscription]:
+        pc = await self._pc()
+        return await pc.list_subscriptions(microsoft_customer_id, correlation_id=correlation_id)
+
+    async def update_subscription(
+        self,
+        microsoft_customer_id: str,
+        subscription_id: str,
+        patch: SubscriptionPatch,
+        *,
+        correlation_id: str,
+    ) -> None:
+        pc = await self._pc()
+        await pc.update_subscription(
+            microsoft_customer_id, subscription_id, patch, correlation_id=correlation_id
         )
