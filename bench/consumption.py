@@ -28,6 +28,7 @@ from typing import Any
 from bench.baseline import passthrough
 from bench.billing import count_until
 from bench.harness import envelope
+from bench.proc import usage as proc_usage
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, producer, publish
 from hub.domain.enums import BillingMode, SupportMode
@@ -132,6 +133,8 @@ async def ingest(
         warm = usage(0, subs, meters).model_copy(update={"meter_id": "warm-up"})
         await publish(bootstrap, CODEC, [Outgoing(source, warm.reseller_id or "", warm)])
         await count_until(bootstrap, rated, 1, 120)
+        assert worker.proc is not None
+        cpu_before = proc_usage(worker.proc.pid).cpu_s
         start = time.monotonic()
         async with producer(bootstrap) as client:
             for first in range(0, count, chunk):
@@ -141,11 +144,17 @@ async def ingest(
         sent = time.monotonic()
         done = await count_until(bootstrap, rated, count + 1, max(600.0, count / 50))
         seconds = done - start
+        used = proc_usage(worker.proc.pid)
+        # The worker's own CPU per record: what the machine's other load does not change.
+        cpu_ms = (used.cpu_s - cpu_before) * 1000 / count
         return {
             "messages": count,
             "send_seconds": sent - start,
             "seconds": seconds,
             "per_second": count / seconds,
+            "worker_cpu_ms_per_record": round(cpu_ms, 3),
+            "worker_peak_rss_mib": round(used.peak_rss_bytes / 2**20, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
         }
     finally:
         worker.stop()
@@ -182,11 +191,13 @@ def report(result: dict[str, Any]) -> str:
             f"{result['meters']} meters x {result['days']} days = {result['count']:,} records, "
             "one broker, one worker, one run",
             "",
-            "| path | records/s | seconds |",
-            "|---|---:|---:|",
+            "| path | records/s | seconds | worker CPU ms / record |",
+            "|---|---:|---:|---:|",
             f"| UsageRecorded -> UsageRated (worker) | {r['per_second']:.0f} | "
-            f"{r['seconds']:.2f} |",
-            f"| raw aiokafka passthrough | {p['per_second']:.0f} | {p['seconds']:.2f} |",
+            f"{r['seconds']:.2f} | {r.get('worker_cpu_ms_per_record', '-')} |",
+            f"| raw aiokafka passthrough | {p['per_second']:.0f} | {p['seconds']:.2f} | - |",
+            "",
+            f"load average at the end: {r.get('load_average')}",
         ]
     )
 
