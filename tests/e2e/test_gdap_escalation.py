@@ -99,11 +99,13 @@ def _send(hub: WorkerHub, topic: Topic, event: Event) -> None:
 
 
 def _of(events: list[Event], kind: type[Event], **match: object) -> list[Any]:
-    return [
-        e
+    """Matching events, each once (a redelivered output repeats its event id)."""
+    found = {
+        e.event_id: e
         for e in events
         if isinstance(e, kind) and all(getattr(e, k, None) == v for k, v in match.items())
-    ]
+    }
+    return list(found.values())
 
 
 def test_escalation_waits_for_the_gdap_support_role_then_files_once(hub) -> None:

@@ -160,11 +160,14 @@ def _send(hub: WorkerHub, topic: Topic, event: Event) -> None:
 
 
 def _status(hub: WorkerHub, kind: type[Event], **match: object) -> list[Event]:
-    return [
-        e
+    """Matching events on the reseller's status topic, each once (a redelivered output
+    repeats its event id)."""
+    found = {
+        e.event_id: e
         for e in hub.partner(RESELLER, PartnerTopic.STATUS)
         if isinstance(e, kind) and all(getattr(e, k, None) == v for k, v in match.items())
-    ]
+    }
+    return list(found.values())
 
 
 def _customer_known(hub: WorkerHub, customer_id: str) -> bool:
