@@ -466,6 +466,50 @@ DASHBOARDS["hub-consumption"] = dashboard(
 )
 
 
+# Sales incentives (hub/streams/incentives).
+DASHBOARDS["hub-incentives"] = dashboard(
+    "hub-incentives",
+    "Sales incentives",
+    [
+        (
+            "Incentives accrued (minor units of the payout currency)",
+            [
+                (
+                    "sum by (currency) (increase(hub_incentives_accrued_minor_total[1h]))",
+                    "{{currency}}",
+                )
+            ],
+            "short",
+        ),
+        (
+            "Incentives reversed (minor units), by currency and reason",
+            [
+                (
+                    "sum by (currency, reason) (increase(hub_incentives_reversed_minor_total[1h]))",
+                    "{{currency}} {{reason}}",
+                )
+            ],
+            "short",
+        ),
+        (
+            "Billing facts handled, by kind and outcome",
+            [
+                (
+                    "sum by (kind, outcome) (rate(hub_incentives_facts_total[5m]))",
+                    "{{kind}} {{outcome}}",
+                )
+            ],
+            "ops",
+        ),
+        (
+            "Statements issued",
+            [("sum(increase(hub_incentives_statements_total[1h]))", "statements")],
+            "short",
+        ),
+    ],
+)
+
+
 if __name__ == "__main__":
     for uid, board in DASHBOARDS.items():
         (OUT / f"{uid}.json").write_text(json.dumps(board, indent=2) + "\n")

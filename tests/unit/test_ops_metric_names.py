@@ -14,18 +14,16 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from hub.connectors.partner_center.metrics import metrics_for
 
 OPS = Path(__file__).parents[2] / "ops"
+STREAMS = Path(__file__).parents[2] / "hub" / "streams"
 METRIC = re.compile(r"\b(hub_[a-z_]+)")
 BUILT_IN = {"up"}
 
 
 def _exported() -> set[str]:
-    for module in (
-        "hub.metrics",
-        "hub.streams.orders.metrics",
-        "hub.streams.billing.metrics",
-        "hub.streams.support.metrics",
-        "hub.streams.credits.metrics",
-    ):
+    # hub.metrics and every flow's metrics module (hub/streams/<flow>/metrics.py), found, not
+    # listed, so a new flow's dashboards and rules are checked against what it exports.
+    flows = sorted(p.parent.name for p in STREAMS.glob("*/metrics.py"))
+    for module in ("hub.metrics", *(f"hub.streams.{flow}.metrics" for flow in flows)):
         importlib.import_module(module)
     own = CollectorRegistry()
     metrics_for(own)
