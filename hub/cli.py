@@ -561,6 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.commands import renewals
 
     renewals.add_commands(commands)
+    from hub.commands import customers
+
+    customers.add_commands(commands)
     completion = commands.add_parser(
         "completion",
         help='print the shell completion script: eval "$(hub completion bash)"',
