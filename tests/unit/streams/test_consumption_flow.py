@@ -13,6 +13,7 @@ import pytest
 from hub.domain.enums import BillingMode, SupportMode
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import ResellerProfile
+from hub.errors import ValidationFailed
 from hub.runtime.emit import Emit
 from hub.schemas.events import consumption as u
 from hub.streams.consumption import VIEWS, ConsumptionHandler, fx_rates
@@ -254,3 +255,60 @@ def test_accrued_consumption_counts_in_the_credit_exposure() -> None:
     assert "accrued consumption 9900.00 EUR" in decision.reason
     freed = apply_consumption(exposure, -990_000)
     assert credit_decision(reseller, freed, 20_000).outcome is CreditOutcome.ACCEPT
+
+
+def test_a_resellers_budget_counts_all_its_customers_and_a_category_markup_prices_its_meters() -> (
+    None
+):
+    handler, _ = world(markup_bps=0)
+    run(
+        handler,
+        u.ConsumptionMarkupSet(
+            event_id=uuid4(),
+            event_time=T0,
+            correlation_id="m",
+            reseller_id=RID,
+            meter_category="Storage",
+            markup_bps=2000,
+        ),
+    )
+    run(
+        handler,
+        u.ConsumptionBudgetSet(
+            event_id=uuid4(),
+            event_time=T0,
+            correlation_id="b",
+            reseller_id=RID,
+            scope="reseller",
+            amount_minor=10_000,
+            currency="EUR",
+            thresholds=(80,),
+        ),
+    )
+    out = run(handler, usage(DAY, "40", customer="c1", category="Storage"))  # 48.00 with markup
+    out += run(handler, usage(DAY, "20", customer="c2"))  # 20.00: 68.00 in all
+    assert accrued(out) == 6_800
+    assert of(out, u.ConsumptionBudgetThresholdReached) == []
+    out = run(handler, usage(DAY, "12", customer="c3"))  # 80.00: the reseller's 80 %
+    alerts = {
+        (a.scope, a.customer_id, a.threshold_percent)
+        for a in of(out, u.ConsumptionBudgetThresholdReached)
+    }
+    assert alerts == {("reseller", None, 80)}
+
+
+def test_a_budget_in_another_currency_than_the_resellers_is_refused() -> None:
+    handler, _ = world()
+    with pytest.raises(ValidationFailed, match="billed in EUR"):
+        run(
+            handler,
+            u.ConsumptionBudgetSet(
+                event_id=uuid4(),
+                event_time=T0,
+                correlation_id="b",
+                reseller_id=RID,
+                scope="reseller",
+                amount_minor=10_000,
+                currency="USD",
+            ),
+        )
