@@ -19,6 +19,7 @@ from hub.connectors.kafka_io import Outgoing, publish, read_all
 from hub.demo.environment import DemoEnvironment
 from hub.demo.story_consumption import around as with_consumption
 from hub.demo.story_incentives import around as with_incentives
+from hub.demo.story_relationships import around as with_relationships
 from hub.domain.enums import BillingCycle, Severity, Term, TicketCategory
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event, new_event_id
@@ -607,4 +608,4 @@ STEPS: Sequence[Step] = (
     ("payments, an overdue reseller and dunning", payments_and_dunning),
     ("reconciliation with Microsoft", reconciliation),
 )
-STEPS = with_incentives(with_consumption(STEPS))
+STEPS = with_relationships(with_incentives(with_consumption(STEPS)))
