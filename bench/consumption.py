@@ -67,7 +67,7 @@ def reference(topics: TopicCatalog) -> list[Outgoing]:
                     languages=("en",),
                     billing_mode=BillingMode.RESELLER_BILLS,
                     support_mode=SupportMode.RESELLER_OWN,
-                    credit_limit_minor=10**14,
+                    credit_limit_minor=100_000_000,  # 1,000,000.00: accruals in steps of 100.00
                     payment_terms_days=30,
                     markup_bps=1200,
                 ),

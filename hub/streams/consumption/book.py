@@ -180,7 +180,7 @@ class ConsumptionBook:
             delta_minor = self._accrue(
                 ev, profile, period, accrued_delta, local_cost - old_cost, change.quantity_delta
             )
-            emits += self._accrual(ev, cur, period, delta_minor)
+            emits += self._accrual(ev, profile, period, delta_minor)
             emits += self._budgets(ev, profile, period)
             emits += self._anomaly(ev, profile, accrued_delta)
         emits.append(self._rated(ev, fact, change.outcome, local_cost, delta_minor, cur))
@@ -230,6 +230,7 @@ class ConsumptionBook:
         exact = Decimal(accrual["exact"])
         delta_minor = accrual_delta(exact, exact + price_delta, cur)
         self.t["accrual"][f"{rid}|{period}"] = {
+            **accrual,
             "exact": str(exact + price_delta),
             "minor": int(accrual["minor"]) + delta_minor,
             "currency": cur,
@@ -249,14 +250,26 @@ class ConsumptionBook:
         }
         return delta_minor
 
-    def _accrual(self, ev: u.UsageRecorded, currency: str, period: str, delta: int) -> list[Emit]:
-        if delta == 0:
+    def _accrual(
+        self, ev: u.UsageRecorded, profile: ResellerProfile, period: str, delta: int
+    ) -> list[Emit]:
+        """Send what the credit exposure has not been told of yet, once it is a step's worth
+        (``accrual_step``): the exposure never lags the accrual by a step or more, and the
+        order intake is not sent one fact for every meter's day."""
+        currency = profile.currency
+        if delta > 0:
+            metrics.ACCRUED_MINOR.labels(currency=currency).inc(delta)
+        key = f"{profile.reseller_id}|{period}"
+        accrual = self.t["accrual"][key]
+        sent = int(accrual.get("sent", 0))
+        pending = int(accrual["minor"]) - sent
+        if pending == 0 or abs(pending) < accrual_step(profile.credit_limit_minor):
             return []
-        metrics.ACCRUED_MINOR.labels(currency=currency).inc(max(delta, 0))
+        self.t["accrual"][key] = {**accrual, "sent": sent + pending}
         accrued = u.ConsumptionAccrued(
             **envelope(ev, "ConsumptionAccrued"),
             currency=currency,
-            delta_minor=delta,
+            delta_minor=pending,
             period=period,
             cause="usage",
         )
@@ -410,6 +423,13 @@ class ConsumptionBook:
         if start > self._last_day:
             self._last_day = start
             metrics.LAST_USAGE_DAY.set(start)
+
+
+def accrual_step(credit_limit_minor: int) -> int:
+    """How much accrued consumption waits before the credit exposure hears of it: 0.01 % of
+    the reseller's credit limit (at least one minor unit). A limit of 50,000.00 moves in steps
+    of 5.00; a distributor's exposure is never that exact anyway (receivables age daily)."""
+    return max(credit_limit_minor // 10_000, 1)
 
 
 def require_reseller(event: Event) -> str:

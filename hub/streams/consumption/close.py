@@ -184,14 +184,15 @@ class ConsumptionClose:
         self.t["closed"][key] = step.run_event_id
         del self.t["closing"][key]
         accrual: dict[str, Any] = self.t["accrual"].get(key) or {"exact": "0", "minor": 0}
-        minor = int(accrual["minor"])
-        if minor == 0:
+        minor, sent = int(accrual["minor"]), int(accrual.get("sent", 0))
+        self.t["accrual"][key] = {**accrual, "minor": 0, "sent": 0, "invoiced_minor": minor}
+        # The exposure holds what it was sent: exactly that leaves it.
+        if sent == 0:
             return []
-        self.t["accrual"][key] = {**accrual, "minor": 0, "invoiced_minor": minor}
         accrued = u.ConsumptionAccrued(
             **envelope(step, "ConsumptionAccrued", "invoiced"),
             currency=cur,
-            delta_minor=-minor,
+            delta_minor=-sent,
             period=step.period,
             cause="invoiced",
         )

@@ -312,3 +312,23 @@ def test_a_budget_in_another_currency_than_the_resellers_is_refused() -> None:
                 currency="USD",
             ),
         )
+
+
+def test_the_exposure_hears_of_accruals_in_steps_and_the_close_frees_what_it_was_sent() -> None:
+    # A limit of 10,000.00 EUR: steps of 1.00 (0.01 %).
+    handler, tables = world(markup_bps=0)
+    out: list[Emit] = []
+    for meter in range(7):
+        out += run(handler, usage(DAY, "0.30", meter=f"m{meter}"))  # 2.10 in all
+    sent = [a.delta_minor for a in of(out, u.ConsumptionAccrued)]
+    assert sent == [120]  # the fourth figure made a step; the last 90 wait
+    assert tables["accrual"]["contoso|2026-11"]["minor"] == 210
+    closed = drain(
+        handler,
+        u.ConsumptionCloseRequested(
+            event_id=uuid4(), event_time=T0, correlation_id="c", reseller_id=RID, period="2026-11"
+        ),
+    )
+    billing = CATALOG.name(Topic.BILLING_INPUTS)
+    assert sum(e.event.amount_minor for e in closed if e.topic == billing) == 210
+    assert [a.delta_minor for a in of(closed, u.ConsumptionAccrued)] == [-120]
