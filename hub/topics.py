@@ -86,11 +86,14 @@ class Topic(StrEnum):
     RENEWAL_INPUTS = "hub.renewals.inputs"
     RENEWAL_EVENTS = "hub.renewals.events"
     RENEWAL_PROMOTIONS = "hub.renewals.promotions"
+    # Renewal approvals: the renewals flow's commands to the orders lifecycle.
+    SUBSCRIPTION_COMMANDS = "hub.subscriptions.commands"
     # Relationships (hub/streams/relationships): customer onboarding and MCA attestation.
     RELATIONSHIP_REQUESTS = "hub.relationships.requests"
     RELATIONSHIP_EVENTS = "hub.relationships.events"
     CUSTOMER_AGREEMENTS = "ref.customer-agreements"
     CUSTOMER_GDAP = "ref.customer-gdap"
+
 
 # The shared ingress topics and the kind each reseller's own ingress topic is named after.
 INGRESS_KINDS: dict[Topic, str] = {
@@ -163,9 +166,14 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.SUBSCRIPTION_CHANGES,
         "reseller_id",
-        ("SubscriptionChangeRequested", "NextTermChangeRequested"),
-        "quantity changes, suspend, reactivate, cancel, auto-renew; next-term changes",
-        reseller_events=("SubscriptionChangeRequested", "NextTermChangeRequested"),
+        ("SubscriptionChangeRequested", "NextTermChangeRequested", "RenewalApproved"),
+        "quantity changes, suspend, reactivate, cancel, auto-renew; next-term changes; renewal "
+        "approvals",
+        reseller_events=(
+            "SubscriptionChangeRequested",
+            "NextTermChangeRequested",
+            "RenewalApproved",
+        ),
     ),
     TopicSpec(
         Topic.TICKETS,
@@ -541,8 +549,11 @@ _FIXED: tuple[TopicSpec, ...] = (
             "NextTermChangeRejected",
             "ScheduledChangesDeleted",
             "SubscriptionRenewed",
+            "RenewalApprovalRecorded",
+            "RenewalApprovalRejected",
+            "RenewalNotApproved",
         ),
-        "renewal notices, scheduled next-term changes and renewals",
+        "renewal notices, scheduled next-term changes, approvals and renewals",
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
@@ -554,6 +565,15 @@ _FIXED: tuple[TopicSpec, ...] = (
         compacted=True,
         partitions=1,
         writers=("ops",),
+    ),
+    # Renewal approvals: keyed by reseller like the lifecycle's other inputs, so a command
+    # meets the orders flow's record of the subscription in the same partition.
+    TopicSpec(
+        Topic.SUBSCRIPTION_COMMANDS,
+        "reseller_id",
+        ("AutoRenewSwitchOff",),
+        "hub-internal commands to the subscription lifecycle (unapproved renewals)",
+        readers=("hub",),
     ),
     # Relationships (hub/streams/relationships): requests and outcomes keyed by reseller beside
     # the flow's state; each customer's MCA standing compacted, read whole by every worker.
@@ -632,6 +652,9 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "NextTermChangeRejected",
             "ScheduledChangesDeleted",
             "SubscriptionRenewed",
+            "RenewalApprovalRecorded",
+            "RenewalApprovalRejected",
+            "RenewalNotApproved",
             # Customer onboarding outcomes, GDAP tasks and expiry notices.
             "CustomerOnboarded",
             "CustomerOnboardingRefused",

@@ -111,4 +111,23 @@ BUILDERS: dict[str, Callable[[], Event]] = {
         partition=3,
         now=_T0,
     ),
+    "RenewalApproved": lambda: n.RenewalApproved(
+        **_IDS, **_SUB, approval_id="apr-1", requested_at=_T0
+    ),
+    "RenewalApprovalRecorded": lambda: n.RenewalApprovalRecorded(
+        **_IDS, **_SUB, approval_id="apr-1", renews_at=_RENEWS
+    ),
+    "RenewalApprovalRejected": lambda: n.RenewalApprovalRejected(
+        **_IDS, **_SUB, approval_id="apr-2", code="ApprovalNotRequired", message="no policy"
+    ),
+    "RenewalNotApproved": lambda: n.RenewalNotApproved(
+        **_IDS,
+        **_SUB,
+        renews_at=_RENEWS,
+        approve_by=datetime(2026, 2, 27, tzinfo=UTC),
+        message="not approved by the deadline: auto-renew is switched off",
+    ),
+    "AutoRenewSwitchOff": lambda: n.AutoRenewSwitchOff(
+        **_IDS, **_SUB, renews_at=_RENEWS, reason="renewal not approved by 2026-02-27"
+    ),
 }

@@ -142,6 +142,61 @@ class RenewalsDue(Event):
     now: UtcDatetime
 
 
+class RenewalApproved(Event):
+    """A reseller approves the next renewal of a subscription of one of its customers (with an
+    approval policy, a renewal nobody approved has auto-renew switched off before it)."""
+
+    reseller_id: ResellerId
+    approval_id: Identifier = Field(description="the reseller's id; a retry reuses it")
+    customer_id: Identifier
+    subscription_id: Identifier
+    requested_at: UtcDatetime
+
+
+class RenewalApprovalRecorded(Event):
+    """The hub holds the reseller's approval of the renewal at ``renews_at``."""
+
+    reseller_id: ResellerId
+    approval_id: Identifier
+    customer_id: Identifier
+    subscription_id: Identifier
+    renews_at: UtcDatetime
+
+
+class RenewalApprovalRejected(Event):
+    """An approval the hub refused; ``message`` says what to do."""
+
+    reseller_id: ResellerId
+    approval_id: Identifier
+    customer_id: Identifier
+    subscription_id: Identifier
+    code: Identifier
+    message: Text
+
+
+class RenewalNotApproved(Event):
+    """The approval deadline passed without an approval: auto-renew is being switched off, so
+    the subscription expires at ``renews_at`` instead of renewing."""
+
+    reseller_id: ResellerId
+    customer_id: Identifier
+    subscription_id: Identifier
+    renews_at: UtcDatetime
+    approve_by: UtcDatetime
+    message: Text
+
+
+class AutoRenewSwitchOff(Event):
+    """Hub-internal command to the orders lifecycle: turn auto-renew off at Partner Center and
+    in its record (a renewal that needed approval and got none)."""
+
+    reseller_id: ResellerId
+    customer_id: Identifier
+    subscription_id: Identifier
+    renews_at: UtcDatetime
+    reason: Text
+
+
 EVENTS: tuple[type[Event], ...] = (
     NextTermChangeRequested,
     NextTermChangeScheduled,
@@ -151,4 +206,9 @@ EVENTS: tuple[type[Event], ...] = (
     SubscriptionRenewed,
     RenewalsDue,
     PromotionPublished,
+    RenewalApproved,
+    RenewalApprovalRecorded,
+    RenewalApprovalRejected,
+    RenewalNotApproved,
+    AutoRenewSwitchOff,
 )

@@ -28,7 +28,11 @@ from hub.errors import SchemaError
 from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
-from hub.schemas.events.renewals import NextTermChangeRequested
+from hub.schemas.events.renewals import (
+    AutoRenewSwitchOff,
+    NextTermChangeRequested,
+    RenewalApproved,
+)
 from hub.schemas.events.subscriptions import (
     SubscriptionChanged,
     SubscriptionChangeRejected,
@@ -76,7 +80,7 @@ class Lifecycle:
         return out
 
     async def on_change(self, event: Event) -> Sequence[Emit]:
-        if isinstance(event, NextTermChangeRequested):
+        if isinstance(event, (NextTermChangeRequested, RenewalApproved)):
             return []  # the renewals flow's (hub/streams/renewals), on the same ingress topic
         if not isinstance(event, SubscriptionChangeRequested):
             raise SchemaError(f"{type(event).__name__} does not belong on the changes topic")
@@ -89,6 +93,39 @@ class Lifecycle:
         outcome = await self._decide(event, record)
         self.state.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
         return self.emits(outcome, event.subscription_id)
+
+    async def on_command(self, event: Event) -> Sequence[Emit]:
+        """A hub-internal command on ``hub.subscriptions.commands``: the renewals flow switches
+        auto-renew off for a renewal that needed approval and got none. It goes through the same
+        rules and Partner Center PATCH as a reseller's ``set_auto_renew``, and ends in the usual
+        ``SubscriptionChanged`` (or ``SubscriptionChangeRejected``); already off, nothing."""
+        if not isinstance(event, AutoRenewSwitchOff):
+            raise SchemaError(f"{type(event).__name__} does not belong on the commands topic")
+        request = SubscriptionChangeRequested(
+            event_id=event.event_id,
+            event_time=event.event_time,
+            correlation_id=event.correlation_id,
+            causation_id=event.causation_id,
+            reseller_id=event.reseller_id,
+            change_id=f"renewal-not-approved-{event.renews_at.date()}-{event.subscription_id}"[
+                :128
+            ],
+            customer_id=event.customer_id,
+            subscription_id=event.subscription_id,
+            kind="set_auto_renew",
+            auto_renew=False,
+            requested_at=event.event_time,
+        )
+        key = entity_key(request.reseller_id, request.change_id)
+        done = self.state.changes.get(key)
+        if done is not None:  # a redelivery
+            return self.emits(StoredEvent.model_validate(done).event(), request.subscription_id)
+        record = self.state.subscription(request.reseller_id, request.subscription_id)
+        if record is not None and not record.subscription.auto_renew:
+            return []  # already off: nothing to switch, nothing to tell
+        outcome = await self._decide(request, record)
+        self.state.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
+        return self.emits(outcome, request.subscription_id)
 
     async def _decide(
         self, request: SubscriptionChangeRequested, record: SubscriptionRecord | None

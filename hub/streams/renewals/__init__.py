@@ -4,13 +4,16 @@ Topics and agents (concurrency 1):
 - ``renewals.rekey``: ``hub.subscriptions.events`` (by subscription) -> ``hub.renewals.inputs``
   by reseller, so every input of a reseller meets its state in one partition.
 - ``renewals``: ``hub.orders.provisioning``, ``reseller.subscription-changes`` (through its
-  ingress gate, ``NextTermChangeRequested`` only) and ``hub.billing.collections`` (transfers
-  between resellers only), all observed, and
+  ingress gate, ``NextTermChangeRequested`` and ``RenewalApproved`` only) and
+  ``hub.billing.collections`` (transfers between resellers only), all observed, and
   ``hub.renewals.inputs`` (lifecycle facts, scheduler ticks), all keyed by reseller and
   co-partitioned with the flow's one table ``renewals-state``, written through its journal.
 Faust timers run outside any message, so the scheduler never writes: every ``tick_s`` it looks
 at the first entry of each owned partition's time index and, when it is due, sends that
 partition a ``RenewalsDue`` tick; the agent then sends notices, renews, and moves the index.
+With the approval policy (``HUB_RENEWALS_APPROVAL_RESELLERS``) an unapproved renewal's deadline
+is in the index too: at it the flow sends ``AutoRenewSwitchOff`` on ``hub.subscriptions.commands``
+(keyed by reseller) for the orders lifecycle, which owns the subscription, to carry out.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ def register(app: faust.App, ctx: Context) -> None:
         page=config.page,
         promotions=book.all,
         promotions_ready=book.ready,
+        approval_required=config.approval_required,
     )
     inputs = catalog.name(Topic.RENEWAL_INPUTS)
     rekey_pipeline = ctx.pipeline("renewals", observer=True)  # one flow label, as billing

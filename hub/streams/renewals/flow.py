@@ -23,8 +23,11 @@ from hub.domain.price_lists import Promotion
 from hub.domain.proration import add_months
 from hub.domain.renewals import (
     NextTerm,
+    NoticeDue,
     RenewalPolicy,
     RenewalQuote,
+    approval_deadline,
+    must_switch_off,
     notice_schedule,
     notices_to_send,
     quote,
@@ -44,9 +47,14 @@ from hub.schemas.envelope import Event, caused_by, derived_event_id
 from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisioned
 from hub.schemas.events.relationships import SubscriptionTransferred
 from hub.schemas.events.renewals import (
+    AutoRenewSwitchOff,
     NextTermChangeRejected,
     NextTermChangeRequested,
     NextTermChangeScheduled,
+    RenewalApprovalRecorded,
+    RenewalApprovalRejected,
+    RenewalApproved,
+    RenewalNotApproved,
     RenewalNoticeIssued,
     RenewalsDue,
     ScheduledChangesDeleted,
@@ -65,6 +73,9 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND = "SubscriptionNotFound"
 REFUSED = "PartnerCenterRefused"
+NOT_REQUIRED = "ApprovalNotRequired"
+NOT_RENEWING = "NotRenewing"
+DEADLINE_PASSED = "ApprovalDeadlinePassed"
 # Lifecycle requests and outcomes on the topics this flow observes that change nothing here.
 _IGNORED = (ProvisioningFailed, SubscriptionChangeRequested, SubscriptionChangeRejected)
 
@@ -88,6 +99,7 @@ class Renewals:
         page: int = 200,
         promotions: Callable[[], Iterable[Promotion]] = tuple,
         promotions_ready: Callable[[], bool] = lambda: True,
+        approval_required: Callable[[str], bool] = lambda reseller_id: False,
     ) -> None:
         self.topics = topics
         self.state = state
@@ -98,6 +110,13 @@ class Renewals:
         self.page = page
         self.promotions = promotions
         self.promotions_ready = promotions_ready
+        self.approval_required = approval_required
+
+    def policy_of(self, reseller_id: str) -> RenewalPolicy:
+        """The flow's policy with the reseller's approval requirement."""
+        if not self.approval_required(reseller_id):
+            return self.policy
+        return self.policy.model_copy(update={"approval_required": True})
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -106,6 +125,8 @@ class Renewals:
             return self.on_due(event)
         if isinstance(event, NextTermChangeRequested):
             return await self.on_request(event)
+        if isinstance(event, RenewalApproved):
+            return self.on_approval(event)
         if isinstance(event, SubscriptionProvisioned):
             return self.on_provisioned(event)
         if isinstance(event, SubscriptionChanged):
@@ -210,6 +231,10 @@ class Renewals:
         )
         out: list[Emit] = []
         updated = record.model_copy(update={"subscription": sub})
+        if ev.kind == "set_auto_renew" and ev.auto_renew:
+            # The reseller turned auto-renew on itself (after being told it went off): that is
+            # its approval of this renewal.
+            updated = updated.model_copy(update={"approved_for": sub.term_end})
         reason = deletion_reason(ev.kind, auto_renew=ev.auto_renew)
         if record.scheduled is not None and reason is not None:
             updated = updated.model_copy(update={"scheduled": None, "scheduled_change_id": None})
@@ -318,6 +343,104 @@ class Renewals:
             message=message,
         )
 
+    # --- renewal approvals ------------------------------------------------------------------------
+
+    def on_approval(self, ev: RenewalApproved) -> list[Emit]:
+        key = entity_key(ev.reseller_id, f"approval-{ev.approval_id}")
+        done = self.state.changes.get(key)
+        if done is not None:  # the reseller sent it again
+            return self._out(StoredEvent.model_validate(done).event(), ev.subscription_id)
+        outcome = self._approve(ev)
+        self.state.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
+        return self._out(outcome, ev.subscription_id)
+
+    def _approve(self, ev: RenewalApproved) -> Event:
+        # Keyed by the sending reseller: another reseller's subscription is not found.
+        record = self.state.record(ev.reseller_id, ev.subscription_id)
+        if record is None or record.subscription.customer_id != ev.customer_id:
+            return self._approval_rejected(
+                ev,
+                NOT_FOUND,
+                f"subscription {ev.subscription_id!r} is not a subscription of customer "
+                f"{ev.customer_id!r} of this reseller",
+            )
+        sub = record.subscription
+        policy = self.policy_of(sub.reseller_id)
+        if not policy.approval_required:
+            return self._approval_rejected(
+                ev, NOT_REQUIRED, "renewals of this reseller need no approval; nothing to do"
+            )
+        if sub.status is not SubscriptionStatus.ACTIVE or ev.requested_at >= sub.term_end:
+            return self._approval_rejected(
+                ev, NOT_RENEWING, "the subscription is not active before a renewal to approve"
+            )
+        if record.switched_off_for == sub.term_end or not sub.auto_renew:
+            return self._approval_rejected(
+                ev,
+                DEADLINE_PASSED,
+                "auto-renew is off for this term; to renew, turn it on with a set_auto_renew "
+                "change, which counts as approval",
+            )
+        self._save(record.model_copy(update={"approved_for": sub.term_end}))
+        metrics.APPROVALS.labels(outcome="approved").inc()
+        return RenewalApprovalRecorded(
+            **caused_by(ev, "RenewalApprovalRecorded"),
+            event_time=ev.event_time,
+            approval_id=ev.approval_id,
+            customer_id=ev.customer_id,
+            subscription_id=ev.subscription_id,
+            renews_at=sub.term_end,
+        )
+
+    def _approval_rejected(self, ev: RenewalApproved, code: str, message: str) -> Event:
+        metrics.APPROVALS.labels(outcome="rejected").inc()
+        return RenewalApprovalRejected(
+            **caused_by(ev, "RenewalApprovalRejected"),
+            event_time=ev.event_time,
+            approval_id=ev.approval_id,
+            customer_id=ev.customer_id,
+            subscription_id=ev.subscription_id,
+            code=code,
+            message=message,
+        )
+
+    @staticmethod
+    def _approved(record: RenewalRecord) -> bool:
+        return record.approved_for == record.subscription.term_end
+
+    def _switch_off(
+        self, record: RenewalRecord, tick: RenewalsDue
+    ) -> tuple[RenewalRecord, list[Emit]]:
+        """No approval by the deadline: the orders lifecycle turns auto-renew off (at Partner
+        Center and in its record, then ``SubscriptionChanged``); the reseller is told why."""
+        sub = record.subscription
+        policy = self.policy_of(sub.reseller_id)
+        deadline = approval_deadline(sub.term_end, policy)
+        reason = (
+            f"the renewal on {sub.term_end.date().isoformat()} was not approved by "
+            f"{deadline.isoformat()}: auto-renew is switched off and the subscription expires "
+            "at the end of its term; to renew, turn auto-renew on with a set_auto_renew change"
+        )
+        command = AutoRenewSwitchOff(
+            **self._ids(record, tick, "AutoRenewSwitchOff"),
+            customer_id=sub.customer_id,
+            subscription_id=sub.subscription_id,
+            renews_at=sub.term_end,
+            reason=reason,
+        )
+        told = RenewalNotApproved(
+            **self._ids(record, tick, "RenewalNotApproved"),
+            customer_id=sub.customer_id,
+            subscription_id=sub.subscription_id,
+            renews_at=sub.term_end,
+            approve_by=deadline,
+            message=reason,
+        )
+        metrics.APPROVALS.labels(outcome="switched_off").inc()
+        commands = self.topics.name(Topic.SUBSCRIPTION_COMMANDS)
+        out = [Emit(commands, sub.reseller_id, command), *self._out(told, sub.subscription_id)]
+        return record.model_copy(update={"switched_off_for": sub.term_end}), out
+
     # --- what falls due ---------------------------------------------------------------------------
 
     def on_due(self, tick: RenewalsDue) -> list[Emit]:
@@ -342,8 +465,20 @@ class Renewals:
         sub = record.subscription
         if tick.now >= sub.term_end:
             return self._renew(record, tick)
-        schedule_ = notice_schedule(sub.term_end, self.policy)
+        policy = self.policy_of(sub.reseller_id)
         out: list[Emit] = []
+        if record.switched_off_for != sub.term_end and must_switch_off(
+            sub.term_end,
+            policy,
+            tick.now,
+            approved=self._approved(record),
+            auto_renew=sub.status is SubscriptionStatus.ACTIVE and sub.auto_renew,
+        ):
+            record, out = self._switch_off(record, tick)
+        if record.switched_off_for == sub.term_end:
+            self._save(record)
+            return out  # it will not renew: no notice says it will
+        schedule_ = notice_schedule(sub.term_end, policy)
         for notice in notices_to_send(schedule_, tick.now, record.sent, sub.term_end):
             priced = self._quote(record, record.scheduled or next_term_of(sub, None))
             # Superseded earlier notices count as sent: each notice goes out at most once.
@@ -374,7 +509,7 @@ class Renewals:
                 currency=record.currency,
                 markup_bps=profile.markup_bps if profile else 0,
                 current_unit_price_minor=record.unit_price_minor,
-                policy=self.policy,
+                policy=self.policy_of(record.subscription.reseller_id),
             )
         except BusinessRuleViolation as exc:
             log.warning("no renewal price for %s: %s", record.subscription.subscription_id, exc)
@@ -422,7 +557,10 @@ class Renewals:
 
     def _renew(self, record: RenewalRecord, tick: RenewalsDue) -> list[Emit]:
         sub = record.subscription
-        if sub.status is not SubscriptionStatus.ACTIVE or not sub.auto_renew:
+        unapproved = self.policy_of(sub.reseller_id).approval_required and not self._approved(
+            record
+        )
+        if sub.status is not SubscriptionStatus.ACTIVE or not sub.auto_renew or unapproved:
             ended = sub.model_copy(update={"status": SubscriptionStatus.EXPIRED})
             metrics.EXPIRED.inc()
             self._save(record.model_copy(update={"subscription": ended}))
@@ -494,15 +632,26 @@ class Renewals:
         sub = record.subscription
         if sub.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
             return None
+        if record.switched_off_for == sub.term_end:
+            return sub.term_end  # no more notices: it expires then
         if sub.status is SubscriptionStatus.ACTIVE and sub.auto_renew:
             floor = min(record.sent, default=None)
             pending = [
                 n
-                for n in notice_schedule(sub.term_end, self.policy)
+                for n in notice_schedule(sub.term_end, self.policy_of(sub.reseller_id))
                 if floor is None or n.lead_days < floor
             ]
+            policy = self.policy_of(sub.reseller_id)
+            if (
+                policy.approval_required
+                and not self._approved(record)
+                and record.switched_off_for != sub.term_end
+            ):
+                pending.append(
+                    NoticeDue(lead_days=0, due_at=approval_deadline(sub.term_end, policy))
+                )
             if pending:
-                return pending[0].due_at
+                return min(n.due_at for n in pending)
         return sub.term_end
 
     def _save(self, record: RenewalRecord) -> None:

@@ -26,3 +26,8 @@ DUE_LAG = Gauge(
     "hub_renewals_due_lag_seconds",
     "How late the oldest due renewal work was when a tick took it (0 when on time)",
 )
+APPROVALS = Counter(
+    "hub_renewal_approvals_total",
+    "Renewal approvals (approved, rejected) and renewals switched off for want of one",
+    ["outcome"],
+)

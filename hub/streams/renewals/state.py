@@ -5,8 +5,8 @@
 - ``due|<partition>|<due ms>|<reseller>|<subscription>``: a time index with one entry per
   subscription (its next notice or its renewal), so a tick reads only what is due, in order,
   never every subscription;
-- ``changes|<reseller>|<change id>``: the outcome of each scheduled-change request (a retry
-  gets the same answer).
+- ``changes|<reseller>|<change id>``: the outcome of each scheduled-change request, and under
+  ``approval-<id>`` of each renewal approval (a retry gets the same answer).
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ class RenewalRecord(BaseModel):
     scheduled: NextTerm | None = None
     scheduled_change_id: str | None = None
     due_key: str | None = None
+    # Approval policy: the term end the reseller approved renewing at, and the term end at
+    # which auto-renew was switched off for want of an approval (each for the current term).
+    approved_for: datetime | None = None
+    switched_off_for: datetime | None = None
 
 
 def entity_key(reseller_id: str, entity_id: str) -> str:
