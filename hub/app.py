@@ -135,6 +135,11 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         reference.ReferenceTables(),
     )
     reference.register(app, ctx)
+    # Read by every worker whatever its flows: the intake's attestation and escalation's GDAP
+    # checks consult them.
+    from hub.streams.relationships.flow import register_books
+
+    register_books(app, ctx)
     health.register(app, ctx.reference.loaded.is_set)
     lag.register(
         app, settings.kafka_bootstrap_servers, settings.lag_interval_s, auth_from_settings(settings)

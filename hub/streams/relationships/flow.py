@@ -97,8 +97,35 @@ class Requests:
         return []
 
 
+def register_books(app: faust.App, ctx: Context) -> None:
+    """Every worker reads the customers' agreements and GDAP relationships whole, whatever
+    flows it runs (``HUB_FLOWS``): the order intake checks attestation against them and
+    escalation the GDAP support role, so they go with those flows, not with this one."""
+    AGREEMENTS.reading = GDAP.reading = True
+    loaded = asyncio.Event()
+    AGREEMENTS.loaded = GDAP.loaded = loaded
+
+    def apply(event: Event) -> None:
+        AGREEMENTS.apply(event)
+        GDAP.apply(event)
+
+    reader = BookReader(
+        apply,
+        loaded,
+        ctx.codec,
+        [ctx.topics.name(Topic.CUSTOMER_AGREEMENTS), ctx.topics.name(Topic.CUSTOMER_GDAP)],
+        ctx.settings.kafka_bootstrap_servers,
+        auth_from_settings(ctx.settings),
+    )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_agreements() -> None:
+        await reader.run()
+
+
 def register(app: faust.App, ctx: Context) -> None:
-    """Registers the relationships agents, their table and the agreements reader on ``app``."""
+    """Registers the relationships agents and their table on ``app`` (the books every worker
+    reads are ``register_books``', from the composition root)."""
     directory = PartnerCenterCustomers(PartnerCenterConfig.from_settings(ctx.settings))
     journal = ctx.journal("relationships")
     # One view over the whole table: every key starts with its kind (onboarding|, gdap|, ...).
@@ -119,22 +146,6 @@ def register(app: faust.App, ctx: Context) -> None:
         page=ctx.settings.relationships_sweep_page,
     )
     requests = Requests(onboarding, gdap, drift, ctx.topics.name(Topic.BILLING_INPUTS))
-    AGREEMENTS.reading = GDAP.reading = True
-    loaded = asyncio.Event()
-    AGREEMENTS.loaded = GDAP.loaded = loaded
-
-    def apply(event: Event) -> None:
-        AGREEMENTS.apply(event)
-        GDAP.apply(event)
-
-    reader = BookReader(
-        apply,
-        loaded,
-        ctx.codec,
-        [ctx.topics.name(Topic.CUSTOMER_AGREEMENTS), ctx.topics.name(Topic.CUSTOMER_GDAP)],
-        ctx.settings.kafka_bootstrap_servers,
-        auth_from_settings(ctx.settings),
-    )
     requests_topic = ctx.topics.name(Topic.RELATIONSHIP_REQUESTS)
     requests.requests_topic = requests_topic
 
@@ -142,10 +153,6 @@ def register(app: faust.App, ctx: Context) -> None:
     class RelationshipsPartnerCenter(mode.Service):
         async def on_stop(self) -> None:
             await directory.stop()
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def read_agreements() -> None:
-        await reader.run()
 
     # One agent writes the table: its own requests, and (observed, billing's topic) the
     # provisioned subscriptions the drift sweep watches, both keyed by reseller.
