@@ -100,7 +100,7 @@ def register(app: faust.App, ctx: Context) -> None:
     journal = ctx.journal("renewals")
     partitions = ctx.settings.kafka_partitions
     book = PromotionBook()
-    register_pages(app, ctx, journal, config.policy(), book)
+    register_pages(app, ctx, journal, config.policy(), book, config.policy_for)
     reader = BookReader(
         book.apply,
         book.loaded,

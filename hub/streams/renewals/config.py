@@ -33,6 +33,12 @@ class RenewalsConfig(BaseSettings):
             approval_deadline_days=self.approval_deadline_days,
         )
 
+    def policy_for(self, reseller_id: str) -> RenewalPolicy:
+        """The policy of one reseller: ``policy()`` with its approval requirement."""
+        return self.policy().model_copy(
+            update={"approval_required": self.approval_required(reseller_id)}
+        )
+
     def approval_required(self, reseller_id: str) -> bool:
         names = {part for part in self.approval_resellers.split(",") if part}
         return "*" in names or reseller_id in names

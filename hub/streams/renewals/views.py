@@ -11,7 +11,7 @@ from hub.domain.enums import SubscriptionStatus
 from hub.domain.orders import ReferenceView
 from hub.domain.price_lists import PricePreview, Promotion, RenewingItem, preview
 from hub.domain.proration import add_months
-from hub.domain.renewals import RenewalPolicy, quote
+from hub.domain.renewals import RenewalPolicy, approval_deadline, quote
 from hub.domain.renewals_scheduled import next_term_of
 from hub.errors import BusinessRuleViolation
 from hub.runtime.state import FaustStore, Store
@@ -40,7 +40,8 @@ def partition_records(store: Store, partition: int, reseller_id: str) -> Iterato
 
 def _renews(record: RenewalRecord) -> bool:
     sub = record.subscription
-    return sub.status is SubscriptionStatus.ACTIVE and sub.auto_renew
+    switched_off = record.switched_off_for == sub.term_end  # not approved by the deadline
+    return sub.status is SubscriptionStatus.ACTIVE and sub.auto_renew and not switched_off
 
 
 def upcoming(
@@ -83,6 +84,9 @@ def upcoming(
         }
         if not row["renews"]:
             row["note"] = "expires at the term end (auto-renew off or not active)"
+        if policy.approval_required:
+            row["approve_by"] = approval_deadline(sub.term_end, policy).isoformat()
+            row["approved"] = record.approved_for == sub.term_end
         rid = sub.reseller_id
         if rid not in profile_markup:
             profile = reference.resellers.get(rid)

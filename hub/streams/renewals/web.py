@@ -4,6 +4,7 @@ that owns the reseller's partition of the renewals table (as the orders pages do
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,8 +30,14 @@ def _next_month(today: date) -> date:
 
 
 def register_pages(
-    app: faust.App, ctx: Context, journal: Journal, policy: RenewalPolicy, book: PromotionBook
+    app: faust.App,
+    ctx: Context,
+    journal: Journal,
+    policy: RenewalPolicy,
+    book: PromotionBook,
+    policy_of: Callable[[str], RenewalPolicy] | None = None,
 ) -> None:
+    """``policy_of``: the policy of one reseller (its approval requirement), else ``policy``."""
     store = journal.store
     partitions = ctx.settings.kafka_partitions
 
@@ -58,7 +65,8 @@ def register_pages(
             return await forward(app, ctx.settings, owner, self, request)
         now = datetime.now(UTC)
         records = partition_records(store, partition, reseller_id)
-        rows = upcoming(records, ctx.reference.view(), policy, now, days, book.all())
+        theirs = policy_of(reseller_id) if policy_of is not None else policy
+        rows = upcoming(records, ctx.reference.view(), theirs, now, days, book.all())
         doc: dict[str, Any] = {"reseller_id": reseller_id, "days": days, "renewals": rows}
         return self.json({**doc, "served_by": str(app.conf.canonical_url)})
 

@@ -21,6 +21,7 @@ from hub.schemas.events.renewals import (
 )
 from hub.streams.renewals.config import RenewalsConfig
 from hub.streams.renewals.flow import Renewals
+from hub.streams.renewals.views import upcoming
 from hub.topics import PartnerTopic, Topic
 from tests.unit.streams.test_renewals_flow import (
     RENEWS,
@@ -181,3 +182,20 @@ async def test_an_approval_is_refused_when_the_reseller_needs_none_and_a_retry_a
     assert not [e for e in await tick(w, RENEWS - timedelta(days=2)) if e.topic == COMMANDS]
     out = await tick(w, RENEWS + timedelta(hours=1))
     assert [type(e.event) for e in out if e.topic == STATUS] == [SubscriptionRenewed]
+
+
+async def test_upcoming_shows_by_when_to_approve_and_that_an_unapproved_renewal_expires() -> None:
+    w = approving_world("contoso")
+    await w.send(provisioned())
+    policy = RenewalsConfig(approval_resellers="contoso").policy_for("contoso")
+    now = RENEWS - timedelta(days=10)
+    (row,) = upcoming(w.state.of_reseller("contoso"), reference(), policy, now, 30)
+    assert (row["renews"], row["approved"]) == (True, False)
+    assert row["approve_by"] == (RENEWS - timedelta(days=2)).isoformat()
+    await tick(w, RENEWS - timedelta(days=2))
+    (row,) = upcoming(w.state.of_reseller("contoso"), reference(), policy, now, 30)
+    assert not row["renews"]
+    assert "expires" in row["note"]
+    # A reseller without the policy sees no approval fields.
+    (plain,) = upcoming(w.state.of_reseller("contoso"), reference(), RenewalPolicy(), now, 30)
+    assert "approve_by" not in plain
