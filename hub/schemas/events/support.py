@@ -90,7 +90,10 @@ class TicketResolved(Event):
 
 
 class SlaWarning(Event):
-    """An SLA target is close: ``remaining_seconds`` left before ``due_at``."""
+    """An SLA target is close: ``remaining_seconds`` left before ``due_at``. v2 adds why the
+    ticket waits (``waiting_for``, ``waiting_reason``) while something outside the desk holds it."""
+
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
 
     reseller_id: ResellerId
     ticket_id: Identifier
@@ -98,10 +101,19 @@ class SlaWarning(Event):
     target: SlaTarget
     due_at: UtcDatetime
     remaining_seconds: NonNegative
+    waiting_for: str | None = Field(
+        default=None, description="why the ticket waits, e.g. 'gdap_support_role'; null if not"
+    )
+    waiting_reason: str | None = Field(
+        default=None, description="one line naming what must happen for the ticket to move on"
+    )
 
 
 class SlaBreached(Event):
-    """An SLA target passed without the response or resolution it asks for."""
+    """An SLA target passed without the response or resolution it asks for. v2 adds why the
+    ticket waits (``waiting_for``, ``waiting_reason``) while something outside the desk holds it."""
+
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
 
     reseller_id: ResellerId
     ticket_id: Identifier
@@ -109,6 +121,12 @@ class SlaBreached(Event):
     target: SlaTarget
     due_at: UtcDatetime
     overdue_seconds: NonNegative
+    waiting_for: str | None = Field(
+        default=None, description="why the ticket waits, e.g. 'gdap_support_role'; null if not"
+    )
+    waiting_reason: str | None = Field(
+        default=None, description="one line naming what must happen for the ticket to move on"
+    )
 
 
 class IncidentDetected(Event):

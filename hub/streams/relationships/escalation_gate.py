@@ -2,8 +2,9 @@
 
 ``gdap_hold`` answers None (file it) or what to send instead: a task to the reseller
 (``GdapApprovalNeeded`` on its status topic and to the relationships flow, which releases the
-ticket once the role is granted) and a note on the ticket's queue saying why it waits while its
-SLA clock keeps running.
+ticket once the role is granted), a note on the ticket's queue saying why it waits while its
+SLA clock keeps running, and the same task to the support intake agent, whose SLA warnings and
+breaches then carry the reason until the escalation is filed.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def gdap_hold(
         Emit(catalog.name(Topic.RELATIONSHIP_REQUESTS), ticket.reseller_id, task),
         Emit(catalog.partner(ticket.reseller_id, PartnerTopic.STATUS), ticket.customer_id, task),
         Emit(catalog.name(Topic.SUPPORT_EVENTS), ticket.ticket_id, note),
+        # The intake agent keeps the ticket's SLA timer: its warnings and breaches say why it
+        # waits (the commands topic is keyed by reseller, like the ticket's own partition).
+        Emit(catalog.name(Topic.SUPPORT_TICKET_COMMANDS), ticket.reseller_id, task),
     ]
     if record.destination is not None:
         out.insert(0, Emit(record.destination, ticket.ticket_id, note))

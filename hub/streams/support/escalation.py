@@ -208,6 +208,7 @@ class Escalations:
             raise ValidationFailed("reseller_id", ticket.reseller_id, "reference data is gone")
         held = gdap_hold(self.catalog, record, ticket)  # no GDAP support role: a task instead
         if held is not None:
+            self._put(record.model_copy(update={"gdap_held": True}))
             return held
         payload = build_service_request(ticket, reseller, customer, self.mapping)
         record = self._put(
@@ -236,7 +237,13 @@ class Escalations:
             status="escalated",
             note=f"Escalated to Microsoft as service request {observed.sr_id}",
         )
-        return [Emit(self._events, ticket.ticket_id, escalated), *self._to_ticket(record, updated)]
+        emits = [Emit(self._events, ticket.ticket_id, escalated), *self._to_ticket(record, updated)]
+        if record.gdap_held:
+            # The intake agent keeps the SLA timer and the wait it reports: tell it, in the
+            # ticket's own partition, that the ticket no longer waits for GDAP.
+            commands = self.catalog.name(Topic.SUPPORT_TICKET_COMMANDS)
+            emits.append(Emit(commands, ticket.reseller_id, escalated))
+        return emits
 
     @staticmethod
     def _observe(record: EscalationRecord, observed: Observed) -> EscalationRecord:

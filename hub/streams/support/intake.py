@@ -5,7 +5,9 @@ by reseller id, same partition count), so every write happens in the partition t
 in. Its state is one table (``support-intake-state``) written only through the flow's journal
 (hub/runtime/journal.py), in entries that stay small whatever a reseller's size:
 
-- ``tickets|<ticket>``: where the ticket went and its SLA timer;
+- ``tickets|<ticket>``: where the ticket went, its SLA timer, and why it waits while its
+  escalation is held for GDAP (the escalation agent sends the hold and the filing here, to the
+  ticket's partition; its SLA warnings and breaches carry the reason meanwhile);
 - ``due|<partition>|<deadline>|<ticket>``: the next instant the ticket's timer can fire, so a
   tick reads only what is due (a prefix scan in deadline order, up to now, a page at most);
 - ``open|<partition>|<severity>``: open tickets, for the gauge a timer reads outside a message.
@@ -42,15 +44,18 @@ from hub.domain.support.sla import (
     start_sla_timer,
 )
 from hub.domain.support.triage import is_escalatable
+from hub.domain.support.waiting import gdap_role_wait
 from hub.errors import HubError, ValidationFailed
 from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
 from hub.runtime.state import scan
 from hub.schemas.envelope import Event, caused_by, derived_event_id
+from hub.schemas.events.relationships import GdapApprovalNeeded
 from hub.schemas.events.support import (
     SlaBreached,
     SlaTarget,
     SlaWarning,
+    TicketEscalated,
     TicketOpened,
     TicketResolved,
     TicketRouted,
@@ -124,6 +129,10 @@ class Intake:
             return self._updated(event)
         if isinstance(event, TicketResolved):
             return self._resolved(event)
+        if isinstance(event, GdapApprovalNeeded):
+            return self._held_for_gdap(event)
+        if isinstance(event, TicketEscalated):
+            return self._escalated(event)
         raise ValidationFailed("event", type(event).__name__, "not a support intake event")
 
     def _lookup(self, event: TicketOpened) -> tuple[ResellerProfile, Customer]:
@@ -254,6 +263,31 @@ class Intake:
         self._save(record.model_copy(update={"timer": timer, "status": "closed"}), record)
         return []
 
+    def _known(self, ticket_id: str | None, reseller_id: str | None) -> TicketRecord | None:
+        """The ticket, or None once it is closed and gone (a hold that comes late is moot)."""
+        if ticket_id is None or ticket_id not in self.tickets:
+            return None
+        return self._record(ticket_id, reseller_id)
+
+    def _held_for_gdap(self, task: GdapApprovalNeeded) -> list[Emit]:
+        """The escalation agent held the ticket for a GDAP role: its SLA events say so."""
+        record = self._known(task.ticket_id, task.reseller_id)
+        if record is None:
+            return []
+        customer = self._reference().customers.get(task.customer_id)
+        name = task.customer_id if customer is None else customer.name
+        waiting = gdap_role_wait(name, task.missing_role)
+        self._save(record.model_copy(update={"waiting": waiting}), record)
+        return []
+
+    def _escalated(self, event: TicketEscalated) -> list[Emit]:
+        """A held ticket was filed at Microsoft: it no longer waits."""
+        record = self._known(event.ticket_id, event.reseller_id)
+        if record is None or record.waiting is None:
+            return []
+        self._save(record.model_copy(update={"waiting": None}), record)
+        return []
+
     def _save(self, record: TicketRecord, before: TicketRecord | None) -> None:
         """``record`` written with its due entry and the open counts it moves; one message's
         writes, so the journal makes them all or none."""
@@ -332,6 +366,9 @@ class Intake:
             "causation_id": record.cause_event_id,
             "reseller_id": record.reseller_id,
         }
+        if record.waiting is not None:
+            envelope["waiting_for"] = record.waiting.waiting_for
+            envelope["waiting_reason"] = record.waiting.text
         if isinstance(fact, SlaBreachFact):
             metrics.SLA_BREACHES.labels(target=target, severity=fact.severity.value).inc()
             return SlaBreached(

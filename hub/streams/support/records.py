@@ -16,6 +16,7 @@ from hub.domain.enums import Severity
 from hub.domain.support.incidents import CorrelationState
 from hub.domain.support.sla import SlaTimer
 from hub.domain.support.ticket import Channel, Ticket
+from hub.domain.support.waiting import WaitReason
 from hub.schemas.events.support import TicketOpened
 
 
@@ -55,6 +56,9 @@ class TicketRecord(BaseModel):
     correlation_id: str
     timer: SlaTimer
     routed: dict[str, object]
+    # Set while something outside the desk holds the ticket (an escalation waiting for a GDAP
+    # role): its SLA warnings and breaches say so.
+    waiting: WaitReason | None = None
 
 
 class EscalationRecord(BaseModel):
@@ -77,6 +81,8 @@ class EscalationRecord(BaseModel):
     sr_id: str | None = None
     sr_status: str | None = None
     note_count: int = 0
+    # The escalation was held for GDAP: filing it tells the intake agent the wait is over.
+    gdap_held: bool = False
 
 
 class CorrelationRecord(BaseModel):

@@ -203,7 +203,10 @@ def test_a_tracked_customer_without_a_support_role_is_held_with_a_task_and_a_not
         "hub.relationships.requests",
         "partner.A.status",
         "hub.support.events",
+        "hub.support.ticket-commands",
     ]
+    # The support intake agent hears of the hold in the ticket's partition (keyed by reseller).
+    assert (held[-1].key, type(held[-1].event)) == ("A", GdapApprovalNeeded)
     note = held[0].event
     assert isinstance(note, TicketUpdated)
     assert "SLA clock keeps running" in (note.note or "")
