@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hub.domain.enums import BillingCycle, ChargeType, ProductKind, Term
 from hub.domain.invoicing import period_bounds
 from hub.domain.rating import RatedLine
@@ -53,3 +55,10 @@ def consumption_line(
         days=days,
         period_days=days,
     )
+
+
+def consumption_part(lines: Iterable[tuple[str | None, int]]) -> int:
+    """What of an invoice's subtotal bills Azure plan consumption, from its lines' ``(product id,
+    amount)``. That part was never an order's commitment (it was accrued consumption), so it must
+    not pay commitments off (``hub.domain.credit.commitment_billed_by`` takes the rest)."""
+    return sum(amount for product_id, amount in lines if product_id == AZURE_PLAN_PRODUCT_ID)

@@ -127,6 +127,10 @@ class InvoiceLine(BaseModel):
     subscription_id: str | None = None
     charge_type: ChargeType | None = None
     product_kind: ProductKind
+    product_id: str | None = Field(
+        default=None,
+        description="Microsoft's product id (v2; DZH318Z0BPS6 is the Azure plan's consumption)",
+    )
     quantity: int
     unit_price_minor: int
     amount_minor: int
@@ -183,6 +187,8 @@ class InvoiceIssued(_Document):
 
     invoice_id: Identifier
     due_date: date
+    # v2: each line names its product (consumption lines are the Azure plan's).
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
 
 
 class CreditNoteIssued(_Document):
@@ -191,6 +197,7 @@ class CreditNoteIssued(_Document):
     credit_note_id: Identifier
     invoice_id: str | None = Field(default=None, description="the invoice it corrects, if any")
     reason: Text
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
 
 
 PaymentMethod = Literal["bank_transfer", "card", "direct_debit", "other"]

@@ -98,6 +98,7 @@ def document(
             subscription_id=ln.subscription_id,
             charge_type=ln.charge_type,
             product_kind=ln.kind,
+            product_id=ln.product_id,
             quantity=ln.quantity,
             unit_price_minor=ln.unit_price_minor,
             amount_minor=sign * ln.amount_minor,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hub.domain import credit
+from hub.domain.consumption.invoice_lines import consumption_part
 from hub.domain.credit import CreditDecision, CreditOutcome, CreditPolicy, CreditReason, Exposure
 from hub.domain.orders import Order, OrderLine, ReferenceView, order_commitment, validate_order
 from hub.domain.reference import ResellerProfile
@@ -341,7 +342,9 @@ def apply_exposure_event(
 ) -> Exposure:
     """The exposure after one billing or collections fact (the rules are in hub.domain.credit)."""
     if isinstance(event, InvoiceIssued):
-        billed = credit.commitment_billed_by(exposure, event.subtotal_minor)
+        # Consumption lines were accrued consumption, never an order's commitment.
+        consumption = consumption_part((ln.product_id, ln.amount_minor) for ln in event.lines)
+        billed = credit.commitment_billed_by(exposure, event.subtotal_minor - consumption)
         return credit.apply_invoice(exposure, event.total_minor, consumes_commitment_minor=billed)
     if isinstance(event, CreditNoteIssued):
         return credit.apply_invoice(exposure, -event.total_minor)
