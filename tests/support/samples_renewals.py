@@ -130,4 +130,47 @@ BUILDERS: dict[str, Callable[[], Event]] = {
     "AutoRenewSwitchOff": lambda: n.AutoRenewSwitchOff(
         **_IDS, **_SUB, renews_at=_RENEWS, reason="renewal not approved by 2026-02-27"
     ),
+    "MidTermChangeRequested": lambda: n.MidTermChangeRequested(
+        **_IDS,
+        **_SUB,
+        change_id="mid-1",
+        kind="billing_frequency",
+        billing_cycle=BillingCycle.ANNUAL,
+        requested_at=_T0,
+    ),
+    "MidTermChangeApplied": lambda: n.MidTermChangeApplied(
+        **_IDS,
+        **_SUB,
+        **_ITEM,
+        change_id="mid-1",
+        kind="billing_frequency",
+        quantity=10,
+        term=Term.P1Y,
+        billing_cycle=BillingCycle.ANNUAL,
+        term_start=datetime(2025, 3, 14, tzinfo=UTC),
+        term_end=datetime(2026, 3, 14, tzinfo=UTC),
+        currency="EUR",
+        unit_price_minor=13_200,
+        unit_cost_minor=12_000,
+        price_reset=True,
+        lines=(
+            n.MidTermChargeLine(
+                charge_type="changeBillingPlan",
+                catalog_item_id="CFQ7TTC0LH18:0001:CFQ7TTC0LDPB",
+                quantity=10,
+                unit_price_minor=-1_100,
+                charge_start=date(2025, 3, 14),
+                charge_end=date(2025, 3, 31),
+                amount_minor=-6_387,
+            ),
+        ),
+    ),
+    "MidTermChangeRejected": lambda: n.MidTermChangeRejected(
+        **_IDS,
+        **_SUB,
+        change_id="mid-2",
+        kind="upgrade",
+        code="NotAnUpgrade",
+        message="not priced above the current SKU",
+    ),
 }

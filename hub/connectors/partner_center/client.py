@@ -376,6 +376,33 @@ class PartnerCenterClient:
             return await self._poll_subscription(location, correlation_id)
         return _parse(Subscription, reply, Operation.UPDATE_SUBSCRIPTION)
 
+    async def patch_subscription(
+        self, customer_id: str, subscription_id: str, patch: BaseModel, correlation_id: str
+    ) -> None:
+        """PATCH other subscription fields (``billingCycle``: the renewals flow's mid-term
+        change, ``hub.connectors.partner_center.renewals_midterm``); retried like any PATCH."""
+        await self.schedule_next_term(
+            customer_id, subscription_id, patch, correlation_id=correlation_id
+        )
+
+    async def transition_subscription(
+        self,
+        customer_id: str,
+        subscription_id: str,
+        transition: BaseModel,
+        operation: str,
+        correlation_id: str,
+    ) -> None:
+        """POST a transition (an upgrade within the family) of a subscription."""
+        await self._transport.send(
+            operation,
+            "POST",
+            _subscription_path(customer_id, subscription_id) + "/transitions",
+            correlation_id=correlation_id,
+            body=_wire(transition),
+            conflict_is_transient=True,
+        )
+
     async def schedule_next_term(
         self,
         customer_id: str,

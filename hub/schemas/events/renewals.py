@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.domain.enums import BillingCycle, Term
 from hub.domain.price_lists import Promotion
@@ -197,6 +198,84 @@ class AutoRenewSwitchOff(Event):
     reason: Text
 
 
+MidTermKind = Literal["billing_frequency", "upgrade"]
+
+
+class MidTermChangeRequested(Event):
+    """A reseller changes a subscription now, mid-term: its billing frequency (a new term at
+    today's list price, promotion removed) or an upgrade to a higher SKU of its family (the
+    term end kept). Either deletes the changes scheduled for the next term."""
+
+    reseller_id: ResellerId
+    change_id: Identifier = Field(description="the reseller's id; a retry reuses it")
+    customer_id: Identifier
+    subscription_id: Identifier
+    kind: MidTermKind
+    billing_cycle: BillingCycle | None = Field(default=None, description="for billing_frequency")
+    product_id: Identifier | None = Field(default=None, description="for upgrade")
+    sku_id: Identifier | None = Field(default=None, description="for upgrade")
+    availability_id: Identifier | None = Field(default=None, description="for upgrade")
+    requested_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _arguments_fit_kind(self) -> Self:
+        if self.kind == "billing_frequency" and self.billing_cycle is None:
+            raise ValueError("billing_cycle is required when kind is 'billing_frequency'")
+        if self.kind == "upgrade" and None in (self.product_id, self.sku_id, self.availability_id):
+            raise ValueError("product_id, sku_id and availability_id are required for 'upgrade'")
+        return self
+
+
+class MidTermChargeLine(BaseModel):
+    """One line a mid-term change bills (negative: the credit for the rest of the period)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    charge_type: Identifier
+    catalog_item_id: Identifier
+    quantity: Quantity
+    unit_price_minor: int = Field(description="per seat per billing period; negative: credit")
+    charge_start: date
+    charge_end: date
+    amount_minor: int
+
+
+class MidTermChangeApplied(Event):
+    """Partner Center made the change; the subscription as it is now and the lines it bills."""
+
+    reseller_id: ResellerId
+    change_id: Identifier
+    customer_id: Identifier
+    subscription_id: Identifier
+    kind: MidTermKind
+    product_id: Identifier
+    sku_id: Identifier
+    availability_id: Identifier
+    quantity: Quantity
+    term: Term
+    billing_cycle: BillingCycle
+    term_start: UtcDatetime
+    term_end: UtcDatetime
+    currency: Currency
+    unit_price_minor: NonNegative = Field(description="per seat per billing period from now")
+    unit_cost_minor: NonNegative
+    price_reset: bool
+    promotion_removed: Identifier | None = None
+    lines: tuple[MidTermChargeLine, ...]
+
+
+class MidTermChangeRejected(Event):
+    """A mid-term change the hub or Partner Center refused; ``message`` says what to do."""
+
+    reseller_id: ResellerId
+    change_id: Identifier
+    customer_id: Identifier
+    subscription_id: Identifier
+    kind: MidTermKind
+    code: Identifier
+    message: Text
+
+
 EVENTS: tuple[type[Event], ...] = (
     NextTermChangeRequested,
     NextTermChangeScheduled,
@@ -211,4 +290,7 @@ EVENTS: tuple[type[Event], ...] = (
     RenewalApprovalRejected,
     RenewalNotApproved,
     AutoRenewSwitchOff,
+    MidTermChangeRequested,
+    MidTermChangeApplied,
+    MidTermChangeRejected,
 )

@@ -77,6 +77,7 @@ from hub.simulator.partner_center.faults import (
 from hub.simulator.partner_center.ledger import LedgerLine, Page
 from hub.simulator.partner_center.relationships import Relationships
 from hub.simulator.partner_center.renewals import ScheduledChanges
+from hub.simulator.partner_center.renewals_midterm import MidTermChanges
 from hub.simulator.partner_center.state import SimClock, SimulatorState
 from hub.simulator.partner_center.usage import UsageSimulator
 
@@ -170,6 +171,7 @@ class PartnerCenterSimulator:
         self.exports = Exports()
         self.relationships = Relationships(self.state)
         self.scheduled = ScheduledChanges()  # next-term instructions
+        self.midterm = MidTermChanges(self.state.catalog, self.scheduled)  # frequency, upgrades
         self._token = token
 
     def app(self) -> web.Application:
@@ -229,6 +231,10 @@ class PartnerCenterSimulator:
         api += self.relationships.routes()
         for method, path, handler, operation in api:
             router.add_route(method, path, handler, name=operation.value)
+        for method, path, midterm, name in self.midterm.routes(
+            subscription, self.state.subscriptions.get, self.state.now
+        ):
+            router.add_route(method, path, midterm, name=name)
         # Blob storage: no bearer token, the shared access signature in the query instead.
         router.add_get(BLOBS_PATH + "/{manifest_id}/{blob}", self._blob)
         router.add_post("/admin/exchange-rates", self._admin_exchange_rate)
@@ -367,6 +373,7 @@ class PartnerCenterSimulator:
         patch = await _body(request, SubscriptionPatch)
         record = self.state.subscriptions.get(info["customer_id"], info["subscription_id"])
         self.scheduled.before_patch(record, wire_json.loads(await request.read()), self.state.now())
+        self.midterm.before_patch(record, wire_json.loads(await request.read()), self.state.now())
         self.state.subscriptions.patch(record, patch, self.state.now())
         model = record.to_model(self.state.now()).model_dump(by_alias=True)
         return _json(self.scheduled.decorate(record.id, model))

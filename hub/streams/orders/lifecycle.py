@@ -30,6 +30,7 @@ from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.renewals import (
     AutoRenewSwitchOff,
+    MidTermChangeRequested,
     NextTermChangeRequested,
     RenewalApproved,
 )
@@ -80,7 +81,7 @@ class Lifecycle:
         return out
 
     async def on_change(self, event: Event) -> Sequence[Emit]:
-        if isinstance(event, (NextTermChangeRequested, RenewalApproved)):
+        if isinstance(event, (NextTermChangeRequested, RenewalApproved, MidTermChangeRequested)):
             return []  # the renewals flow's (hub/streams/renewals), on the same ingress topic
         if not isinstance(event, SubscriptionChangeRequested):
             raise SchemaError(f"{type(event).__name__} does not belong on the changes topic")

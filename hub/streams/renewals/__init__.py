@@ -30,7 +30,7 @@ import mode
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.partner_center import PartnerCenterClient
 from hub.connectors.partner_center.config import PartnerCenterConfig
-from hub.connectors.partner_center.renewals import PartnerCenterNextTerm
+from hub.connectors.partner_center.renewals_midterm import PartnerCenterMidTerm
 from hub.runtime.dead_letter import SourceMessage
 from hub.runtime.emit import Emit
 from hub.runtime.pipeline import Outcome, Pipeline, event_headers
@@ -114,17 +114,19 @@ def register(app: faust.App, ctx: Context) -> None:
     async def read_promotions() -> None:
         await reader.run()
 
+    adapter = PartnerCenterMidTerm(client)  # next-term instructions and mid-term changes
     renewals = Renewals(
         catalog,
         RenewalsState.of(journal),
         ctx.reference.view,
-        PartnerCenterNextTerm(client),
+        adapter,
         config.policy(),
         partition_of=lambda reseller_id: ingress.home_partition(reseller_id, partitions),
         page=config.page,
         promotions=book.all,
         promotions_ready=book.ready,
         approval_required=config.approval_required,
+        midterm=adapter,
     )
     inputs = catalog.name(Topic.RENEWAL_INPUTS)
     rekey_pipeline = ctx.pipeline("renewals", observer=True)  # one flow label, as billing

@@ -17,9 +17,10 @@ from typing import Any
 
 from hub.connectors.partner_center import PartnerCenterError
 from hub.connectors.partner_center.renewals import NextTermScheduler
-from hub.domain.enums import SubscriptionStatus
+from hub.connectors.partner_center.renewals_midterm import MidTermChanger
+from hub.domain.enums import BillingCycle, SubscriptionStatus
 from hub.domain.orders import TERM_MONTHS, ReferenceView
-from hub.domain.price_lists import Promotion
+from hub.domain.price_lists import PricePoint, Promotion, price_on
 from hub.domain.proration import add_months
 from hub.domain.renewals import (
     NextTerm,
@@ -31,6 +32,12 @@ from hub.domain.renewals import (
     notice_schedule,
     notices_to_send,
     quote,
+)
+from hub.domain.renewals_midterm import (
+    MidTermChange,
+    MidTermRejected,
+    change_billing_frequency,
+    upgrade,
 )
 from hub.domain.renewals_scheduled import (
     ScheduledChange,
@@ -48,6 +55,10 @@ from hub.schemas.events.orders import ProvisioningFailed, SubscriptionProvisione
 from hub.schemas.events.relationships import SubscriptionTransferred
 from hub.schemas.events.renewals import (
     AutoRenewSwitchOff,
+    MidTermChangeApplied,
+    MidTermChangeRejected,
+    MidTermChangeRequested,
+    MidTermChargeLine,
     NextTermChangeRejected,
     NextTermChangeRequested,
     NextTermChangeScheduled,
@@ -76,6 +87,8 @@ REFUSED = "PartnerCenterRefused"
 NOT_REQUIRED = "ApprovalNotRequired"
 NOT_RENEWING = "NotRenewing"
 DEADLINE_PASSED = "ApprovalDeadlinePassed"
+NO_PRICE = "NoPrice"
+UNKNOWN_ITEM = "UnknownCatalogItem"
 # Lifecycle requests and outcomes on the topics this flow observes that change nothing here.
 _IGNORED = (ProvisioningFailed, SubscriptionChangeRequested, SubscriptionChangeRejected)
 
@@ -100,6 +113,7 @@ class Renewals:
         promotions: Callable[[], Iterable[Promotion]] = tuple,
         promotions_ready: Callable[[], bool] = lambda: True,
         approval_required: Callable[[str], bool] = lambda reseller_id: False,
+        midterm: MidTermChanger | None = None,
     ) -> None:
         self.topics = topics
         self.state = state
@@ -111,6 +125,7 @@ class Renewals:
         self.promotions = promotions
         self.promotions_ready = promotions_ready
         self.approval_required = approval_required
+        self.midterm = midterm
 
     def policy_of(self, reseller_id: str) -> RenewalPolicy:
         """The flow's policy with the reseller's approval requirement."""
@@ -127,6 +142,8 @@ class Renewals:
             return await self.on_request(event)
         if isinstance(event, RenewalApproved):
             return self.on_approval(event)
+        if isinstance(event, MidTermChangeRequested):
+            return await self.on_midterm(event)
         if isinstance(event, SubscriptionProvisioned):
             return self.on_provisioned(event)
         if isinstance(event, SubscriptionChanged):
@@ -339,6 +356,204 @@ class Renewals:
             change_id=ev.change_id,
             customer_id=ev.customer_id,
             subscription_id=ev.subscription_id,
+            code=code,
+            message=message,
+        )
+
+    # --- mid-term changes ------------------------------------------------------------------------
+
+    async def on_midterm(self, ev: MidTermChangeRequested) -> list[Emit]:
+        key = entity_key(ev.reseller_id, f"midterm-{ev.change_id}")
+        done = self.state.changes.get(key)
+        if done is not None:  # the reseller sent it again
+            return self._out(StoredEvent.model_validate(done).event(), ev.subscription_id)
+        outcome, told = await self._change_now(ev)
+        self.state.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
+        return self._out(outcome, ev.subscription_id) + told
+
+    def _price_now(
+        self, record: RenewalRecord, item_id: str, cycle: BillingCycle, at: datetime
+    ) -> PricePoint | None:
+        """Today's list price of ``item_id`` on the subscription's term and ``cycle``, without
+        promotion (a mid-term change resets the price and removes promotions)."""
+        ref = self.reference()
+        sub = record.subscription
+        product_id, sku_id, availability_id = item_id.split(":")
+        profile = ref.resellers.get(sub.reseller_id)
+        try:
+            return price_on(
+                ref.prices.get(item_id) or (),
+                (),
+                product_id=product_id,
+                sku_id=sku_id,
+                availability_id=availability_id,
+                term=sub.term,
+                billing_cycle=cycle,
+                currency=record.currency,
+                on=at.astimezone(UTC).date(),
+                markup_bps=profile.markup_bps if profile else 0,
+                with_promotion=False,
+            )
+        except BusinessRuleViolation:
+            return None
+
+    async def _change_now(self, ev: MidTermChangeRequested) -> tuple[Event, list[Emit]]:
+        record = self.state.record(ev.reseller_id, ev.subscription_id)
+        if record is None or record.subscription.customer_id != ev.customer_id:
+            return self._midterm_rejected(
+                ev,
+                NOT_FOUND,
+                f"subscription {ev.subscription_id!r} is not a subscription of customer "
+                f"{ev.customer_id!r} of this reseller",
+            ), []
+        ref = self.reference()
+        sub = record.subscription
+        at = ev.requested_at
+        result: MidTermChange | MidTermRejected
+        if ev.kind == "billing_frequency":
+            assert ev.billing_cycle is not None  # the contract requires it for this kind
+            point = self._price_now(record, sub.catalog_item_id, ev.billing_cycle, at)
+            if point is None:
+                return self._midterm_rejected(
+                    ev, NO_PRICE, f"no list price for {sub.term} billed {ev.billing_cycle} today"
+                ), []
+            result = change_billing_frequency(
+                sub,
+                at,
+                ev.billing_cycle,
+                old_unit_price_minor=record.unit_price_minor,
+                new_unit_price_minor=point.unit_price_minor,
+            )
+        else:
+            target_id = f"{ev.product_id}:{ev.sku_id}:{ev.availability_id}"
+            current, target = ref.catalogue.get(sub.catalog_item_id), ref.catalogue.get(target_id)
+            if current is None or target is None:
+                return self._midterm_rejected(
+                    ev, UNKNOWN_ITEM, f"{target_id} is not in the hub's catalogue"
+                ), []
+            point = self._price_now(record, target_id, sub.billing_cycle, at)
+            if point is None:
+                return self._midterm_rejected(
+                    ev, NO_PRICE, f"no list price for {target_id} on this plan today"
+                ), []
+            result = upgrade(
+                sub,
+                at,
+                current=current,
+                target=target,
+                old_unit_price_minor=record.unit_price_minor,
+                new_unit_price_minor=point.unit_price_minor,
+            )
+        if isinstance(result, MidTermRejected):
+            return self._midterm_rejected(ev, result.code.value, result.reason), []
+        customer = ref.customers.get(sub.customer_id)
+        reseller = ref.resellers.get(sub.reseller_id)
+        if customer is None or reseller is None or self.midterm is None:
+            return self._midterm_rejected(
+                ev, NOT_FOUND, "the customer or reseller is not in the hub's reference data"
+            ), []
+        try:
+            if ev.kind == "billing_frequency":
+                await self.midterm.change_billing_cycle(
+                    customer,
+                    reseller,
+                    sub.subscription_id,
+                    result.subscription.billing_cycle,
+                    correlation_id=ev.correlation_id,
+                )
+            else:
+                await self.midterm.upgrade(
+                    customer,
+                    reseller,
+                    sub.subscription_id,
+                    result.subscription.catalog_item_id,
+                    sub.quantity,
+                    correlation_id=ev.correlation_id,
+                )
+        except PartnerCenterError as exc:
+            if exc.retriable:
+                raise  # the pipeline retries with backoff, then dead-letters
+            said = exc.description or str(exc)
+            return self._midterm_rejected(ev, REFUSED, f"Partner Center {exc.code}: {said}"), []
+        return self._applied(ev, record, result, point)
+
+    def _applied(
+        self,
+        ev: MidTermChangeRequested,
+        record: RenewalRecord,
+        change: MidTermChange,
+        point: PricePoint,
+    ) -> tuple[Event, list[Emit]]:
+        new = change.subscription
+        new_term = new.term_end != record.subscription.term_end
+        told: list[Emit] = []
+        if record.scheduled is not None:  # Microsoft's rule: any mid-term change deletes them
+            metrics.SCHEDULED_DELETED.inc()
+            deleted = ScheduledChangesDeleted(
+                **caused_by(ev, "ScheduledChangesDeleted"),
+                event_time=ev.event_time,
+                customer_id=ev.customer_id,
+                subscription_id=ev.subscription_id,
+                cause=ev.kind,
+                message="a mid-term change deletes the changes scheduled for the next term, as "
+                "at Microsoft; schedule them again if they still apply",
+            )
+            told = self._out(deleted, ev.subscription_id)
+        update: dict[str, Any] = {
+            "subscription": new,
+            "unit_price_minor": change.unit_price_minor,
+            "unit_cost_minor": point.unit_cost_minor,
+            "scheduled": None,
+            "scheduled_change_id": None,
+        }
+        if new_term:  # a new term: its own notices and approval
+            update |= {"sent": (), "approved_for": None, "switched_off_for": None}
+        self._save(record.model_copy(update=update))
+        metrics.MIDTERM.labels(kind=ev.kind, outcome="applied").inc()
+        applied = MidTermChangeApplied(
+            **caused_by(ev, "MidTermChangeApplied"),
+            event_time=ev.event_time,
+            change_id=ev.change_id,
+            customer_id=ev.customer_id,
+            subscription_id=ev.subscription_id,
+            kind=ev.kind,
+            product_id=new.product_id,
+            sku_id=new.sku_id,
+            availability_id=new.availability_id,
+            quantity=new.quantity,
+            term=new.term,
+            billing_cycle=new.billing_cycle,
+            term_start=new.term_start,
+            term_end=new.term_end,
+            currency=record.currency,
+            unit_price_minor=change.unit_price_minor,
+            unit_cost_minor=point.unit_cost_minor,
+            price_reset=change.price_reset,
+            promotion_removed=change.promotion_removed,
+            lines=tuple(
+                MidTermChargeLine(
+                    charge_type=line.charge_type.value,
+                    catalog_item_id=line.catalog_item_id,
+                    quantity=line.quantity,
+                    unit_price_minor=line.unit_price_minor,
+                    charge_start=line.charge_start,
+                    charge_end=line.charge_end,
+                    amount_minor=line.amount_minor,
+                )
+                for line in change.lines
+            ),
+        )
+        return applied, told
+
+    def _midterm_rejected(self, ev: MidTermChangeRequested, code: str, message: str) -> Event:
+        metrics.MIDTERM.labels(kind=ev.kind, outcome="rejected").inc()
+        return MidTermChangeRejected(
+            **caused_by(ev, "MidTermChangeRejected"),
+            event_time=ev.event_time,
+            change_id=ev.change_id,
+            customer_id=ev.customer_id,
+            subscription_id=ev.subscription_id,
+            kind=ev.kind,
             code=code,
             message=message,
         )

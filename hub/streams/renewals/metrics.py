@@ -31,3 +31,8 @@ APPROVALS = Counter(
     "Renewal approvals (approved, rejected) and renewals switched off for want of one",
     ["outcome"],
 )
+MIDTERM = Counter(
+    "hub_renewal_midterm_changes_total",
+    "Mid-term billing-frequency changes and upgrades, by kind and outcome",
+    ["kind", "outcome"],
+)
