@@ -2,8 +2,9 @@
 
 A customer onboarded through the hub gets a GDAP relationship without a support role; its
 critical ticket is held (a task to the reseller, a note on the ticket saying why it waits while
-its SLA clock runs) until the customer grants Service Support Administrator at Microsoft; the
-sweep sees the grant and the ticket is filed at Microsoft once.
+its SLA clock runs, an SLA warning meanwhile that says what it waits for) until the customer
+grants Service Support Administrator at Microsoft; the sweep sees the grant and the ticket is
+filed at Microsoft once.
 """
 
 from __future__ import annotations
@@ -33,13 +34,17 @@ from hub.schemas.events.relationships import (
     GdapRelationshipRequested,
     GdapRelationshipUpdated,
 )
-from hub.schemas.events.support import TicketEscalated, TicketOpened, TicketUpdated
+from hub.schemas.events.support import SlaWarning, TicketEscalated, TicketOpened, TicketUpdated
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
 from tests.support.e2e import WorkerHub, envelope, reference_events
 from tests.support.simulator import partner_center
 
 RESELLER = "gdapres"
+# SLA targets in seconds: the first-response warning comes half-way, while the ticket still waits
+# for the grant (the test grants the role only after seeing it).
+FIRST_RESPONSE_S = 40
+SLA_TARGETS = {s.value: [FIRST_RESPONSE_S, 3600] for s in Severity}
 CONTACT = Contact(first_name="Ada", last_name="Lee", email="ada@example.com")
 
 
@@ -72,7 +77,9 @@ def hub(
             env={
                 "HUB_PARTNER_CENTER_URL": url,
                 "HUB_SUPPORT_POLL_S": "1",
-                "HUB_SUPPORT_SLA_TICK_S": "2",
+                "HUB_SUPPORT_SLA_TICK_S": "1",
+                "HUB_SUPPORT_SLA_TARGETS_S": json.dumps(SLA_TARGETS),
+                "HUB_SUPPORT_SLA_WARN_PERCENT": "50",
                 "HUB_RELATIONSHIPS_SWEEP_S": "1",
             },
         )
@@ -184,6 +191,17 @@ def test_escalation_waits_for_the_gdap_support_role_then_files_once(hub) -> None
     support_events = lambda: worker_hub.read(Topic.SUPPORT_EVENTS)  # noqa: E731
     assert not _of(support_events(), TicketEscalated, ticket_id=opened.ticket_id)
     assert _admin(url, "GET", "/admin/state")["serviceRequests"] == requests_before
+
+    # The SLA clock keeps running and its warning says why the ticket waits, on its queue.
+    worker_hub.wait_for(
+        "the SLA warning", lambda: _of(support(), SlaWarning, ticket_id=opened.ticket_id)
+    )
+    (warning,) = _of(support(), SlaWarning, ticket_id=opened.ticket_id)
+    assert warning.target == "initial_response"
+    assert warning.waiting_for == "gdap_support_role"
+    assert customer_id in (warning.waiting_reason or "")
+    assert "Service Support Administrator" in (warning.waiting_reason or "")
+    assert not _of(support_events(), TicketEscalated, ticket_id=opened.ticket_id)
 
     _admin(
         url,
