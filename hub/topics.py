@@ -166,13 +166,19 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.SUBSCRIPTION_CHANGES,
         "reseller_id",
-        ("SubscriptionChangeRequested", "NextTermChangeRequested", "RenewalApproved"),
+        (
+            "SubscriptionChangeRequested",
+            "NextTermChangeRequested",
+            "RenewalApproved",
+            "MidTermChangeRequested",
+        ),
         "quantity changes, suspend, reactivate, cancel, auto-renew; next-term changes; renewal "
-        "approvals",
+        "approvals; mid-term billing-frequency changes and upgrades",
         reseller_events=(
             "SubscriptionChangeRequested",
             "NextTermChangeRequested",
             "RenewalApproved",
+            "MidTermChangeRequested",
         ),
     ),
     TopicSpec(
@@ -552,8 +558,10 @@ _FIXED: tuple[TopicSpec, ...] = (
             "RenewalApprovalRecorded",
             "RenewalApprovalRejected",
             "RenewalNotApproved",
+            "MidTermChangeApplied",
+            "MidTermChangeRejected",
         ),
-        "renewal notices, scheduled next-term changes, approvals and renewals",
+        "renewal notices, scheduled next-term changes, approvals, mid-term changes and renewals",
         retention_ms=_TEN_YEARS_MS,
         readers=("hub", "ops", "finance"),
     ),
@@ -655,6 +663,8 @@ _PARTNER: dict[PartnerTopic, tuple[tuple[str, ...], str]] = {
             "RenewalApprovalRecorded",
             "RenewalApprovalRejected",
             "RenewalNotApproved",
+            "MidTermChangeApplied",
+            "MidTermChangeRejected",
             # Customer onboarding outcomes, GDAP tasks and expiry notices.
             "CustomerOnboarded",
             "CustomerOnboardingRefused",

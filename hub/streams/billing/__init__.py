@@ -17,7 +17,7 @@ from hub.domain.invoicing import Distributor
 from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
 from hub.schemas.events.credits import ServiceCreditAllocated
-from hub.schemas.events.renewals import SubscriptionRenewed
+from hub.schemas.events.renewals import MidTermChangeApplied, SubscriptionRenewed
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing import payments
 from hub.streams.billing.ledger import BillingLedger, BillingTables
@@ -49,7 +49,8 @@ def register(app: faust.App, ctx: Context) -> None:
     inputs = ctx.topics.name(Topic.BILLING_INPUTS)
 
     async def rekey(event: Event) -> Sequence[Emit]:
-        if isinstance(event, SubscriptionChanged | ServiceCreditAllocated | SubscriptionRenewed):
+        renewals = SubscriptionRenewed | MidTermChangeApplied
+        if isinstance(event, SubscriptionChanged | ServiceCreditAllocated | renewals):
             return [Emit(inputs, event.reseller_id, event)]
         return []  # rejections and the like bill nothing
 

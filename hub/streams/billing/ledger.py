@@ -68,7 +68,7 @@ from hub.schemas.events.relationships import (
     SubscriptionTransferred,
     SubscriptionTransferRequested,
 )
-from hub.schemas.events.renewals import SubscriptionRenewed
+from hub.schemas.events.renewals import MidTermChangeApplied, SubscriptionRenewed
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.billing import documents as docs
 from hub.streams.billing import metrics
@@ -178,6 +178,10 @@ class BillingLedger:
             from hub.streams.renewals.billing import note_renewal
 
             return note_renewal(self, event)
+        if isinstance(event, MidTermChangeApplied):
+            from hub.streams.renewals.billing import bill_mid_term
+
+            return bill_mid_term(self, event)
         if isinstance(event, SubscriptionTransferRequested | SubscriptionTransferred):
             from hub.streams.relationships.transfers import book_transfer
 

@@ -5,15 +5,26 @@ billing's state under the subscription and its renewal day; when the month-end c
 subscription it takes the noted SKU, quantity, term and billing cycle (a scheduled next-term
 change) and prices them from the list in force on the renewal day. Without a note (the renewals
 flow not running, or behind the close) the close renews the same values, as before.
+
+A mid-term change (``MidTermChangeApplied``, re-keyed the same way) is rated here as Microsoft
+bills it and as ``hub.domain.renewals_midterm`` says: the rest of the current billing period
+credited at the old price (the refund line), and the new charge at the new price (the full
+first period of the new term after a billing-frequency change; the rest of the period on the new
+SKU after an upgrade). Billing's record then holds the new term, cycle, SKU and price, so later
+cycles and the renewal bill those.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from hub.domain import charges as ch
+from hub.domain.enums import ChargeType
+from hub.domain.rating import Charge
+from hub.errors import RetriableError
 from hub.runtime.emit import Emit
-from hub.schemas.events.renewals import SubscriptionRenewed
+from hub.schemas.events.renewals import MidTermChangeApplied, SubscriptionRenewed
 
 if TYPE_CHECKING:
     from hub.streams.billing.ledger import BillingLedger
@@ -45,3 +56,68 @@ def renew_as_scheduled(
         del ledger.t.next_terms[key]
     prices = list(ledger.ref.prices.get(sub.catalog_item_id) or [])
     return ch.renew(sub, prices, markup_bps)
+
+
+def _prorated(
+    sub: ch.BilledSubscription, source_id: str, ct: ChargeType, day: date, *, refund: bool
+) -> Charge:
+    """``ct`` for every seat of ``sub`` from ``day`` to the end of its billing period."""
+    start, end = ch.billing_period(sub, day)
+    return Charge(
+        source_id=source_id,
+        charge_type=ct,
+        subscription_id=sub.subscription_id,
+        customer_id=sub.customer_id,
+        reseller_id=sub.reseller_id,
+        product_id=sub.product_id,
+        sku_id=sub.sku_id,
+        availability_id=sub.availability_id,
+        kind=sub.kind,
+        term=sub.term,
+        billing_cycle=sub.billing_cycle,
+        currency=sub.currency,
+        quantity=sub.quantity,
+        refund=refund,
+        term_start=sub.term_start,
+        period_start=start,
+        period_end=end,
+        effective_date=max(start, day),
+    )
+
+
+def bill_mid_term(ledger: BillingLedger, ev: MidTermChangeApplied) -> list[Emit]:
+    """The credit and the new charge of a mid-term change; billing's record moves with it."""
+    old = ledger._sub(ev.subscription_id)
+    if old is None:
+        # The provisioning fact travels another topic and may not be here yet.
+        raise RetriableError(f"subscription {ev.subscription_id} is not provisioned yet")
+    ct = ChargeType.CHANGE_BILLING_PLAN if ev.kind == "billing_frequency" else ChargeType.CONVERT
+    day = ev.lines[0].charge_start if ev.lines else ev.event_time.date()
+    source = str(ev.event_id)
+    # The record before the change, kept beside the noted renewals: a replay of this change
+    # (after the record moved) rates the same lines again, which booking does not add twice.
+    before = _key(ev.subscription_id, f"midterm-{source}")
+    kept = ledger.t.next_terms.get(before)
+    if kept is not None:
+        old = ch.BilledSubscription.model_validate(kept)
+    else:
+        ledger.t.next_terms[before] = old.model_dump(mode="json")
+    new = old.model_copy(
+        update={
+            "product_id": ev.product_id,
+            "sku_id": ev.sku_id,
+            "availability_id": ev.availability_id,
+            "term": ev.term,
+            "billing_cycle": ev.billing_cycle,
+            "term_start": ev.term_start.date(),
+            "term_end": ev.term_end.date(),
+            "unit_cost_minor": ev.unit_cost_minor,
+            "unit_price_minor": ev.unit_price_minor,
+            "window_start": ev.term_start if ev.kind == "billing_frequency" else old.window_start,
+        }
+    )
+    emits = ledger._rate(ev, old, _prorated(old, source, ct, day, refund=True))
+    charge_day = new.term_start if ev.kind == "billing_frequency" else day
+    emits += ledger._rate(ev, new, _prorated(new, source, ct, charge_day, refund=False))
+    ledger._save_sub(new)
+    return emits
