@@ -356,8 +356,9 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.SUPPORT_TICKET_COMMANDS,
         "reseller_id",
-        ("TicketResolved",),
-        "support-internal: SLA ticks and resolutions, co-partitioned with reseller.tickets",
+        ("TicketResolved", "GdapApprovalNeeded", "TicketEscalated"),
+        "support-internal: SLA ticks, resolutions, and escalations held for GDAP and released, "
+        "co-partitioned with reseller.tickets",
         retention_ms=_DAY_MS,
         readers=("hub",),
     ),
