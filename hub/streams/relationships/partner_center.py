@@ -1,17 +1,17 @@
 """The relationships flow's port to Partner Center: create a customer, record its MCA.
 
-The client starts lazily inside the worker's event loop (its HTTP session must be born there).
+The client starts lazily inside the worker's event loop (``LazyPartnerCenterClient``).
 A customer is created with the same idempotency key the order provisioning uses for it
 (``idempotency_key_for_customer``), so the tenant onboarding creates is the one orders land in.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
 from hub.connectors.partner_center.client import PartnerCenterClient
 from hub.connectors.partner_center.config import PartnerCenterConfig
+from hub.connectors.partner_center.lazy import LazyPartnerCenterClient
 from hub.connectors.partner_center.models import Customer, Subscription, SubscriptionPatch
 from hub.connectors.partner_center.relationships import Agreement, DelegatedAdminRelationship
 from hub.errors import ValidationFailed
@@ -52,22 +52,13 @@ class PartnerCenterCustomers:
     """``CustomerDirectory`` through the Partner Center adapter."""
 
     def __init__(self, config: PartnerCenterConfig) -> None:
-        self._config = config
-        self._client: PartnerCenterClient | None = None
-        self._lock = asyncio.Lock()
+        self._client = LazyPartnerCenterClient(config)
 
     async def _pc(self) -> PartnerCenterClient:
-        async with self._lock:
-            if self._client is None:
-                client = PartnerCenterClient(self._config)
-                await client.start()
-                self._client = client
-            return self._client
+        return await self._client.get()
 
     async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.stop()
-            self._client = None
+        await self._client.stop()
 
     async def create_customer(
         self, customer: Customer, *, idempotency_key: str, correlation_id: str

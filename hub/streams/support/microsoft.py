@@ -1,18 +1,18 @@
 """The support flow's port to Microsoft service requests, over ``PartnerCenterClient``.
 
-The client starts lazily inside the worker's event loop (its HTTP session must be born there).
+The client starts lazily inside the worker's event loop (``LazyPartnerCenterClient``).
 ``create`` sends an idempotency key derived from the ticket or incident: a retry after a lost
 reply gets the request already opened, never a second one.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
 from hub.connectors.partner_center.client import PartnerCenterClient
 from hub.connectors.partner_center.config import PartnerCenterConfig
+from hub.connectors.partner_center.lazy import LazyPartnerCenterClient
 from hub.connectors.partner_center.models import ServiceRequest, ServiceRequestStatus
 from hub.domain.support.escalation import ServiceRequestPayload
 from hub.domain.support.triage import severity_from_service_request
@@ -49,22 +49,13 @@ class PartnerCenterServiceRequests:
     """``ServiceRequests`` through the Partner Center adapter."""
 
     def __init__(self, config: PartnerCenterConfig) -> None:
-        self._config = config
-        self._client: PartnerCenterClient | None = None
-        self._lock = asyncio.Lock()
+        self._client = LazyPartnerCenterClient(config)
 
     async def _pc(self) -> PartnerCenterClient:
-        async with self._lock:
-            if self._client is None:
-                client = PartnerCenterClient(self._config)
-                await client.start()
-                self._client = client
-            return self._client
+        return await self._client.get()
 
     async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.stop()
-            self._client = None
+        await self._client.stop()
 
     async def create(
         self, payload: ServiceRequestPayload, *, idempotency_key: str, correlation_id: str
