@@ -8,16 +8,17 @@ message before its worker has read them up to where they stood when it started.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
-from hub.connectors.kafka_auth import KafkaAuth, auth_from_settings, client_kwargs
+from hub.connectors.kafka_auth import KafkaAuth, auth_from_settings
+from hub.connectors.kafka_replay import replay
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
 from hub.errors import SchemaError
@@ -164,46 +165,18 @@ class ReferenceReader:
         self.auth = auth
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **client_kwargs(self.auth),
-        )
-        await consumer.start()
-        try:
-            partitions = await self._partitions(consumer)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            started = time.monotonic()
-            while True:
-                batch = await consumer.getmany(timeout_ms=200, max_records=2_000)
+        started = time.monotonic()
+        polls = replay(self.topics, self.bootstrap, self.auth, waiting=_waiting)
+        async with contextlib.aclosing(polls):
+            async for batch, caught_up in polls:
                 for records in batch.values():
                     for record in records:
                         self._take(record.topic, record.value)
-                if not self.tables.loaded.is_set() and await _caught_up(consumer, ends):
+                if caught_up and not self.tables.loaded.is_set():
                     self._ready(time.monotonic() - started)
                 if batch:
                     for table, count in self.tables.counts().items():
                         LOADED.labels(table=table).set(count)
-        finally:
-            await consumer.stop()
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        """Every partition of the reference topics, once the broker knows them all."""
-        waited = 0.0
-        while True:
-            await consumer._client.force_metadata_update()
-            found = {t: consumer.partitions_for_topic(t) for t in self.topics}
-            missing = [t for t, parts in found.items() if not parts]
-            if not missing:
-                return [TopicPartition(t, p) for t, parts in found.items() for p in parts or ()]
-            if waited % 30 < 1:
-                log.warning("reference topics not found yet: %s (waiting)", ", ".join(missing))
-            await asyncio.sleep(1.0)
-            waited += 1.0
 
     def _take(self, topic: str, value: bytes | None) -> None:
         if value is None:
@@ -221,11 +194,8 @@ class ReferenceReader:
         log.info("reference data loaded in %.1f s: %s", seconds, counts)
 
 
-async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
+def _waiting(missing: list[str]) -> None:
+    log.warning("reference topics not found yet: %s (waiting)", ", ".join(missing))
 
 
 REFERENCE_TOPICS = (Topic.RESELLERS, Topic.CUSTOMERS, Topic.CATALOG, Topic.PRICES)

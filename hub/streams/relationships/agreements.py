@@ -11,14 +11,15 @@ counts as attested (hub/domain/relationships/customers.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Gauge
 
-from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
+from hub.connectors.kafka_auth import KafkaAuth
+from hub.connectors.kafka_replay import replay
 from hub.domain.orders import Rejection, RejectionCode
 from hub.domain.relationships.customers import AgreementStatus, attestation_refusal
 from hub.errors import RetriableError
@@ -97,39 +98,14 @@ class BookReader:
         self.bootstrap, self.auth = bootstrap, auth
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **client_kwargs(self.auth),
-        )
-        await consumer.start()
-        try:
-            partitions = await self._partitions(consumer)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            while True:
-                batch = await consumer.getmany(timeout_ms=200, max_records=2_000)
+        async with contextlib.aclosing(replay(self.topics, self.bootstrap, self.auth)) as polls:
+            async for batch, caught_up in polls:
                 for records in batch.values():
                     for record in records:
                         self._take(record.value)
-                if not self.loaded.is_set() and all(
-                    [await consumer.position(tp) >= end for tp, end in ends.items()]
-                ):
+                if caught_up and not self.loaded.is_set():
                     self.loaded.set()
                     log.info("relationship books loaded from %s", ", ".join(self.topics))
-        finally:
-            await consumer.stop()
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            await consumer._client.force_metadata_update()
-            found = {t: consumer.partitions_for_topic(t) for t in self.topics}
-            if all(found.values()):
-                return [TopicPartition(t, p) for t, parts in found.items() for p in parts or ()]
-            await asyncio.sleep(1.0)
 
     def _take(self, value: bytes | None) -> None:
         if value is None:
