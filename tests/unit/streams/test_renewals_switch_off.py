@@ -18,6 +18,7 @@ from hub.schemas.events.renewals import AutoRenewSwitchOff, RenewalApproved
 from hub.schemas.events.subscriptions import SubscriptionChanged, SubscriptionChangeRejected
 from hub.simulator.partner_center.faults import Fault, FaultKind
 from hub.simulator.partner_center.server import SimulatorHandle
+from hub.streams.relationships.agreements import AGREEMENTS
 from hub.topics import PartnerTopic, Topic
 from tests.unit.streams.test_orders_handlers import (
     START,
@@ -27,6 +28,13 @@ from tests.unit.streams.test_orders_handlers import (
     client,  # noqa: F401  (fixture)
     sim,  # noqa: F401  (fixture)
 )
+
+
+@pytest.fixture(autouse=True)
+def no_agreement_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders here are of reference-data customers: no agreements reader runs in this process
+    (another test module may have left the shared book marked as reading)."""
+    monkeypatch.setattr(AGREEMENTS, "reading", False)
 
 
 async def command(flow: Flow, event: Event) -> Sequence[Emit]:
