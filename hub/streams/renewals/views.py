@@ -40,7 +40,8 @@ def partition_records(store: Store, partition: int, reseller_id: str) -> Iterato
 
 def _renews(record: RenewalRecord) -> bool:
     sub = record.subscription
-    switched_off = record.switched_off_for == sub.term_end  # not approved by the deadline
+    # Switched off for want of approval, and not turned on again by the reseller since.
+    switched_off = sub.term_end == record.switched_off_for != record.approved_for
     return sub.status is SubscriptionStatus.ACTIVE and sub.auto_renew and not switched_off
 
 

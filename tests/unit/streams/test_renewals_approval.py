@@ -165,6 +165,10 @@ async def test_an_approval_after_the_switch_off_is_refused_and_says_what_to_do()
     # The reseller turns auto-renew on itself: that approves, and it renews.
     await w.send(changed("set_auto_renew", 200, auto_renew=False))
     await w.send(changed("set_auto_renew", 201, auto_renew=True))
+    policy = RenewalsConfig(approval_resellers="contoso").policy_for("contoso")
+    day_before = RENEWS - timedelta(days=1)
+    (row,) = upcoming(w.state.of_reseller("contoso"), reference(), policy, day_before, 30)
+    assert (row["renews"], row["approved"]) == (True, True)
     out = await tick(w, RENEWS + timedelta(hours=1))
     assert [type(e.event) for e in out if e.topic == STATUS] == [SubscriptionRenewed]
 
