@@ -4,8 +4,12 @@ be the reseller's own subscription, keeps it renewing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.domain.renewals import RenewalPolicy
 from hub.runtime.emit import Emit
@@ -203,3 +207,34 @@ async def test_upcoming_shows_by_when_to_approve_and_that_an_unapproved_renewal_
     # A reseller without the policy sees no approval fields.
     (plain,) = upcoming(w.state.of_reseller("contoso"), reference(), RenewalPolicy(), now, 30)
     assert "approve_by" not in plain
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    deadline_days=st.integers(min_value=1, max_value=10),
+    offsets=st.lists(st.integers(min_value=0, max_value=40 * 24), min_size=1, max_size=12),
+)
+def test_an_unapproved_renewal_is_switched_off_once_never_before_its_deadline(
+    deadline_days: int, offsets: list[int]
+) -> None:
+    """Whatever ticks arrive (late, repeated, out of step with the notices), at most one
+    switch-off is sent, none before the deadline, and one once a tick reaches it."""
+
+    async def run() -> None:
+        w = approving_world("contoso")
+        w.flow.policy = RenewalPolicy(approval_deadline_days=deadline_days)
+        await w.send(provisioned())
+        deadline = RENEWS - timedelta(days=deadline_days)
+        sent: list[datetime] = []
+        for hours in sorted(offsets):
+            now = RENEWS - timedelta(days=40) + timedelta(hours=hours)
+            if now >= RENEWS:
+                break
+            out = await tick(w, now)
+            sent += [now for e in out if e.topic == COMMANDS]
+        ticked = [RENEWS - timedelta(days=40) + timedelta(hours=h) for h in offsets]
+        reached = any(deadline <= t < RENEWS for t in ticked)
+        assert len(sent) == (1 if reached else 0)
+        assert all(t >= deadline for t in sent)
+
+    asyncio.run(run())
