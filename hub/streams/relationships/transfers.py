@@ -18,14 +18,15 @@ rest of the term is released, the new one's taken on, each once.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from hub.domain import charges as ch
 from hub.domain import credit
 from hub.domain.enums import ChargeType, SubscriptionStatus
 from hub.domain.orders import billing_periods_per_term, find_price, line_unit_price
-from hub.domain.rating import Charge, rate_charge
+from hub.domain.prorated_charges import prorated_charge
+from hub.domain.rating import rate_charge
 from hub.domain.relationships.transfers import (
     TransferKind,
     refusal,
@@ -44,32 +45,6 @@ from hub.topics import PartnerTopic, Topic
 if TYPE_CHECKING:
     from hub.streams.billing.ledger import BillingLedger
     from hub.streams.orders.state import IntakeState
-
-
-def _charge(
-    sub: ch.BilledSubscription, source_id: str, ct: ChargeType, on: date, refund: bool
-) -> Charge:
-    period = ch.billing_period(sub, on)
-    return Charge(
-        source_id=source_id,
-        charge_type=ct,
-        subscription_id=sub.subscription_id,
-        customer_id=sub.customer_id,
-        reseller_id=sub.reseller_id,
-        product_id=sub.product_id,
-        sku_id=sub.sku_id,
-        availability_id=sub.availability_id,
-        kind=sub.kind,
-        term=sub.term,
-        billing_cycle=sub.billing_cycle,
-        currency=sub.currency,
-        quantity=sub.quantity,
-        refund=refund,
-        term_start=sub.term_start,
-        period_start=period[0],
-        period_end=period[1],
-        effective_date=on,
-    )
 
 
 def _term_value(unit_price_minor: int, sub: ch.BilledSubscription) -> int:
@@ -136,7 +111,7 @@ def _from_side(ledger: BillingLedger, ev: SubscriptionTransferRequested) -> list
     to_price = line_unit_price(entry, new)
     source = str(ev.event_id)
     refund = rate_charge(
-        _charge(sub, source, ChargeType.REMOVE_QUANTITY, ev.effective_date, refund=True),
+        prorated_charge(sub, source, ChargeType.REMOVE_QUANTITY, ev.effective_date, refund=True),
         [sub.protected_entry()],
         0,
         rounding=ledger.policy.rounding,
@@ -146,7 +121,7 @@ def _from_side(ledger: BillingLedger, ev: SubscriptionTransferRequested) -> list
     # The new reseller's part, as its own booking will rate it (same rule, its price).
     to_sub = sub.model_copy(update={"reseller_id": ev.to_reseller_id, "unit_price_minor": to_price})
     added = rate_charge(
-        _charge(to_sub, source, ChargeType.ADD_QUANTITY, ev.effective_date, refund=False),
+        prorated_charge(to_sub, source, ChargeType.ADD_QUANTITY, ev.effective_date, refund=False),
         [to_sub.protected_entry()],
         0,
         rounding=ledger.policy.rounding,
@@ -231,7 +206,7 @@ def _to_side(ledger: BillingLedger, ev: SubscriptionTransferred) -> list[Emit]:
     if existing is None or existing.provisioned_by != sub.provisioned_by:
         ledger._save_sub(sub)
     line = rate_charge(
-        _charge(
+        prorated_charge(
             sub,
             str(ev.causation_id or ev.event_id),
             ChargeType.ADD_QUANTITY,

@@ -16,12 +16,11 @@ cycles and the renewal bill those.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING
 
 from hub.domain import charges as ch
 from hub.domain.enums import ChargeType
-from hub.domain.rating import Charge
+from hub.domain.prorated_charges import prorated_charge
 from hub.errors import RetriableError
 from hub.runtime.emit import Emit
 from hub.schemas.events.renewals import MidTermChangeApplied, SubscriptionRenewed
@@ -58,33 +57,6 @@ def renew_as_scheduled(
     return ch.renew(sub, prices, markup_bps)
 
 
-def _prorated(
-    sub: ch.BilledSubscription, source_id: str, ct: ChargeType, day: date, *, refund: bool
-) -> Charge:
-    """``ct`` for every seat of ``sub`` from ``day`` to the end of its billing period."""
-    start, end = ch.billing_period(sub, day)
-    return Charge(
-        source_id=source_id,
-        charge_type=ct,
-        subscription_id=sub.subscription_id,
-        customer_id=sub.customer_id,
-        reseller_id=sub.reseller_id,
-        product_id=sub.product_id,
-        sku_id=sub.sku_id,
-        availability_id=sub.availability_id,
-        kind=sub.kind,
-        term=sub.term,
-        billing_cycle=sub.billing_cycle,
-        currency=sub.currency,
-        quantity=sub.quantity,
-        refund=refund,
-        term_start=sub.term_start,
-        period_start=start,
-        period_end=end,
-        effective_date=max(start, day),
-    )
-
-
 def bill_mid_term(ledger: BillingLedger, ev: MidTermChangeApplied) -> list[Emit]:
     """The credit and the new charge of a mid-term change; billing's record moves with it."""
     old = ledger._sub(ev.subscription_id)
@@ -116,8 +88,8 @@ def bill_mid_term(ledger: BillingLedger, ev: MidTermChangeApplied) -> list[Emit]
             "window_start": ev.term_start if ev.kind == "billing_frequency" else old.window_start,
         }
     )
-    emits = ledger._rate(ev, old, _prorated(old, source, ct, day, refund=True))
+    emits = ledger._rate(ev, old, prorated_charge(old, source, ct, day, refund=True))
     charge_day = new.term_start if ev.kind == "billing_frequency" else day
-    emits += ledger._rate(ev, new, _prorated(new, source, ct, charge_day, refund=False))
+    emits += ledger._rate(ev, new, prorated_charge(new, source, ct, charge_day, refund=False))
     ledger._save_sub(new)
     return emits
