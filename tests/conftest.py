@@ -116,3 +116,17 @@ def topic_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
         return f"t.{stem}.{salt}.{suffix}"
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _relationship_books_not_read() -> Iterator[None]:
+    """Building an app (``hub.app.build_app``) marks the process-wide relationship books as read
+    by this worker (``register_books``): a test that built one must not leave a later test's
+    checks waiting for books no reader will load."""
+    yield
+    from hub.streams.relationships.agreements import AGREEMENTS
+    from hub.streams.relationships.gdap_book import GDAP
+
+    for book in (AGREEMENTS, GDAP):
+        book.reading = False
+        book.loaded = asyncio.Event()
