@@ -83,12 +83,6 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-# The orders flow's fulfilment agent must read hub.subscriptions.commands and route
-# AutoRenewSwitchOff to Lifecycle.on_command (hub/streams/orders/__init__.py); until it does, no
-# SubscriptionChanged follows the switch-off. Strict: once routed, drop this marker.
-@pytest.mark.xfail(
-    strict=True, reason="orders.fulfilment does not read hub.subscriptions.commands yet"
-)
 def test_an_unapproved_renewal_expires_and_an_approved_one_renews(hub: Hub) -> None:
     unapproved = _order(hub, seats=4)
     approved = _order(hub, seats=3)

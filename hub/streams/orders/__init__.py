@@ -159,10 +159,19 @@ def register(app: faust.App, ctx: Context) -> None:
         ctx.topics.name(Topic.SUBSCRIPTION_CHANGES): _gated(
             lifecycle_pipeline, changes_gate, lifecycle.on_change
         ),
+        # Hub-internal, keyed by reseller like the changes: the renewals flow's switch-off of a
+        # renewal that needed approval and got none.
+        ctx.topics.name(Topic.SUBSCRIPTION_COMMANDS): _through(
+            lifecycle_pipeline, lifecycle.on_command
+        ),
     }
 
     @app.agent(
-        raw_topics(app, ctx, (Topic.ORDER_DECISIONS, Topic.SUBSCRIPTION_CHANGES)),
+        raw_topics(
+            app,
+            ctx,
+            (Topic.ORDER_DECISIONS, Topic.SUBSCRIPTION_CHANGES, Topic.SUBSCRIPTION_COMMANDS),
+        ),
         name="orders.fulfilment",
         concurrency=1,
     )
