@@ -1,4 +1,4 @@
-"""A ``PartnerCenterClient`` started on first use, for the flows' ports to Partner Center.
+"""The base of the flows' ports to Partner Center: one client, started on first use.
 
 A flow's port is built when the app is assembled, outside the worker's event loop, but the
 client's HTTP session must be born inside that loop: so the client starts on the first call.
@@ -13,15 +13,16 @@ from hub.connectors.partner_center.client import PartnerCenterClient
 from hub.connectors.partner_center.config import PartnerCenterConfig
 
 
-class LazyPartnerCenterClient:
-    """One ``PartnerCenterClient``, started by the first ``get`` and stopped by ``stop``."""
+class LazyPartnerCenterPort:
+    """One ``PartnerCenterClient`` for a port's calls (``_pc``), started by the first of them
+    and stopped by ``stop``."""
 
     def __init__(self, config: PartnerCenterConfig) -> None:
         self._config = config
         self._client: PartnerCenterClient | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self) -> PartnerCenterClient:
+    async def _pc(self) -> PartnerCenterClient:
         async with self._lock:
             if self._client is None:
                 client = PartnerCenterClient(self._config)

@@ -1,6 +1,6 @@
 """The relationships flow's port to Partner Center: create a customer, record its MCA.
 
-The client starts lazily inside the worker's event loop (``LazyPartnerCenterClient``).
+The client starts lazily inside the worker's event loop (``LazyPartnerCenterPort``).
 A customer is created with the same idempotency key the order provisioning uses for it
 (``idempotency_key_for_customer``), so the tenant onboarding creates is the one orders land in.
 """
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from hub.connectors.partner_center.client import PartnerCenterClient
-from hub.connectors.partner_center.config import PartnerCenterConfig
-from hub.connectors.partner_center.lazy import LazyPartnerCenterClient
+from hub.connectors.partner_center.lazy import LazyPartnerCenterPort
 from hub.connectors.partner_center.models import Customer, Subscription, SubscriptionPatch
 from hub.connectors.partner_center.relationships import Agreement, DelegatedAdminRelationship
 from hub.errors import ValidationFailed
@@ -48,17 +46,8 @@ class CustomerDirectory(Protocol):
     ) -> None: ...
 
 
-class PartnerCenterCustomers:
+class PartnerCenterCustomers(LazyPartnerCenterPort):
     """``CustomerDirectory`` through the Partner Center adapter."""
-
-    def __init__(self, config: PartnerCenterConfig) -> None:
-        self._client = LazyPartnerCenterClient(config)
-
-    async def _pc(self) -> PartnerCenterClient:
-        return await self._client.get()
-
-    async def stop(self) -> None:
-        await self._client.stop()
 
     async def create_customer(
         self, customer: Customer, *, idempotency_key: str, correlation_id: str

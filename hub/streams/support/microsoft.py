@@ -1,6 +1,6 @@
 """The support flow's port to Microsoft service requests, over ``PartnerCenterClient``.
 
-The client starts lazily inside the worker's event loop (``LazyPartnerCenterClient``).
+The client starts lazily inside the worker's event loop (``LazyPartnerCenterPort``).
 ``create`` sends an idempotency key derived from the ticket or incident: a retry after a lost
 reply gets the request already opened, never a second one.
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from hub.connectors.partner_center.client import PartnerCenterClient
-from hub.connectors.partner_center.config import PartnerCenterConfig
-from hub.connectors.partner_center.lazy import LazyPartnerCenterClient
+from hub.connectors.partner_center.lazy import LazyPartnerCenterPort
 from hub.connectors.partner_center.models import ServiceRequest, ServiceRequestStatus
 from hub.domain.support.escalation import ServiceRequestPayload
 from hub.domain.support.triage import severity_from_service_request
@@ -45,17 +43,8 @@ def _observed(request: ServiceRequest) -> Observed:
     )
 
 
-class PartnerCenterServiceRequests:
+class PartnerCenterServiceRequests(LazyPartnerCenterPort):
     """``ServiceRequests`` through the Partner Center adapter."""
-
-    def __init__(self, config: PartnerCenterConfig) -> None:
-        self._client = LazyPartnerCenterClient(config)
-
-    async def _pc(self) -> PartnerCenterClient:
-        return await self._client.get()
-
-    async def stop(self) -> None:
-        await self._client.stop()
 
     async def create(
         self, payload: ServiceRequestPayload, *, idempotency_key: str, correlation_id: str
