@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from hub.domain import charges as ch
 from hub.domain import credit
-from hub.domain.enums import ChargeType, SubscriptionStatus
+from hub.domain.enums import ChargeType, ProductKind, SubscriptionStatus
 from hub.domain.orders import billing_periods_per_term, find_price, line_unit_price
 from hub.domain.prorated_charges import prorated_charge
 from hub.domain.rating import rate_charge
@@ -185,6 +185,8 @@ def _from_side(ledger: BillingLedger, ev: SubscriptionTransferRequested) -> list
 
 def _to_side(ledger: BillingLedger, ev: SubscriptionTransferred) -> list[Emit]:
     existing = ledger._sub(ev.subscription_id)
+    # The product's kind from the catalogue, as at provisioning: tax differs for a service.
+    item = ledger.ref.catalogue.get(f"{ev.product_id}:{ev.sku_id}:{ev.availability_id}")
     sub = ch.BilledSubscription(
         subscription_id=ev.subscription_id,
         customer_id=ev.customer_id,
@@ -192,6 +194,7 @@ def _to_side(ledger: BillingLedger, ev: SubscriptionTransferred) -> list[Emit]:
         product_id=ev.product_id,
         sku_id=ev.sku_id,
         availability_id=ev.availability_id,
+        kind=item.kind if item is not None else ProductKind.SUBSCRIPTION,
         term=ev.term,
         billing_cycle=ev.billing_cycle,
         currency=ev.currency,

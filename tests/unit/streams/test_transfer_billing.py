@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from hub.domain.credit import Exposure
-from hub.domain.enums import ChargeType
+from hub.domain.enums import ChargeType, ProductKind
+from hub.domain.reference import CatalogItem
 from hub.runtime.journal import Journal
 from hub.runtime.state import MemoryStore
 from hub.schemas.events import billing as b
@@ -103,3 +104,29 @@ async def test_the_commitment_moves_from_the_old_exposure_to_the_new_once():
     assert new.committed_minor == to_side.taken_commitment_minor
     # 12 months at 70.00, from 16 Nov 2026 to 31 Oct 2027: 350 of 365 days.
     assert from_side.released_commitment_minor == 80_548
+
+
+async def test_the_new_side_keeps_the_products_kind_from_the_catalogue():
+    hub = Journaled()
+    await hub.handle(provisioned("sub-1", "contoso", "cust-de"))
+    emits = await hub.handle(_request())
+    to_side = next(
+        e.event
+        for e in emits
+        if isinstance(e.event, SubscriptionTransferred)
+        and e.event.side == "to"
+        and e.topic == "t.hub.billing.inputs"
+    )
+    # A service product (taxed as one) stays a service for the new reseller.
+    support = CatalogItem(
+        product_id="CFQ7TTC0LH18",
+        sku_id="0001",
+        availability_id="CFQ7TTC0K5DL",
+        name="Premier support",
+        service="support",
+        kind=ProductKind.SERVICE,
+        markets=("DE",),
+    )
+    hub.ledger.ref.catalogue["CFQ7TTC0LH18:0001:CFQ7TTC0K5DL"] = support
+    await hub.handle(to_side)
+    assert hub.ledger._sub("sub-1").kind is ProductKind.SERVICE
