@@ -24,12 +24,14 @@ from hub.domain.subscriptions import (
     request_change,
     with_partner_center_windows,
 )
+from hub.domain.subscriptions_midterm import follow_mid_term
 from hub.errors import SchemaError
 from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events.renewals import (
     AutoRenewSwitchOff,
+    MidTermChangeApplied,
     MidTermChangeRequested,
     NextTermChangeRequested,
     RenewalApproved,
@@ -127,6 +129,43 @@ class Lifecycle:
         outcome = await self._decide(request, record)
         self.state.changes[key] = StoredEvent.of(outcome).model_dump(mode="json")
         return self.emits(outcome, request.subscription_id)
+
+    async def on_mid_term(self, event: Event) -> Sequence[Emit]:
+        """A mid-term change the renewals flow applied at Partner Center (read re-keyed by
+        reseller from billing's inputs; every other event there is billing's alone): the
+        record takes the new SKU, term, billing cycle and unit price, so later seat changes and
+        cancellations are checked and refunded on what Microsoft now bills. Once per change: a
+        redelivery, or a replay after later changes moved the record on, changes nothing."""
+        if not isinstance(event, MidTermChangeApplied):
+            return []
+        key = entity_key(event.reseller_id, event.change_id)
+        if key in self.state.midterms:
+            return []
+        record = self.state.subscription(event.reseller_id, event.subscription_id)
+        if record is None or record.subscription.customer_id != event.customer_id:
+            return []  # not a subscription this flow provisioned: nothing of its own to follow
+        new_term = (event.term_start, event.term_end) if event.kind == "billing_frequency" else None
+        followed = follow_mid_term(
+            record.subscription,
+            product_id=event.product_id,
+            sku_id=event.sku_id,
+            availability_id=event.availability_id,
+            term=event.term,
+            billing_cycle=event.billing_cycle,
+            new_term=new_term,
+        )
+        self.state.put_subscription(
+            record.model_copy(
+                update={
+                    "subscription": followed,
+                    "unit_price_minor": event.unit_price_minor,
+                    "unit_cost_minor": event.unit_cost_minor,
+                    "currency": event.currency,
+                }
+            )
+        )
+        self.state.midterms[key] = StoredEvent.of(event).model_dump(mode="json")
+        return []
 
     async def _decide(
         self, request: SubscriptionChangeRequested, record: SubscriptionRecord | None

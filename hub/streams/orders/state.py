@@ -5,7 +5,8 @@
   applied. It reads the orders, invoices, collections, ops commands and provisioning topics.
 - ``fulfilment-state`` (``FulfilmentState``), written only by ``orders.fulfilment``: Microsoft
   customers, what was placed per order, the subscriptions and their changes. It reads the
-  decisions and subscription-change topics.
+  decisions, subscription-change and subscription-command topics, and the mid-term changes
+  the renewals flow applied (re-keyed by reseller onto billing's inputs).
 
 Every topic and table is keyed by reseller id with the same partition count, so a reseller's
 entries (``<reseller>|<entity>``) live on one partition and each message's writes are made whole
@@ -15,7 +16,7 @@ by the journal (``hub/runtime/journal.py``) whatever order a cluster lands them 
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -127,6 +128,9 @@ class FulfilmentState:
     placed: Table  # reseller|order -> PlacedOrder
     subscriptions: Table  # reseller|subscription -> SubscriptionRecord
     changes: Table  # reseller|change -> the StoredEvent it produced
+    # reseller|mid-term change id -> the MidTermChangeApplied the record followed (its own view:
+    # the reseller's mid-term and seat change ids are separate namespaces)
+    midterms: Table = field(default_factory=dict)
 
     @classmethod
     def of(cls, journal: Journal) -> FulfilmentState:
