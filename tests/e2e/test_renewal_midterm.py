@@ -2,7 +2,8 @@
 the Partner Center simulator. A reseller schedules a next-term change, then changes the billing
 frequency now: Partner Center bills annually, the scheduled change is deleted (the reseller is
 told), and billing rates the credit and the new charge as the rules say. An upgrade within the
-family follows the same path."""
+family follows the same path, and the orders flow's record follows it: a seat reduction after it
+is refunded at the new SKU's price, by the orders lifecycle and by billing alike."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ import pytest
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.domain.enums import BillingCycle, BillingMode, ChargeType, SupportMode, Term
+from hub.domain.proration import prorate
 from hub.domain.reference import CatalogItem, PriceListEntry, ResellerProfile
+from hub.domain.subscriptions import billing_period
 from hub.ops.worker_process import WorkerProcess
 from hub.schemas.events.billing import ChargeRated
+from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.reference import (
     CatalogItemUpserted,
     PriceListEntryUpserted,
@@ -31,6 +35,8 @@ from hub.schemas.events.renewals import (
     NextTermChangeScheduled,
     ScheduledChangesDeleted,
 )
+from hub.schemas.events.subscriptions import SubscriptionChanged, SubscriptionChangeRequested
+from hub.streams.orders.state import SubscriptionRecord
 from hub.topics import Topic, TopicCatalog
 from tests.e2e.test_renewals import BASIC, RESELLER, Hub, _env, _order, _price
 from tests.support.broker import BrokerInfo
@@ -194,3 +200,57 @@ def test_an_upgrade_within_the_family_is_billed_for_the_rest_of_the_period(hub: 
     lines = _charges(hub, sid, ChargeType.CONVERT, 2)
     assert sorted(c.price_minor for c in lines) == sorted(ln.amount_minor for ln in applied.lines)
     assert {c.product_id for c in lines} == {BASIC.product_id, STANDARD.product_id}
+
+
+def _followed(hub: Hub, sub: SubscriptionProvisioned, product_id: str) -> SubscriptionRecord:
+    """The orders flow's record of ``sub`` (``hub orders show``) once it is on ``product_id``."""
+    deadline = time.monotonic() + 90
+    while True:
+        shown = hub.cli("orders", "show", sub.order_id, "--reseller", RESELLER)
+        (raw,) = shown["subscriptions"]
+        record = SubscriptionRecord.model_validate(raw)
+        if record.subscription.product_id == product_id:
+            return record
+        assert hub.worker.running(), hub.worker.log_tail()
+        assert time.monotonic() < deadline, f"record not on {product_id}: {raw}"
+        time.sleep(0.5)
+
+
+def test_a_seat_reduction_after_an_upgrade_is_refunded_at_the_new_skus_price(hub: Hub) -> None:
+    sub = _order(hub, seats=4)
+    sid = sub.subscription_id
+    upgrade = MidTermChangeRequested(
+        **_env(),
+        change_id=f"mid-{uuid.uuid4().hex[:6]}",
+        customer_id=sub.customer_id,
+        subscription_id=sid,
+        kind="upgrade",
+        product_id=STANDARD.product_id,
+        sku_id=STANDARD.sku_id,
+        availability_id=STANDARD.availability_id,
+        requested_at=datetime.now(UTC),
+    )
+    hub.send(Topic.SUBSCRIPTION_CHANGES, RESELLER, upgrade)
+    hub.status(MidTermChangeApplied, sid)
+    record = _followed(hub, sub, STANDARD.product_id)
+    assert (record.unit_price_minor, record.unit_cost_minor) == (1_250, 1_250)
+
+    reduction = SubscriptionChangeRequested(
+        **_env(),
+        change_id=f"chg-{uuid.uuid4().hex[:6]}",
+        customer_id=sub.customer_id,
+        subscription_id=sid,
+        kind="change_quantity",
+        new_quantity=2,
+        requested_at=datetime.now(UTC),
+    )
+    hub.send(Topic.SUBSCRIPTION_CHANGES, RESELLER, reduction)
+
+    (changed,) = hub.status(SubscriptionChanged, sid)
+    assert (changed.old_quantity, changed.new_quantity) == (4, 2)
+    start, end = billing_period(record.subscription, changed.effective_at)
+    assert changed.refund_minor == prorate(1_250 * 2, start, end, changed.effective_at.date())
+    # Billing rates the reduction on the new SKU at its price: the refund the reseller was told.
+    lines = _charges(hub, sid, ChargeType.REMOVE_QUANTITY, 2)
+    assert {c.product_id for c in lines} == {STANDARD.product_id}
+    assert abs(sum(c.price_minor for c in lines) + changed.refund_minor) <= 1
