@@ -153,7 +153,7 @@ class ConsumptionBook:
         if ev.stage != "estimate" and (before is None or before.current.stage == "estimate"):
             emits += self._reconcile(ev, before)
         change = apply_version(before, ev.subscription_id, ev.meter_id, ev.usage_date, version)
-        metrics.USAGE_RATED.labels(outcome=change.outcome.value).inc()
+        _RATED[change.outcome].inc()
         if change.outcome is Outcome.STALE:
             return emits
         old_cost = Decimal(raw["cost_local"]) if raw is not None else Decimal(0)
@@ -177,12 +177,12 @@ class ConsumptionBook:
             if change_adjustment != 0:
                 emits += self._adjust(ev, profile, period, key, change_adjustment)
         else:
-            delta_minor = self._accrue(
+            delta_minor, accrued, spend, day = self._accrue(
                 ev, profile, period, accrued_delta, local_cost - old_cost, change.quantity_delta
             )
             emits += self._accrual(ev, profile, period, delta_minor)
-            emits += self._budgets(ev, profile, period)
-            emits += self._anomaly(ev, profile, accrued_delta)
+            emits += self._budgets(ev, profile, period, accrued, spend)
+            emits += self._anomaly(ev, profile, accrued_delta, day)
         emits.append(self._rated(ev, fact, change.outcome, local_cost, delta_minor, cur))
         self._lag(ev.usage_date)
         return emits
@@ -223,24 +223,29 @@ class ConsumptionBook:
         price_delta: Decimal,
         cost_delta: Decimal,
         quantity_delta: Decimal,
-    ) -> int:
-        """Move the period's accrual, the customer's month and day, and the invoice line."""
+    ) -> tuple[int, int, Decimal, Decimal]:
+        """Move the period's accrual, the customer's month and day, and the invoice line.
+
+        Returns what moved the rounded accrual and, as they are now, the accrual (minor units),
+        the customer's month and its day: the budgets and the anomaly rule use them instead of
+        reading the entries again."""
         rid, cur = profile.reseller_id, profile.currency
         accrual = self.t["accrual"].get(f"{rid}|{period}") or {"exact": "0", "minor": 0}
         exact = Decimal(accrual["exact"])
         delta_minor = accrual_delta(exact, exact + price_delta, cur)
+        minor = int(accrual["minor"]) + delta_minor
         self.t["accrual"][f"{rid}|{period}"] = {
             **accrual,
             "exact": str(exact + price_delta),
-            "minor": int(accrual["minor"]) + delta_minor,
+            "minor": minor,
             "currency": cur,
         }
         spend_key = f"{rid}|{ev.customer_id}|{period}"
-        spend = Decimal(self.t["spend"].get(spend_key) or "0")
-        self.t["spend"][spend_key] = str(spend + price_delta)
+        spend = Decimal(self.t["spend"].get(spend_key) or "0") + price_delta
+        self.t["spend"][spend_key] = str(spend)
         day_key = f"{rid}|{ev.customer_id}|{ev.usage_date.isoformat()}"
-        day = Decimal(self.t["days"].get(day_key) or "0")
-        self.t["days"][day_key] = str(day + price_delta)
+        day = Decimal(self.t["days"].get(day_key) or "0") + price_delta
+        self.t["days"][day_key] = str(day)
         line_key = f"{rid}|{period}|{ev.customer_id}|{ev.subscription_id}|{ev.meter_category}"
         line = self.t["lines"].get(line_key) or {"price": "0", "cost": "0", "quantity": "0"}
         self.t["lines"][line_key] = {
@@ -248,7 +253,7 @@ class ConsumptionBook:
             "cost": str(Decimal(line["cost"]) + cost_delta),
             "quantity": str(Decimal(line["quantity"]) + quantity_delta),
         }
-        return delta_minor
+        return delta_minor, minor, spend, day
 
     def _accrual(
         self, ev: u.UsageRecorded, profile: ResellerProfile, period: str, delta: int
@@ -312,15 +317,23 @@ class ConsumptionBook:
 
     # --- budgets and anomalies -------------------------------------------------------------
 
-    def _budgets(self, ev: u.UsageRecorded, profile: ResellerProfile, period: str) -> list[Emit]:
+    def _budgets(
+        self,
+        ev: u.UsageRecorded,
+        profile: ResellerProfile,
+        period: str,
+        accrued: int,
+        spend: Decimal,
+    ) -> list[Emit]:
+        """Each threshold newly crossed by the reseller's accrual (``accrued``, minor units) or
+        the customer's month (``spend``, exact), once a month."""
         rid, cur = profile.reseller_id, profile.currency
         emits: list[Emit] = []
-        accrued = int((self.t["accrual"].get(f"{rid}|{period}") or {"minor": 0})["minor"])
-        spend = to_minor(Decimal(self.t["spend"].get(f"{rid}|{ev.customer_id}|{period}") or 0), cur)
-        for scope, who, spent in (("reseller", _ALL, accrued), ("customer", ev.customer_id, spend)):
+        for scope, who in (("reseller", _ALL), ("customer", ev.customer_id)):
             raw = self.t["budgets"].get(f"{rid}|{who}")
             if raw is None:
                 continue
+            spent = accrued if who == _ALL else to_minor(spend, cur)
             budget = Budget.model_validate(raw)
             fired_key = f"{rid}|{who}|{period}"
             fired = list(self.t["fired"].get(fired_key) or [])
@@ -347,20 +360,20 @@ class ConsumptionBook:
         return emits
 
     def _anomaly(
-        self, ev: u.UsageRecorded, profile: ResellerProfile, price_delta: Decimal
+        self, ev: u.UsageRecorded, profile: ResellerProfile, price_delta: Decimal, total: Decimal
     ) -> list[Emit]:
-        """Flag the customer's day once, when its spend passes the rule's bound.
+        """Flag the customer's day once, when its spend (``total``, exact) passes the rule's
+        bound.
 
         The trailing median is taken once per customer and day, at the day's first figure, and
         kept (``medians``): a day's other meters compare with it without reading the window
-        again. A day with too little history keeps "-" and is never flagged.
+        again. A day with too little history keeps "-" and is never flagged. Whether the day
+        was flagged already is read only once it passes the bound (rarely), not per figure.
         """
         if price_delta <= 0:
             return []
         rid, cur, cid = profile.reseller_id, profile.currency, ev.customer_id
         flagged = f"{rid}|{cid}|{ev.usage_date.isoformat()}"
-        if flagged in self.t["anomalies"]:
-            return []
         kept = self.t["medians"].get(flagged)
         if kept is None:
             trailing: list[int] = []
@@ -375,8 +388,8 @@ class ConsumptionBook:
         if kept == "-":
             return []
         median = Decimal(kept)
-        day = to_minor(Decimal(self.t["days"].get(flagged) or 0), cur)
-        if not exceeds(day, median, self.anomaly):
+        day = to_minor(total, cur)
+        if not exceeds(day, median, self.anomaly) or flagged in self.t["anomalies"]:
             return []
         self.t["anomalies"][flagged] = 1
         metrics.ANOMALIES.inc()
@@ -423,6 +436,10 @@ class ConsumptionBook:
         if start > self._last_day:
             self._last_day = start
             metrics.LAST_USAGE_DAY.set(start)
+
+
+# The rated counter's child per outcome, looked up once rather than per figure.
+_RATED = {outcome: metrics.USAGE_RATED.labels(outcome=outcome.value) for outcome in Outcome}
 
 
 def accrual_step(credit_limit_minor: int) -> int:

@@ -178,6 +178,38 @@ def test_a_spike_is_an_anomaly_once() -> None:
     ]
 
 
+class CountingReads(dict[str, Any]):
+    """A table that counts its reads (in a worker each one not written in the message's
+    batch is a RocksDB read)."""
+
+    reads = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads += 1
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.reads += 1
+        return super().__contains__(key)
+
+
+def test_a_figure_reads_each_entry_once_and_the_anomaly_flag_only_past_the_bound() -> None:
+    handler, tables = world()
+    counted = {name: CountingReads() for name in ("anomalies", "accrual", "spend", "days")}
+    handler.book.t = {**tables, **counted}
+    for i in range(7):
+        run(handler, usage(DAY + timedelta(days=i), "10"))
+    # Usual days: the period's accrual, the customer's month and day read once per figure
+    # (the first figure of a day also reads the 14-day window), never the anomaly flag.
+    assert counted["anomalies"].reads == 0
+    assert (counted["accrual"].reads, counted["spend"].reads) == (7, 7)
+    assert counted["days"].reads == 7 + 7 * 14
+    out = run(handler, usage(DAY + timedelta(days=7), "40", meter="a"))
+    out += run(handler, usage(DAY + timedelta(days=7), "40", meter="b"))
+    assert len(of(out, u.ConsumptionAnomalyDetected)) == 2  # status and ops: one alert
+    assert counted["anomalies"].reads == 2
+
+
 def test_close_hands_lines_to_billing_that_sum_to_the_accrual_and_frees_it() -> None:
     handler, tables = world(page=2, markup_bps=333)
     out: list[Emit] = []
