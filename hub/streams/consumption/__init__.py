@@ -40,6 +40,7 @@ VIEWS = (
     "budgets",
     "fired",
     "markups",
+    "settings",
     "anomalies",
     "medians",
     "adjust",

@@ -12,6 +12,8 @@ whatever the reseller's size:
   ``medians`` and ``anomalies`` under the same key: its trailing median, and a flag raised
 - ``budgets`` ``<reseller>|<customer or *>`` -> budget; ``fired`` ``...|<period>`` -> thresholds
 - ``markups`` ``<reseller>|<category or *>`` -> basis points
+- ``settings`` ``<reseller>`` -> the id of the message that last set a budget or markup of the
+  reseller or closed one of its months (what ``ReadMemo`` checks; see there)
 - ``adjust``  ``<reseller>|<fact key>`` -> differences after a close, for the next invoice
 - ``closed``/``closing`` ``<reseller>|<period>``: the month end (hub/streams/consumption/close.py)
 """
@@ -73,11 +75,21 @@ class ConsumptionBook:
         self.anomaly = anomaly or AnomalyRule()
         self._clock = clock
         self._last_day = 0.0
+        self._memos: dict[str, ReadMemo] = {}
         self.rated_topic = topics.name(Topic.CONSUMPTION_RATED)
         self.accruals_topic = topics.name(Topic.CONSUMPTION_ACCRUALS)
         self.alerts_topic = topics.name(Topic.CONSUMPTION_ALERTS)
 
     # --- plumbing --------------------------------------------------------------------------
+
+    def memo(self, reseller_id: str) -> ReadMemo:
+        """The reseller's settings as read so far by this process (``ReadMemo``), or a new one
+        when its ``settings`` mark differs from the one they were read under."""
+        mark = self.t["settings"].get(reseller_id)
+        held = self._memos.get(reseller_id)
+        if held is None or held.mark != mark or len(held.values) >= MEMO_LIMIT:
+            held = self._memos[reseller_id] = ReadMemo(self.t, mark)
+        return held
 
     def reseller(self, reseller_id: str) -> ResellerProfile:
         profile = self._reference().resellers.get(reseller_id)
@@ -105,18 +117,24 @@ class ConsumptionBook:
         self.t["budgets"][f"{event.reseller_id}|{event.customer_id or _ALL}"] = budget.model_dump(
             mode="json"
         )
+        self.settings_changed(event.reseller_id, str(event.event_id))
         return []
 
     def on_markup(self, event: u.ConsumptionMarkupSet) -> Sequence[Emit]:
         self.t["markups"][f"{event.reseller_id}|{event.meter_category or _ALL}"] = event.markup_bps
+        self.settings_changed(event.reseller_id, str(event.event_id))
         return []
 
-    def markup_bps(self, profile: ResellerProfile, category: str) -> int:
-        markups = self.t["markups"]
+    def settings_changed(self, reseller_id: str, mark: str) -> None:
+        """Note that a budget, markup or closed month of the reseller was written, by the
+        message ``mark`` (an event id: unique, and the same on a replay)."""
+        self.t["settings"][reseller_id] = mark
+
+    def markup_bps(self, profile: ResellerProfile, category: str, memo: ReadMemo) -> int:
         rid = profile.reseller_id
-        found = markups.get(f"{rid}|{category}")
+        found = memo.get("markups", f"{rid}|{category}")
         if found is None:
-            found = markups.get(f"{rid}|{_ALL}")
+            found = memo.get("markups", f"{rid}|{_ALL}")
         return profile.markup_bps if found is None else int(found)
 
     # --- usage -----------------------------------------------------------------------------
@@ -126,6 +144,7 @@ class ConsumptionBook:
         when its month is closed; then budgets, the anomaly rule and reconciliation."""
         profile = self.reseller(ev.reseller_id)
         rid, cur = profile.reseller_id, profile.currency
+        memo = self.memo(rid)
         period = period_of(ev.usage_date)
         key = f"{rid}|{period}|{ev.subscription_id}|{ev.meter_id}|{ev.usage_date.isoformat()}"
         local_cost = cost_in(
@@ -141,12 +160,12 @@ class ConsumptionBook:
             revision=ev.revision,
             quantity=Decimal(ev.quantity),
             cost=Decimal(ev.billing_pre_tax_total),
-            price=price_of(local_cost, self.markup_bps(profile, ev.meter_category)),
+            price=price_of(local_cost, self.markup_bps(profile, ev.meter_category, memo)),
             reason=ev.reason,
         )
         raw = self.t["facts"].get(key)
         before = None if raw is None else UsageFact.model_validate(raw["fact"])
-        closed = f"{rid}|{period}" in self.t["closed"]
+        closed = memo.get("closed", f"{rid}|{period}") is not None
         if before is not None and closed:
             before = close_fact(before)
         emits: list[Emit] = []
@@ -181,7 +200,7 @@ class ConsumptionBook:
                 ev, profile, period, accrued_delta, local_cost - old_cost, change.quantity_delta
             )
             emits += self._accrual(ev, profile, period, delta_minor)
-            emits += self._budgets(ev, profile, period, accrued, spend)
+            emits += self._budgets(ev, profile, period, accrued, spend, memo)
             emits += self._anomaly(ev, profile, accrued_delta, day)
         emits.append(self._rated(ev, fact, change.outcome, local_cost, delta_minor, cur))
         self._lag(ev.usage_date)
@@ -324,13 +343,14 @@ class ConsumptionBook:
         period: str,
         accrued: int,
         spend: Decimal,
+        memo: ReadMemo,
     ) -> list[Emit]:
         """Each threshold newly crossed by the reseller's accrual (``accrued``, minor units) or
         the customer's month (``spend``, exact), once a month."""
         rid, cur = profile.reseller_id, profile.currency
         emits: list[Emit] = []
         for scope, who in (("reseller", _ALL), ("customer", ev.customer_id)):
-            raw = self.t["budgets"].get(f"{rid}|{who}")
+            raw = memo.get("budgets", f"{rid}|{who}")
             if raw is None:
                 continue
             spent = accrued if who == _ALL else to_minor(spend, cur)
@@ -436,6 +456,36 @@ class ConsumptionBook:
         if start > self._last_day:
             self._last_day = start
             metrics.LAST_USAGE_DAY.set(start)
+
+
+# Entries a reseller's memo holds before it starts again (a reseller with many customers).
+MEMO_LIMIT = 4096
+
+
+class ReadMemo:
+    """A reseller's budgets, markups and closed months as read by this process, kept for its
+    next usage figures: they change rarely, and each figure would read five of them (the
+    category's and the default markup, the reseller's and the customer's budget, whether the
+    month is closed), in a worker mostly RocksDB reads of absent keys.
+
+    They are valid while the reseller's ``settings`` entry still holds ``mark``: every message
+    that writes one of them also writes its own event id there (``settings_changed``), in the
+    same journal entry, so one read of that entry per figure tells whether anything changed,
+    whichever worker, batch or replay wrote it. A batch that is dropped and handled again writes
+    the same ids with the same values.
+    """
+
+    def __init__(self, tables: Mapping[str, Table], mark: Any) -> None:
+        self.t = tables
+        self.mark = mark
+        self.values: dict[tuple[str, str], Any] = {}
+
+    def get(self, view: str, key: str) -> Any:
+        try:
+            return self.values[(view, key)]
+        except KeyError:
+            found = self.values[(view, key)] = self.t[view].get(key)
+            return found
 
 
 # The rated counter's child per outcome, looked up once rather than per figure.

@@ -182,6 +182,7 @@ class ConsumptionClose:
     def _finish(self, step: u.ConsumptionCloseContinued, key: str, cur: str) -> list[Emit]:
         """Mark the month closed and take what was invoiced out of the accrual."""
         self.t["closed"][key] = step.run_event_id
+        self.book.settings_changed(step.reseller_id or "", step.run_event_id)
         del self.t["closing"][key]
         accrual: dict[str, Any] = self.t["accrual"].get(key) or {"exact": "0", "minor": 0}
         minor, sent = int(accrual["minor"]), int(accrual.get("sent", 0))

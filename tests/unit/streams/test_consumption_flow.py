@@ -210,6 +210,62 @@ def test_a_figure_reads_each_entry_once_and_the_anomaly_flag_only_past_the_bound
     assert counted["anomalies"].reads == 2
 
 
+def markup(bps: int, category: str | None = None) -> u.ConsumptionMarkupSet:
+    return u.ConsumptionMarkupSet(
+        event_id=uuid4(),
+        event_time=T0,
+        correlation_id="m",
+        reseller_id=RID,
+        meter_category=category,
+        markup_bps=bps,
+    )
+
+
+def test_settings_are_read_once_until_a_budget_markup_or_close_changes_them() -> None:
+    handler, tables = world(markup_bps=0)
+    counted = {name: CountingReads() for name in ("markups", "budgets", "closed")}
+    handler.book.t = {**tables, **counted}
+    handler.close.t = handler.book.t
+
+    def reads() -> int:
+        return sum(table.reads for table in counted.values())
+
+    out = run(handler, usage(DAY, "10", meter="a"))
+    out += run(handler, usage(DAY, "10", meter="b"))
+    out += run(handler, usage(DAY + timedelta(days=1), "10", meter="a"))
+    # Two markups, two budgets and the month, read for the first figure only.
+    assert reads() == 5
+    assert accrued(out) == 3000
+    run(handler, markup(5000))
+    out = run(handler, usage(DAY + timedelta(days=2), "10"))
+    assert accrued(out) == 1500  # the new markup applies at once
+    run(
+        handler,
+        u.ConsumptionBudgetSet(
+            event_id=uuid4(),
+            event_time=T0,
+            correlation_id="b",
+            reseller_id=RID,
+            scope="reseller",
+            amount_minor=6_000,
+            currency="EUR",
+            thresholds=(100,),
+        ),
+    )
+    out = run(handler, usage(DAY + timedelta(days=3), "10"))
+    assert [a.threshold_percent for a in of(out, u.ConsumptionBudgetThresholdReached)] == [100] * 2
+    drain(
+        handler,
+        u.ConsumptionCloseRequested(
+            event_id=uuid4(), event_time=T0, correlation_id="c", reseller_id=RID, period="2026-11"
+        ),
+    )
+    # The month is closed: a later figure is an adjustment (8 at the new 50 % is 12, not 10).
+    late = run(handler, usage(DAY, "8", meter="a", stage="final"))
+    assert accrued(late) == 0
+    assert [a.amount for a in of(late, u.ConsumptionAdjusted)] == ["2"]
+
+
 def test_close_hands_lines_to_billing_that_sum_to_the_accrual_and_frees_it() -> None:
     handler, tables = world(page=2, markup_bps=333)
     out: list[Emit] = []
