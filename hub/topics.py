@@ -580,8 +580,9 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.SUBSCRIPTION_COMMANDS,
         "reseller_id",
-        ("AutoRenewSwitchOff",),
-        "hub-internal commands to the subscription lifecycle (unapproved renewals)",
+        ("AutoRenewSwitchOff", "MidTermChangeApplied"),
+        "hub-internal commands to the subscription lifecycle (unapproved renewals, mid-term "
+        "changes the record follows)",
         readers=("hub",),
     ),
     # Relationships (hub/streams/relationships): requests and outcomes keyed by reseller beside

@@ -164,12 +164,6 @@ def register(app: faust.App, ctx: Context) -> None:
         ctx.topics.name(Topic.SUBSCRIPTION_COMMANDS): _through(
             lifecycle_pipeline, lifecycle.on_command
         ),
-        # Billing's, keyed by reseller (it re-keys the renewals flow's MidTermChangeApplied
-        # there): the record follows a mid-term change; billing dead-letters what is bad there.
-        ctx.topics.name(Topic.BILLING_INPUTS): _through(
-            ctx.pipeline("subscriptions", observer=True, journal=fulfilment_journal, batched=False),
-            lifecycle.on_mid_term,
-        ),
     }
 
     @app.agent(
@@ -180,7 +174,6 @@ def register(app: faust.App, ctx: Context) -> None:
                 Topic.ORDER_DECISIONS,
                 Topic.SUBSCRIPTION_CHANGES,
                 Topic.SUBSCRIPTION_COMMANDS,
-                Topic.BILLING_INPUTS,
             ),
         ),
         name="orders.fulfilment",

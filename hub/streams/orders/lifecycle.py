@@ -98,10 +98,13 @@ class Lifecycle:
         return self.emits(outcome, event.subscription_id)
 
     async def on_command(self, event: Event) -> Sequence[Emit]:
-        """A hub-internal command on ``hub.subscriptions.commands``: the renewals flow switches
-        auto-renew off for a renewal that needed approval and got none. It goes through the same
+        """A hub-internal command on ``hub.subscriptions.commands``: a mid-term change the
+        renewals flow applied (``on_mid_term``), or its switch-off of auto-renew for a renewal
+        that needed approval and got none. It goes through the same
         rules and Partner Center PATCH as a reseller's ``set_auto_renew``, and ends in the usual
         ``SubscriptionChanged`` (or ``SubscriptionChangeRejected``); already off, nothing."""
+        if isinstance(event, MidTermChangeApplied):
+            return await self.on_mid_term(event)
         if not isinstance(event, AutoRenewSwitchOff):
             raise SchemaError(f"{type(event).__name__} does not belong on the commands topic")
         request = SubscriptionChangeRequested(
@@ -131,8 +134,8 @@ class Lifecycle:
         return self.emits(outcome, request.subscription_id)
 
     async def on_mid_term(self, event: Event) -> Sequence[Emit]:
-        """A mid-term change the renewals flow applied at Partner Center (read re-keyed by
-        reseller from billing's inputs; every other event there is billing's alone): the
+        """A mid-term change the renewals flow applied at Partner Center (on
+        ``hub.subscriptions.commands``, keyed by reseller beside this flow's state): the
         record takes the new SKU, term, billing cycle and unit price, so later seat changes and
         cancellations are checked and refunded on what Microsoft now bills. Once per change: a
         redelivery, or a replay after later changes moved the record on, changes nothing."""

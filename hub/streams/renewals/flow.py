@@ -543,7 +543,9 @@ class Renewals:
                 for line in change.lines
             ),
         )
-        return applied, told
+        # The orders lifecycle's record follows it, keyed by reseller beside its state.
+        commands = self.topics.name(Topic.SUBSCRIPTION_COMMANDS)
+        return applied, [*told, Emit(commands, new.reseller_id, applied)]
 
     def _midterm_rejected(self, ev: MidTermChangeRequested, code: str, message: str) -> Event:
         metrics.MIDTERM.labels(kind=ev.kind, outcome="rejected").inc()

@@ -161,9 +161,14 @@ async def test_annual_to_monthly_starts_a_new_term_at_todays_price_with_credit_a
     before = w.state.record("contoso", "sub-1")
     assert before is not None
 
-    applied = applied_of(await w.send(midterm()))
+    out = await w.send(midterm())
+    applied = applied_of(out)
 
     assert changer.calls == [("billing_cycle", BillingCycle.MONTHLY)]
+    # The orders lifecycle's record follows it: the same event, keyed by reseller, on the
+    # hub-internal commands topic its fulfilment agent reads.
+    (command,) = [e for e in out if e.topic.endswith("hub.subscriptions.commands")]
+    assert (command.key, command.event) == ("contoso", applied)
     # Today's monthly list: 1_000 cost + 10 % markup, no promotion; a new P1Y term from today.
     assert (applied.unit_price_minor, applied.unit_cost_minor) == (1_100, 1_000)
     assert applied.price_reset
