@@ -89,6 +89,9 @@ def test_held_orders_are_listed_page_by_page_and_only_held_ones_are_decided(
         assert _get(worker.web_port, "/orders-held/", token=None)[0] == 401
         assert _get(worker.web_port, "/orders-held/", token="wrong")[0] == 401
         assert _get(worker.web_port, "/metrics", token=None)[0] == 200
+        # Ready again first: on a loaded machine a missed heartbeat rejoins the group, and a
+        # worker in a rebalance answers 503 (the probe is open either way: never 401).
+        wait_until("the worker ready", worker.ready, worker)
         assert _get(worker.web_port, "/readyz", token=None)[0] == 200
 
         # One reseller's, three at a time, from its partition's RocksDB.
