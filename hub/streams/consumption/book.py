@@ -76,6 +76,7 @@ class ConsumptionBook:
         self._clock = clock
         self._last_day = 0.0
         self._memos: dict[str, ReadMemo] = {}
+        self._held = [0]  # entries the memos hold (counted as read; replaced ones until a clear)
         self.rated_topic = topics.name(Topic.CONSUMPTION_RATED)
         self.accruals_topic = topics.name(Topic.CONSUMPTION_ACCRUALS)
         self.alerts_topic = topics.name(Topic.CONSUMPTION_ALERTS)
@@ -85,11 +86,14 @@ class ConsumptionBook:
     def memo(self, reseller_id: str) -> ReadMemo:
         """The reseller's settings as read so far by this process (``ReadMemo``), or a new one
         when its ``settings`` mark differs from the one they were read under."""
+        if self._held[0] >= MEMO_LIMIT:
+            self._memos.clear()
+            self._held[0] = 0
         mark = self.t["settings"].get(reseller_id)
-        held = self._memos.get(reseller_id)
-        if held is None or held.mark != mark or len(held.values) >= MEMO_LIMIT:
-            held = self._memos[reseller_id] = ReadMemo(self.t, mark)
-        return held
+        memo = self._memos.get(reseller_id)
+        if memo is None or memo.mark != mark:
+            memo = self._memos[reseller_id] = ReadMemo(self.t, mark, self._held)
+        return memo
 
     def reseller(self, reseller_id: str) -> ResellerProfile:
         profile = self._reference().resellers.get(reseller_id)
@@ -458,8 +462,9 @@ class ConsumptionBook:
             metrics.LAST_USAGE_DAY.set(start)
 
 
-# Entries a reseller's memo holds before it starts again (a reseller with many customers).
-MEMO_LIMIT = 4096
+# Entries the memos of all resellers hold before they start again (a worker's memory stays
+# bounded however many resellers and customers its partitions hold).
+MEMO_LIMIT = 100_000
 
 
 class ReadMemo:
@@ -475,16 +480,19 @@ class ReadMemo:
     the same ids with the same values.
     """
 
-    def __init__(self, tables: Mapping[str, Table], mark: Any) -> None:
+    def __init__(self, tables: Mapping[str, Table], mark: Any, held: list[int]) -> None:
         self.t = tables
         self.mark = mark
         self.values: dict[tuple[str, str], Any] = {}
+        # Entries kept by all memos of the book (one counter they share).
+        self.held = held
 
     def get(self, view: str, key: str) -> Any:
         try:
             return self.values[(view, key)]
         except KeyError:
             found = self.values[(view, key)] = self.t[view].get(key)
+            self.held[0] += 1
             return found
 
 

@@ -266,6 +266,21 @@ def test_settings_are_read_once_until_a_budget_markup_or_close_changes_them() ->
     assert [a.amount for a in of(late, u.ConsumptionAdjusted)] == ["2"]
 
 
+def test_the_settings_memos_start_again_past_their_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.streams.consumption import book as book_module
+
+    monkeypatch.setattr(book_module, "MEMO_LIMIT", 3)
+    handler, tables = world(markup_bps=0)
+    counted = CountingReads()
+    handler.book.t = {**tables, "markups": counted}
+    for i in range(4):
+        run(handler, usage(DAY, "10", customer=f"c{i}", meter=f"m{i}"))
+    # A figure reads five entries (two markups, two budgets, the month): past the limit of 3,
+    # so every next figure starts afresh and reads both markups again (else: 2 reads in all).
+    assert counted.reads == 2 * 4
+    assert sum(len(memo.values) for memo in handler.book._memos.values()) == 5
+
+
 def test_close_hands_lines_to_billing_that_sum_to_the_accrual_and_frees_it() -> None:
     handler, tables = world(page=2, markup_bps=333)
     out: list[Emit] = []
