@@ -17,6 +17,7 @@ from hub.runtime import health, lag
 from hub.runtime.faust_table import HubTable
 from hub.runtime.faust_transport import HubApp
 from hub.runtime.kafka_client import track_produced_topics
+from hub.runtime.sensors import without_table_counts
 from hub.runtime.tuning import FAUST_TUNING
 from hub.schemas.codec import Codec
 from hub.schemas.faust_codec import register_codec
@@ -124,6 +125,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         **FAUST_TUNING,
     )
     setup_prometheus_sensors(app, name_prefix="faust")
+    without_table_counts(app)  # hub/runtime/sensors.py: not on every table read and write
     codec = build_codec(settings)
     # Also as a faust codec: `value_serializer="hub-avro"` for any topic that wants it.
     register_codec(codec)

@@ -93,6 +93,15 @@ async def test_the_web_server_binds_to_the_configured_host(
     assert app.conf.web_host == "0.0.0.0"
 
 
+async def test_the_worker_monitor_skips_table_operations(
+    real_worker_web: tuple[faust.App, TestClient[Any, Any]],
+) -> None:
+    from hub.runtime.sensors import HubPrometheusMonitor
+
+    app, _ = real_worker_web
+    assert isinstance(app.monitor, HubPrometheusMonitor)
+
+
 async def test_state_pages_answer_401_without_the_token_and_200_with_it(
     real_worker_web: tuple[faust.App, TestClient[Any, Any]],
 ) -> None:
