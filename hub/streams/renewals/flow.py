@@ -81,6 +81,9 @@ from hub.streams.renewals.state import RenewalRecord, RenewalsState, due_key, en
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 log = logging.getLogger(__name__)
+# Catalogue items (and currencies) a missing renewal price was logged for, bounded.
+_NO_PRICE_SAID: set[tuple[str, str]] = set()
+_NO_PRICE_SAID_MAX = 1_000
 
 NOT_FOUND = "SubscriptionNotFound"
 REFUSED = "PartnerCenterRefused"
@@ -729,7 +732,17 @@ class Renewals:
                 policy=self.policy_of(record.subscription.reseller_id),
             )
         except BusinessRuleViolation as exc:
-            log.warning("no renewal price for %s: %s", record.subscription.subscription_id, exc)
+            # Once per catalogue item and currency, not per subscription: a missing price list
+            # entry would otherwise write a line for every subscription of the item.
+            missing = (next_term.catalog_item_id, record.currency)
+            if missing not in _NO_PRICE_SAID and len(_NO_PRICE_SAID) < _NO_PRICE_SAID_MAX:
+                _NO_PRICE_SAID.add(missing)
+                log.warning(
+                    "no renewal price for %s (subscription %s and any other of it): %s",
+                    next_term.catalog_item_id,
+                    record.subscription.subscription_id,
+                    exc,
+                )
             return None
 
     @staticmethod
