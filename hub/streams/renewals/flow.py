@@ -170,32 +170,7 @@ class Renewals:
     def on_provisioned(self, ev: SubscriptionProvisioned) -> list[Emit]:
         if self.state.record(ev.reseller_id, ev.subscription_id) is not None:
             return []  # a redelivery: the record may already carry later changes
-        start = _midnight(ev.term_start)
-        sub = Subscription(
-            subscription_id=ev.subscription_id,
-            order_id=ev.order_id,
-            reseller_id=ev.reseller_id,
-            customer_id=ev.customer_id,
-            product_id=ev.product_id,
-            sku_id=ev.sku_id,
-            availability_id=ev.availability_id,
-            quantity=ev.quantity,
-            term=ev.term,
-            billing_cycle=ev.billing_cycle,
-            status=SubscriptionStatus.ACTIVE,
-            auto_renew=ev.auto_renew,
-            term_start=start,
-            term_end=_midnight(ev.term_end),
-            window_start=start,
-        )
-        record = RenewalRecord(
-            subscription=sub,
-            currency=ev.currency,
-            unit_price_minor=ev.unit_price_minor,
-            unit_cost_minor=ev.unit_cost_minor,
-            partition=self.partition_of(ev.reseller_id),
-        )
-        self._save(record)
+        self._open(ev, ev.reseller_id, ev.order_id, ev.unit_price_minor)
         return []
 
     def on_transferred(self, ev: SubscriptionTransferred) -> list[Emit]:
@@ -208,11 +183,23 @@ class Renewals:
             return []
         if self.state.record(ev.to_reseller_id, ev.subscription_id) is not None:
             return []  # a redelivery
+        order_id = f"transfer-{ev.subscription_id}"[:128]
+        self._open(ev, ev.to_reseller_id, order_id, ev.to_unit_price_minor)
+        return []
+
+    def _open(
+        self,
+        ev: SubscriptionProvisioned | SubscriptionTransferred,
+        reseller_id: str,
+        order_id: str,
+        unit_price_minor: int,
+    ) -> None:
+        """A subscription's record, active from its term start, for ``reseller_id``."""
         start = _midnight(ev.term_start)
         sub = Subscription(
             subscription_id=ev.subscription_id,
-            order_id=f"transfer-{ev.subscription_id}"[:128],
-            reseller_id=ev.to_reseller_id,
+            order_id=order_id,
+            reseller_id=reseller_id,
             customer_id=ev.customer_id,
             product_id=ev.product_id,
             sku_id=ev.sku_id,
@@ -230,12 +217,11 @@ class Renewals:
             RenewalRecord(
                 subscription=sub,
                 currency=ev.currency,
-                unit_price_minor=ev.to_unit_price_minor,
+                unit_price_minor=unit_price_minor,
                 unit_cost_minor=ev.unit_cost_minor,
-                partition=self.partition_of(ev.to_reseller_id),
+                partition=self.partition_of(reseller_id),
             )
         )
-        return []
 
     def on_changed(self, ev: SubscriptionChanged) -> list[Emit]:
         record = self.state.record(ev.reseller_id, ev.subscription_id)
