@@ -81,7 +81,17 @@ async def rebate_statement(env: DemoEnvironment, state: DemoState) -> str:
 
     lines = await _settled(env, Topic.INCENTIVE_STATEMENTS, IncentiveLineBooked)
     out = await env.hub(
-        "incentives", "statement", "--payee", PAYEE, "--period", state.period, "-o", "json"
+        "incentives",
+        "statement",
+        "--payee",
+        PAYEE,
+        "--period",
+        state.period,
+        "-o",
+        "json",
+        # The ledger answers behind the month's lines, which a loaded machine takes longer on.
+        "--timeout",
+        "240",
     )
     (plan,) = json.loads(out)["plans"]
 
