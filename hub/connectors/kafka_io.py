@@ -176,11 +176,15 @@ async def follow(
                 partitions = set()
             assigned += [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
-        starts = await consumer.offsets_for_times(dict.fromkeys(assigned, since_ms))
+        # The ends first: a record that lands between the two lookups is then at or after its
+        # partition's end and is read from there. Looked up the other way round, a record
+        # written just after the timestamp lookup found nothing was skipped by seeking to an
+        # end already past it, which is how a fast answer to a CLI request went unseen.
         ends = await consumer.end_offsets(assigned)
+        starts = await consumer.offsets_for_times(dict.fromkeys(assigned, since_ms))
         for tp in assigned:
             found = starts.get(tp)
-            consumer.seek(tp, found.offset if found is not None else ends[tp])
+            consumer.seek(tp, min(found.offset, ends[tp]) if found is not None else ends[tp])
         while True:
             batch = await consumer.getmany(timeout_ms=500)
             if not batch:

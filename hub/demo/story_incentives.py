@@ -89,9 +89,6 @@ async def rebate_statement(env: DemoEnvironment, state: DemoState) -> str:
         state.period,
         "-o",
         "json",
-        # The ledger answers behind the month's lines, which a loaded machine takes longer on.
-        "--timeout",
-        "240",
     )
     (plan,) = json.loads(out)["plans"]
 
