@@ -215,3 +215,14 @@ def test_escalation_waits_for_the_gdap_support_role_then_files_once(hub) -> None
     )
     assert _admin(url, "GET", "/admin/state")["serviceRequests"] == requests_before + 1
     assert len(_of(support_events(), TicketEscalated, ticket_id=opened.ticket_id)) == 1
+
+
+def test_the_worker_stops_with_its_partner_center_sessions_closed(hub) -> None:
+    """The escalation and relationships ports each opened an HTTP session above; a stop closes
+    them (aiohttp logs an "Unclosed client session" error for one left open)."""
+    worker = hub[0].worker
+    assert "serviceRequests" in _admin(hub[1], "GET", "/admin/state")
+    assert worker.stop() == 0
+    log = worker.log_text()
+    assert "--- start" in log
+    assert "Unclosed client session" not in log

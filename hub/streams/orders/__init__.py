@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import faust
-import mode
 
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConfig
 from hub.domain.credit import CreditPolicy
@@ -27,6 +26,7 @@ from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderRequested, OrderReviewDecided
 from hub.streams import ingress
 from hub.streams.context import Context
+from hub.streams.lifecycle import close_at_shutdown
 from hub.streams.orders.intake import OrderIntake
 from hub.streams.orders.lifecycle import Lifecycle
 from hub.streams.orders.provisioning import PROVISIONING_RETRY, Provisioning
@@ -99,16 +99,8 @@ def intake_routes(
 def register(app: faust.App, ctx: Context) -> None:
     """Registers the orders flow's agents, tables, Partner Center client and web pages."""
     client = PartnerCenterClient(PartnerCenterConfig.from_settings(ctx.settings))
-
-    @app.service
-    class PartnerCenterLifecycle(mode.Service):
-        """One HTTP session per worker: opened at start (or first use), closed at shutdown."""
-
-        async def on_start(self) -> None:
-            await client.start()
-
-        async def on_stop(self) -> None:
-            await client.stop()
+    # One HTTP session per worker: opened at start (or first use), closed at shutdown.
+    close_at_shutdown(app, client.stop, start=client.start)
 
     intake_journal = ctx.journal("orders")
     fulfilment_journal = ctx.journal("fulfilment")

@@ -43,6 +43,7 @@ from hub.schemas.events.relationships import (
 )
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.context import Context
+from hub.streams.lifecycle import close_at_shutdown
 from hub.streams.orders import _through, raw_topics, run_routes
 from hub.streams.relationships.agreements import AGREEMENTS, BookReader
 from hub.streams.relationships.drift import DriftSweep
@@ -127,6 +128,7 @@ def register(app: faust.App, ctx: Context) -> None:
     """Registers the relationships agents and their table on ``app`` (the books every worker
     reads are ``register_books``', from the composition root)."""
     directory = PartnerCenterCustomers(PartnerCenterConfig.from_settings(ctx.settings))
+    close_at_shutdown(app, directory.stop)
     journal = ctx.journal("relationships")
     # One view over the whole table: every key starts with its kind (onboarding|, gdap|, ...).
     state = journal.view("")

@@ -25,7 +25,6 @@ from functools import partial
 from typing import Any
 
 import faust
-import mode
 
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.partner_center import PartnerCenterClient
@@ -40,6 +39,7 @@ from hub.schemas.events.renewals import RenewalsDue
 from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams import ingress
 from hub.streams.context import Context
+from hub.streams.lifecycle import close_at_shutdown
 from hub.streams.relationships.agreements import BookReader
 from hub.streams.renewals.config import RenewalsConfig
 from hub.streams.renewals.flow import Renewals
@@ -89,13 +89,7 @@ def register(app: faust.App, ctx: Context) -> None:
     config = RenewalsConfig()
     catalog = ctx.topics
     client = PartnerCenterClient(PartnerCenterConfig.from_settings(ctx.settings))
-
-    @app.service
-    class PartnerCenterRenewals(mode.Service):
-        """The flow's own Partner Center session, closed at shutdown."""
-
-        async def on_stop(self) -> None:
-            await client.stop()
+    close_at_shutdown(app, client.stop)  # the flow's own session, started on first use
 
     journal = ctx.journal("renewals")
     partitions = ctx.settings.kafka_partitions

@@ -38,6 +38,7 @@ from hub.schemas.envelope import Event
 from hub.schemas.events.support import IncidentResolutionRequested
 from hub.streams import ingress
 from hub.streams.context import Context
+from hub.streams.lifecycle import close_at_shutdown
 from hub.streams.support import metrics
 from hub.streams.support.config import SupportConfig
 from hub.streams.support.escalation import Escalations
@@ -138,6 +139,7 @@ def register(app: faust.App, ctx: Context) -> None:
     records, correlations = journal.view("records"), journal.view("correlations")
     intake = Intake(catalog, config, ctx.reference.view, IntakeState.of(intake_journal))
     microsoft = PartnerCenterServiceRequests(PartnerCenterConfig.from_settings(ctx.settings))
+    close_at_shutdown(app, microsoft.stop)
     escalations = Escalations(catalog, config, ctx.reference.view, records, correlations, microsoft)
     commands_topic = catalog.name(Topic.SUPPORT_TICKET_COMMANDS)
     correlation_topic = catalog.name(Topic.SUPPORT_CORRELATION)
