@@ -217,7 +217,9 @@ def test_escalation_waits_for_the_gdap_support_role_then_files_once(hub) -> None
     assert len(_of(support_events(), TicketEscalated, ticket_id=opened.ticket_id)) == 1
 
 
-def test_the_worker_stops_with_its_partner_center_sessions_closed(hub) -> None:
+def test_the_worker_stops_with_its_partner_center_sessions_closed(
+    hub: tuple[WorkerHub, str],
+) -> None:
     """The escalation and relationships ports each opened an HTTP session above; a stop closes
     them (aiohttp logs an "Unclosed client session" error for one left open)."""
     worker = hub[0].worker
