@@ -11,18 +11,17 @@ Reads billing's topics as an observer, keyed by reseller beside its own state (`
 - ``invoice|<reseller>|<invoice>|<charge>``: the charges on an invoice, for write-offs, read a
   page at a time (``IncentiveWriteOffContinued`` on ``hub.incentives.inputs``).
 
-Revenue a charge brings: an up-front charge billing schedules (new, renew, cycle charge of an
-annual or triennial cycle) accrues on each ``RevenueRecognised``; every other charge (monthly
-billing, seat changes, credits) is recognised in the month its service starts, when rated.
+What a charge brings (seats, revenue now or as billing recognises it, a refund) is decided in
+hub/domain/incentives/charges.py; a subscription keeps its ``KEEP_MONTHLY`` latest monthly
+charges, enough for any cancellation's refund.
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
-from datetime import date
 from typing import Any
 
-from hub.domain.enums import BillingCycle, ChargeType
+from hub.domain.incentives.charges import Revenue, month, refunded_charge, route_charge
 from hub.errors import RetriableError
 from hub.runtime.emit import Emit
 from hub.runtime.state import scan
@@ -39,22 +38,11 @@ from hub.topics import Topic, TopicCatalog
 
 Table = MutableMapping[str, Any]
 
-# What billing recognises month by month itself (hub/streams/billing/ledger.py).
-UP_FRONT = {BillingCycle.ANNUAL, BillingCycle.TRIENNIAL}
-SCHEDULED = {ChargeType.NEW, ChargeType.RENEW, ChargeType.CYCLE_CHARGE}
 # Charges of a write-off handled per message: a reseller's every invoice may be written off.
 WRITE_OFF_PAGE = 200
-# Charge types whose quantity is seats added (negative: removed) in the month.
-SEAT_CHANGES = {
-    ChargeType.NEW,
-    ChargeType.ADD_QUANTITY,
-    ChargeType.REMOVE_QUANTITY,
-    ChargeType.CANCEL_IMMEDIATE,
-}
-
-
-def month(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+# Monthly charges kept per subscription: a cancellation refunds the latest started on or before
+# it, which is the newest or, for a cancellation dated before a just-rated month, the one before.
+KEEP_MONTHLY = 2
 
 
 class IncentiveRouter:
@@ -108,32 +96,29 @@ class IncentiveRouter:
             "subscription_id": ev.subscription_id,
         }
         period = month(ev.period_start)
+        route = route_charge(ev.charge_type, ev.billing_cycle, ev.price_minor, ev.quantity)
         out: list[Emit] = []
-        if ev.charge_type in SEAT_CHANGES and ev.quantity:
+        if route.seats:
             out += self._facts(
                 ev,
                 rid,
                 kind="seats",
                 source_id=f"seats:{ev.charge_id}",
                 period=period,
-                seats=ev.quantity,
+                seats=route.seats,
                 charge_id=ev.charge_id,
                 subscription_id=ev.subscription_id,
             )
-        up_front = ev.billing_cycle in UP_FRONT
-        if ev.charge_type is ChargeType.CANCEL_IMMEDIATE:
-            if up_front:
-                # Billing adjusts this subscription's recognised revenue down from here on.
-                self.t[f"refunded|{rid}|{ev.subscription_id}"] = 1
-                return out
+        if route.revenue is Revenue.REFUND_UP_FRONT:
+            # Billing adjusts this subscription's recognised revenue down from here on.
+            self.t[f"refunded|{rid}|{ev.subscription_id}"] = 1
+            return out
+        if route.revenue is Revenue.REFUND_MONTHLY:
             return out + self._refund(ev, period)
-        if up_front and ev.charge_type in SCHEDULED:
+        if route.revenue is Revenue.AS_RECOGNISED:
             return out  # accrues as billing recognises it, month by month
-        if ev.price_minor > 0 and not up_front:
-            self.t[f"monthly|{rid}|{ev.subscription_id}|{ev.charge_id}"] = {
-                "start": ev.period_start.isoformat(),
-                "price_minor": ev.price_minor,
-            }
+        if route.refundable:
+            self._keep_monthly(ev)
         return out + self._facts(
             ev,
             rid,
@@ -147,18 +132,31 @@ class IncentiveRouter:
             currency=ev.currency,
         )
 
+    def _monthly(self, rid: str, subscription_id: str) -> list[tuple[str, str, int]]:
+        return [
+            (raw["start"], key.rsplit("|", 1)[1], int(raw["price_minor"]))
+            for key, raw in scan(self.t, f"monthly|{rid}|{subscription_id}|")
+        ]
+
+    def _keep_monthly(self, ev: ChargeRated) -> None:
+        """Notes a monthly charge a cancellation may refund, and forgets the subscription's
+        older ones beyond ``KEEP_MONTHLY``."""
+        rid, sub = ev.reseller_id, ev.subscription_id
+        self.t[f"monthly|{rid}|{sub}|{ev.charge_id}"] = {
+            "start": ev.period_start.isoformat(),
+            "price_minor": ev.price_minor,
+        }
+        for _, charge_id, _ in sorted(self._monthly(rid, sub), reverse=True)[KEEP_MONTHLY:]:
+            del self.t[f"monthly|{rid}|{sub}|{charge_id}"]
+
     def _refund(self, ev: ChargeRated, period: str) -> list[Emit]:
         """A monthly subscription cancelled in its 7 days: the refund is of the latest charge
         that started on or before the cancellation."""
         rid, refund = ev.reseller_id, -ev.price_minor
-        candidates = [
-            (raw["start"], key.rsplit("|", 1)[1], int(raw["price_minor"]))
-            for key, raw in scan(self.t, f"monthly|{rid}|{ev.subscription_id}|")
-            if raw["start"] <= ev.period_start.isoformat()
-        ]
-        if refund <= 0 or not candidates:
+        found = refunded_charge(self._monthly(rid, ev.subscription_id), ev.period_start.isoformat())
+        if refund <= 0 or found is None:
             return []
-        _, charge_id, price = max(candidates)
+        charge_id, price = found
         return self._facts(
             ev,
             rid,

@@ -138,3 +138,21 @@ async def test_seats_go_only_to_seat_growth_plans_and_up_front_charges_wait_for_
     )
     # Seats count now; the annual charge's revenue accrues as billing recognises it.
     assert kinds == [("am-growth", "seats")]
+
+
+async def test_a_subscription_keeps_only_its_latest_monthly_charges_and_still_refunds_right() -> (
+    None
+):
+    router = IncentiveRouter(TOPICS, book(plan_event("rebate-contoso", "contoso", ["contoso"])), {})
+    starts = [date(2026, m, 5) for m in range(1, 13)]
+    for k, start in enumerate(starts):
+        await router.handle(
+            charge(
+                ChargeType.CYCLE_CHARGE, 10, 1_000 + k, period_start=start, charge_id=f"m{k:02d}"
+            )
+        )
+    kept = sorted(k for k in router.t if k.startswith("monthly|contoso|s1|"))
+    assert kept == ["monthly|contoso|s1|m10", "monthly|contoso|s1|m11"]
+    cancel = charge(ChargeType.CANCEL_IMMEDIATE, -10, -1_011, period_start=date(2026, 12, 8))
+    (refund,) = [e.event for e in await router.handle(cancel) if e.event.kind == "refund"]
+    assert (refund.charge_id, refund.charge_minor, refund.amount_minor) == ("m11", 1_011, 1_011)
