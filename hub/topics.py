@@ -580,9 +580,9 @@ _FIXED: tuple[TopicSpec, ...] = (
     TopicSpec(
         Topic.SUBSCRIPTION_COMMANDS,
         "reseller_id",
-        ("AutoRenewSwitchOff", "MidTermChangeApplied"),
+        ("AutoRenewSwitchOff", "MidTermChangeApplied", "SubscriptionTransferred"),
         "hub-internal commands to the subscription lifecycle (unapproved renewals, mid-term "
-        "changes the record follows)",
+        "changes and transfers the record follows)",
         readers=("hub",),
     ),
     # Relationships (hub/streams/relationships): requests and outcomes keyed by reseller beside

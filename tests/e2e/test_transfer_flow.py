@@ -3,7 +3,8 @@
 Reseller A orders a subscription (its term value enters A's exposure), transfers it to
 reseller B ten days into its first month; the month's close invoices A for the days before the
 effective day and B for the rest, each at its own price to the minor unit, and A's open
-commitment leaves A's exposure for B's.
+commitment leaves A's exposure for B's. From then on the subscription is B's to change: A's
+cancellation finds no subscription, B's seat increase reaches Partner Center.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ from hub.schemas.events.orders import (
 )
 from hub.schemas.events.reference import PriceListEntryUpserted
 from hub.schemas.events.relationships import SubscriptionTransferred, SubscriptionTransferRequested
+from hub.schemas.events.subscriptions import (
+    SubscriptionChanged,
+    SubscriptionChangeRejected,
+    SubscriptionChangeRequested,
+)
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
 from tests.support.e2e import WorkerHub, envelope, reference_events
@@ -230,3 +236,33 @@ def test_mid_month_transfer_invoices_both_prorated_and_moves_the_exposure(hub) -
     assert told_a.released_commitment_minor > 0
     assert _exposure_of(hub, A, 11) <= committed - told_a.released_commitment_minor + a_part
     assert _exposure_of(hub, B, 6) >= told_b.taken_commitment_minor
+
+    # The subscription is B's to change now: A's cancellation finds nothing, B adds seats.
+    cancel = _subscription_change(A, sub, kind="cancel")
+    more = _subscription_change(B, sub, kind="change_quantity", new_quantity=12)
+    _send(hub, Topic.SUBSCRIPTION_CHANGES, cancel)
+    _send(hub, Topic.SUBSCRIPTION_CHANGES, more)
+    hub.wait_for(
+        "A's cancellation refused",
+        lambda: _of(status_a(), SubscriptionChangeRejected, change_id=cancel.change_id),
+    )
+    (refused,) = _of(status_a(), SubscriptionChangeRejected, change_id=cancel.change_id)
+    assert refused.code == "SubscriptionNotFound"
+    hub.wait_for(
+        "B's seats added", lambda: _of(status_b(), SubscriptionChanged, change_id=more.change_id)
+    )
+    (added,) = _of(status_b(), SubscriptionChanged, change_id=more.change_id)
+    assert (added.old_quantity, added.new_quantity) == (10, 12)
+
+
+def _subscription_change(
+    rid: str, sub: SubscriptionProvisioned, **fields: Any
+) -> SubscriptionChangeRequested:
+    return SubscriptionChangeRequested(
+        **envelope(rid),
+        change_id=f"chg-{uuid.uuid4().hex[:8]}",
+        customer_id=sub.customer_id,
+        subscription_id=sub.subscription_id,
+        requested_at=datetime.now(UTC),
+        **fields,
+    )

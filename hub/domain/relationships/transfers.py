@@ -9,11 +9,12 @@ before it, the new one from it on, both prorated daily over the charge period
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
-from hub.domain.enums import SubscriptionStatus
+from hub.domain.enums import BillingCycle, SubscriptionStatus, Term
 from hub.domain.proration import period_days, prorate
+from hub.domain.subscriptions import Subscription
 
 
 class TransferKind(StrEnum):
@@ -97,3 +98,47 @@ def refusal(
                 "a transfer between them needs a repricing by finance first"
             )
     return None
+
+
+def moved_subscription(
+    *,
+    subscription_id: str,
+    transfer_id: str,
+    to_reseller_id: str,
+    customer_id: str,
+    product_id: str,
+    sku_id: str,
+    availability_id: str,
+    quantity: int,
+    term: Term,
+    billing_cycle: BillingCycle,
+    auto_renew: bool,
+    term_start: date,
+    term_end: date,
+) -> Subscription:
+    """The subscription as the new reseller holds it after a transfer: the same term, seats and
+    renewal setting, under the new reseller and the transfer (not the old reseller's order).
+
+    The seats were bought, and their 7-day refund windows opened, by the old reseller: none of
+    them is refundable by the new one (the cancellation window closes at the term's start), so
+    a transfer inside the first week cannot be turned into a refund of another reseller's
+    purchase."""
+    start = datetime.combine(term_start, time(), UTC)
+    return Subscription(
+        subscription_id=subscription_id,
+        order_id=f"transfer-{transfer_id}",
+        reseller_id=to_reseller_id,
+        customer_id=customer_id,
+        product_id=product_id,
+        sku_id=sku_id,
+        availability_id=availability_id,
+        quantity=quantity,
+        term=term,
+        billing_cycle=billing_cycle,
+        status=SubscriptionStatus.ACTIVE,
+        auto_renew=auto_renew,
+        term_start=start,
+        term_end=datetime.combine(term_end, time(), UTC),
+        window_start=start,
+        cancellation_allowed_until_date=start,
+    )

@@ -177,6 +177,13 @@ class SubscriptionTransferred(Event):
     to_period_minor: int = Field(description="the new reseller's part of the period")
     released_commitment_minor: int = Field(ge=0, description="leaves the old one's exposure")
     taken_commitment_minor: int = Field(ge=0, description="enters the new one's exposure")
+    microsoft_customer_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the customer's Microsoft tenant id (v2): set on the copy the orders "
+        "lifecycle hands the new reseller, so it manages the subscription at Partner Center",
+    )
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
 
 
 class SubscriptionTransferRefused(Event):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterError
 from hub.connectors.partner_center.models import SubscriptionPatch
 from hub.domain.orders import ReferenceView
+from hub.domain.relationships.transfers import moved_subscription
 from hub.domain.subscriptions import (
     Change,
     ChangeRejectionCode,
@@ -29,6 +30,7 @@ from hub.errors import SchemaError
 from hub.runtime.emit import Emit
 from hub.runtime.stored_events import StoredEvent
 from hub.schemas.envelope import Event, caused_by
+from hub.schemas.events.relationships import SubscriptionTransferred
 from hub.schemas.events.renewals import (
     AutoRenewSwitchOff,
     MidTermChangeApplied,
@@ -105,6 +107,8 @@ class Lifecycle:
         ``SubscriptionChanged`` (or ``SubscriptionChangeRejected``); already off, nothing."""
         if isinstance(event, MidTermChangeApplied):
             return await self.on_mid_term(event)
+        if isinstance(event, SubscriptionTransferred):
+            return self.on_transferred(event)
         if not isinstance(event, AutoRenewSwitchOff):
             raise SchemaError(f"{type(event).__name__} does not belong on the commands topic")
         request = SubscriptionChangeRequested(
@@ -168,6 +172,62 @@ class Lifecycle:
             )
         )
         self.state.midterms[key] = StoredEvent.of(event).model_dump(mode="json")
+        return []
+
+    def on_transferred(self, ev: SubscriptionTransferred) -> list[Emit]:
+        """A transfer billing booked (hub/streams/relationships/transfers.py), on
+        ``hub.subscriptions.commands``. The old reseller's copy (keyed by it, beside its
+        record) removes the record, so the old reseller's changes find no subscription, and
+        hands the record's Microsoft customer to the new reseller's partition; that copy opens
+        the record under the new reseller at its price. Once each: a redelivered old copy finds
+        no record, a redelivered new one finds its record."""
+        if ev.side == "from":
+            record = self.state.subscription(ev.from_reseller_id, ev.subscription_id)
+            if record is None or record.subscription.customer_id != ev.customer_id:
+                return []  # not provisioned by this flow, or moved already
+            del self.state.subscriptions[entity_key(ev.from_reseller_id, ev.subscription_id)]
+            handed = SubscriptionTransferred.model_validate(
+                {
+                    **ev.model_dump(),
+                    **caused_by(ev, "SubscriptionTransferred", "record"),
+                    "reseller_id": ev.to_reseller_id,
+                    "side": "to",
+                    "microsoft_customer_id": record.microsoft_customer_id,
+                }
+            )
+            commands = self.topics.name(Topic.SUBSCRIPTION_COMMANDS)
+            return [Emit(commands, ev.to_reseller_id, handed)]
+        ms_customer = ev.microsoft_customer_id
+        if ms_customer is None or self.state.subscription(ev.to_reseller_id, ev.subscription_id):
+            return []
+        moved = moved_subscription(
+            subscription_id=ev.subscription_id,
+            transfer_id=str(ev.causation_id or ev.event_id),
+            to_reseller_id=ev.to_reseller_id,
+            customer_id=ev.customer_id,
+            product_id=ev.product_id,
+            sku_id=ev.sku_id,
+            availability_id=ev.availability_id,
+            quantity=ev.quantity,
+            term=ev.term,
+            billing_cycle=ev.billing_cycle,
+            auto_renew=ev.auto_renew,
+            term_start=ev.term_start,
+            term_end=ev.term_end,
+        )
+        self.state.put_subscription(
+            SubscriptionRecord(
+                subscription=moved,
+                microsoft_customer_id=ms_customer,
+                unit_price_minor=ev.to_unit_price_minor,
+                unit_cost_minor=ev.unit_cost_minor,
+                currency=ev.currency,
+            )
+        )
+        # The new reseller's later orders for this customer reach the same Microsoft customer.
+        customer = entity_key(ev.to_reseller_id, ev.customer_id)
+        if self.state.customers.get(customer) is None:
+            self.state.customers[customer] = ms_customer
         return []
 
     async def _decide(

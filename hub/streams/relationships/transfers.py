@@ -180,6 +180,8 @@ def _from_side(ledger: BillingLedger, ev: SubscriptionTransferRequested) -> list
         Emit(topics.name(Topic.COLLECTIONS), ev.reseller_id, old),
         Emit(topics.name(Topic.COLLECTIONS), ev.to_reseller_id, new_side),
         Emit(topics.name(Topic.RELATIONSHIP_EVENTS), ev.reseller_id, old),
+        # The orders lifecycle's record moves too: the old reseller may no longer change it.
+        Emit(topics.name(Topic.SUBSCRIPTION_COMMANDS), ev.reseller_id, old),
     ]
 
 

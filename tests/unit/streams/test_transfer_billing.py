@@ -59,6 +59,9 @@ async def test_mid_month_transfer_splits_the_period_exactly_and_moves_the_subscr
         "t.partner.fabrikam.status",
         "t.hub.billing.collections",
     }
+    # The old reseller's copy also goes to the orders lifecycle, beside its record.
+    commands = [e for e in moved if e.topic == "t.hub.subscriptions.commands"]
+    assert [(e.key, e.event.side) for e in commands] == [("contoso", "from")]
     booked = await hub.handle(event)
     assert _lines(booked) == [("fabrikam", ChargeType.ADD_QUANTITY, 3250)]
     assert hub.ledger._sub("sub-1").reseller_id == "fabrikam"
