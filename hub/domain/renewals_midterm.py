@@ -200,17 +200,11 @@ def change_billing_frequency(
     )
 
 
-def extend_term(
-    sub: Subscription,
-    at: datetime,
-    new_term: Term,
-    new_cycle: BillingCycle,
-    *,
-    old_unit_price_minor: int,
-    new_unit_price_minor: int,
-    promotion_id: str | None = None,
-) -> MidTermChange | MidTermRejected:
-    """A longer term, mid-term (P1M to P1Y, P1Y to P3Y): a new term starts on the change day."""
+def term_change_refusal(
+    sub: Subscription, at: datetime, new_term: Term, new_cycle: BillingCycle
+) -> MidTermRejected | None:
+    """Why ``sub`` cannot take ``new_term`` billed ``new_cycle`` now (before any price is
+    looked up), or None."""
     if (rejected := _active(sub, at)) is not None:
         return rejected
     if TERM_MONTHS[new_term] <= TERM_MONTHS[sub.term]:
@@ -225,6 +219,22 @@ def extend_term(
         return _reject(
             MidTermRejectionCode.PLAN_NOT_ALLOWED, f"term {new_term} cannot be billed {new_cycle}"
         )
+    return None
+
+
+def extend_term(
+    sub: Subscription,
+    at: datetime,
+    new_term: Term,
+    new_cycle: BillingCycle,
+    *,
+    old_unit_price_minor: int,
+    new_unit_price_minor: int,
+    promotion_id: str | None = None,
+) -> MidTermChange | MidTermRejected:
+    """A longer term, mid-term (P1M to P1Y, P1Y to P3Y): a new term starts on the change day."""
+    if (rejected := term_change_refusal(sub, at, new_term, new_cycle)) is not None:
+        return rejected
     return _restart(
         sub,
         at,

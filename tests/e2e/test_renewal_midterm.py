@@ -66,6 +66,14 @@ def _standard_price(cycle: BillingCycle, cost: int) -> PriceListEntryUpserted:
     return PriceListEntryUpserted(**_env(None), price_list_id="msft", entry=entry)
 
 
+def _triennial_price(cost: int) -> PriceListEntryUpserted:
+    """BASIC on a three-year term, billed yearly (for a longer term mid-term)."""
+    entry = _price(BillingCycle.ANNUAL, cost, date(2020, 1, 1)).entry
+    return PriceListEntryUpserted(
+        **_env(None), price_list_id="msft", entry=entry.model_copy(update={"term": Term.P3Y})
+    )
+
+
 @pytest.fixture(scope="module")
 def hub(kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("renewal-midterm")
@@ -107,6 +115,7 @@ def hub(kafka: BrokerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             BASIC.catalog_item_id,
             _price(BillingCycle.MONTHLY, 600, date(2020, 1, 1)),
             _price(BillingCycle.ANNUAL, 7_000, date(2020, 1, 1)),
+            _triennial_price(6_800),
         )
         hub.send(
             Topic.PRICES,
@@ -254,3 +263,33 @@ def test_a_seat_reduction_after_an_upgrade_is_refunded_at_the_new_skus_price(hub
     lines = _charges(hub, sid, ChargeType.REMOVE_QUANTITY, 2)
     assert {c.product_id for c in lines} == {STANDARD.product_id}
     assert abs(sum(c.price_minor for c in lines) + changed.refund_minor) <= 1
+
+
+def test_a_longer_term_starts_a_new_term_at_microsoft_and_is_billed(hub: Hub) -> None:
+    sub = _order(hub, seats=4)
+    sid = sub.subscription_id
+    change = MidTermChangeRequested(
+        **_env(),
+        change_id=f"mid-{uuid.uuid4().hex[:6]}",
+        customer_id=sub.customer_id,
+        subscription_id=sid,
+        kind="term",
+        term=Term.P3Y,
+        billing_cycle=BillingCycle.ANNUAL,
+        requested_at=datetime.now(UTC),
+    )
+    hub.send(Topic.SUBSCRIPTION_CHANGES, RESELLER, change)
+
+    (applied,) = hub.status(MidTermChangeApplied, sid)
+    assert (applied.term, applied.billing_cycle) == (Term.P3Y, BillingCycle.ANNUAL)
+    assert applied.unit_price_minor == 6_800
+    assert applied.term_start.date() == datetime.now(UTC).date()
+    assert applied.term_end.year == applied.term_start.year + 3
+    credit, charge = applied.lines
+    assert credit.amount_minor < 0 < charge.amount_minor
+    assert charge.amount_minor == 6_800 * 4
+    # Billing rates the credit and the new year's charge as extendTerm lines.
+    lines = _charges(hub, sid, ChargeType.EXTEND_TERM, 2)
+    assert sorted(c.price_minor for c in lines) == sorted(
+        [credit.amount_minor, charge.amount_minor]
+    )

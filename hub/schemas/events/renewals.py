@@ -198,29 +198,36 @@ class AutoRenewSwitchOff(Event):
     reason: Text
 
 
-MidTermKind = Literal["billing_frequency", "upgrade"]
+MidTermKind = Literal["billing_frequency", "upgrade", "term"]
 
 
 class MidTermChangeRequested(Event):
     """A reseller changes a subscription now, mid-term: its billing frequency (a new term at
-    today's list price, promotion removed) or an upgrade to a higher SKU of its family (the
-    term end kept). Either deletes the changes scheduled for the next term."""
+    today's list price, promotion removed), a longer term (``term``, v2: a new term from the
+    day of the change, billed ``billing_cycle`` or as now) or an upgrade to a higher SKU of its
+    family (the term end kept). Each deletes the changes scheduled for the next term."""
 
     reseller_id: ResellerId
     change_id: Identifier = Field(description="the reseller's id; a retry reuses it")
     customer_id: Identifier
     subscription_id: Identifier
     kind: MidTermKind
-    billing_cycle: BillingCycle | None = Field(default=None, description="for billing_frequency")
+    billing_cycle: BillingCycle | None = Field(
+        default=None, description="for billing_frequency; for term, the new term's (optional)"
+    )
     product_id: Identifier | None = Field(default=None, description="for upgrade")
     sku_id: Identifier | None = Field(default=None, description="for upgrade")
     availability_id: Identifier | None = Field(default=None, description="for upgrade")
     requested_at: UtcDatetime
+    term: Term | None = Field(default=None, description="for term (v2): the longer term")
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
 
     @model_validator(mode="after")
     def _arguments_fit_kind(self) -> Self:
         if self.kind == "billing_frequency" and self.billing_cycle is None:
             raise ValueError("billing_cycle is required when kind is 'billing_frequency'")
+        if self.kind == "term" and self.term is None:
+            raise ValueError("term is required when kind is 'term'")
         if self.kind == "upgrade" and None in (self.product_id, self.sku_id, self.availability_id):
             raise ValueError("product_id, sku_id and availability_id are required for 'upgrade'")
         return self

@@ -3,6 +3,9 @@
 - A subscription PATCH carrying ``billingCycle`` changes the billing frequency: an active
   subscription before its term end, not a triennial term, a cycle its term is sold with; a new
   term starts that day at the list price of the new cycle.
+- A PATCH carrying ``termDuration`` (with the ``billingCycle`` to bill it, or the current one)
+  lengthens the term: only to a longer term sold with that cycle; a new term starts that day at
+  its list price. A shorter term is refused (it can only be scheduled for the renewal).
 - ``POST .../subscriptions/{id}/transitions`` upgrades to another offer sold on the same plan
   at a higher price (its upgrade paths here), for the rest of the term (its end kept).
 Either deletes the scheduled next-term instructions. Faults injected on ``update_subscription``
@@ -22,6 +25,7 @@ from hub.connectors.partner_center import wire_json
 from hub.connectors.partner_center.errors import ErrorCode
 from hub.connectors.partner_center.renewals_midterm import TRANSITION, Transition
 from hub.domain.enums import BillingCycle, SubscriptionStatus, Term
+from hub.domain.orders import TERM_MONTHS
 from hub.simulator.partner_center.billing import billing_period_months
 from hub.simulator.partner_center.catalog import Catalog
 from hub.simulator.partner_center.errors import SimError
@@ -29,6 +33,7 @@ from hub.simulator.partner_center.renewals import ScheduledChanges
 from hub.simulator.partner_center.subscriptions import REFUND_WINDOW, Lot, SubscriptionRecord
 
 FIELD = "billingCycle"
+TERM_FIELD = "termDuration"
 
 
 def _changeable(record: SubscriptionRecord, now: datetime) -> None:
@@ -49,30 +54,43 @@ class MidTermChanges:
         self.changed: list[tuple[str, str]] = []  # (subscription id, what)
 
     def before_patch(self, record: SubscriptionRecord, body: dict[str, Any], now: datetime) -> None:
-        """Apply a ``billingCycle`` in a PATCH body (checked first: a refusal changes nothing)."""
-        raw = body.get(FIELD)
-        if raw is None:
+        """Apply a ``billingCycle`` and/or ``termDuration`` in a PATCH body (checked first: a
+        refusal changes nothing)."""
+        raw, raw_term = body.get(FIELD), body.get(TERM_FIELD)
+        if raw is None and raw_term is None:
             return
         try:
-            cycle = BillingCycle(str(raw).lower())
+            cycle = record.cycle if raw is None else BillingCycle(str(raw).lower())
         except ValueError as exc:
             raise SimError(400, ErrorCode.BAD_REQUEST, f"unknown billingCycle {raw!r}") from exc
-        if cycle == record.cycle:
+        try:
+            term = record.term if raw_term is None else Term(str(raw_term).upper())
+        except ValueError as exc:
+            said = f"unknown termDuration {raw_term!r}"
+            raise SimError(400, ErrorCode.BAD_REQUEST, said) from exc
+        if cycle == record.cycle and term == record.term:
             return
         _changeable(record, now)
-        if record.term is Term.P3Y:
+        if term != record.term and TERM_MONTHS[term] < TERM_MONTHS[record.term]:
+            raise SimError(
+                400,
+                ErrorCode.SUBSCRIPTION_NOT_MODIFIABLE,
+                "a term can only grow mid-term; schedule a shorter one for the renewal",
+            )
+        if term == record.term and record.term is Term.P3Y:
             raise SimError(
                 400,
                 ErrorCode.SUBSCRIPTION_NOT_MODIFIABLE,
                 "a triennial term's billing frequency cannot change mid-term",
             )
-        months = billing_period_months(record.term, cycle)
-        price = record.item.unit_price(record.term, cycle, record.context.currency)
+        months = billing_period_months(term, cycle)
+        price = record.item.unit_price(term, cycle, record.context.currency)
         if months is None or price is None:
-            raise SimError(
-                400, ErrorCode.BAD_REQUEST, f"term {record.term} is not sold billed {cycle}"
-            )
+            raise SimError(400, ErrorCode.BAD_REQUEST, f"term {term} is not sold billed {cycle}")
         start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        changed = [f"billingCycle={cycle}"] if cycle != record.cycle else []
+        changed += [f"termDuration={term}"] if term != record.term else []
+        record.term = term
         record.cycle = cycle
         record.period_months = months
         record.unit_price = price
@@ -85,7 +103,7 @@ class MidTermChanges:
             subscription_start=start,
             subscription_end=record.term_end,
         )
-        self._changed(record.id, f"billingCycle={cycle}")
+        self._changed(record.id, ",".join(changed))
 
     def transition(self, record: SubscriptionRecord, body: Transition, now: datetime) -> None:
         _changeable(record, now)

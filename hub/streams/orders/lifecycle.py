@@ -151,7 +151,8 @@ class Lifecycle:
         record = self.state.subscription(event.reseller_id, event.subscription_id)
         if record is None or record.subscription.customer_id != event.customer_id:
             return []  # not a subscription this flow provisioned: nothing of its own to follow
-        new_term = (event.term_start, event.term_end) if event.kind == "billing_frequency" else None
+        restarted = event.kind in ("billing_frequency", "term")  # a new term from the change day
+        new_term = (event.term_start, event.term_end) if restarted else None
         followed = follow_mid_term(
             record.subscription,
             product_id=event.product_id,

@@ -63,7 +63,11 @@ def bill_mid_term(ledger: BillingLedger, ev: MidTermChangeApplied) -> list[Emit]
     if old is None:
         # The provisioning fact travels another topic and may not be here yet.
         raise RetriableError(f"subscription {ev.subscription_id} is not provisioned yet")
-    ct = ChargeType.CHANGE_BILLING_PLAN if ev.kind == "billing_frequency" else ChargeType.CONVERT
+    ct = {
+        "billing_frequency": ChargeType.CHANGE_BILLING_PLAN,
+        "term": ChargeType.EXTEND_TERM,
+    }.get(ev.kind, ChargeType.CONVERT)
+    new_term = ev.kind in ("billing_frequency", "term")  # a new term from the change day
     day = ev.lines[0].charge_start if ev.lines else ev.event_time.date()
     source = str(ev.event_id)
     # The record before the change, kept beside the noted renewals: a replay of this change
@@ -85,11 +89,11 @@ def bill_mid_term(ledger: BillingLedger, ev: MidTermChangeApplied) -> list[Emit]
             "term_end": ev.term_end.date(),
             "unit_cost_minor": ev.unit_cost_minor,
             "unit_price_minor": ev.unit_price_minor,
-            "window_start": ev.term_start if ev.kind == "billing_frequency" else old.window_start,
+            "window_start": ev.term_start if new_term else old.window_start,
         }
     )
     emits = ledger._rate(ev, old, prorated_charge(old, source, ct, day, refund=True))
-    charge_day = new.term_start if ev.kind == "billing_frequency" else day
+    charge_day = new.term_start if new_term else day
     emits += ledger._rate(ev, new, prorated_charge(new, source, ct, charge_day, refund=False))
     ledger._save_sub(new)
     return emits

@@ -18,7 +18,7 @@ from typing import Any
 from hub.connectors.partner_center import PartnerCenterError
 from hub.connectors.partner_center.renewals import NextTermScheduler
 from hub.connectors.partner_center.renewals_midterm import MidTermChanger
-from hub.domain.enums import BillingCycle, SubscriptionStatus
+from hub.domain.enums import BillingCycle, SubscriptionStatus, Term
 from hub.domain.orders import TERM_MONTHS, ReferenceView
 from hub.domain.price_lists import PricePoint, Promotion, price_on
 from hub.domain.proration import add_months
@@ -37,6 +37,8 @@ from hub.domain.renewals_midterm import (
     MidTermChange,
     MidTermRejected,
     change_billing_frequency,
+    extend_term,
+    term_change_refusal,
     upgrade,
 )
 from hub.domain.renewals_scheduled import (
@@ -361,10 +363,16 @@ class Renewals:
         return self._out(outcome, ev.subscription_id) + told
 
     def _price_now(
-        self, record: RenewalRecord, item_id: str, cycle: BillingCycle, at: datetime
+        self,
+        record: RenewalRecord,
+        item_id: str,
+        cycle: BillingCycle,
+        at: datetime,
+        term: Term | None = None,
     ) -> PricePoint | None:
-        """Today's list price of ``item_id`` on the subscription's term and ``cycle``, without
-        promotion (a mid-term change resets the price and removes promotions)."""
+        """Today's list price of ``item_id`` on ``term`` (the subscription's by default) and
+        ``cycle``, without promotion (a mid-term change resets the price and removes
+        promotions)."""
         ref = self.reference()
         sub = record.subscription
         product_id, sku_id, availability_id = item_id.split(":")
@@ -376,7 +384,7 @@ class Renewals:
                 product_id=product_id,
                 sku_id=sku_id,
                 availability_id=availability_id,
-                term=sub.term,
+                term=term or sub.term,
                 billing_cycle=cycle,
                 currency=record.currency,
                 on=at.astimezone(UTC).date(),
@@ -410,6 +418,25 @@ class Renewals:
                 sub,
                 at,
                 ev.billing_cycle,
+                old_unit_price_minor=record.unit_price_minor,
+                new_unit_price_minor=point.unit_price_minor,
+            )
+        elif ev.kind == "term":
+            assert ev.term is not None  # the contract requires it for this kind
+            cycle = ev.billing_cycle or sub.billing_cycle
+            refused = term_change_refusal(sub, at, ev.term, cycle)
+            if refused is not None:
+                return self._midterm_rejected(ev, refused.code.value, refused.reason), []
+            point = self._price_now(record, sub.catalog_item_id, cycle, at, term=ev.term)
+            if point is None:
+                return self._midterm_rejected(
+                    ev, NO_PRICE, f"no list price for {ev.term} billed {cycle} today"
+                ), []
+            result = extend_term(
+                sub,
+                at,
+                ev.term,
+                cycle,
                 old_unit_price_minor=record.unit_price_minor,
                 new_unit_price_minor=point.unit_price_minor,
             )
@@ -447,6 +474,15 @@ class Renewals:
                     customer,
                     reseller,
                     sub.subscription_id,
+                    result.subscription.billing_cycle,
+                    correlation_id=ev.correlation_id,
+                )
+            elif ev.kind == "term":
+                await self.midterm.change_term(
+                    customer,
+                    reseller,
+                    sub.subscription_id,
+                    result.subscription.term,
                     result.subscription.billing_cycle,
                     correlation_id=ev.correlation_id,
                 )

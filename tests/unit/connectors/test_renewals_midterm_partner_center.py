@@ -13,9 +13,10 @@ from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterErro
 from hub.connectors.partner_center.renewals_midterm import (
     TRANSITION,
     BillingCyclePatch,
+    TermPatch,
     Transition,
 )
-from hub.domain.enums import BillingCycle
+from hub.domain.enums import BillingCycle, Term
 from hub.simulator.partner_center.admin import SimulatorAdmin
 from hub.simulator.partner_center.faults import Fault, FaultKind
 from hub.simulator.partner_center.server import SimulatorHandle
@@ -53,6 +54,42 @@ async def test_a_billing_frequency_change_starts_a_new_term_and_deletes_schedule
     assert seen.effective_start_date.date() == now.date()
     assert subscription_id not in sim.simulator.scheduled.instructions
     assert sim.simulator.scheduled.deleted == [subscription_id]
+
+
+async def test_a_longer_term_starts_a_new_term_and_a_shorter_one_is_refused(
+    client: PartnerCenterClient, place: PlaceOrder, sim: SimulatorHandle
+) -> None:
+    assert TermPatch(term_duration=Term.P3Y, billing_cycle=BillingCycle.ANNUAL).model_dump(
+        by_alias=True
+    ) == {"termDuration": "P3Y", "billingCycle": "annual"}
+    customer_id, subscription_id = await place(quantity=3)
+    await client.schedule_next_term(customer_id, subscription_id, patch(), correlation_id="c")
+    sim.simulator.state.advance(timedelta(days=40))
+
+    await client.patch_subscription(
+        customer_id,
+        subscription_id,
+        TermPatch(term_duration=Term.P3Y, billing_cycle=BillingCycle.ANNUAL),
+        "c",
+    )
+
+    seen = await client.get_subscription(customer_id, subscription_id, correlation_id="c")
+    assert (seen.term_duration, seen.billing_cycle) == (Term.P3Y, BillingCycle.ANNUAL)
+    assert seen.effective_start_date is not None
+    assert seen.effective_start_date.date() == sim.simulator.state.now().date()
+    assert seen.commitment_end_date is not None
+    assert seen.commitment_end_date.year == seen.effective_start_date.year + 3
+    assert sim.simulator.scheduled.deleted == [subscription_id]
+    with pytest.raises(PartnerCenterError) as caught:
+        await client.patch_subscription(
+            customer_id,
+            subscription_id,
+            TermPatch(term_duration=Term.P1Y, billing_cycle=BillingCycle.ANNUAL),
+            "c",
+        )
+    assert (caught.value.status, caught.value.retriable) == (400, False)
+    record = sim.simulator.state.subscriptions.records[subscription_id]
+    assert record.term is Term.P3Y
 
 
 async def test_a_transition_upgrades_the_offer_and_keeps_the_term_end(

@@ -15,7 +15,12 @@ from hub.domain.enums import BillingCycle, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import CatalogItem
 from hub.domain.renewals import RenewalPolicy
-from hub.domain.renewals_midterm import MidTermChange, change_billing_frequency, upgrade
+from hub.domain.renewals_midterm import (
+    MidTermChange,
+    change_billing_frequency,
+    extend_term,
+    upgrade,
+)
 from hub.schemas.events.renewals import (
     MidTermChangeApplied,
     MidTermChangeRejected,
@@ -70,6 +75,13 @@ def family_reference() -> ReferenceView:
         },
         prices={
             **ref.prices,
+            # A triennial term of the same offer, for a longer term mid-term.
+            ITEM.catalog_item_id: [
+                *ref.prices[ITEM.catalog_item_id],
+                entry(BillingCycle.ANNUAL, 33_000, date(2024, 1, 1)).model_copy(
+                    update={"term": Term.P3Y}
+                ),
+            ],
             STANDARD.catalog_item_id: [
                 entry(BillingCycle.ANNUAL, 24_000, date(2024, 1, 1), item=STANDARD)
             ],
@@ -91,6 +103,20 @@ class FakeMidTerm:
         if self.fail is not None:
             raise self.fail
         self.calls.append(("billing_cycle", cycle))
+
+    async def change_term(
+        self,
+        customer: Any,
+        reseller: Any,
+        sid: str,
+        term: Term,
+        cycle: BillingCycle,
+        *,
+        correlation_id: str,
+    ) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.calls.append(("term", (term, cycle)))
 
     async def upgrade(
         self,
@@ -193,6 +219,49 @@ async def test_annual_to_monthly_starts_a_new_term_at_todays_price_with_credit_a
     notices = await w.tick(datetime(2026, 6, 15, tzinfo=UTC) - timedelta(days=30))
     assert [type(e) for e in notices] == [RenewalNoticeIssued]
     assert notices[0].billing_cycle is BillingCycle.MONTHLY
+
+
+async def test_a_longer_term_starts_today_at_the_triennial_price_and_is_sent_as_a_patch() -> None:
+    w, changer = world()
+    await w.send(provisioned())
+    before = w.state.record("contoso", "sub-1")
+    assert before is not None
+
+    out = await w.send(midterm(kind="term", term=Term.P3Y, billing_cycle=None))
+    applied = applied_of(out)
+
+    assert changer.calls == [("term", (Term.P3Y, BillingCycle.ANNUAL))]
+    # Today's triennial list, billed yearly as before: 33_000 cost + 10 % markup.
+    assert (applied.term, applied.billing_cycle) == (Term.P3Y, BillingCycle.ANNUAL)
+    assert (applied.unit_price_minor, applied.unit_cost_minor) == (36_300, 33_000)
+    assert applied.term_start == datetime(2025, 6, 15, tzinfo=UTC)
+    assert applied.term_end == datetime(2028, 6, 15, tzinfo=UTC)
+    rules = extend_term(
+        before.subscription,
+        AT,
+        Term.P3Y,
+        BillingCycle.ANNUAL,
+        old_unit_price_minor=13_200,
+        new_unit_price_minor=36_300,
+    )
+    assert isinstance(rules, MidTermChange)
+    same_lines(applied, rules)
+    assert {ln.charge_type for ln in applied.lines} == {"extendTerm"}
+    (command,) = [e for e in out if e.topic.endswith("hub.subscriptions.commands")]
+    assert command.event == applied
+    record = w.state.record("contoso", "sub-1")
+    assert record is not None
+    assert record.subscription.term is Term.P3Y
+
+
+async def test_a_shorter_term_is_refused_mid_term() -> None:
+    w, changer = world()
+    await w.send(provisioned())
+    out = await w.send(midterm(kind="term", term=Term.P1M, billing_cycle=BillingCycle.MONTHLY))
+    (refused,) = {e.event for e in out if isinstance(e.event, MidTermChangeRejected)}
+    assert refused.code == "ShorterTermNotAllowed"
+    assert "only grow" in refused.message
+    assert changer.calls == []
 
 
 async def test_an_upgrade_keeps_the_term_end_and_rates_the_rest_of_the_period() -> None:
