@@ -78,6 +78,13 @@ FULL = Sizes(
 )
 
 
+def flow_group(flow: HubFlow) -> dict[str, str]:
+    """The worker's ``HUB_FLOWS`` for ``flow`` (none: every flow, as with BENCH_ALL_FLOWS=1)."""
+    if not flow.flows or os.environ.get("BENCH_ALL_FLOWS", "").strip() == "1":
+        return {}
+    return {"HUB_FLOWS": flow.flows}
+
+
 def reference_loaded(metrics: str) -> float:
     """How many reference events the worker has consumed, from its Prometheus page."""
     total = 0.0
@@ -237,7 +244,7 @@ class Bench:
             self.work / flow.slug,
             topic_prefix=prefix,
             app_id=f"bench-{flow.slug}-{self.run_id}",
-            env={"HUB_PARTNER_CENTER_URL": self.simulator_url},
+            env={"HUB_PARTNER_CENTER_URL": self.simulator_url, **flow_group(flow)},
         )
         sinks = sorted({topics.name(m.topic) for m in flow.milestones})
         kinds = [m.event_type for m in flow.milestones]
