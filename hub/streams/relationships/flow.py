@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-import mode
 
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.connectors.partner_center.config import PartnerCenterConfig
@@ -150,11 +149,6 @@ def register(app: faust.App, ctx: Context) -> None:
     requests = Requests(onboarding, gdap, drift, ctx.topics.name(Topic.BILLING_INPUTS))
     requests_topic = ctx.topics.name(Topic.RELATIONSHIP_REQUESTS)
     requests.requests_topic = requests_topic
-
-    @app.service
-    class RelationshipsPartnerCenter(mode.Service):
-        async def on_stop(self) -> None:
-            await directory.stop()
 
     # One agent writes the table: its own requests, and (observed, billing's topic) the
     # provisioned subscriptions the drift sweep watches, both keyed by reseller.
