@@ -116,14 +116,21 @@ def encoded(start: int, stop: int, subs: int, meters: int) -> Iterator[tuple[byt
 
 async def ingest(
     bootstrap: str, subs: int, meters: int, days: int, state: Path, chunk: int = 10_000
-) -> dict[str, float]:
+) -> dict[str, Any]:
     count = subs * meters * days
     prefix = f"bench.cons.{uuid.uuid4().hex[:8]}."
     topics = TopicCatalog(prefix)
     await apply_topics(bootstrap, topics.all(RESELLERS))
     await publish(bootstrap, CODEC, reference(topics))
+    # The consumption flow in its own group, as a distributor runs it at size
+    # (BENCH_ALL_FLOWS=1: every flow in the worker).
+    every = os.environ.get("BENCH_ALL_FLOWS", "").strip() == "1"
     worker = WorkerProcess(
-        bootstrap, state, topic_prefix=prefix, app_id=f"bench-cons-{uuid.uuid4().hex[:6]}"
+        bootstrap,
+        state,
+        topic_prefix=prefix,
+        app_id=f"bench-cons-{uuid.uuid4().hex[:6]}",
+        env={} if every else {"HUB_FLOWS": "consumption"},
     ).start()
     source = topics.name(Topic.CONSUMPTION_INPUTS)
     rated = topics.name(Topic.CONSUMPTION_RATED)
