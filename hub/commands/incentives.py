@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -137,16 +138,18 @@ async def _ask(
     await publish(bootstrap, codec, [Outgoing(ledger, request.payee, request)], auth=auth)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    async for record in follow(bootstrap, [answers], since_ms=since, auth=auth):
-        if record is not None and record.value is not None:
-            event = codec.decode(record.value)
-            if (
-                isinstance(event, IncentiveStatementIssued)
-                and event.causation_id == request.event_id
-            ):
-                return event
-        if loop.time() > deadline:
-            return None
+    # Closed on return, not at garbage collection: the generator holds a Kafka consumer.
+    async with contextlib.aclosing(follow(bootstrap, [answers], since_ms=since, auth=auth)) as rs:
+        async for record in rs:
+            if record is not None and record.value is not None:
+                event = codec.decode(record.value)
+                if (
+                    isinstance(event, IncentiveStatementIssued)
+                    and event.causation_id == request.event_id
+                ):
+                    return event
+            if loop.time() > deadline:
+                return None
     return None
 
 
