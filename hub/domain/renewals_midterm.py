@@ -337,3 +337,17 @@ def coterm_first_charge(
         raise ValueError(f"custom end {custom_last_day} is outside {start}..{natural}")
     unused = prorate(term_price_minor, start, natural, custom_last_day + timedelta(days=1))
     return term_price_minor - unused
+
+
+# Each mid-term change's charge type, as Microsoft writes it, and whether it starts a new term
+# on the day of the change (a billing frequency or a longer term; an upgrade keeps the term).
+MIDTERM_CHARGE_TYPES: dict[str, ChargeType] = {
+    "billing_frequency": ChargeType.CHANGE_BILLING_PLAN,
+    "term": ChargeType.EXTEND_TERM,
+    "upgrade": ChargeType.CONVERT,
+}
+
+
+def restarts_term(kind: str) -> bool:
+    """Whether a mid-term change of ``kind`` starts a new term on the change day."""
+    return kind in ("billing_frequency", "term")

@@ -16,6 +16,7 @@ from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterErro
 from hub.connectors.partner_center.models import SubscriptionPatch
 from hub.domain.orders import ReferenceView
 from hub.domain.relationships.transfers import moved_subscription
+from hub.domain.renewals_midterm import restarts_term
 from hub.domain.subscriptions import (
     Change,
     ChangeRejectionCode,
@@ -151,8 +152,7 @@ class Lifecycle:
         record = self.state.subscription(event.reseller_id, event.subscription_id)
         if record is None or record.subscription.customer_id != event.customer_id:
             return []  # not a subscription this flow provisioned: nothing of its own to follow
-        restarted = event.kind in ("billing_frequency", "term")  # a new term from the change day
-        new_term = (event.term_start, event.term_end) if restarted else None
+        new_term = (event.term_start, event.term_end) if restarts_term(event.kind) else None
         followed = follow_mid_term(
             record.subscription,
             product_id=event.product_id,

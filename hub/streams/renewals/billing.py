@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hub.domain import charges as ch
-from hub.domain.enums import ChargeType
 from hub.domain.prorated_charges import prorated_charge
+from hub.domain.renewals_midterm import MIDTERM_CHARGE_TYPES, restarts_term
 from hub.errors import RetriableError
 from hub.runtime.emit import Emit
 from hub.schemas.events.renewals import MidTermChangeApplied, SubscriptionRenewed
@@ -63,11 +63,8 @@ def bill_mid_term(ledger: BillingLedger, ev: MidTermChangeApplied) -> list[Emit]
     if old is None:
         # The provisioning fact travels another topic and may not be here yet.
         raise RetriableError(f"subscription {ev.subscription_id} is not provisioned yet")
-    ct = {
-        "billing_frequency": ChargeType.CHANGE_BILLING_PLAN,
-        "term": ChargeType.EXTEND_TERM,
-    }.get(ev.kind, ChargeType.CONVERT)
-    new_term = ev.kind in ("billing_frequency", "term")  # a new term from the change day
+    ct = MIDTERM_CHARGE_TYPES[ev.kind]
+    new_term = restarts_term(ev.kind)
     day = ev.lines[0].charge_start if ev.lines else ev.event_time.date()
     source = str(ev.event_id)
     # The record before the change, kept beside the noted renewals: a replay of this change
