@@ -31,7 +31,6 @@ from hub.domain.relationships.drift import (
     resolution_refusal,
 )
 from hub.runtime.emit import Emit
-from hub.runtime.state import scan
 from hub.schemas.envelope import Event, caused_by, derived_event_id
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.relationships import (
@@ -45,6 +44,7 @@ from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.relationships import metrics
 from hub.streams.relationships.onboarding import utc_now
 from hub.streams.relationships.partner_center import CustomerDirectory
+from hub.streams.relationships.sweep import sweep_page
 from hub.topics import Topic, TopicCatalog
 
 Clock = Callable[[], datetime]
@@ -133,18 +133,17 @@ class DriftSweep:
     # -- the sweep ---------------------------------------------------------------------------
 
     async def on_tick(self, tick: RelationshipSweepTick) -> list[Emit]:
-        cursor_key = f"driftcursor|{tick.partition}"
-        after = self.state.get(cursor_key) or None
-        customers: list[tuple[str, dict[str, str]]] = []
-        for key, raw in scan(self.state, "drift|", after=after):
-            customers.append((key, raw))
-            if len(customers) >= self.page:
-                break
-        self.state[cursor_key] = customers[-1][0] if len(customers) >= self.page else ""
-        out: list[Emit] = []
-        for _, doc in customers:
-            out += await self._customer(tick, doc["reseller_id"], doc["customer_id"])
-        return out
+        async def visit(_key: str, doc: Any) -> list[Emit]:
+            return await self._customer(tick, doc["reseller_id"], doc["customer_id"])
+
+        return await sweep_page(
+            self.state,
+            sweep="drift",
+            cursor_key=f"driftcursor|{tick.partition}",
+            prefix="drift|",
+            page=self.page,
+            visit=visit,
+        )
 
     async def _customer(
         self, tick: RelationshipSweepTick, reseller_id: str, customer_id: str

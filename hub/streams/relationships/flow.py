@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -44,6 +44,7 @@ from hub.schemas.events.subscriptions import SubscriptionChanged
 from hub.streams.context import Context
 from hub.streams.lifecycle import close_at_shutdown
 from hub.streams.orders import _through, raw_topics, run_routes
+from hub.streams.relationships import metrics
 from hub.streams.relationships.agreements import AGREEMENTS, BookReader
 from hub.streams.relationships.drift import DriftSweep
 from hub.streams.relationships.gdap import GdapTracker
@@ -57,13 +58,23 @@ class Requests:
     """Dispatches the events of ``hub.relationships.requests`` to their handler."""
 
     def __init__(
-        self, onboarding: Onboarding, gdap: GdapTracker, drift: DriftSweep, billing_inputs: str
+        self,
+        onboarding: Onboarding,
+        gdap: GdapTracker,
+        drift: DriftSweep,
+        billing_inputs: str,
+        *,
+        sweep_every_s: float = 60.0,
     ) -> None:
         self.onboarding = onboarding
         self.gdap = gdap
         self.drift = drift
         self.billing_inputs = billing_inputs
         self.requests_topic = ""
+        # A tick older than two intervals (and 30 s) had newer ones sent after it: the sweep
+        # has fallen behind (a Partner Center outage, a stopped worker), and sweeping for each
+        # queued tick would only hold the flow's other requests longer.
+        self.stale_after = timedelta(seconds=max(2 * sweep_every_s, 30.0))
 
     async def handle(self, event: Event) -> Sequence[Emit]:
         if isinstance(event, CustomerOnboardingRequested | CustomerAttestationRequested):
@@ -73,6 +84,10 @@ class Requests:
         if isinstance(event, GdapApprovalNeeded):
             return await self.gdap.on_task(event)
         if isinstance(event, RelationshipSweepTick):
+            if self.gdap.clock() - event.event_time > self.stale_after:
+                for sweep in ("gdap", "drift"):
+                    metrics.SWEEPS.labels(sweep=sweep, outcome="stale").inc()
+                return []
             return [*await self.gdap.on_tick(event), *await self.drift.on_tick(event)]
         if isinstance(event, SubscriptionChanged):
             return self.drift.on_changed(event)
@@ -146,7 +161,13 @@ def register(app: faust.App, ctx: Context) -> None:
         gdap.microsoft_id,
         page=ctx.settings.relationships_sweep_page,
     )
-    requests = Requests(onboarding, gdap, drift, ctx.topics.name(Topic.BILLING_INPUTS))
+    requests = Requests(
+        onboarding,
+        gdap,
+        drift,
+        ctx.topics.name(Topic.BILLING_INPUTS),
+        sweep_every_s=ctx.settings.relationships_sweep_s,
+    )
     requests_topic = ctx.topics.name(Topic.RELATIONSHIP_REQUESTS)
     requests.requests_topic = requests_topic
 

@@ -55,6 +55,7 @@ from hub.streams.orders.provisioning import microsoft_customer
 from hub.streams.relationships import metrics
 from hub.streams.relationships.onboarding import OnboardingRecord, state_key, utc_now
 from hub.streams.relationships.partner_center import CustomerDirectory
+from hub.streams.relationships.sweep import sweep_page
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 
 Clock = Callable[[], datetime]
@@ -215,20 +216,20 @@ class GdapTracker:
     # -- the sweep -------------------------------------------------------------------------
 
     async def on_tick(self, tick: RelationshipSweepTick) -> Sequence[Emit]:
-        cursor_key = f"sweep|{tick.partition}"
-        after = self.state.get(cursor_key)
-        entries = []
-        for key, raw in scan(self.state, "gdap|", after=after):
-            entries.append((key, Tracked.model_validate(raw)))
-            if len(entries) >= self.page:
-                break
-        self.state[cursor_key] = entries[-1][0] if len(entries) >= self.page else ""
-        out: list[Emit] = []
         now = self.clock()
-        for key, tracked in entries:
-            out += self._release(tick, tracked)
-            out += await self._refresh(tick, key, tracked, now)
-        return out
+
+        async def visit(key: str, raw: Any) -> list[Emit]:
+            tracked = Tracked.model_validate(raw)
+            return [*self._release(tick, tracked), *await self._refresh(tick, key, tracked, now)]
+
+        return await sweep_page(
+            self.state,
+            sweep="gdap",
+            cursor_key=f"sweep|{tick.partition}",
+            prefix="gdap|",
+            page=self.page,
+            visit=visit,
+        )
 
     def _release(self, tick: RelationshipSweepTick, tracked: Tracked) -> list[Emit]:
         if not tracked.allows_support:

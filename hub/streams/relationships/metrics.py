@@ -34,3 +34,14 @@ for _kind in ("changed", "renewed", "suspended_by_microsoft", "unknown_to_hub"):
     DRIFTS.labels(kind=_kind)
 for _outcome in ("adopted", "corrected", "ignored", "refused"):
     DRIFT_RESOLUTIONS.labels(outcome=_outcome)
+
+SWEEPS = Counter(
+    "hub_relationships_sweep_ticks_total",
+    "Sweep ticks by sweep and outcome: swept a page, stopped by a Partner Center failure until "
+    "the next tick, skipped an entry it could not sweep, or skipped a tick older than the "
+    "sweep interval",
+    ["sweep", "outcome"],
+)
+for _sweep in ("gdap", "drift"):
+    for _outcome in ("swept", "stopped", "entry_skipped", "stale"):
+        SWEEPS.labels(sweep=_sweep, outcome=_outcome)

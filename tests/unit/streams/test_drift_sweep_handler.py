@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from hub.connectors.partner_center.errors import PartnerCenterError
 from hub.connectors.partner_center.models import Subscription, SubscriptionPatch
 from hub.domain.enums import BillingCycle, SubscriptionStatus, Term
+from hub.errors import BusinessRuleViolation
 from hub.schemas.envelope import Event, new_event_id
 from hub.schemas.events.orders import SubscriptionProvisioned
 from hub.schemas.events.relationships import (
@@ -26,9 +28,17 @@ class FakePartnerCenter:
         self.subs: dict[str, dict[str, Subscription]] = {}
         self.listed: list[str] = []
         self.patches: list[tuple[str, SubscriptionPatch]] = []
+        self.down_for: set[str] = set()  # customers whose listing fails as if unreachable
 
     async def list_subscriptions(self, ms_id: str, **_: str) -> list[Subscription]:
         self.listed.append(ms_id)
+        if ms_id in self.down_for:
+            raise PartnerCenterError(
+                "list_subscriptions: connection refused",
+                operation="list_subscriptions",
+                retriable=True,
+                attempts=5,
+            )
         return list(self.subs.get(ms_id, {}).values())
 
     async def update_subscription(
@@ -80,11 +90,15 @@ def _provisioned(customer: str, sub_id: str, quantity: int = 10) -> Subscription
     )
 
 
-def _sweep(page: int = 10) -> tuple[DriftSweep, FakePartnerCenter, dict[str, object]]:
+def _sweep(
+    page: int = 10, unknown: str = ""
+) -> tuple[DriftSweep, FakePartnerCenter, dict[str, object]]:
     pc = FakePartnerCenter()
     state: dict[str, object] = {}
 
     async def microsoft_id(reseller_id: str, customer_id: str, cause: Event) -> str:
+        if customer_id == unknown:
+            raise BusinessRuleViolation("CustomerNotFound", f"customer {customer_id!r}")
         return f"ms-{customer_id}"
 
     return (
@@ -165,3 +179,32 @@ async def test_each_tick_looks_at_one_page_of_customers():
         await sweep.on_tick(_tick())
     assert [len(batch) for batch in (pc.listed[:2], pc.listed[2:4], pc.listed[4:])] == [2, 2, 1]
     assert sorted(pc.listed) == [f"ms-c{n}" for n in range(5)]
+
+
+async def test_partner_center_down_stops_the_page_and_the_next_tick_resumes_there():
+    sweep, pc, state = _sweep(page=3)
+    for n in range(3):
+        sweep.on_provisioned(_provisioned(f"c{n}", f"s{n}"))
+    pc.subs["ms-c0"] = {"s0": _pc_sub("s0", 12)}  # a portal change the sweep reports
+    pc.down_for = {"ms-c1"}
+    out = await sweep.on_tick(_tick())  # processed, not raised: no retry of the whole tick
+    assert [e.event.subscription_id for e in out] == ["s0"]
+    assert pc.listed == ["ms-c0", "ms-c1"]  # c2 not asked while Partner Center fails
+    pc.down_for = set()
+    pc.listed.clear()
+    assert await sweep.on_tick(_tick()) == []
+    assert pc.listed == ["ms-c1", "ms-c2"]  # resumed at the failed customer, c0 not again
+    pc.listed.clear()
+    await sweep.on_tick(_tick())
+    assert pc.listed == ["ms-c0", "ms-c1", "ms-c2"]  # the page wrapped: from the start again
+    assert "driftcursor|0" in state
+
+
+async def test_a_customer_the_sweep_cannot_place_is_skipped_not_the_whole_sweep():
+    sweep, pc, _ = _sweep(page=3, unknown="c1")
+    for n in range(3):
+        sweep.on_provisioned(_provisioned(f"c{n}", f"s{n}"))
+    pc.subs["ms-c2"] = {"s2": _pc_sub("s2", 12)}
+    out = await sweep.on_tick(_tick())
+    assert [e.event.subscription_id for e in out] == ["s2"]
+    assert pc.listed == ["ms-c0", "ms-c2"]

@@ -4,6 +4,7 @@ escalation hold."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from uuid import uuid4
 
 from hub.connectors.partner_center.models import Customer as PcCustomer
@@ -27,7 +28,9 @@ from hub.schemas.events.relationships import (
 )
 from hub.schemas.events.support import TicketUpdated
 from hub.streams.relationships.agreements import AgreementBook
+from hub.streams.relationships.drift import DriftSweep
 from hub.streams.relationships.escalation_gate import gdap_hold
+from hub.streams.relationships.flow import Requests
 from hub.streams.relationships.gdap import GdapTracker
 from hub.streams.relationships.gdap_book import GdapBook
 from hub.streams.relationships.onboarding import OnboardingRecord, state_key
@@ -211,3 +214,24 @@ def test_a_tracked_customer_without_a_support_role_is_held_with_a_task_and_a_not
     assert isinstance(note, TicketUpdated)
     assert "SLA clock keeps running" in (note.note or "")
     assert "Service Support Administrator" in (note.note or "")
+
+
+async def test_a_tick_older_than_two_sweep_intervals_is_skipped_without_asking_partner_center():
+    tracker, pc, state = _tracker()
+    await _created(tracker)
+    asked: list[str] = []
+    list_gdap = pc.list_gdap
+
+    async def counted(ms_id: str, **kw: str) -> list[DelegatedAdminRelationship]:
+        asked.append(ms_id)
+        return await list_gdap(ms_id, **kw)
+
+    pc.list_gdap = counted  # type: ignore[method-assign]
+    drift = DriftSweep(CATALOG, state, cast(Any, pc), tracker.microsoft_id, clock=lambda: NOW)
+    requests = Requests(cast(Any, None), tracker, drift, "billing", sweep_every_s=60)
+    old = _tick().model_copy(update={"event_time": NOW - timedelta(seconds=121)})
+    assert await requests.handle(old) == []
+    assert asked == []
+    recent = _tick().model_copy(update={"event_time": NOW - timedelta(seconds=119)})
+    await requests.handle(recent)
+    assert asked == ["ms-1"]
