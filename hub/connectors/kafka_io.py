@@ -61,6 +61,23 @@ async def producer(
         await client.stop()
 
 
+@contextlib.asynccontextmanager
+async def open_consumer(
+    bootstrap: str, *, auth: KafkaAuth | None = None, **options: object
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started group-less consumer (``options`` as aiokafka's), stopped on leaving, and also
+    when its start fails: a consumer never stopped keeps its connections, and aiokafka logs
+    "Unclosed AIOKafkaConsumer" when it is collected."""
+    client = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs(auth), **options
+    )
+    try:
+        await client.start()
+        yield client
+    finally:
+        await client.stop()
+
+
 async def publish(
     bootstrap: str, codec: Codec, items: Sequence[Outgoing], *, auth: KafkaAuth | None = None
 ) -> int:
@@ -98,20 +115,9 @@ async def read_all(
     bootstrap: str, topic: str, *, timeout_s: float = 60.0, auth: KafkaAuth | None = None
 ) -> list[Record]:
     """Everything currently in ``topic`` (all partitions, from the start to the current end)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        **client_kwargs(auth),
-    )
-    try:
-        await consumer.start()
-    except Exception:
-        # Refused or unauthenticated: close what start() opened, then say why.
-        await consumer.stop()
-        raise
-    try:
+    async with open_consumer(
+        bootstrap, auth=auth, auto_offset_reset="earliest", isolation_level="read_committed"
+    ) as consumer:
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
             await consumer._client.force_metadata_update()
@@ -142,8 +148,6 @@ async def read_all(
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
         return records
-    finally:
-        await consumer.stop()
 
 
 async def follow(
@@ -156,15 +160,9 @@ async def follow(
     """Every record of ``topics`` written from ``since_ms`` (epoch ms) on, as it arrives, until
     the caller stops iterating (no consumer group: nothing is committed). ``None`` after each
     poll that found nothing, so the caller can keep time."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="latest",
-        isolation_level="read_committed",
-        **client_kwargs(auth),
-    )
-    await consumer.start()
-    try:
+    async with open_consumer(
+        bootstrap, auth=auth, auto_offset_reset="latest", isolation_level="read_committed"
+    ) as consumer:
         assigned: list[TopicPartition] = []
         for topic in topics:
             partitions = consumer.partitions_for_topic(topic)
@@ -194,5 +192,3 @@ async def follow(
                     yield Record(
                         r.topic, r.partition, r.offset, r.key, r.value, list(r.headers or [])
                     )
-    finally:
-        await consumer.stop()

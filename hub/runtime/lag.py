@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 
 import faust
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
+from hub.connectors.kafka_io import open_consumer
 from hub.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
@@ -24,23 +24,17 @@ async def measure_lag(
 ) -> dict[tuple[str, int], int]:
     """Lag of every partition the group has committed on: end offset minus committed offset."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs(auth))
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs(auth)
-    )
-    await admin.start()
-    await consumer.start()
     try:
+        await admin.start()
         committed = await admin.list_consumer_group_offsets(group_id)
-        partitions = [tp for tp, meta in committed.items() if meta.offset >= 0]
-        if not partitions:
-            return {}
-        ends = await consumer.end_offsets(partitions)
-        return {
-            (tp.topic, tp.partition): max(0, ends[tp] - committed[tp].offset) for tp in partitions
-        }
     finally:
-        await consumer.stop()
         await admin.close()
+    partitions = [tp for tp, meta in committed.items() if meta.offset >= 0]
+    if not partitions:
+        return {}
+    async with open_consumer(bootstrap, auth=auth) as consumer:
+        ends = await consumer.end_offsets(partitions)
+    return {(tp.topic, tp.partition): max(0, ends[tp] - committed[tp].offset) for tp in partitions}
 
 
 def register(

@@ -20,11 +20,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from hub.commands.credits import approval_event
-from hub.connectors.kafka_io import Outgoing, Record, producer
+from hub.connectors.kafka_io import Outgoing, Record, open_consumer, producer
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import Brand, CatalogItem, Customer, ResellerProfile
@@ -334,9 +334,7 @@ async def _uncommitted(
     """Lag per partition: the group's (``measure_lag``) plus every message of a required
     topic's partition the group has never committed on (``measure_lag`` cannot see those)."""
     lags = await measure_lag(bootstrap, app_id)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
+    async with open_consumer(bootstrap) as consumer:
         await consumer._client.force_metadata_update()
         parts = [
             TopicPartition(t, p)
@@ -345,8 +343,6 @@ async def _uncommitted(
             if (t, p) not in lags
         ]
         ends = await consumer.end_offsets(parts) if parts else {}
-    finally:
-        await consumer.stop()
     lags.update(((tp.topic, tp.partition), end) for tp, end in ends.items())
     return {tp: lag for tp, lag in lags.items() if lag}
 
@@ -355,13 +351,9 @@ def leader_of(bootstrap: str, topic: str, partition: int) -> tuple[int, list[int
     """The node leading ``topic``'s ``partition`` now, and the nodes holding its replicas."""
 
     async def ask() -> tuple[int, list[int]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
+        async with open_consumer(bootstrap) as consumer:
             await consumer._client.force_metadata_update()
             found = consumer._client.cluster._partitions.get(topic, {}).get(partition)
-        finally:
-            await consumer.stop()
         assert found is not None, f"{topic}[{partition}] is unknown"
         assert found.leader >= 0, f"{topic}[{partition}] has no leader"
         return int(found.leader), sorted(found.replicas)

@@ -220,7 +220,9 @@ class GdapTracker:
 
         async def visit(key: str, raw: Any) -> list[Emit]:
             tracked = Tracked.model_validate(raw)
-            return [*self._release(tick, tracked), *await self._refresh(tick, key, tracked, now)]
+            # Partner Center first: if it fails, nothing of this entry has changed yet.
+            refreshed = await self._refresh(tick, key, tracked, now)
+            return [*self._release(tick, tracked), *refreshed]
 
         return await sweep_page(
             self.state,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import uuid4
 
+from hub.connectors.partner_center.errors import PartnerCenterError
 from hub.connectors.partner_center.models import Customer as PcCustomer
 from hub.connectors.partner_center.relationships import (
     Agreement,
@@ -136,6 +137,15 @@ async def test_a_held_ticket_is_released_by_the_tick_after_the_role_is_granted()
     )
     first = await tracker.on_tick(_tick())
     assert [type(e.event).__name__ for e in first] == ["GdapRelationshipUpdated"] * 2
+
+    async def unreachable(ms_id: str, **_: str) -> list[DelegatedAdminRelationship]:
+        raise PartnerCenterError("refused", operation="list_gdap", retriable=True)
+
+    list_gdap = pc.list_gdap
+    pc.list_gdap = unreachable  # type: ignore[method-assign]
+    assert await tracker.on_tick(_tick()) == []  # Partner Center down: the sweep stops there
+    assert [k for k in state if k.startswith("gdapwait|")]  # and the ticket is still held
+    pc.list_gdap = list_gdap  # type: ignore[method-assign]
     second = await tracker.on_tick(_tick())
     released = [e for e in second if isinstance(e.event, TicketUpdated)]
     assert [(e.topic, e.key, e.event.status) for e in released] == [
