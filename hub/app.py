@@ -142,7 +142,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
     from hub.streams.relationships.flow import register_books
 
     register_books(app, ctx)
-    health.register(app, ctx.reference.loaded.is_set)
+    health.register(app, ctx.is_ready)
     lag.register(
         app, settings.kafka_bootstrap_servers, settings.lag_interval_s, auth_from_settings(settings)
     )

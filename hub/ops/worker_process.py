@@ -17,6 +17,10 @@ from pathlib import Path
 
 from hub.ops.local_kafka import free_port
 
+# The child's log level; WORKER_LOGLEVEL=info puts faust's and the hub's INFO lines (rebalances,
+# reference data and books loaded) in its log when a test needs diagnosing.
+_LOGLEVEL = os.environ.get("WORKER_LOGLEVEL", "warning")
+
 
 class WorkerProcess:
     """One worker: ``start``, ``wait_ready``, then ``stop`` (clean) or ``kill`` (crash)."""
@@ -58,7 +62,7 @@ class WorkerProcess:
         with self.log_path.open("ab") as log:
             log.write(f"\n--- start {self.starts} ---\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "worker", "--loglevel", "warning"],
+                [sys.executable, "-m", "hub.cli", "worker", "--loglevel", _LOGLEVEL],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

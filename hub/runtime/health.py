@@ -3,8 +3,9 @@
 - ``/livez``: 200 while the worker's event loop serves requests (a hung loop answers nothing).
 - ``/readyz``: 200 once the worker is in its consumer group (it was given an assignment, maybe
   empty when there are more workers than partitions), no rebalance or table recovery is under
-  way, and its reference data is read up to where it stood at start; else 503. Both answer JSON
-  naming each condition, so a 503 says what is still missing.
+  way, and its reference data (with the books every worker reads beside it: customers'
+  agreements and GDAP relationships) is read up to where it stood at start; else 503. Both
+  answer JSON naming each condition, so a 503 says what is still missing.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,21 @@ class Context:
     # Ops command contract -> the flow's handler; one agent dispatches (hub.streams.ops_commands).
     ops_handlers: dict[type[Event], Handler] = field(default_factory=dict)
     _raw_topics: dict[str, Any] = field(default_factory=dict)
+    # Books every worker reads besides the reference data (the relationship books): no flow
+    # handles a message, and the worker is not ready, until each is read (``wait_for``).
+    _books: list[asyncio.Event] = field(default_factory=list)
+
+    def wait_for(self, loaded: asyncio.Event) -> None:
+        """Every flow's first message waits until ``loaded`` is set, as for reference data."""
+        self._books.append(loaded)
+
+    async def ready(self) -> None:
+        await self.reference.loaded.wait()
+        for loaded in self._books:
+            await loaded.wait()
+
+    def is_ready(self) -> bool:
+        return self.reference.loaded.is_set() and all(b.is_set() for b in self._books)
 
     def raw_topic(self, name: str) -> Any:
         """A faust topic carrying raw bytes: the pipeline decodes and encodes, agents never do."""
@@ -131,5 +147,5 @@ class Context:
             parking=parking,
             flush=self.flush,
             batch=batch,
-            ready=self.reference.loaded.wait if ready else None,
+            ready=self.ready if ready else None,
         )

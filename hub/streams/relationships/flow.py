@@ -119,6 +119,9 @@ def register_books(app: faust.App, ctx: Context) -> None:
     AGREEMENTS.reading = GDAP.reading = True
     loaded = asyncio.Event()
     AGREEMENTS.loaded = GDAP.loaded = loaded
+    # An order arriving before the books are read would be refused as retriable and, retried
+    # inline for a second or two, dead-lettered: the flows wait for them as for reference data.
+    ctx.wait_for(loaded)
 
     def apply(event: Event) -> None:
         AGREEMENTS.apply(event)
