@@ -7,6 +7,7 @@ second run creates nothing. Nothing is ever deleted; bindings the hub did not de
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,9 @@ from aiokafka.protocol.api import Request
 from hub.acl import AclBinding, Operation, PatternType, Permission, ResourceType
 from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
 from hub.errors import ConfigError, ExternalServiceError
+
+# How long apply_acls waits for the broker to enforce the ACLs it created.
+IN_FORCE_S = 30.0
 
 
 class _CreateAclsBatch(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
@@ -92,6 +96,27 @@ async def describe_acls(admin: AIOKafkaAdminClient) -> set[AclBinding]:
     }
 
 
+async def _until_in_force(
+    admin: AIOKafkaAdminClient, created: Sequence[AclBinding], timeout_s: float = IN_FORCE_S
+) -> None:
+    """Waits until the broker lists ``created``. The controller has them when the create returns;
+    a broker applies them from the metadata log a moment later and until then still refuses the
+    principals they grant (a reseller consuming its own topic right after ``hub acl apply``
+    was refused so). A broker answers DescribeAcls from the ACLs it enforces, so once it lists
+    them it enforces them; on a cluster the others follow within the same moment."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while created and not set(created) <= await describe_acls(admin):
+        if loop.time() > deadline:
+            raise ExternalServiceError(
+                "kafka",
+                f"{len(created)} ACLs were created but the broker did not list them within "
+                f"{timeout_s:.0f} s: run the command again to check them",
+                retriable=True,
+            )
+        await asyncio.sleep(0.2)
+
+
 async def create_acls(admin: AIOKafkaAdminClient, bindings: Sequence[AclBinding]) -> None:
     """Create ``bindings`` in one request; any refusal is an error naming the binding."""
     if not bindings:
@@ -124,6 +149,7 @@ async def apply_acls(
         existing = await describe_acls(admin)
         missing = [b for b in wanted if b not in existing]
         await create_acls(admin, missing)
+        await _until_in_force(admin, missing)
     finally:
         await admin.close()
     return AclReport(

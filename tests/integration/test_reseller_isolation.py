@@ -72,8 +72,8 @@ async def _consume_one(broker: SecureBroker, auth: KafkaAuth, topic: str, group:
         auto_offset_reset="earliest",
         **client_kwargs(auth),
     )
-    await consumer.start()
     try:
+        await consumer.start()
         record = await asyncio.wait_for(consumer.getone(), 30)
         await consumer.commit()
         return bytes(record.value or b"")
