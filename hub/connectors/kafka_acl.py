@@ -103,7 +103,8 @@ async def _until_in_force(
     a broker applies them from the metadata log a moment later and until then still refuses the
     principals they grant (a reseller consuming its own topic right after ``hub acl apply``
     was refused so). A broker answers DescribeAcls from the ACLs it enforces, so once it lists
-    them it enforces them; on a cluster the others follow within the same moment."""
+    them it enforces them. Only the broker asked is checked: on a cluster another broker may
+    still be a moment behind (not measured)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while created and not set(created) <= await describe_acls(admin):
