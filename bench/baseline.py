@@ -109,7 +109,8 @@ async def passthrough(
             await producer.send(source, key=key, value=payload)
 
         await paced(count, rate, send)
-        await asyncio.wait_for(observer, timeout=120)
+        # A large run (the consumption benchmark's 6,000,000) needs longer than 120 s to drain.
+        await asyncio.wait_for(observer, timeout=120 + count / 2_000)
         return Run(count, time.monotonic() - start, tuple(latencies))
     finally:
         relay_task.cancel()

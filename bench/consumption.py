@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -25,12 +26,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from bench.baseline import passthrough
 from bench.billing import count_until
 from bench.harness import envelope
 from bench.proc import usage as proc_usage
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_io import Outgoing, producer, publish
+from hub.connectors.kafka_io import Outgoing, open_consumer, producer, publish
 from hub.domain.enums import BillingMode, SupportMode
 from hub.domain.reference import ResellerProfile
 from hub.ops.worker_process import WorkerProcess
@@ -108,6 +111,59 @@ def usage(index: int, subscriptions: int = FULL[0], meters: int = FULL[1]) -> Us
     )
 
 
+async def rated_so_far(consumer: Any, topic: str) -> int:
+    """Records on ``topic`` now: the sum of its partitions' end offsets (the worker is not
+    transactional, so an end offset counts records, and no record is read to count it)."""
+    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    if not parts:
+        await consumer._client.force_metadata_update()
+        return 0
+    return int(sum((await consumer.end_offsets(parts)).values()))
+
+
+async def wait_rated(
+    bootstrap: str, topic: str, count: int, timeout_s: float, pid: int, every_s: float = 30.0
+) -> tuple[float, list[dict[str, Any]]]:
+    """Wait until ``count`` records are on ``topic``; returns the time the last arrived and the
+    progress windows, each also printed on stderr (a full-size run takes hours: its rate over
+    time and the worker's memory show whether the cost per record grows with the state)."""
+    windows: list[dict[str, Any]] = []
+    start = last_t = time.monotonic()
+    last_n = 0
+    last_cpu = proc_usage(pid).cpu_s
+    async with open_consumer(bootstrap) as consumer:
+        while True:
+            now = time.monotonic()
+            seen = await rated_so_far(consumer, topic)
+            if seen >= count:
+                return now, windows
+            if now - start > timeout_s:
+                raise TimeoutError(f"{topic}: {seen:,} of {count:,} after {timeout_s:.0f}s")
+            if now - last_t >= every_s:
+                used = proc_usage(pid)
+                window = {
+                    "elapsed_s": round(now - start, 1),
+                    "rated": seen,
+                    "per_second": round((seen - last_n) / (now - last_t), 1),
+                    "worker_cpu_ms_per_record": round(
+                        (used.cpu_s - last_cpu) * 1000 / max(seen - last_n, 1), 3
+                    ),
+                    "worker_peak_rss_mib": round(used.peak_rss_bytes / 2**20, 1),
+                    "load_average": round(os.getloadavg()[0], 2),
+                }
+                windows.append(window)
+                print(
+                    f"bench.consumption: {seen:,} of {count:,} rated ({100 * seen / count:.1f}%), "
+                    f"{window['per_second']:,}/s over the last {now - last_t:.0f} s, "
+                    f"{window['worker_cpu_ms_per_record']} ms CPU/record, "
+                    f"peak RSS {window['worker_peak_rss_mib']} MiB, load {window['load_average']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                last_t, last_n, last_cpu = now, seen, used.cpu_s
+            await asyncio.sleep(0.5)
+
+
 def encoded(start: int, stop: int, subs: int, meters: int) -> Iterator[tuple[bytes, bytes, Any]]:
     for i in range(start, stop):
         event = usage(i, subs, meters)
@@ -149,7 +205,9 @@ async def ingest(
                     await client.send(source, key=key, value=value, headers=headers)
             await client.flush()
         sent = time.monotonic()
-        done = await count_until(bootstrap, rated, count + 1, max(600.0, count / 50))
+        done, windows = await wait_rated(
+            bootstrap, rated, count + 1, max(600.0, count / 50), worker.proc.pid
+        )
         seconds = done - start
         used = proc_usage(worker.proc.pid)
         # The worker's own CPU per record: what the machine's other load does not change.
@@ -162,6 +220,7 @@ async def ingest(
             "worker_cpu_ms_per_record": round(cpu_ms, 3),
             "worker_peak_rss_mib": round(used.peak_rss_bytes / 2**20, 1),
             "load_average": [round(x, 2) for x in os.getloadavg()],
+            "windows": windows,
         }
     finally:
         worker.stop()
@@ -170,11 +229,17 @@ async def ingest(
 async def main(subs: int, meters: int, days: int) -> dict[str, Any]:
     count = subs * meters * days
     with session_broker(os.environ) as broker, tempfile.TemporaryDirectory() as tmp:
-        rated = await ingest(broker.bootstrap, subs, meters, days, Path(tmp))
+        # The baseline first: a failure shows in minutes, not after the hours of a full run.
         payload = CODEC.encode(usage(0, subs, meters))
         base = await passthrough(
             broker.bootstrap, f"bench.pass.{uuid.uuid4().hex[:8]}.", count, None, payload
         )
+        print(
+            f"bench.consumption: raw passthrough {base.per_second:,.0f}/s; now the worker",
+            file=sys.stderr,
+            flush=True,
+        )
+        rated = await ingest(broker.bootstrap, subs, meters, days, Path(tmp))
     return {
         "when": datetime.now(UTC).isoformat(),
         "subscriptions": subs,
