@@ -11,7 +11,8 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from hub.connectors.kafka_auth import KafkaAuth, client_kwargs
+from hub.connectors.kafka_auth import KafkaAuth
+from hub.connectors.kafka_io import open_consumer
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
@@ -28,15 +29,7 @@ async def replay(
 
     Until the broker knows every topic the reader waits, calling ``waiting`` with the missing
     ones at first and every 30 s after."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **client_kwargs(auth),
-    )
-    await consumer.start()
-    try:
+    async with open_consumer(bootstrap, auth=auth, auto_offset_reset="earliest") as consumer:
         partitions = await _partitions(consumer, topics, waiting)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -46,8 +39,6 @@ async def replay(
             batch = await consumer.getmany(timeout_ms=200, max_records=2_000)
             caught_up = caught_up or await _caught_up(consumer, ends)
             yield batch, caught_up
-    finally:
-        await consumer.stop()
 
 
 async def _partitions(

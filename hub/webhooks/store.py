@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from hub.connectors.kafka_admin import apply_topics
-from hub.connectors.kafka_auth import auth_from_settings, client_kwargs
-from hub.connectors.kafka_io import Record, producer, read_all
+from hub.connectors.kafka_auth import auth_from_settings
+from hub.connectors.kafka_io import Record, open_consumer, producer, read_all
 from hub.errors import SchemaError
 from hub.settings import Settings
 from hub.topics import PartnerTopic, Topic, TopicSpec
@@ -116,15 +116,12 @@ async def scan_partner_topics(
 ) -> list[Record]:
     """The records of the reseller's partner topics from ``start`` to their current end."""
     catalog = settings.catalog
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
+    async with open_consumer(
+        settings.kafka_bootstrap_servers,
+        auth=auth_from_settings(settings),
         auto_offset_reset="earliest",
         isolation_level="read_committed",
-        **client_kwargs(auth_from_settings(settings)),
-    )
-    await consumer.start()
-    try:
+    ) as consumer:
         await consumer._client.force_metadata_update()
         assigned: list[TopicPartition] = []
         for kind in kinds:
@@ -159,5 +156,3 @@ async def scan_partner_topics(
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
         return records
-    finally:
-        await consumer.stop()
