@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -147,7 +148,11 @@ async def writes_create_no_topic(bootstrap: str, replication_factor: int = 1) ->
 
 @contextlib.contextmanager
 def _local_broker() -> Iterator[BrokerInfo]:
-    with tempfile.TemporaryDirectory(prefix="hub-test-kafka-") as tmp:
+    # HUB_TEST_RUN_ID names a run's brokers, so that its clean-up (.ci/run) stops only them and
+    # not the brokers of another checkout's tests or benchmarks on the same machine.
+    run_id = os.environ.get("HUB_TEST_RUN_ID", "").strip()
+    prefix = f"hub-test-kafka-{run_id}-" if run_id else "hub-test-kafka-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         data_dir = Path(tmp)
         handle = local_kafka.start_broker(data_dir, die_with_parent=True)
         try:
