@@ -128,10 +128,11 @@ async def wait_rated(
     progress windows, each also printed on stderr (a full-size run takes hours: its rate over
     time and the worker's memory show whether the cost per record grows with the state)."""
     windows: list[dict[str, Any]] = []
-    start = last_t = time.monotonic()
-    last_n = 0
-    last_cpu = proc_usage(pid).cpu_s
     async with open_consumer(bootstrap) as consumer:
+        # The first window starts here, with what was rated while the records were sent.
+        start = last_t = time.monotonic()
+        last_n = await rated_so_far(consumer, topic)
+        last_cpu = proc_usage(pid).cpu_s
         while True:
             now = time.monotonic()
             seen = await rated_so_far(consumer, topic)
