@@ -30,8 +30,10 @@ worker's producer, buffer and in-flight records; once per batch, not per message
 
 Each message's outputs are kept under its id (the event id; the latest ``keep`` per partition):
 a redelivery or a replay of a message that was handled finds them and re-sends them instead of
-handling the message again. That is the flow's idempotency for redeliveries; what must hold for
-ever (a subscription billed once) is decided from the entity-keyed state itself.
+handling the message again. An entry names the messages it kept in one ring slot, and the oldest
+slots' outputs are forgotten while the newer ones still hold ``keep`` messages (``_ring``).
+That is the flow's idempotency for redeliveries; what must hold for ever (a subscription billed
+once) is decided from the entity-keyed state itself.
 
 No value may approach the broker's record limit: a write or an output document larger than
 ``max_value_bytes`` is refused before anything is written (``StateTooLarge``, not retriable: the
@@ -339,37 +341,82 @@ class Journal:
     ) -> None:
         """Keep ``txn``'s writes and each message's outputs in one entry, then make them.
         ``kept``: the outputs as kept with their sizes, where the size check made them."""
-        head = self.store.get(self._key(partition, "h")) or {"seq": 0, "n": 0}
-        seq, n = int(head["seq"]) + 1, int(head["n"])
-        for message_id, emits in outputs.items():
-            # The ring slot names the message it keeps and how many parts its outputs took,
-            # so the message it evicts is forgotten without reading its outputs' head.
-            slot = self._key(partition, "r", str(n % self.keep))
-            older = txn.get(slot)
-            if older is not None:
-                old_id, old_parts = (
-                    (older, None) if isinstance(older, str) else (older["id"], older["parts"])
-                )
-                if old_id != message_id:
-                    self._forget(partition, txn, old_id, old_parts)
-            docs = (kept or {}).get(message_id)
-            if docs is None:
-                docs = [(doc, _size(doc)) for doc in (store_emit(e) for e in emits)]
-            parts = self._keep(partition, txn, message_id, docs)
-            txn.put(slot, {"id": message_id, "parts": parts})
-            n += 1
+        stored = self.store.get(self._key(partition, "h"))
+        head = stored or {"seq": 0, "n": 0}
+        seq = int(head["seq"]) + 1
+        ring = self._ring(partition, txn, head, stored is None, outputs, kept or {})
         writes = txn.writes()
         body = self._body_text(seq, writes)
         JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(len(body))
         chunks = [body[i : i + self.chunk_chars] for i in range(0, len(body), self.chunk_chars)]
         for i, part in enumerate(chunks):
             self.store.put(self._chunk(partition, seq, i), {"seq": seq, "part": part})
-        self.store.put(self._key(partition, "h"), {"seq": seq, "n": n, "chunks": len(chunks)})
+        self.store.put(self._key(partition, "h"), {"seq": seq, "chunks": len(chunks), **ring})
         self._make(writes)
         self._completed[partition] = seq
         self._unflushed = True
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _ring(
+        self,
+        partition: int,
+        txn: Txn,
+        head: Mapping[str, Any],
+        fresh: bool,
+        outputs: Mapping[str, Sequence[Emit]],
+        kept: Mapping[str, list[tuple[Any, int]]],
+    ) -> dict[str, Any]:
+        """Keep each message's outputs, name them in one ring slot for the entry, and forget the
+        oldest slots' outputs while the rest still holds ``keep`` messages; the head's ring
+        fields. One slot per entry, not per message: a batch of 200 writes one slot record
+        instead of 200, and reads the few slots it evicts instead of one per message.
+
+        Head fields: ``q`` the next slot number, ``o`` the oldest slot kept, ``k`` the messages
+        the kept slots name, ``l`` the next slot of the earlier one-slot-per-message ring still
+        to forget (``r|0`` .. ``r|keep-1``; absent once none is left)."""
+        q, o, k = int(head.get("q", 0)), int(head.get("o", 0)), int(head.get("k", 0))
+        legacy = head.get("l", None if fresh or "q" in head else 0)
+        ids: list[list[Any]] = []
+        for message_id, emits in outputs.items():
+            docs = kept.get(message_id)
+            if docs is None:
+                docs = [(doc, _size(doc)) for doc in (store_emit(e) for e in emits)]
+            ids.append([message_id, self._keep(partition, txn, message_id, docs)])
+        if not ids:
+            return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
+        current = {message_id for message_id, _ in ids}
+        if legacy is not None:
+            # The earlier ring, forgotten at the pace it evicted: a slot per message kept.
+            for _ in range(len(ids)):
+                slot = self._key(partition, "r", str(legacy))
+                older = txn.get(slot)
+                if older is not None:
+                    old_id, old_parts = (
+                        (older, None) if isinstance(older, str) else (older["id"], older["parts"])
+                    )
+                    if old_id not in current:
+                        self._forget(partition, txn, old_id, old_parts)
+                    txn.delete(slot)
+                legacy += 1
+                if legacy >= self.keep:
+                    legacy = None
+                    break
+        txn.put(self._key(partition, "q", str(q)), {"ids": ids})
+        q, k = q + 1, k + len(ids)
+        while o < q - 1:
+            slot = self._key(partition, "q", str(o))
+            oldest = txn.get(slot)
+            named = [] if oldest is None else oldest["ids"]
+            if k - len(named) < self.keep:
+                break
+            for old_id, old_parts in named:
+                if old_id not in current:
+                    self._forget(partition, txn, old_id, old_parts)
+            txn.delete(slot)
+            k -= len(named)
+            o += 1
+        return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
 
     def _body_text(self, seq: int, writes: Sequence[tuple[str, Any]]) -> str:
         """``{"seq": seq, "writes": writes}`` as JSON, each value's text taken from the check

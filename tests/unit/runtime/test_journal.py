@@ -77,7 +77,7 @@ async def test_writes_are_made_after_the_entry_and_views_see_them() -> None:
     # body, head, then the message's kept outputs (small: in one record) and the writes
     assert written[:2] == ["~j|0|b|1|0", "~j|0|h"]
     assert set(written[2:]) == {
-        "~j|0|r|0",
+        "~j|0|q|0",
         "~j|0|e|m1",
         "left|seen",
         "left|count",
@@ -238,21 +238,46 @@ def test_state_is_read_outside_a_message_but_never_written() -> None:
         view["b"] = 2
 
 
-async def test_a_slot_written_before_slots_named_their_parts_still_evicts_all_of_them() -> None:
+async def test_the_earlier_rings_slots_are_forgotten_as_new_messages_are_kept() -> None:
+    """Slots of the earlier ring (one per message, ``r|<n>``, some naming only the message id)
+    are forgotten, with the outputs they name, one per message kept from then on."""
     store = MemoryStore(
         {
             "~j|0|h": {"seq": 5, "n": 0, "chunks": 1},
             "~j|0|b|1|0": {"seq": 5, "part": '{"seq":5,"writes":[]}'},
-            "~j|0|r|0": "old",  # the earlier format: the message id alone
+            "~j|0|r|0": "old",  # the first format: the message id alone
             "~j|0|e|old": {"parts": 2},
             "~j|0|e|old|0": [],
             "~j|0|e|old|1": [],
+            "~j|0|r|1": {"id": "older", "parts": 0},
+            "~j|0|e|older": {"out": []},
         }
     )
-    journal = Journal(store, "test", keep=1)
+    journal = Journal(store, "test", keep=2)
     await journal.run(0, "m1", lambda: _put(journal, "k", 1))
-    assert not [k for k in store.data if k.startswith("~j|0|e|old")]
-    assert store.data["~j|0|r|0"] == {"id": "m1", "parts": 0}
+    assert not [k for k in store.data if k.startswith("~j|0|e|old|") or k == "~j|0|e|old"]
+    assert "~j|0|r|0" not in store.data
+    assert "~j|0|e|older" in store.data
     await journal.run(0, "m2", lambda: _put(journal, "k", 2))
-    assert not [k for k in store.data if k.startswith("~j|0|e|m1")]
-    assert store.data["~j|0|r|0"] == {"id": "m2", "parts": 0}
+    assert not [k for k in store.data if "|r|" in k or k == "~j|0|e|older"]
+    assert "l" not in store.data["~j|0|h"]  # none left
+    assert sorted(k for k in store.data if "|e|" in k) == ["~j|0|e|m1", "~j|0|e|m2"]
+
+
+async def test_a_batch_names_its_messages_in_one_slot_and_evicts_whole_older_slots() -> None:
+    store = crash_cut.RecordingStore()
+    journal = Journal(store, "test", keep=3)
+    for first in (0, 2, 4):  # three batches of two messages
+        batch = journal.open_batch(0)
+        for n in (first, first + 1):
+            await journal.run(0, f"m{n}", lambda n=n: _put(journal, f"k{n}", n))
+        await journal.close_batch(batch)
+    slots = sorted(k for k in store.data if "|q|" in k)
+    # The oldest slot went once the two newer ones held the 3 kept; each slot is one record.
+    assert slots == ["~j|0|q|1", "~j|0|q|2"]
+    assert store.data["~j|0|q|2"] == {"ids": [["m4", 0], ["m5", 0]]}
+    assert sorted(k for k in store.data if "|e|" in k) == [f"~j|0|e|m{n}" for n in range(2, 6)]
+    assert [k for k, _ in store.log].count("~j|0|q|2") == 1
+    # A redelivered message of a kept slot gets its outputs, not a second run.
+    assert await journal.run(0, "m2", lambda: _put(journal, "k2", "again")) == []
+    assert store.data["x|k2"] == 2
