@@ -1,6 +1,5 @@
 """A table write before the consumer knows a topic's partitions is no partition mismatch; a
-delete goes to the current message's partition; the reached changelog offset is written at most
-once a second."""
+delete goes to the current message's partition."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 from faust.exceptions import PartitionsMismatch
 from faust.streams import _current_event
-from faust.types import TP
 
 from hub.runtime.faust_table import HubRocksDBStore, HubTable
 from hub.runtime.faust_transport import HubApp
@@ -96,31 +94,3 @@ def test_outside_a_message_a_delete_searches_every_partition(tmp_path: Path) -> 
     store._dbs = dbs
     store._del(b"key")  # no current event: faust's behaviour
     assert all(db.deleted == [b"key"] for db in dbs.values())
-
-
-class _Sent:
-    """A changelog record's acknowledged future, as faust's callback reads it."""
-
-    def __init__(self, partition: int, offset: int) -> None:
-        self.topic_partition = TP("state-changelog", partition)
-        self.offset = offset
-
-    def result(self) -> _Sent:
-        return self
-
-
-def test_the_reached_changelog_offset_is_written_at_most_once_a_second_per_partition(
-    tmp_path: Path,
-) -> None:
-    table = _rocksdb_table(tmp_path)
-    written: list[tuple[int, int]] = []
-    store: Any = table.data
-    store.set_persisted_offset = lambda tp, offset: written.append((tp.partition, offset))
-    now = [100.0]
-    table.clock = lambda: now[0]
-    for offset in range(5):  # a burst on partition 0: the first is written
-        table._on_changelog_sent(_Sent(0, offset))  # type: ignore[arg-type]
-    table._on_changelog_sent(_Sent(1, 7))  # type: ignore[arg-type]  # another partition's own
-    now[0] += 1.0
-    table._on_changelog_sent(_Sent(0, 5))  # type: ignore[arg-type]
-    assert written == [(0, 0), (1, 7), (0, 5)]
