@@ -269,6 +269,16 @@ class _Consumer(faust_aiokafka.Consumer):
             self._swept_at = now
             active = getattr(self, "_active_partitions", None) or set()
             firsts = {tp: self._expected[tp] for tp in active if tp in self._expected}
+            for tp in active:
+                stuck = self._unacknowledged_at(tp)
+                if stuck is not None:
+                    self.log.warning(
+                        "%s: record %d was delivered but never acknowledged, and records after "
+                        "it were: fetching again from it",
+                        tp,
+                        stuck,
+                    )
+                    await self._fetch_again(tp, stuck)
         acks_enabled_for = self.app.topics.acks_enabled_for
         for tp, first in firsts.items():
             if not acks_enabled_for(tp.topic):
@@ -283,6 +293,23 @@ class _Consumer(faust_aiokafka.Consumer):
                     position - 1,
                 )
                 await self._fetch_again(tp, missing)
+
+    def _unacknowledged_at(self, tp: TP) -> int | None:
+        """The committed offset of ``tp`` when the record there will never be acknowledged:
+        records after it were, none of the partition's messages is with a stream, and the
+        consumer is idle. Its ack was refused as stale (rule 2) or its message was cleared when a
+        rebalance stopped waiting (rule 5), each expecting a seek back to the committed offset;
+        when the consumer stayed in its group without one (a coordinator lost and found again
+        in the cluster crash test), nothing fetched it again, and rule 3 held the partition's
+        commit at it for good. Fetching again from it delivers the acknowledged records after it
+        a second time too; processing is idempotent."""
+        committed = self._committed_offset.get(tp)
+        acked = self._acked.get(tp)
+        if committed is None or not acked or min(acked) <= committed:
+            return None
+        if handling() or any(m.tp == tp for m in self._unacked_messages):
+            return None
+        return committed
 
     def _new_offset(self, tp: TP) -> int | None:
         """faust's, except that nothing is committed while the committed offset's own record is

@@ -587,3 +587,32 @@ def test_an_idle_consumer_fetches_again_what_a_rebalance_left_undelivered(
     )
     assert seeks == [(PART, 1)]
     assert [offset for _, offset, _ in delivered] == [0, 1]
+
+
+async def test_an_idle_consumer_fetches_again_a_delivered_record_never_acknowledged(
+    app: HubApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Record 581 was delivered, its ack refused as stale, and the seek that would have fetched
+    it again never came (the consumer stayed in its group): 582 was acknowledged, nothing is
+    with a stream, and the commit stayed at 581 for good (the cluster crash test, lag 2). An
+    idle sweep fetches again from it."""
+    from hub.runtime import faust_transport
+
+    monkeypatch.setattr(faust_transport, "SWEEP_S", 0.0)
+    seeks = answer_seeks(app)
+    consumer: Any = app.consumer
+    consumer._committed_offset[PART] = 581
+    consumer.ack(message(581, 2))  # fetched in the generation before: refused
+    consumer.ack(message(582, 3))
+    consumer._active_partitions = {PART, OTHER}
+    consumer._expected[PART] = 583
+    positions(app)[PART] = 583
+    assert consumer._new_offset(PART) is None  # rule 3: held at 581
+    await consumer._fetch_undelivered()
+    assert seeks == [(PART, 581)]
+
+    # Once 581 is acknowledged nothing is fetched again.
+    consumer.ack(message(581, 3))
+    seeks.clear()
+    await consumer._fetch_undelivered()
+    assert seeks == []
