@@ -342,7 +342,7 @@ class Journal:
         """Keep ``txn``'s writes and each message's outputs in one entry, then make them.
         ``kept``: the outputs as kept with their sizes, where the size check made them."""
         stored = self.store.get(self._key(partition, "h"))
-        head = stored or {"seq": 0, "n": 0}
+        head = stored or {"seq": 0}
         seq = int(head["seq"]) + 1
         ring = self._ring(partition, txn, head, stored is None, outputs, kept or {})
         writes = txn.writes()
@@ -383,8 +383,25 @@ class Journal:
             if docs is None:
                 docs = [(doc, _size(doc)) for doc in (store_emit(e) for e in emits)]
             ids.append([message_id, self._keep(partition, txn, message_id, docs)])
-        if not ids:
-            return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
+        if ids:
+            current = {message_id for message_id, _ in ids}
+            if legacy is not None:
+                legacy = self._forget_legacy(partition, txn, legacy, len(ids), current)
+            txn.put(self._key(partition, "q", str(q)), {"ids": ids})
+            q, k = q + 1, k + len(ids)
+            while o < q - 1:
+                slot = self._key(partition, "q", str(o))
+                oldest = txn.get(slot)
+                named = [] if oldest is None else oldest["ids"]
+                if k - len(named) < self.keep:
+                    break
+                for old_id, old_parts in named:
+                    if old_id not in current:
+                        self._forget(partition, txn, old_id, old_parts)
+                txn.delete(slot)
+                k -= len(named)
+                o += 1
+        return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
         current = {message_id for message_id, _ in ids}
         if legacy is not None:
             # The earlier ring, forgotten at the pace it evicted: a slot per message kept.
@@ -417,6 +434,26 @@ class Journal:
             k -= len(named)
             o += 1
         return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
+
+    def _forget_legacy(
+        self, partition: int, txn: Txn, at: int, count: int, current: set[str]
+    ) -> int | None:
+        """Forget ``count`` slots of the earlier one-slot-per-message ring from ``at`` (the pace
+        it evicted at), with the outputs they name; the next slot, or None once none is left."""
+        for _ in range(count):
+            slot = self._key(partition, "r", str(at))
+            older = txn.get(slot)
+            if older is not None:
+                old_id, old_parts = (
+                    (older, None) if isinstance(older, str) else (older["id"], older["parts"])
+                )
+                if old_id not in current:
+                    self._forget(partition, txn, old_id, old_parts)
+                txn.delete(slot)
+            at += 1
+            if at >= self.keep:
+                return None
+        return at
 
     def _body_text(self, seq: int, writes: Sequence[tuple[str, Any]]) -> str:
         """``{"seq": seq, "writes": writes}`` as JSON, each value's text taken from the check
