@@ -131,7 +131,7 @@ async def wait_for_close(
     topics = [catalog.name(Topic.BILLING_INPUTS), catalog.name(Topic.COLLECTIONS)]
     codec = Codec()
     started = last = time.monotonic()
-    if progress.finished:
+    if not progress.waiting_for():  # a call here, not ``finished``: mypy would narrow it to False
         return True
     records = follow(
         settings.kafka_bootstrap_servers,

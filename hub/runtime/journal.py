@@ -402,38 +402,6 @@ class Journal:
                 k -= len(named)
                 o += 1
         return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
-        current = {message_id for message_id, _ in ids}
-        if legacy is not None:
-            # The earlier ring, forgotten at the pace it evicted: a slot per message kept.
-            for _ in range(len(ids)):
-                slot = self._key(partition, "r", str(legacy))
-                older = txn.get(slot)
-                if older is not None:
-                    old_id, old_parts = (
-                        (older, None) if isinstance(older, str) else (older["id"], older["parts"])
-                    )
-                    if old_id not in current:
-                        self._forget(partition, txn, old_id, old_parts)
-                    txn.delete(slot)
-                legacy += 1
-                if legacy >= self.keep:
-                    legacy = None
-                    break
-        txn.put(self._key(partition, "q", str(q)), {"ids": ids})
-        q, k = q + 1, k + len(ids)
-        while o < q - 1:
-            slot = self._key(partition, "q", str(o))
-            oldest = txn.get(slot)
-            named = [] if oldest is None else oldest["ids"]
-            if k - len(named) < self.keep:
-                break
-            for old_id, old_parts in named:
-                if old_id not in current:
-                    self._forget(partition, txn, old_id, old_parts)
-            txn.delete(slot)
-            k -= len(named)
-            o += 1
-        return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
 
     def _forget_legacy(
         self, partition: int, txn: Txn, at: int, count: int, current: set[str]
