@@ -59,6 +59,10 @@ FailureHandler = Callable[[Event, Exception, int], Awaitable[Sequence[Emit]]]
 # Called with (message, error) when the owner dead-letters a message it cannot decode: what it
 # returns is sent first, so its writer hears of it (hub/streams/ingress/undecodable.py).
 UndecodableHandler = Callable[[SourceMessage, Exception], Sequence[Emit]]
+# Where a tick sends a parked message: the handler and failure handler of the topic it came from,
+# for an agent that reads several topics with a handler each (the orders flow's fulfilment).
+# Without one, a tick retries every parked message with its own route's handler.
+ParkedRoute = Callable[[SourceMessage], tuple[Handler, FailureHandler | None]]
 
 
 # Kafka's default record limit is 1 MiB; an output this large is refused (dead-lettered with the
@@ -130,6 +134,7 @@ class Pipeline:
         observer: bool = False,
         journal: Journal | None = None,
         parking: Parking | None = None,
+        parked_route: ParkedRoute | None = None,
         clock_ms: Callable[[], int] | None = None,
         flush: Callable[[], Awaitable[None]] | None = None,
         batch: BatchPolicy | None = None,
@@ -153,6 +158,7 @@ class Pipeline:
         self.journal = journal
         # With a journal: a retriable failure waits in the flow's state instead of the partition.
         self.parking = parking if journal is not None else None
+        self._parked_route = parked_route
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         # Waits until every record sent so far is delivered (the worker's producer flush).
         self._flush = flush or _no_flush
@@ -318,9 +324,14 @@ class Pipeline:
                 del parked[key]
                 original = source_of(doc)
                 event = self.codec.decode(original.value or b"")
+                handler, failure = (
+                    (handler_for(original), on_failure)
+                    if self._parked_route is None
+                    else self._parked_route(original)
+                )
                 with journal.nested() as attempt:
                     try:
-                        out = await handler_for(original)(event)
+                        out = await handler(event)
                         self._encode(out)
                     except Exception as exc:  # noqa: BLE001 - parked again or dead-lettered
                         error: Exception = exc
@@ -337,8 +348,8 @@ class Pipeline:
                     continue
                 # Dead-lettered, and delivered, before the tick's writes are made: a crash in
                 # between dead-letters it again, never loses it.
-                if on_failure is not None:
-                    await self._report_failure(on_failure, event, error, tries)
+                if failure is not None:
+                    await self._report_failure(failure, event, error, tries)
                 await self.dead_letters.send(original, error)
                 await self._flush()
             return emits

@@ -13,7 +13,7 @@ from hub.runtime.batching import BatchPolicy
 from hub.runtime.dead_letter import DeadLetters, Headers
 from hub.runtime.journal import Journal
 from hub.runtime.parking import PARKED_VIEW, Parking, due_in, tick
-from hub.runtime.pipeline import Handler, Pipeline, RetryPolicy
+from hub.runtime.pipeline import Handler, ParkedRoute, Pipeline, RetryPolicy
 from hub.runtime.state import FaustStore
 from hub.runtime.tuning import ROCKSDB_OPTIONS
 from hub.schemas.codec import Codec
@@ -94,11 +94,14 @@ class Context:
         )
         return Journal(FaustStore(table), flow, flush=self.flush)
 
-    def parking(self, topic: Topic, journal: Journal, every_s: float = 2.0) -> Parking:
+    def parking(
+        self, topic: Topic, journal: Journal, every_s: float = 2.0, page: int = 50
+    ) -> Parking:
         """Parking for a flow whose agent reads ``topic`` (hub-internal, co-partitioned with
         its state): every ``every_s`` a timer looks at the first parked message of each of the
         topic's partitions this worker owns and, when one is due, sends that partition a tick
-        (hub/runtime/parking.py). No parked message, no tick."""
+        (hub/runtime/parking.py). No parked message, no tick. ``page``: the parked messages
+        one tick retries (fewer where each retry calls Microsoft)."""
         name = self.topics.name(topic)
 
         @self.app.timer(interval=every_s)  # type: ignore[untyped-decorator]
@@ -113,7 +116,7 @@ class Context:
                         key=None, value=value, partition=tp.partition, headers=headers
                     )
 
-        return Parking(name)
+        return Parking(name, page=page)
 
     async def flush(self) -> None:
         """Wait until every record this worker sent so far is delivered."""
@@ -127,6 +130,7 @@ class Context:
         observer: bool = False,
         journal: Journal | None = None,
         parking: Parking | None = None,
+        parked_route: ParkedRoute | None = None,
         batched: bool = True,
         ready: bool = True,
     ) -> Pipeline:
@@ -145,6 +149,7 @@ class Context:
             observer=observer,
             journal=journal,
             parking=parking,
+            parked_route=parked_route,
             flush=self.flush,
             batch=batch,
             ready=self.ready if ready else None,

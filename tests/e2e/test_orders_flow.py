@@ -412,6 +412,41 @@ async def test_throttling_and_server_errors_are_retried_until_provisioned(hub: H
     assert await _subscriptions_at_microsoft(hub, "contoso", order.order_id) == 1
 
 
+def _parked(hub: Hub, flow: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in hub.worker.metrics().splitlines()
+        if line.startswith("hub_messages_parked_total{") and f'flow="{flow}"' in line
+    )
+
+
+async def test_orders_placed_while_partner_center_is_down_wait_parked_and_are_placed_after(
+    hub: Hub,
+) -> None:
+    """Retried in place, each order held the fulfilment partition for its six tries and then
+    failed for good; parked, the partition moves on to the next order, and both are placed once
+    Partner Center answers again."""
+    # A customer each: an order's subscriptions are counted at its Microsoft customer.
+    customers = [await _customer(hub, "contoso") for _ in range(2)]
+    before = _parked(hub, "provisioning")
+    orders = [_order("contoso", customer, (BASIC, 1)) for customer in customers]
+    async with SimulatorAdmin(hub.simulator_url) as admin:
+        await admin.inject(Fault(kind=FaultKind.SERVER_ERROR, count=None, operation="create_cart"))
+        try:
+            await _send(hub, Topic.ORDERS, *orders)
+            await _until(
+                lambda: _parked(hub, "provisioning") >= before + 2, "both orders parked", 120
+            )
+        finally:
+            await admin.clear_faults()
+    status = _status(hub, "contoso")
+    for order in orders:
+        await _wait_events(hub, status, order.order_id, SubscriptionProvisioned)
+        assert await _subscriptions_at_microsoft(hub, "contoso", order.order_id) == 1
+        events = await _events(hub, status, order.order_id)
+        assert not [e for e in events if isinstance(e, ProvisioningFailed)]
+
+
 async def test_permanent_partner_center_error_reports_failure_and_dead_letters(hub: Hub) -> None:
     customer = await _customer(hub, "contoso")
     order = _order("contoso", customer, (UNKNOWN_AT_MICROSOFT, 1))

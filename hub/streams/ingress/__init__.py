@@ -206,14 +206,23 @@ async def process(
 ) -> Outcome:
     """One ingress message: refused ones never reach ``handler`` (dead-lettered and reported by
     the owner, ignored by an observer)."""
+    admitted, report = admission(source, gate, handler, observer=pipeline.observer)
+    return await pipeline.process(source, admitted, report, gate.undecodable)
+
+
+def admission(
+    source: SourceMessage, gate: IngressGate, handler: Handler, *, observer: bool = False
+) -> tuple[Handler, FailureHandler]:
+    """``handler`` behind ``gate`` for ``source``, and the failure handler that reports a
+    refusal; also what a tick gives a parked ingress message (checked at the gate again)."""
 
     async def admitted(event: Event) -> Sequence[Emit]:
         refusal = gate.check(event, source)
         if refusal is None:
             if not gate.misplaced(event, source):
                 return await handler(event)
-            return () if pipeline.observer else gate.moved(event)
-        if pipeline.observer:
+            return () if observer else gate.moved(event)
+        if observer:
             return ()
         raise IngressRefused(refusal)
 
@@ -222,7 +231,7 @@ async def process(
             return gate.refused(event, source, error.refusal)
         return ()
 
-    return await pipeline.process(source, admitted, report, gate.undecodable)
+    return admitted, report
 
 
 async def run(pipeline: Pipeline, stream: Any, gate: IngressGate, handler: Handler) -> None:

@@ -20,7 +20,7 @@ from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConf
 from hub.domain.credit import CreditPolicy
 from hub.runtime.dead_letter import SourceMessage
 from hub.runtime.emit import Emit
-from hub.runtime.pipeline import Outcome, Pipeline
+from hub.runtime.pipeline import FailureHandler, Handler, Outcome, ParkedRoute, Pipeline
 from hub.runtime.state import FaustStore
 from hub.schemas.envelope import Event
 from hub.schemas.events.orders import OrderRequested, OrderReviewDecided
@@ -29,7 +29,7 @@ from hub.streams.context import Context
 from hub.streams.lifecycle import close_at_shutdown
 from hub.streams.orders.intake import OrderIntake
 from hub.streams.orders.lifecycle import Lifecycle
-from hub.streams.orders.provisioning import PROVISIONING_RETRY, Provisioning
+from hub.streams.orders.provisioning import PARKED_PAGE, PROVISIONING_RETRY, Provisioning
 from hub.streams.orders.state import FulfilmentState, IntakeState
 from hub.streams.orders.web import register_pages
 from hub.topics import Topic, TopicCatalog
@@ -71,6 +71,27 @@ def _through(
 def _gated(pipeline: Pipeline, gate: ingress.IngressGate, handler: Any) -> Route:
     async def route(source: SourceMessage) -> Outcome:
         return await ingress.process(pipeline, source, gate, handler)
+
+    return route
+
+
+def fulfilment_route(
+    topics: TopicCatalog,
+    provisioning: Provisioning,
+    lifecycle: Lifecycle,
+    changes_gate: ingress.IngressGate,
+) -> ParkedRoute:
+    """Where a tick sends a parked fulfilment message: to the handler of the topic it came
+    from (a subscription change through its gate again), with that topic's failure report."""
+    decisions = topics.name(Topic.ORDER_DECISIONS)
+    changes = topics.name(Topic.SUBSCRIPTION_CHANGES)
+
+    def route(original: SourceMessage) -> tuple[Handler, FailureHandler | None]:
+        if original.topic == decisions:
+            return provisioning.on_decision, provisioning.on_failure
+        if original.topic == changes:
+            return ingress.admission(original, changes_gate, lifecycle.on_change)
+        return lifecycle.on_command, None
 
     return route
 
@@ -136,14 +157,25 @@ def register(app: faust.App, ctx: Context) -> None:
     async def order_intake(stream: Any) -> None:
         await run_routes(stream, routes, owner)
 
-    # Not batched: its handlers place orders and changes with Microsoft.
-    provisioning_pipeline = ctx.pipeline(
-        "provisioning", PROVISIONING_RETRY, journal=fulfilment_journal, batched=False
-    )
-    lifecycle_pipeline = ctx.pipeline(
-        "subscriptions", PROVISIONING_RETRY, journal=fulfilment_journal, batched=False
-    )
+    # Not batched: its handlers place orders and changes with Microsoft. While Partner Center
+    # is down or throttling, a placement or change waits parked in the fulfilment state instead
+    # of in its partition (a few quick tries, then ticks on the commands topic, which only this
+    # agent reads); after its last delay it fails for good as before. A tick retries a few at a
+    # time: each retry calls Microsoft.
+    parking = ctx.parking(Topic.SUBSCRIPTION_COMMANDS, fulfilment_journal, page=PARKED_PAGE)
     changes_gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
+    parked_route = fulfilment_route(ctx.topics, provisioning, lifecycle, changes_gate)
+    provisioning_pipeline, lifecycle_pipeline = (
+        ctx.pipeline(
+            flow,
+            PROVISIONING_RETRY,
+            journal=fulfilment_journal,
+            parking=parking,
+            parked_route=parked_route,
+            batched=False,
+        )
+        for flow in ("provisioning", "subscriptions")
+    )
     fulfilment_routes: dict[str, Route] = {
         ctx.topics.name(Topic.ORDER_DECISIONS): _through(
             provisioning_pipeline, provisioning.on_decision, provisioning.on_failure
@@ -152,7 +184,7 @@ def register(app: faust.App, ctx: Context) -> None:
             lifecycle_pipeline, changes_gate, lifecycle.on_change
         ),
         # Hub-internal, keyed by reseller like the changes: the renewals flow's switch-off of a
-        # renewal that needed approval and got none.
+        # renewal that needed approval and got none, and the parking's ticks.
         ctx.topics.name(Topic.SUBSCRIPTION_COMMANDS): _through(
             lifecycle_pipeline, lifecycle.on_command
         ),

@@ -53,6 +53,9 @@ from hub.topics import PartnerTopic, Topic, TopicCatalog
 # capped at 10 s wait at most ~15 s between attempts in total (expected ~8 s), on top of the
 # adapter's own per-call retries that honour Retry-After.
 PROVISIONING_RETRY = RetryPolicy(max_attempts=6, base_s=0.5, cap_s=10.0)
+# Parked placements and changes one tick retries: each calls Partner Center, and a tick holds
+# the fulfilment agent while it runs.
+PARKED_PAGE = 5
 
 _NOT_DOMAIN = re.compile(r"[^a-z0-9-]+")
 

@@ -11,7 +11,14 @@ from hub.runtime.dead_letter import DeadLetters, Headers, SourceMessage
 from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
 from hub.runtime.parking import Parking, tick
-from hub.runtime.pipeline import Outcome, Pipeline, RetryPolicy
+from hub.runtime.pipeline import (
+    FailureHandler,
+    Handler,
+    Outcome,
+    ParkedRoute,
+    Pipeline,
+    RetryPolicy,
+)
 from hub.runtime.state import MemoryStore
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
@@ -25,7 +32,9 @@ PARKING = Parking("hub.retry.test", inline_attempts=2, delays_s=(1.0, 2.0), page
 class World:
     """A pipeline with a journal and parking, a clock, and what it sent."""
 
-    def __init__(self, store: MemoryStore | None = None) -> None:
+    def __init__(
+        self, store: MemoryStore | None = None, parked_route: ParkedRoute | None = None
+    ) -> None:
         self.store = store if store is not None else crash_cut.RecordingStore()
         self.journal = Journal(self.store, "test")
         self.sent: Sent = []
@@ -51,6 +60,7 @@ class World:
             rng=random.Random(1),
             journal=self.journal,
             parking=PARKING,
+            parked_route=parked_route,
             clock_ms=lambda: self.now_ms,
             flush=flush,
         )
@@ -168,3 +178,30 @@ async def test_a_tick_takes_a_page_of_what_is_due() -> None:
     await world.pipeline.process(a_tick(world.now_ms + 1000, 1), failing(0, []))  # type: ignore[arg-type]
     assert len(world.sent) == PARKING.page
     assert len(world.parked()) == 5
+
+
+async def test_a_tick_retries_a_parked_message_with_the_handler_of_the_topic_it_came_from() -> None:
+    """An agent reading several topics with a handler each (the orders flow's fulfilment): a
+    tick arrives on one topic, and each parked message goes back to its own topic's handler and
+    failure report."""
+    placed: list[int] = []
+    reported: list[tuple[str, int]] = []
+
+    async def report(event: Event, error: Exception, attempts: int) -> Sequence[Emit]:
+        reported.append((type(error).__name__, attempts))
+        return [Emit("status", "contoso", sample("OrderRejected"))]
+
+    routes: dict[str, tuple[Handler, FailureHandler | None]] = {
+        "orders": (failing(99, placed), report)  # type: ignore[dict-item]
+    }
+    world = World(parked_route=lambda original: routes[original.topic])
+    await world.pipeline.process(order(7), *routes["orders"])
+    assert len(placed) == PARKING.inline_attempts
+    ticked: list[int] = []
+    tick_handler = failing(0, ticked)
+    await world.pipeline.process(a_tick(world.now_ms + 1000, 1), tick_handler)  # type: ignore[arg-type]
+    await world.pipeline.process(a_tick(world.now_ms + 3000, 2), tick_handler)  # type: ignore[arg-type]
+    assert ticked == []  # the tick's own route never saw the parked order
+    assert len(placed) == PARKING.inline_attempts + len(PARKING.delays_s)
+    assert reported == [("RetriableError", len(PARKING.delays_s) + 1)]
+    assert world.topics() == ["status", "orders.dlq"]
