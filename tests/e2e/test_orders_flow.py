@@ -56,6 +56,7 @@ from hub.simulator.partner_center.admin import SimulatorAdmin
 from hub.simulator.partner_center.faults import Fault, FaultKind
 from hub.topics import PartnerTopic, Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
+from tests.support.e2e import counter_total
 from tests.support.simulator import partner_center
 
 BASIC = ("CFQ7TTC0LH18", "0001", "CFQ7TTC0K5DL")  # 6.00 USD per seat-month at the simulator
@@ -413,11 +414,7 @@ async def test_throttling_and_server_errors_are_retried_until_provisioned(hub: H
 
 
 def _parked(hub: Hub, flow: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in hub.worker.metrics().splitlines()
-        if line.startswith("hub_messages_parked_total{") and f'flow="{flow}"' in line
-    )
+    return counter_total(hub.worker, "hub_messages_parked_total", flow=flow)
 
 
 async def test_orders_placed_while_partner_center_is_down_wait_parked_and_are_placed_after(

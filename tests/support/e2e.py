@@ -102,11 +102,13 @@ def wait_until(
         time.sleep(0.5)
 
 
-def counter_total(worker: WorkerProcess, name: str) -> float:
-    """The sum over every label set of the counter ``name`` on the worker's metrics page."""
+def counter_total(worker: WorkerProcess, name: str, **labels: str) -> float:
+    """The sum over every label set of the counter ``name`` on the worker's metrics page (those
+    with ``labels``' values only, when given)."""
+    wanted = [f'{label}="{value}"' for label, value in labels.items()]
     total = 0.0
     for line in worker.metrics().splitlines():
-        if line.startswith(f"{name}{{"):
+        if line.startswith(f"{name}{{") and all(w in line for w in wanted):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
