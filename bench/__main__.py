@@ -21,6 +21,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes: Sizes = QUICK if args.quick else FULL
+    if os.environ.get("BENCH_BURST", "").strip():
+        # A longer burst: time to attach a profiler to a flow's worker (bench/PROFILE.md).
+        sizes = replace(sizes, burst=int(os.environ["BENCH_BURST"]))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
     with broker() as bootstrap, simulator() as sim, tempfile.TemporaryDirectory() as tmp:

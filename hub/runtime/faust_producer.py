@@ -25,6 +25,8 @@ from faust.transport.producer import ProducerBuffer
 from faust.types.tuples import FutureMessage
 from mode import Service
 
+from hub.runtime.record_batches import RecordBatches
+
 
 class OrderedProducerBuffer(ProducerBuffer):
     """A producer buffer with one sender at a time and a flush that does not give up."""
@@ -74,7 +76,8 @@ class OrderedProducerBuffer(ProducerBuffer):
 
 
 class OrderedBufferProducer(faust_aiokafka.Producer):
-    """faust's aiokafka producer on an ``OrderedProducerBuffer``."""
+    """faust's aiokafka producer on an ``OrderedProducerBuffer``, with the worker's
+    ``RecordBatches`` (hub/runtime/record_batches.py): the flows' state writes and outputs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,3 +86,19 @@ class OrderedBufferProducer(faust_aiokafka.Producer):
         if self.app.conf.producer_threaded:
             buffer.threaded_producer = self.threaded_producer
         self.buffer = buffer
+        self.batches = RecordBatches(self._ensure_producer, self._undeliverable)
+
+    def _undeliverable(self, error: BaseException) -> None:
+        """A state write or output the client gave up on: the worker stops, and a restart
+        replays from the last commit (hub/runtime/record_batches.py)."""
+        self._crashing = asyncio.ensure_future(self.crash(error))
+
+    @Service.task
+    async def _publish_batches(self) -> None:
+        await self.batches.run(lambda: self.should_stop)
+
+    async def flush(self) -> None:
+        """Every record so far delivered: the batches' first, then faust's buffer and the
+        client's (faust flushes before it commits offsets)."""
+        await self.batches.publish()
+        await super().flush()

@@ -43,12 +43,13 @@ message is dead-lettered with the reason and counted), and the entry's body is w
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from hub.errors import HubError
 from hub.metrics import (
@@ -97,11 +98,11 @@ class JournalCorrupt(HubError):
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _size(value: Any) -> int:
-    return len(_json(value).encode())
+    return len(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
 
 Delivery = Callable[[], Awaitable[None]]
@@ -327,7 +328,7 @@ class Journal:
         if self._completed.get(partition) == seq:
             return
         if head is not None:
-            self._make(self._body(partition, head)["writes"])
+            self.store.write(partition, [(k, v) for k, v in self._body(partition, head)["writes"]])
             JOURNAL_COMPLETIONS.labels(flow=self.flow).inc()
             log.info("%s: completed journal entry %d of partition %d", self.flow, seq, partition)
         self._completed[partition] = seq
@@ -349,10 +350,14 @@ class Journal:
         body = self._body_text(seq, writes)
         JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(len(body))
         chunks = [body[i : i + self.chunk_chars] for i in range(0, len(body), self.chunk_chars)]
-        for i, part in enumerate(chunks):
-            self.store.put(self._chunk(partition, seq, i), {"seq": seq, "part": part})
-        self.store.put(self._key(partition, "h"), {"seq": seq, "chunks": len(chunks), **ring})
-        self._make(writes)
+        records: list[tuple[str, Any]] = [
+            (self._chunk(partition, seq, i), {"seq": seq, "part": part})
+            for i, part in enumerate(chunks)
+        ]
+        records.append((self._key(partition, "h"), {"seq": seq, "chunks": len(chunks), **ring}))
+        records += writes
+        # The body's chunks, then the head, then the writes: in this order on the changelog.
+        self.store.write(partition, records)
         self._completed[partition] = seq
         self._unflushed = True
 
@@ -473,15 +478,8 @@ class Journal:
                     f"lacks chunk {i}"
                 )
             parts.append(str(chunk["part"]))
-        body: dict[str, Any] = json.loads("".join(parts))
+        body: dict[str, Any] = orjson.loads("".join(parts))
         return body
-
-    def _make(self, writes: Sequence[Sequence[Any]]) -> None:
-        for key, value in writes:
-            if value is None:
-                self.store.delete(key)
-            else:
-                self.store.put(key, value)
 
     @classmethod
     def _chunk(cls, partition: int, seq: int, index: int) -> str:

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, Protocol
+
+import orjson
+import rocksdict
+from faust.types import TP
 
 # A deleted key inside a transaction (``None`` is a value a table may not hold).
 _DELETED: Any = object()
@@ -33,6 +37,10 @@ class Store(Protocol):
     def put(self, key: str, value: Any) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+    def write(self, partition: int, records: Sequence[tuple[str, Any]]) -> None:
+        """Make ``records`` in order (``None`` deletes): a journal entry's records at once."""
+        ...
 
     def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` whose key starts with ``prefix``, in key order; with
@@ -60,6 +68,13 @@ class MemoryStore:
             del self.data[key]
             self._keys.pop(bisect.bisect_left(self._keys, key))
 
+    def write(self, partition: int, records: Sequence[tuple[str, Any]]) -> None:
+        for key, value in records:
+            if value is None:
+                self.delete(key)
+            else:
+                self.put(key, value)
+
     def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
         if after is not None and after >= prefix:
             start = bisect.bisect_right(self._keys, after)
@@ -73,30 +88,99 @@ class MemoryStore:
 
 
 class FaustStore:
-    """A ``Store`` on a faust table (raw string keys), read and written inside an event.
+    """A ``Store`` on a faust table (raw string keys) on RocksDB, read and written inside an
+    event, in one pass per journal entry.
 
-    faust's RocksDB store keeps one database per partition and reads the current event's
-    partition; a scan seeks that database to the prefix. faust has no range read of its own,
-    hence the reach into its store (``_db_for_partition``); any other store falls back to a
-    filtered, sorted pass over the table.
+    faust's RocksDB store keeps one database per partition; a read or a scan goes to the
+    database of the current event's partition. A write (``write``: a journal entry's records)
+    goes to that database in one RocksDB write batch, and each record to the table's changelog
+    partition through the worker's ``RecordBatches`` (hub/runtime/record_batches.py), instead of
+    faust's per-key ``table[key] = value`` (a RocksDB put, faust's send path and sensors, and on
+    each record's acknowledgement another put of the reached offset). The reached offset is kept
+    as faust keeps it, once per entry. faust still owns everything else about the table:
+    assignment, recovery from the changelog, standbys. faust has no range read or batch write
+    of its own, hence the reach into its store (``_db_for_partition``); any other store (faust's
+    in-memory one) falls back to faust's table operations.
     """
 
     _OFFSET_KEY = b"__faust\x00offset__"
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self._topic: str | None = None
+        self._batches: Any = None
+
+    def _db(self, partition: int | None = None) -> Any:
+        data = self.table.data
+        if not hasattr(data, "_db_for_partition"):
+            return None
+        if partition is None:
+            partition = _current_partition()
+            if partition is None:
+                return None
+        return data._db_for_partition(partition)
 
     def get(self, key: str) -> Any | None:
-        return self.table.get(key)
+        db = self._db()
+        if db is None:
+            return self.table.get(key)
+        raw = db.get(key.encode())
+        return None if raw is None else orjson.loads(raw)
 
     def put(self, key: str, value: Any) -> None:
-        self.table[key] = value
+        partition = _current_partition()
+        if partition is None or self._db(partition) is None:
+            self.table[key] = value
+            return
+        self.write(partition, [(key, value)])
 
     def delete(self, key: str) -> None:
-        # No membership read first: it cost a RocksDB lookup per delete, and a tombstone for a
-        # key already gone is harmless (the journal deletes what its transaction saw).
-        with contextlib.suppress(KeyError):
-            del self.table[key]
+        partition = _current_partition()
+        if partition is None or self._db(partition) is None:
+            # No membership read first: a tombstone for a key already gone is harmless.
+            with contextlib.suppress(KeyError):
+                del self.table[key]
+            return
+        self.write(partition, [(key, None)])
+
+    def write(self, partition: int, records: Sequence[tuple[str, Any]]) -> None:
+        """Make ``records`` (``None`` deletes) in ``partition``, in order, in one pass."""
+        db = self._db(partition)
+        if db is None:
+            for key, value in records:
+                if value is None:
+                    with contextlib.suppress(KeyError):
+                        del self.table[key]
+                else:
+                    self.table[key] = value
+            return
+        if not records:
+            return
+        if self._topic is None:
+            self._topic = self.table.changelog_topic.get_topic_name()
+            self._batches = self.table.app.producer.batches
+        topic, add = self._topic, self._batches.add
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        last = len(records) - 1
+        for i, (key, value) in enumerate(records):
+            raw_key = key.encode()
+            if value is None:
+                raw_value = None
+                batch.delete(raw_key)
+            else:
+                raw_value = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+                batch.put(raw_key, raw_value)
+            reached = self._reached(partition) if i == last else None
+            add(topic, partition, raw_key, raw_value, (), reached)
+        db.write(batch)
+
+    def _reached(self, partition: int) -> Callable[[int], None]:
+        data, tp = self.table.data, TP(str(self._topic), partition)
+
+        def reached(offset: int) -> None:
+            data.set_persisted_offset(tp, offset)
+
+        return reached
 
     def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
         for key, value in self._scan(prefix, after):
@@ -104,9 +188,8 @@ class FaustStore:
                 yield key, value
 
     def _scan(self, prefix: str, after: str | None) -> Iterator[tuple[str, Any]]:
-        data = self.table.data
-        partition = _current_partition()
-        if partition is None or not hasattr(data, "_db_for_partition"):
+        db = self._db()
+        if db is None:
             # Outside an event (a timer's read) every assigned partition is read.
             found = []
             for key, value in self.table.items():
@@ -115,7 +198,6 @@ class FaustStore:
                     found.append((text, value))
             yield from sorted(found, key=lambda item: item[0])
             return
-        db = data._db_for_partition(partition)
         raw_prefix = prefix.encode()
         start = after.encode() if after is not None and after > prefix else raw_prefix
         for raw_key, raw_value in db.items(from_key=start):
@@ -123,7 +205,7 @@ class FaustStore:
                 return
             if raw_key == self._OFFSET_KEY:
                 continue
-            yield raw_key.decode(), data._decode_value(raw_value)
+            yield raw_key.decode(), orjson.loads(raw_value)
 
 
 def first_in_partition(store: Store, partition: int, prefix: str) -> tuple[str, Any] | None:
@@ -170,6 +252,10 @@ class Txn:
 
     def delete(self, key: str) -> None:
         self._pending[key] = _DELETED
+
+    def write(self, partition: int, records: Sequence[tuple[str, Any]]) -> None:
+        for key, value in records:
+            self._pending[key] = _DELETED if value is None else value
 
     def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, Any]]:
         """The base's entries merged with this transaction's, in key order."""

@@ -72,7 +72,10 @@ class Context:
     ) -> None:
         # Never a partner topic of a reseller that was not onboarded (hub/streams/partner_guard.py).
         topic, headers = partner_guard.route(self.topics, self._onboarded, topic, headers)
-        await self.raw_topic(topic).send(key=key, value=value, headers=headers)
+        # In the worker's record batches, not faust's send path (hub/runtime/record_batches.py):
+        # handed over in order with the flows' state writes, and before any commit.
+        producer: Any = self.app.producer
+        producer.batches.add(topic, None, key, value, headers)
 
     def _onboarded(self, reseller_id: str) -> bool:
         return reseller_id in self.reference.view().resellers
