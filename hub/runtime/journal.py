@@ -28,12 +28,16 @@ sends a second, different copy (another ``event_time``) under the same event id.
 first output after an entry the journal waits until the entry is delivered (``flush``: the
 worker's producer, buffer and in-flight records; once per batch, not per message).
 
-Each message's outputs are kept under its id (the event id; the latest ``keep`` per partition):
-a redelivery or a replay of a message that was handled finds them and re-sends them instead of
-handling the message again. An entry names the messages it kept in one ring slot, and the oldest
-slots' outputs are forgotten while the newer ones still hold ``keep`` messages (``_ring``).
-That is the flow's idempotency for redeliveries; what must hold for ever (a subscription billed
-once) is decided from the entity-keyed state itself.
+Each entry keeps its messages' outputs in one ring slot (``q|<n>``, in parts when large),
+written with the entry's body *before* its head: a slot is trusted only once a head names it
+(``q`` past it), so a crash before the head leaves a slot nobody reads, and the next entry writes
+over it. A redelivery or a replay of a message that was handled finds its outputs through an
+index in memory (message id -> slot), read from the slots the head names when this process first
+needs the partition, and re-sends them instead of handling the message again. The oldest slots are
+forgotten while the newer ones still hold ``keep`` messages (``_ring``); slots and per-message
+records an earlier version kept are still read and forgotten the same way. That is the flow's
+idempotency for redeliveries; what must hold for ever (a subscription billed once) is decided from
+the entity-keyed state itself.
 
 No value may approach the broker's record limit: a write or an output document larger than
 ``max_value_bytes`` is refused before anything is written (``StateTooLarge``, not retriable: the
@@ -97,6 +101,26 @@ class JournalCorrupt(HubError):
     retriable = False
 
 
+# An index entry for outputs an earlier version kept under ``e|<message id>``.
+_LEGACY = -1
+
+
+def _is_slot(record: Any) -> bool:
+    """A ring slot of this version (``seq``), not an earlier one naming ``e|`` records."""
+    return isinstance(record, dict) and "seq" in record
+
+
+def _named(record: Any) -> list[str]:
+    """The message ids a ring slot keeps outputs for (any version's slot)."""
+    if record is None:
+        return []
+    if "out" in record:
+        return [message_id for message_id, _ in record["out"]]
+    if _is_slot(record):
+        return list(record["ids"])
+    return [message_id for message_id, _ in record["ids"]]
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -152,6 +176,8 @@ class Journal:
         # partition -> the head this process made or completed: a head it does not know (a
         # restart, a rebalance) is completed before the partition's next message.
         self._completed: dict[int, int] = {}
+        # partition -> message id -> the ring slot keeping its outputs (``_index``).
+        self._indexes: dict[int, dict[str, int]] = {}
 
     # --- what handlers see -------------------------------------------------------------------
 
@@ -311,6 +337,17 @@ class Journal:
         return size
 
     def kept(self, partition: int, message_id: str) -> list[Emit] | None:
+        """The outputs a first run of ``message_id`` kept, or None: a lookup in memory, and a
+        read of the store only for a message that was handled (a redelivery)."""
+        where = self._index(partition).get(message_id)
+        if where is None:
+            return None
+        if where == _LEGACY:
+            return self._kept_legacy(partition, message_id)
+        return [restore_emit(doc) for doc in self._slot_docs(partition, where, message_id)]
+
+    def _kept_legacy(self, partition: int, message_id: str) -> list[Emit] | None:
+        """Outputs kept by an earlier version, one record (or parts) per message."""
         head = self.store.get(self._key(partition, "e", message_id))
         if head is None:
             return None
@@ -320,6 +357,43 @@ class Journal:
         for i in range(int(head["parts"])):
             docs += self.store.get(self._key(partition, "e", f"{message_id}|{i}")) or []
         return [restore_emit(doc) for doc in docs]
+
+    def _slot_docs(self, partition: int, slot: int, message_id: str) -> list[Any]:
+        record = self.store.get(self._key(partition, "q", str(slot))) or {}
+        if "out" in record:
+            parts = [record["out"]]
+        else:
+            parts = [
+                self.store.get(self._key(partition, "q", f"{slot}|{i}")) or []
+                for i in range(int(record.get("parts", 0)))
+            ]
+        docs: list[Any] = []
+        for part in parts:
+            for named, part_docs in part:
+                if named == message_id:
+                    docs += part_docs
+        return docs
+
+    def _index(self, partition: int) -> dict[str, int]:
+        """Message id -> the ring slot keeping its outputs, for the partition's kept slots:
+        read from the slots the head names when this process first needs it."""
+        index = self._indexes.get(partition)
+        if index is not None:
+            return index
+        index = self._indexes[partition] = {}
+        head = self.store.get(self._key(partition, "h"))
+        if head is None:
+            return index
+        if head.get("l") is not None or ("q" not in head):
+            # The earliest ring: one slot per message (``r|<n>``), outputs under ``e|<id>``.
+            for _, older in self.store.scan(self._key(partition, "r") + "|"):
+                index[older if isinstance(older, str) else older["id"]] = _LEGACY
+        for slot in range(int(head.get("o", 0)), int(head.get("q", 0))):
+            record = self.store.get(self._key(partition, "q", str(slot)))
+            where = slot if _is_slot(record) else _LEGACY
+            for message_id in _named(record):
+                index[message_id] = where
+        return index
 
     def recover(self, partition: int) -> None:
         """Complete the partition's last entry unless this process made or completed it."""
@@ -332,6 +406,8 @@ class Journal:
             JOURNAL_COMPLETIONS.labels(flow=self.flow).inc()
             log.info("%s: completed journal entry %d of partition %d", self.flow, seq, partition)
         self._completed[partition] = seq
+        # Another process wrote here since (a rebalance): the index is read again when needed.
+        self._indexes.pop(partition, None)
 
     def commit(
         self,
@@ -345,7 +421,9 @@ class Journal:
         stored = self.store.get(self._key(partition, "h"))
         head = stored or {"seq": 0}
         seq = int(head["seq"]) + 1
-        ring = self._ring(partition, txn, head, stored is None, outputs, kept or {})
+        slot_records, ring = self._ring(
+            partition, seq, txn, head, stored is None, outputs, kept or {}
+        )
         writes = txn.writes()
         body = self._body_text(seq, writes)
         JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(len(body))
@@ -354,9 +432,11 @@ class Journal:
             (self._chunk(partition, seq, i), {"seq": seq, "part": part})
             for i, part in enumerate(chunks)
         ]
+        records += slot_records
         records.append((self._key(partition, "h"), {"seq": seq, "chunks": len(chunks), **ring}))
         records += writes
-        # The body's chunks, then the head, then the writes: in this order on the changelog.
+        # The body's chunks and the outputs' slot, then the head, then the writes: in this
+        # order on the changelog. A slot is trusted only once a head names it (``q``).
         self.store.write(partition, records)
         self._completed[partition] = seq
         self._unflushed = True
@@ -366,47 +446,82 @@ class Journal:
     def _ring(
         self,
         partition: int,
+        seq: int,
         txn: Txn,
         head: Mapping[str, Any],
         fresh: bool,
         outputs: Mapping[str, Sequence[Emit]],
         kept: Mapping[str, list[tuple[Any, int]]],
-    ) -> dict[str, Any]:
-        """Keep each message's outputs, name them in one ring slot for the entry, and forget the
-        oldest slots' outputs while the rest still holds ``keep`` messages; the head's ring
-        fields. One slot per entry, not per message: a batch of 200 writes one slot record
-        instead of 200, and reads the few slots it evicts instead of one per message.
+    ) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+        """Keep the entry's outputs in one ring slot (``q|<n>``, in parts when large), and
+        forget the oldest slots while the rest still holds ``keep`` messages; the slot's records
+        (written before the head) and the head's ring fields. One slot per entry: a batch of
+        200 messages writes one record for their outputs, and evicting it deletes one.
 
         Head fields: ``q`` the next slot number, ``o`` the oldest slot kept, ``k`` the messages
-        the kept slots name, ``l`` the next slot of the earlier one-slot-per-message ring still
-        to forget (``r|0`` .. ``r|keep-1``; absent once none is left)."""
+        the kept slots name, ``l`` the next slot of the earliest one-slot-per-message ring
+        still to forget (``r|0`` .. ``r|keep-1``; absent once none is left)."""
         q, o, k = int(head.get("q", 0)), int(head.get("o", 0)), int(head.get("k", 0))
         legacy = head.get("l", None if fresh or "q" in head else 0)
-        ids: list[list[Any]] = []
+        if not outputs:
+            return [], {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
+        index = self._index(partition)
+        current = set(outputs)
+        if legacy is not None:
+            legacy = self._forget_legacy(partition, txn, legacy, len(outputs), current)
+        entries = []
         for message_id, emits in outputs.items():
             docs = kept.get(message_id)
             if docs is None:
                 docs = [(doc, _size(doc)) for doc in (store_emit(e) for e in emits)]
-            ids.append([message_id, self._keep(partition, txn, message_id, docs)])
-        if ids:
-            current = {message_id for message_id, _ in ids}
-            if legacy is not None:
-                legacy = self._forget_legacy(partition, txn, legacy, len(ids), current)
-            txn.put(self._key(partition, "q", str(q)), {"ids": ids})
-            q, k = q + 1, k + len(ids)
-            while o < q - 1:
-                slot = self._key(partition, "q", str(o))
-                oldest = txn.get(slot)
-                named = [] if oldest is None else oldest["ids"]
-                if k - len(named) < self.keep:
-                    break
-                for old_id, old_parts in named:
+            entries.append((message_id, docs))
+        records = self._slot_records(partition, q, seq, entries)
+        for message_id in outputs:
+            index[message_id] = q
+        q, k = q + 1, k + len(outputs)
+        while o < q - 1:
+            key = self._key(partition, "q", str(o))
+            oldest = txn.get(key)
+            named = _named(oldest)
+            if k - len(named) < self.keep:
+                break
+            if oldest is not None and not _is_slot(oldest):  # an earlier version's slot
+                for old_id, old_parts in oldest["ids"]:
                     if old_id not in current:
                         self._forget(partition, txn, old_id, old_parts)
-                txn.delete(slot)
-                k -= len(named)
-                o += 1
-        return {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
+            # Its parts, and any a crash left of an entry that never landed under this number.
+            for part_key, _ in txn.scan(self._key(partition, "q", f"{o}|")):
+                txn.delete(part_key)
+            txn.delete(key)
+            for old_id in named:
+                if index.get(old_id) in (o, _LEGACY) and old_id not in current:
+                    del index[old_id]
+            k -= len(named)
+            o += 1
+        return records, {"q": q, "o": o, "k": k, **({} if legacy is None else {"l": legacy})}
+
+    def _slot_records(
+        self, partition: int, slot: int, seq: int, entries: list[tuple[str, list[tuple[Any, int]]]]
+    ) -> list[tuple[str, Any]]:
+        """A slot's records: ``[[message id, outputs], ...]`` in parts of bounded size (an
+        allocation may send thousands of outputs; one message's may span parts)."""
+        parts: list[list[list[Any]]] = [[]]
+        size = 0
+        for message_id, docs in entries:
+            parts[-1].append([message_id, []])
+            for doc, doc_size in docs:
+                if size > 0 and size + doc_size > self.max_value_bytes // 2:
+                    parts.append([[message_id, []]])
+                    size = 0
+                parts[-1][-1][1].append(doc)
+                size += doc_size
+            size += len(message_id) + 8
+        key = self._key(partition, "q", str(slot))
+        if len(parts) == 1:
+            return [(key, {"seq": seq, "out": parts[0]})]
+        ids = [message_id for message_id, _ in entries]
+        records = [(self._key(partition, "q", f"{slot}|{i}"), part) for i, part in enumerate(parts)]
+        return [*records, (key, {"seq": seq, "parts": len(parts), "ids": ids})]
 
     def _forget_legacy(
         self, partition: int, txn: Txn, at: int, count: int, current: set[str]
@@ -438,25 +553,6 @@ class Journal:
             parts.append(f"[{_json(key)},{text}]")
         self._encoded.clear()
         return f'{{"seq":{seq},"writes":[{",".join(parts)}]}}'
-
-    def _keep(self, partition: int, txn: Txn, message_id: str, docs: list[tuple[Any, int]]) -> int:
-        """A message's outputs in parts of bounded size (an allocation may send thousands);
-        how many part records that took (0: in the head itself)."""
-        parts: list[list[Any]] = [[]]
-        size = 0
-        for doc, doc_size in docs:
-            if parts[-1] and size + doc_size > self.max_value_bytes // 2:
-                parts.append([])
-                size = 0
-            parts[-1].append(doc)
-            size += doc_size
-        if len(parts) == 1:  # one record: the outputs in the head itself
-            txn.put(self._key(partition, "e", message_id), {"out": parts[0]})
-            return 0
-        for i, part in enumerate(parts):
-            txn.put(self._key(partition, "e", f"{message_id}|{i}"), part)
-        txn.put(self._key(partition, "e", message_id), {"parts": len(parts)})
-        return len(parts)
 
     def _forget(self, partition: int, txn: Txn, message_id: str, parts: int | None = None) -> None:
         """Delete a kept message's outputs; ``parts`` unknown (a slot written before slots

@@ -3,6 +3,7 @@ crash at any write, or a redelivery, ends in the same state and outputs."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -74,11 +75,10 @@ async def test_writes_are_made_after_the_entry_and_views_see_them() -> None:
         "right|last": str(EVENT.event_id),
     }
     written = [key for key, _ in store.log[1:]]
-    # body, head, then the message's kept outputs (small: in one record) and the writes
-    assert written[:2] == ["~j|0|b|1|0", "~j|0|h"]
-    assert set(written[2:]) == {
-        "~j|0|q|0",
-        "~j|0|e|m1",
+    # body, the outputs' slot (small: one record), head, then the writes
+    assert written[:3] == ["~j|0|b|1|0", "~j|0|q|0", "~j|0|h"]
+    assert store.data["~j|0|q|0"]["out"][0][0] == "m1"
+    assert set(written[3:]) == {
         "left|seen",
         "left|count",
         "right|stale",
@@ -212,9 +212,14 @@ async def test_only_the_latest_kept_outputs_of_a_partition_are_kept() -> None:
     for n in range(5):
         await journal.run(0, f"m{n}", lambda n=n: _put(journal, f"k{n}", n))
     await journal.run(1, "p1", lambda: _put(journal, "k9", 9))
-    kept = sorted(k for k in store.data if "|e|" in k and not k.endswith("|0"))
-    assert kept == ["~j|0|e|m2", "~j|0|e|m3", "~j|0|e|m4", "~j|1|e|p1"]
-    assert len([k for k in store.data if "|e|" in k]) == 4  # small outputs: no parts
+    slots = sorted(k for k in store.data if "|q|" in k)
+    assert slots == ["~j|0|q|2", "~j|0|q|3", "~j|0|q|4", "~j|1|q|0"]  # one per message here
+    assert [store.data[k]["out"][0][0] for k in slots] == ["m2", "m3", "m4", "p1"]
+    again = Journal(store, "test", keep=3)  # a new process reads which messages are kept
+    assert await again.run(0, "m1", lambda: _put(again, "k1", "again")) == []
+    assert store.data["x|k1"] == "again"  # m1 was forgotten: handled anew
+    assert await again.run(0, "m3", lambda: _put(again, "k3", "again")) == []
+    assert store.data["x|k3"] == 3  # m3 is kept: not handled again
 
 
 async def test_many_outputs_are_kept_in_parts_that_each_fit_a_record() -> None:
@@ -226,7 +231,9 @@ async def test_many_outputs_are_kept_in_parts_that_each_fit_a_record() -> None:
         return many
 
     await journal.run(0, "m1", fan_out)
-    assert store.data["~j|0|e|m1"]["parts"] > 5
+    assert store.data["~j|0|q|0"]["parts"] > 5
+    parts = [k for k in store.data if k.startswith("~j|0|q|0|")]
+    assert all(len(json.dumps(store.data[k])) < 20_000 for k in parts)
     assert await Journal(store, "test").run(0, "m1", fan_out) == many
 
 
@@ -261,7 +268,8 @@ async def test_the_earlier_rings_slots_are_forgotten_as_new_messages_are_kept() 
     await journal.run(0, "m2", lambda: _put(journal, "k", 2))
     assert not [k for k in store.data if "|r|" in k or k == "~j|0|e|older"]
     assert "l" not in store.data["~j|0|h"]  # none left
-    assert sorted(k for k in store.data if "|e|" in k) == ["~j|0|e|m1", "~j|0|e|m2"]
+    assert not [k for k in store.data if "|e|" in k]
+    assert sorted(k for k in store.data if "|q|" in k) == ["~j|0|q|0", "~j|0|q|1"]
 
 
 async def test_a_batch_names_its_messages_in_one_slot_and_evicts_whole_older_slots() -> None:
@@ -275,9 +283,42 @@ async def test_a_batch_names_its_messages_in_one_slot_and_evicts_whole_older_slo
     slots = sorted(k for k in store.data if "|q|" in k)
     # The oldest slot went once the two newer ones held the 3 kept; each slot is one record.
     assert slots == ["~j|0|q|1", "~j|0|q|2"]
-    assert store.data["~j|0|q|2"] == {"ids": [["m4", 0], ["m5", 0]]}
-    assert sorted(k for k in store.data if "|e|" in k) == [f"~j|0|e|m{n}" for n in range(2, 6)]
+    assert [m for m, _ in store.data["~j|0|q|2"]["out"]] == ["m4", "m5"]
+    assert not [k for k in store.data if "|e|" in k]
     assert [k for k, _ in store.log].count("~j|0|q|2") == 1
     # A redelivered message of a kept slot gets its outputs, not a second run.
     assert await journal.run(0, "m2", lambda: _put(journal, "k2", "again")) == []
     assert store.data["x|k2"] == 2
+
+
+async def test_outputs_an_earlier_version_kept_per_message_are_found_and_then_forgotten() -> None:
+    """A store written before slots kept outputs (slots naming ``e|<id>`` records): a
+    redelivery still gets its outputs, and evicting such a slot deletes what it names."""
+    journal = Journal(MemoryStore(), "test")
+    out = [Emit("out", "k", EVENT)]
+
+    async def once() -> Sequence[Emit]:
+        return out
+
+    await journal.run(0, "x", once)
+    doc = journal.store.get("~j|0|q|0")["out"][0][1]
+    store = MemoryStore(
+        {
+            "~j|0|h": {"seq": 2, "chunks": 1, "q": 2, "o": 0, "k": 2},
+            "~j|0|b|0|0": {"seq": 2, "part": '{"seq":2,"writes":[]}'},
+            "~j|0|q|0": {"ids": [["old", 0]]},
+            "~j|0|e|old": {"out": doc},
+            "~j|0|q|1": {"ids": [["big", 2]]},
+            "~j|0|e|big": {"parts": 2},
+            "~j|0|e|big|0": doc,
+            "~j|0|e|big|1": doc,
+        }
+    )
+    restarted = Journal(store, "test", keep=2)
+    assert await restarted.run(0, "old", lambda: _put(restarted, "k", "again")) == out
+    assert await restarted.run(0, "big", lambda: _put(restarted, "k", "again")) == out + out
+    assert "x|k" not in store.data
+    for n in range(3):
+        await restarted.run(0, f"m{n}", lambda n=n: _put(restarted, f"k{n}", n))
+    assert not [k for k in store.data if "|e|" in k]
+    assert sorted(k for k in store.data if "|q|" in k) == ["~j|0|q|3", "~j|0|q|4"]
