@@ -11,8 +11,7 @@ import functools
 import re
 import time
 from collections.abc import Callable, Iterable
-from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -37,7 +36,20 @@ _PER_RESELLER = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
+_CHILDREN: dict[tuple[int, tuple[tuple[str, str], ...]], Any] = {}
+
+
+def child(metric: Any, **labels: str) -> Any:
+    """``metric.labels(**labels)``, looked up once per label values (a lock and two dict
+    lookups per call otherwise, on every message). For series whose labels are bounded, as every
+    hub series is, and that nothing removes."""
+    key = (id(metric), tuple(labels.items()))
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(**labels)
+    return found
+
+
 @functools.lru_cache(maxsize=4096)  # asked per message in and out: a bounded memo, not a regex
 def topic_family(topic: str) -> str:
     """The label of ``topic``: a reseller's own topic without its reseller id, others as named.

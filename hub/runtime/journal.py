@@ -64,7 +64,7 @@ from hub.metrics import (
 )
 from hub.runtime.emit import Emit
 from hub.runtime.state import Store, Txn, View, first_in_partition
-from hub.runtime.stored_events import restore_emit, store_emit
+from hub.runtime.stored_events import event_body, restore_emit, store_emit
 
 log = logging.getLogger(__name__)
 
@@ -321,8 +321,12 @@ class Journal:
             if value is not None:
                 self._fits(key, value, keep=True)
         docs = []
+        bodies: dict[int, Any] = {}  # one event sent to several topics is dumped once
         for emit in emits:
-            doc = store_emit(emit)
+            body = bodies.get(id(emit.event))
+            if body is None:
+                body = bodies[id(emit.event)] = event_body(emit.event)
+            doc = store_emit(emit, body)
             docs.append((doc, self._fits(f"kept {type(emit.event).__name__}", doc)))
         return docs
 

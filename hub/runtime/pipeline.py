@@ -382,7 +382,15 @@ class Pipeline:
         return encoded
 
     def _encode(self, emits: Sequence[Emit]) -> list[tuple[Emit, bytes]]:
-        encoded = [(e, self.codec.encode(e.event)) for e in emits]
+        # One event sent to several topics (a routed ticket: the reseller's topic, ops, the
+        # correlation topic) is encoded once.
+        done: dict[int, bytes] = {}
+        encoded = []
+        for emit in emits:
+            value = done.get(id(emit.event))
+            if value is None:
+                value = done[id(emit.event)] = self.codec.encode(emit.event)
+            encoded.append((emit, value))
         for emit, value in encoded:
             if len(value) > MAX_OUTPUT_BYTES:
                 raise OutputTooLarge(

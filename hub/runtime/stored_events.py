@@ -37,9 +37,16 @@ class StoredEvent(BaseModel):
         return event_type(self.type).model_validate(self.doc)
 
 
-def store_emit(emit: Emit) -> list[Any]:
-    """An output as a JSON document: ``[topic, key, event type, event]``."""
-    return [emit.topic, emit.key, type(emit.event).__name__, emit.event.model_dump(mode="json")]
+def event_body(event: Event) -> dict[str, Any]:
+    """An event as the JSON document ``store_emit`` keeps."""
+    return event.model_dump(mode="json")
+
+
+def store_emit(emit: Emit, body: dict[str, Any] | None = None) -> list[Any]:
+    """An output as a JSON document: ``[topic, key, event type, event]``; ``body``: the event's
+    ``event_body`` when it is made already (one event sent to several topics)."""
+    event = event_body(emit.event) if body is None else body
+    return [emit.topic, emit.key, type(emit.event).__name__, event]
 
 
 def restore_emit(doc: list[Any]) -> Emit:

@@ -13,6 +13,7 @@ from prometheus_client import Counter, Histogram
 from hub.domain.credit import CreditReason
 from hub.domain.orders import RejectionCode
 from hub.domain.subscriptions import ChangeRejectionCode, LifecycleKind
+from hub.metrics import child
 from hub.schemas.events.orders import HoldReason
 
 OTHER = "other"
@@ -67,13 +68,13 @@ def bounded(value: str, allowed: Iterable[str]) -> str:
 
 
 def count_decision(outcome: str, codes: Iterable[str] = ()) -> None:
-    ORDERS.labels(outcome=outcome).inc()
+    child(ORDERS, outcome=outcome).inc()
     for code in codes:
-        ORDER_REASONS.labels(outcome=outcome, code=bounded(code, REASON_CODES)).inc()
+        child(ORDER_REASONS, outcome=outcome, code=bounded(code, REASON_CODES)).inc()
 
 
 def count_change(kind: str) -> None:
-    SUBSCRIPTION_CHANGES.labels(kind=bounded(kind, _KINDS)).inc()
+    child(SUBSCRIPTION_CHANGES, kind=bounded(kind, _KINDS)).inc()
 
 
 def count_change_rejected(code: str) -> None:

@@ -46,6 +46,7 @@ from hub.domain.support.sla import (
 from hub.domain.support.triage import is_escalatable
 from hub.domain.support.waiting import gdap_role_wait
 from hub.errors import HubError, ValidationFailed
+from hub.metrics import child
 from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
 from hub.runtime.state import scan
@@ -222,14 +223,15 @@ class Intake:
     def _count_routed(self, record: TicketRecord, route: Route) -> None:
         queue = record.queue if record.queue in self._queues else "reseller"
         language = route.language if route.language in self._languages else "other"
-        metrics.TICKETS_ROUTED.labels(
+        child(
+            metrics.TICKETS_ROUTED,
             destination=route.destination.value,
             queue=queue,
             language=language,
             severity=record.severity.value,
         ).inc()
         if route.fallback_reason is not None:
-            metrics.LANGUAGE_FALLBACKS.labels(reason=route.fallback_reason.value).inc()
+            child(metrics.LANGUAGE_FALLBACKS, reason=route.fallback_reason.value).inc()
 
     def _record(self, ticket_id: str, reseller_id: str | None) -> TicketRecord:
         known = self.tickets.get(ticket_id)

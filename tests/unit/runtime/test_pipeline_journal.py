@@ -185,3 +185,38 @@ async def test_outputs_wait_until_the_entry_before_them_is_delivered() -> None:
     assert log == []
     await journal.close_batch(batch)
     assert log == ["flush with 1 head(s) written", "send status", "send status"]
+
+
+async def test_one_event_sent_to_several_topics_is_encoded_once_and_kept_for_each() -> None:
+    encoded: list[Event] = []
+
+    class Counting(Codec):
+        def encode(self, event: Event) -> bytes:  # type: ignore[override]
+            encoded.append(event)
+            return super().encode(event)
+
+    store = MemoryStore()
+    journal = Journal(store, "test")
+    sent: Sent = []
+    pipeline = _pipeline(sent, journal)
+    pipeline.codec = Counting()
+    routed, other = sample("OrderRejected"), sample("OrderAccepted")
+
+    async def handler(event: Event) -> Sequence[Emit]:
+        return [Emit("a", "k", routed), Emit("b", "k", routed), Emit("c", "k", other)]
+
+    assert await pipeline.process(_source(7), handler) is Outcome.PROCESSED
+    assert encoded == [routed, other]
+    assert [(topic, value) for topic, _, value, _ in sent] == [
+        ("a", Codec().encode(routed)),
+        ("b", Codec().encode(routed)),
+        ("c", Codec().encode(other)),
+    ]
+    sent.clear()
+    # A redelivery re-sends all three from what the journal kept.
+    assert await pipeline.process(_source(8), handler) is Outcome.PROCESSED
+    assert [(topic, value) for topic, _, value, _ in sent] == [
+        ("a", Codec().encode(routed)),
+        ("b", Codec().encode(routed)),
+        ("c", Codec().encode(other)),
+    ]

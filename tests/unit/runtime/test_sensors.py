@@ -34,3 +34,38 @@ def test_table_operations_are_not_counted_and_messages_still_are() -> None:
         is None
     )
     assert _sample(registry, "t_total_rebalances") == 1.0
+
+
+def test_message_series_are_faust_s_own_and_come_back_after_a_rebalance_clears_them() -> None:
+    from faust.types import TP
+
+    registry = CollectorRegistry()
+    monitor = HubPrometheusMonitor(metrics=FaustMetrics.create(registry, "t"))
+    tp = TP("orders", 3)
+
+    class Owner:
+        pass
+
+    class Stream:  # faust keeps streams and their tasks in weak dictionaries
+        shortlabel = "Stream: orders"
+        task_owner = Owner()
+
+    stream = Stream()
+    for offset in (7, 8):
+        monitor.on_message_in(tp, offset, SimpleNamespace())  # type: ignore[arg-type]
+        monitor.on_stream_event_in(tp, offset, stream, None)  # type: ignore[arg-type]
+    assert _sample(registry, "t_messages_received_per_topic_total", topic="orders") == 2.0
+    assert (
+        _sample(registry, "t_messages_received_per_topics_partition", topic="orders", partition="3")
+        == 8.0
+    )
+    assert _sample(registry, "t_total_events_per_stream_total", stream="stream.orders.events") == 2
+
+    monitor._clear_partition_related_metrics()  # faust does so at a rebalance
+    assert _sample(registry, "t_messages_received_per_topic_total", topic="orders") is None
+    monitor.on_message_in(tp, 9, SimpleNamespace())  # type: ignore[arg-type]
+    assert _sample(registry, "t_messages_received_per_topic_total", topic="orders") == 1.0
+    assert (
+        _sample(registry, "t_messages_received_per_topics_partition", topic="orders", partition="3")
+        == 9.0
+    )
