@@ -68,6 +68,17 @@ LAST_V1_BILLED_PERIOD = date(2025, 3, 1)
 GRAPH_EXPORT_PATH = "/v1.0/reports/partners/billing/reconciliation/billed/export"
 
 
+# Parametrised once and kept: pydantic caches a parametrised generic only weakly, so once the
+# garbage collector had run, each call built the class anew (``create_generic_submodel``: 3.7% of
+# an order worker's samples while it provisioned).
+_AGREEMENTS = Collection[Agreement]
+_RELATIONSHIPS = Collection[DelegatedAdminRelationship]
+_ORDERS = Collection[Order]
+_SUBSCRIPTIONS = Collection[Subscription]
+_INVOICES = Collection[Invoice]
+_INVOICE_LINES = Collection[InvoiceLineItem]
+
+
 def billed_period(invoice: Invoice) -> date:
     """The first day of the month an invoice bills (the month before it is issued)."""
     issued = invoice.invoice_date.date().replace(day=1)
@@ -200,7 +211,7 @@ class PartnerCenterClient:
             correlation_id=correlation_id,
             params={"agreementType": agreement_type},
         )
-        return _parse(Collection[Agreement], reply, Operation.LIST_AGREEMENTS).items
+        return _parse(_AGREEMENTS, reply, Operation.LIST_AGREEMENTS).items
 
     async def create_gdap_relationship(
         self, relationship: DelegatedAdminRelationship, *, correlation_id: str, idempotency_key: str
@@ -225,7 +236,7 @@ class PartnerCenterClient:
             correlation_id=correlation_id,
             params={"customerTenantId": customer_id},
         )
-        collection = Collection[DelegatedAdminRelationship]
+        collection = _RELATIONSHIPS
         return _parse(collection, reply, Operation.LIST_GDAP_RELATIONSHIPS).items
 
     # -- carts and orders ------------------------------------------------------------------
@@ -323,7 +334,7 @@ class PartnerCenterClient:
             correlation_id=correlation_id,
             params={IDEMPOTENCY_QUERY: idempotency_key},
         )
-        orders = _parse(Collection[Order], reply, Operation.LIST_ORDERS).items
+        orders = _parse(_ORDERS, reply, Operation.LIST_ORDERS).items
         # Only an order that carries the key counts: a service that ignores the query (real
         # Partner Center does) lists every order, and none of those may be taken for ours.
         return next((order for order in orders if order.idempotency_key == idempotency_key), None)
@@ -340,7 +351,7 @@ class PartnerCenterClient:
             correlation_id=correlation_id,
             params={"order_id": order_id} if order_id else None,
         )
-        return _parse(Collection[Subscription], reply, Operation.LIST_SUBSCRIPTIONS).items
+        return _parse(_SUBSCRIPTIONS, reply, Operation.LIST_SUBSCRIPTIONS).items
 
     async def get_subscription(
         self, customer_id: str, subscription_id: str, *, correlation_id: str
@@ -494,7 +505,7 @@ class PartnerCenterClient:
         reply = await self._transport.send(
             Operation.LIST_INVOICES, "GET", "/v1/invoices", correlation_id=correlation_id
         )
-        return _parse(Collection[Invoice], reply, Operation.LIST_INVOICES).items
+        return _parse(_INVOICES, reply, Operation.LIST_INVOICES).items
 
     def billed_line_items(
         self, invoice_id: str, *, correlation_id: str, page_size: int = 2000
@@ -653,7 +664,7 @@ class PartnerCenterClient:
             operation, "GET", path, correlation_id=correlation_id, params=params
         )
         while True:
-            page = _parse(Collection[InvoiceLineItem], reply, operation)
+            page = _parse(_INVOICE_LINES, reply, operation)
             for item in page.items:
                 yield item
             following = page.links.next

@@ -140,7 +140,7 @@ async def usage_pages(
     )
     while True:
         try:
-            page = Collection[DailyRatedUsageLineItem].model_validate(reply.payload)
+            page = _USAGE_PAGE.model_validate(reply.payload)
         except ValidationError as exc:
             raise PartnerCenterError(
                 f"{operation}: unexpected usage line shape ({exc.error_count()} problems)",
@@ -210,3 +210,7 @@ def usage_event(
         invoice_number=item.invoice_number,
         reason=reason,
     )
+
+
+# Kept: pydantic caches a parametrised generic only weakly (see partner_center/client.py).
+_USAGE_PAGE = Collection[DailyRatedUsageLineItem]

@@ -49,6 +49,7 @@ from hub.domain.reference import ResellerProfile
 from hub.domain.revenue import RevenueSchedule, adjust_on_cancellation, schedule_revenue
 from hub.domain.tax import TaxTable, default_tax_table
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
+from hub.metrics import child
 from hub.runtime.emit import Emit
 from hub.runtime.journal import Journal
 from hub.runtime.state import MemoryStore, View, scan
@@ -254,7 +255,7 @@ class BillingLedger:
                     schedule.model_dump(mode="json"),
                 ]
             self.t.lines[line.line_id] = line.model_dump(mode="json")
-            metrics.CHARGES_RATED.labels(charge_type=line.charge_type.value).inc()
+            child(metrics.CHARGES_RATED, charge_type=line.charge_type.value).inc()
         # Internal only: a rated line carries the distributor's Microsoft cost, which no
         # reseller may read; resellers see their charges on their invoices.
         return [Emit(self.topics.name(Topic.CHARGES), rid, docs.charge_rated(cause, line))]

@@ -41,6 +41,7 @@ from hub.domain.consumption.reconciliation import compare
 from hub.domain.orders import ReferenceView
 from hub.domain.reference import ResellerProfile
 from hub.errors import BusinessRuleViolation, RetriableError, ValidationFailed
+from hub.metrics import child
 from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event, caused_by
 from hub.schemas.events import consumption as u
@@ -286,7 +287,7 @@ class ConsumptionBook:
         order intake is not sent one fact for every meter's day."""
         currency = profile.currency
         if delta > 0:
-            metrics.ACCRUED_MINOR.labels(currency=currency).inc(delta)
+            child(metrics.ACCRUED_MINOR, currency=currency).inc(delta)
         key = f"{profile.reseller_id}|{period}"
         accrual = self.t["accrual"][key]
         sent = int(accrual.get("sent", 0))

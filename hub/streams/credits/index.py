@@ -17,6 +17,7 @@ from typing import Any
 from hub.domain.claims import IndexEntry
 from hub.domain.orders import ReferenceView
 from hub.errors import RetriableError, ValidationFailed
+from hub.metrics import child
 from hub.runtime.emit import Emit
 from hub.runtime.state import scan
 from hub.schemas.envelope import Event
@@ -128,7 +129,7 @@ class CreditIndex:
                     term_end=event.term_end,
                     auto_renew=event.auto_renew,
                 )
-                metrics.INDEXED.labels(kind="provisioned").inc()
+                child(metrics.INDEXED, kind="provisioned").inc()
         elif raw is None:
             held = [
                 d for d in self.index.get(held_key) or [] if d["event_id"] != str(event.event_id)
