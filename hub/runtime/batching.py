@@ -7,7 +7,9 @@ batch per partition around that partition's messages (``hub.runtime.journal``). 
 partition's entry is written after its messages; once all of the take's entries are delivered,
 their sends and dead letters go out, partition by partition in message order, before faust acks
 any of them. A batch of one is the degenerate case; with light
-traffic a message waits at most ``within``.
+traffic a message waits at most ``within``. A take of large messages (a month end's pages) is
+cut into several entries: once what it holds reaches ``MAX_TAKE_BYTES``, the entries so far are
+written and their sends made before the next message is handled.
 
 faust sets its "current event" (which table partition a write goes to) only for a stream read
 one event at a time; in batches it is set here, per partition group, to one of that group's
@@ -36,6 +38,12 @@ class _InFlight:
     faust cleared, or holds a reference a cancelled delivery never released."""
 
     count = 0
+
+
+# What a take holds before its entries are written and its sends made, as the JSON of its writes
+# and kept outputs: the objects behind it are several times that. A take of 200 month-end pages
+# (each up to a few hundred kB of invoices) held them all at once: 1.1 GiB in the billing worker.
+MAX_TAKE_BYTES = 4_000_000
 
 
 def handling() -> int:
@@ -80,13 +88,22 @@ async def messages(
             # every output (hub.runtime.journal: outputs wait for their entry): one producer
             # round trip per take, not one per partition.
             deliveries: list[Delivery] = []
+            pending = 0  # the JSON size of the entries whose sends wait in ``deliveries``
             for partition, group in _groups(list(events)):
                 token = _current_event.set(weakref.ref(group[-1]))
                 try:
                     batch = journal.open_batch(partition)
                     for event in group:
                         yield SourceMessage.from_faust(event.message)
+                        if pending + batch.size >= MAX_TAKE_BYTES:
+                            # Large messages (a close's pages): their entry now, their sends
+                            # now, and the rest of the take in a new batch.
+                            deliveries += journal.end_batch(batch)
+                            await journal.deliver_all(deliveries)
+                            deliveries, pending = [], 0
+                            batch = journal.open_batch(partition)
                     deliveries += journal.end_batch(batch)
+                    pending += batch.size
                 finally:
                     _current_event.reset(token)
             await journal.deliver_all(deliveries)

@@ -145,6 +145,9 @@ class Batch:
     # Sends and dead letters, made after the entry, in message order.
     after: list[Delivery] = field(default_factory=list)
     token: Token[Batch | None] | None = None
+    # The JSON size of the batch's writes and kept outputs so far: a take ends a batch early
+    # once it is large (``hub.runtime.batching``), so a take's memory stays bounded.
+    size: int = 0
 
 
 class Journal:
@@ -173,6 +176,7 @@ class Journal:
         # The JSON of each write checked since the last entry, by the value's identity, so the
         # entry's body reuses it instead of encoding every value a second time.
         self._encoded: dict[int, tuple[Any, str]] = {}
+        self._checked_bytes = 0
         # partition -> the head this process made or completed: a head it does not know (a
         # restart, a rebalance) is completed before the partition's next message.
         self._completed: dict[int, int] = {}
@@ -261,6 +265,7 @@ class Journal:
             if keep_empty or emits or txn:
                 batch.outputs[message_id] = emits
                 batch.kept[message_id] = docs
+                batch.size += self._checked_bytes
         elif keep_empty or emits or txn:
             self.commit(partition, txn, {message_id: emits}, {message_id: docs})
         return emits
@@ -317,9 +322,11 @@ class Journal:
         """Refuse a message whose writes, or one of whose outputs as kept, would not fit a
         record: checked per message, so one message never fails a batch's entry. Returns the
         outputs as kept, each with its size."""
+        written = 0
         for key, value in txn.writes():
             if value is not None:
-                self._fits(key, value, keep=True)
+                written += self._fits(key, value, keep=True)
+        self._checked_bytes = written
         docs = []
         bodies: dict[int, Any] = {}  # one event sent to several topics is dumped once
         for emit in emits:
@@ -328,6 +335,7 @@ class Journal:
                 body = bodies[id(emit.event)] = event_body(emit.event)
             doc = store_emit(emit, body)
             docs.append((doc, self._fits(f"kept {type(emit.event).__name__}", doc)))
+            self._checked_bytes += docs[-1][1]
         return docs
 
     def _fits(self, key: str, value: Any, keep: bool = False) -> int:

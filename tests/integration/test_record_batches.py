@@ -9,7 +9,7 @@ default partitioner picks for its key.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -113,21 +113,19 @@ async def test_a_batch_the_client_cannot_deliver_stops_every_later_publish(
     try:
         # Partition 5 of a one-partition topic: the client refuses the batch.
         batches.add(topic, 5, b"k", b"v")
-        try:
-            await batches.publish()
-        except Exception as exc:  # noqa: BLE001 - asserted below
-            refused: BaseException | None = exc
-        else:
-            refused = None
+        refused = await _raised(batches.publish())
         assert refused is not None
         assert told == [refused]
         batches.add(topic, 0, b"k", b"later")
-        try:
-            await batches.publish()
-        except Exception as exc:  # noqa: BLE001 - asserted below
-            again: BaseException | None = exc
-        else:
-            again = None
-        assert again is refused  # nothing more is handed over once a record was lost
+        # Nothing more is handed over once a record was lost.
+        assert await _raised(batches.publish()) is refused
     finally:
         await producer.stop()
+
+
+async def _raised(call: Awaitable[None]) -> BaseException | None:
+    try:
+        await call
+    except Exception as exc:  # noqa: BLE001 - the caller asserts what it is
+        return exc
+    return None

@@ -5,6 +5,7 @@ entry replays to the uncut state and outputs."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -177,3 +178,41 @@ async def test_messages_are_taken_in_batches_and_grouped_by_partition() -> None:
     assert stream.asked == [(50, 0.01)]
     assert journal._batch.get() is None
     assert current_event() is None
+
+
+async def test_a_take_of_large_messages_writes_and_sends_them_before_it_holds_too_much(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A take of month-end pages (each a few hundred kB of writes and outputs) is cut into
+    several entries, each written and its outputs sent before the next messages are handled, so
+    a take never holds more than about ``MAX_TAKE_BYTES`` of them."""
+    from hub.runtime import batching
+
+    monkeypatch.setattr(batching, "MAX_TAKE_BYTES", 1_000)
+    store = crash_cut.RecordingStore()
+    journal = Journal(store, "test")
+    sent: list[str] = []
+    stream = BatchedStream([(0, n) for n in range(10)] + [(1, n) for n in range(10)])
+    heads_when_handled: list[int] = []
+    big = "x" * 300  # four of them fill a take
+    async for source in messages(stream, journal, BatchPolicy(size=50, within_s=0.01)):
+        heads_when_handled.append(sum(1 for key, _ in store.log if key.endswith("|h")))
+        message = f"{source.partition}-{source.offset}"
+
+        async def handle(message: str = message, partition: int = source.partition) -> list[Emit]:
+            journal.view("pages")[message] = big
+            await journal.deliver(partial(_note, sent, message))
+            return []
+
+        await journal.run(source.partition, message, handle)
+    assert sorted(sent) == sorted(f"{p}-{n}" for p in (0, 1) for n in range(10))
+    assert sent == [f"{p}-{n}" for p in (0, 1) for n in range(10)]  # in message order
+    # Every fourth message ended an entry and sent what waited before the next was handled:
+    # partition 0 in entries of 4, 4 and 2, partition 1 of 2 (the take's fourth), 4 and 4.
+    assert sum(1 for key, _ in store.log if key.endswith("|h")) == 6
+    assert heads_when_handled[:9] == [0, 0, 0, 0, 1, 1, 1, 1, 2]
+    assert heads_when_handled[10:13] == [3, 3, 4]
+
+
+async def _note(sent: list[str], message: str) -> None:
+    sent.append(message)
