@@ -11,7 +11,8 @@ partition count, so a message's writes go to its own partition's changelog.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -75,23 +76,34 @@ def _gated(pipeline: Pipeline, gate: ingress.IngressGate, handler: Any) -> Route
     return route
 
 
-def fulfilment_route(
-    topics: TopicCatalog,
-    provisioning: Provisioning,
-    lifecycle: Lifecycle,
-    changes_gate: ingress.IngressGate,
-) -> ParkedRoute:
-    """Where a tick sends a parked fulfilment message: to the handler of the topic it came
-    from (a subscription change through its gate again), with that topic's failure report."""
-    decisions = topics.name(Topic.ORDER_DECISIONS)
-    changes = topics.name(Topic.SUBSCRIPTION_CHANGES)
+@dataclass(frozen=True)
+class FulfilmentRoute:
+    """How ``orders.fulfilment`` handles a topic: its pipeline, handler and failure report, and
+    the ingress gate a reseller's topic goes through."""
+
+    pipeline: Pipeline
+    handler: Handler
+    failure: FailureHandler | None = None
+    gate: ingress.IngressGate | None = None
+
+    def live(self) -> Route:
+        if self.gate is not None:
+            return _gated(self.pipeline, self.gate, self.handler)
+        return _through(self.pipeline, self.handler, self.failure)
+
+    def parked(self, original: SourceMessage) -> tuple[Handler, FailureHandler | None]:
+        if self.gate is not None:
+            return ingress.admission(original, self.gate, self.handler)
+        return self.handler, self.failure
+
+
+def parked_route(table: Mapping[str, FulfilmentRoute], fallback: str) -> ParkedRoute:
+    """Where a tick sends a parked fulfilment message: the route of the topic it came from (a
+    subscription change through its gate again), as the live routes send it. ``table`` is read
+    when a tick comes, so it may be filled after the pipelines that take this are made."""
 
     def route(original: SourceMessage) -> tuple[Handler, FailureHandler | None]:
-        if original.topic == decisions:
-            return provisioning.on_decision, provisioning.on_failure
-        if original.topic == changes:
-            return ingress.admission(original, changes_gate, lifecycle.on_change)
-        return lifecycle.on_command, None
+        return table.get(original.topic, table[fallback]).parked(original)
 
     return route
 
@@ -164,31 +176,34 @@ def register(app: faust.App, ctx: Context) -> None:
     # time: each retry calls Microsoft.
     parking = ctx.parking(Topic.SUBSCRIPTION_COMMANDS, fulfilment_journal, page=PARKED_PAGE)
     changes_gate = ingress.gate_for(ctx, Topic.SUBSCRIPTION_CHANGES)
-    parked_route = fulfilment_route(ctx.topics, provisioning, lifecycle, changes_gate)
+    commands = ctx.topics.name(Topic.SUBSCRIPTION_COMMANDS)
+    # One table for the live routes and for a parked message's retry.
+    table: dict[str, FulfilmentRoute] = {}
     provisioning_pipeline, lifecycle_pipeline = (
         ctx.pipeline(
             flow,
             PROVISIONING_RETRY,
             journal=fulfilment_journal,
             parking=parking,
-            parked_route=parked_route,
+            parked_route=parked_route(table, commands),
             batched=False,
         )
         for flow in ("provisioning", "subscriptions")
     )
-    fulfilment_routes: dict[str, Route] = {
-        ctx.topics.name(Topic.ORDER_DECISIONS): _through(
-            provisioning_pipeline, provisioning.on_decision, provisioning.on_failure
-        ),
-        ctx.topics.name(Topic.SUBSCRIPTION_CHANGES): _gated(
-            lifecycle_pipeline, changes_gate, lifecycle.on_change
-        ),
-        # Hub-internal, keyed by reseller like the changes: the renewals flow's switch-off of a
-        # renewal that needed approval and got none, and the parking's ticks.
-        ctx.topics.name(Topic.SUBSCRIPTION_COMMANDS): _through(
-            lifecycle_pipeline, lifecycle.on_command
-        ),
-    }
+    table.update(
+        {
+            ctx.topics.name(Topic.ORDER_DECISIONS): FulfilmentRoute(
+                provisioning_pipeline, provisioning.on_decision, provisioning.on_failure
+            ),
+            ctx.topics.name(Topic.SUBSCRIPTION_CHANGES): FulfilmentRoute(
+                lifecycle_pipeline, lifecycle.on_change, gate=changes_gate
+            ),
+            # Hub-internal, keyed by reseller like the changes: the renewals flow's switch-off
+            # of a renewal that needed approval and got none, and the parking's ticks.
+            commands: FulfilmentRoute(lifecycle_pipeline, lifecycle.on_command),
+        }
+    )
+    fulfilment_routes = {topic: route.live() for topic, route in table.items()}
 
     @app.agent(
         raw_topics(
