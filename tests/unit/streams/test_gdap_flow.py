@@ -8,11 +8,8 @@ from typing import Any, cast
 from uuid import uuid4
 
 from hub.connectors.partner_center.errors import PartnerCenterError
-from hub.connectors.partner_center.models import Customer as PcCustomer
 from hub.connectors.partner_center.relationships import (
-    Agreement,
     DelegatedAdminRelationship,
-    UnifiedRole,
 )
 from hub.domain.enums import Severity, TicketCategory
 from hub.domain.orders import ReferenceView
@@ -37,50 +34,14 @@ from hub.streams.relationships.gdap_book import GdapBook
 from hub.streams.relationships.onboarding import OnboardingRecord, state_key
 from hub.streams.support.records import EscalationRecord
 from hub.topics import TopicCatalog
+from tests.support.relationships_partner_center import FakePartnerCenter
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 CATALOG = TopicCatalog()
 
 
-class FakePartnerCenter:
-    def __init__(self) -> None:
-        self.gdap: dict[str, DelegatedAdminRelationship] = {}
-
-    async def create_customer(self, customer: PcCustomer, **_: str) -> str:
-        return "ms-1"
-
-    async def record_agreement(self, ms_id: str, agreement: Agreement, **_: str) -> None:
-        return None
-
-    async def create_gdap(
-        self, relationship: DelegatedAdminRelationship, **_: str
-    ) -> DelegatedAdminRelationship:
-        created = relationship.model_copy(
-            update={"id": f"rel-{len(self.gdap)}", "status": "approvalPending"}
-        )
-        self.gdap[str(created.id)] = created
-        return created
-
-    async def list_gdap(self, ms_id: str, **_: str) -> list[DelegatedAdminRelationship]:
-        return list(self.gdap.values())
-
-    def approve(self, rel_id: str, roles: list[str], end: datetime) -> None:
-        rel = self.gdap[rel_id]
-        access = rel.access_details.model_copy(
-            update={"unified_roles": [UnifiedRole(role_definition_id=r) for r in roles]}
-        )
-        self.gdap[rel_id] = rel.model_copy(
-            update={
-                "status": "active",
-                "access_details": access,
-                "activated_date_time": NOW - timedelta(days=1),
-                "end_date_time": end,
-            }
-        )
-
-
 def _tracker() -> tuple[GdapTracker, FakePartnerCenter, dict[str, object]]:
-    pc = FakePartnerCenter()
+    pc = FakePartnerCenter(NOW)
     state: dict[str, object] = {
         state_key("A", "c1"): OnboardingRecord(
             request_id="r", microsoft_customer_id="ms-1", domain="c1.onmicrosoft.com"

@@ -13,16 +13,9 @@ creation replayed under its idempotency key what the first call made.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from hub.connectors.partner_center.models import Customer as PcCustomer
-from hub.connectors.partner_center.models import Subscription, SubscriptionPatch
-from hub.connectors.partner_center.relationships import (
-    Agreement,
-    DelegatedAdminRelationship,
-    UnifiedRole,
-)
 from hub.domain.enums import SubscriptionStatus
 from hub.domain.relationships.gdap import DIRECTORY_READERS, SERVICE_SUPPORT_ADMINISTRATOR
 from hub.runtime.emit import Emit
@@ -48,6 +41,7 @@ from hub.streams.relationships.gdap import GdapTracker
 from hub.streams.relationships.onboarding import Onboarding
 from hub.topics import Topic, TopicCatalog
 from tests.support import crash_cut
+from tests.support.relationships_partner_center import FakePartnerCenter
 from tests.unit.streams.test_drift_sweep_handler import NOW, _pc_sub, _provisioned
 from tests.unit.streams.test_onboarding_handler import _reference, _request
 
@@ -57,74 +51,6 @@ RID, CUSTOMER = "A", "fabrikam"
 # entry's body and before the message's writes.
 HEAD = "~j|0|h"
 JOURNAL = "~j|"
-
-
-class FakePartnerCenter:
-    """Partner Center as the flow sees it: a creation replayed under its idempotency key gets
-    what the first call made; listings show what it holds now."""
-
-    def __init__(self) -> None:
-        self.customers: dict[str, str] = {}  # idempotency key -> Microsoft customer id
-        self.agreements: list[tuple[str, str]] = []
-        self.gdap: dict[str, DelegatedAdminRelationship] = {}  # idempotency key -> relationship
-        self.subs: dict[str, dict[str, Subscription]] = {}  # Microsoft customer id -> its subs
-        self.patches: list[tuple[str, SubscriptionPatch]] = []
-
-    async def create_customer(
-        self, customer: PcCustomer, *, idempotency_key: str, correlation_id: str
-    ) -> str:
-        if idempotency_key not in self.customers:
-            self.customers[idempotency_key] = f"ms-{len(self.customers) + 1}"
-        return self.customers[idempotency_key]
-
-    async def record_agreement(
-        self, microsoft_customer_id: str, agreement: Agreement, *, correlation_id: str
-    ) -> None:
-        self.agreements.append((microsoft_customer_id, agreement.template_id))
-
-    async def create_gdap(
-        self, relationship: DelegatedAdminRelationship, *, idempotency_key: str, correlation_id: str
-    ) -> DelegatedAdminRelationship:
-        if idempotency_key not in self.gdap:
-            self.gdap[idempotency_key] = relationship.model_copy(
-                update={"id": f"rel-{len(self.gdap)}", "status": "approvalPending"}
-            )
-        return self.gdap[idempotency_key]
-
-    async def list_gdap(
-        self, microsoft_customer_id: str, *, correlation_id: str
-    ) -> list[DelegatedAdminRelationship]:
-        return [r for r in self.gdap.values() if r.customer.tenant_id == microsoft_customer_id]
-
-    async def list_subscriptions(
-        self, microsoft_customer_id: str, *, correlation_id: str
-    ) -> list[Subscription]:
-        return list(self.subs.get(microsoft_customer_id, {}).values())
-
-    async def update_subscription(
-        self,
-        microsoft_customer_id: str,
-        subscription_id: str,
-        patch: SubscriptionPatch,
-        *,
-        correlation_id: str,
-    ) -> None:
-        self.patches.append((subscription_id, patch))
-
-    def approve(self, relationship_id: str, roles: Sequence[str], end: datetime) -> None:
-        """The customer's admin approves (or Microsoft changes) a relationship."""
-        key, rel = next((k, r) for k, r in self.gdap.items() if r.id == relationship_id)
-        access = rel.access_details.model_copy(
-            update={"unified_roles": [UnifiedRole(role_definition_id=r) for r in roles]}
-        )
-        self.gdap[key] = rel.model_copy(
-            update={
-                "status": "active",
-                "access_details": access,
-                "activated_date_time": NOW - timedelta(days=1),
-                "end_date_time": end,
-            }
-        )
 
 
 class World:
@@ -195,7 +121,7 @@ def flow_state(data: dict[str, Any]) -> dict[str, Any]:
 async def history() -> tuple[World, FakePartnerCenter]:
     """A customer onboarded, a GDAP relationship asked for, two tickets held for its support
     role, two subscriptions provisioned; the customer approves the role and a tick sees it."""
-    pc = FakePartnerCenter()
+    pc = FakePartnerCenter(NOW)
     world = World(pc)
     await world.request(_request())
     (updated, _) = await world.request(gdap_request("fabrikam-support"))
