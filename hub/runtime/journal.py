@@ -4,7 +4,7 @@ Why it is sound on a cluster. A flow keeps all its state in one table, written o
 message's writes go to the changelog partition of the message's own partition. Kafka keeps the
 records of one partition in the order they were produced, whichever broker leads it, so a crash
 lands a *prefix* of that partition's writes. The journal writes each message's entry (its body in
-chunks, then a small head) before the writes themselves:
+chunks of whole writes, then a small head) before the writes themselves:
 
 - a crash before the head lands leaves none of the message's writes: the replay handles it anew;
 - a crash after it leaves the head and part of the writes, and only the head's message can be
@@ -121,10 +121,6 @@ def _named(record: Any) -> list[str]:
     return [message_id for message_id, _ in record["ids"]]
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def _size(value: Any) -> int:
     return len(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
@@ -173,9 +169,9 @@ class Journal:
         self.chunk_chars = chunk_chars
         self._open: ContextVar[Txn | None] = ContextVar(f"journal:{flow}", default=None)
         self._batch: ContextVar[Batch | None] = ContextVar(f"batch:{flow}", default=None)
-        # The JSON of each write checked since the last entry, by the value's identity, so the
-        # entry's body reuses it instead of encoding every value a second time.
-        self._encoded: dict[int, tuple[Any, str]] = {}
+        # The JSON size of each write checked since the last entry, by the value's identity, so
+        # the entry's body is cut into chunks without encoding every value a second time.
+        self._encoded: dict[int, tuple[Any, int]] = {}
         self._checked_bytes = 0
         # partition -> the head this process made or completed: a head it does not know (a
         # restart, a rebalance) is completed before the partition's next message.
@@ -339,10 +335,9 @@ class Journal:
         return docs
 
     def _fits(self, key: str, value: Any, keep: bool = False) -> int:
-        text = _json(value)
+        size = _size(value)
         if keep:
-            self._encoded[id(value)] = (value, text)
-        size = len(text.encode())
+            self._encoded[id(value)] = (value, size)
         if size > self.max_value_bytes:
             STATE_REFUSED.labels(flow=self.flow).inc()
             raise StateTooLarge(key, size, self.max_value_bytes)
@@ -437,11 +432,9 @@ class Journal:
             partition, seq, txn, head, stored is None, outputs, kept or {}
         )
         writes = txn.writes()
-        body = self._body_text(seq, writes)
-        JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(len(body))
-        chunks = [body[i : i + self.chunk_chars] for i in range(0, len(body), self.chunk_chars)]
+        chunks = self._body_chunks(writes)
         records: list[tuple[str, Any]] = [
-            (self._chunk(partition, seq, i), {"seq": seq, "part": part})
+            (self._chunk(partition, seq, i), {"seq": seq, "writes": part})
             for i, part in enumerate(chunks)
         ]
         records += slot_records
@@ -555,16 +548,25 @@ class Journal:
                 return None
         return at
 
-    def _body_text(self, seq: int, writes: Sequence[tuple[str, Any]]) -> str:
-        """``{"seq": seq, "writes": writes}`` as JSON, each value's text taken from the check
-        that encoded it when it is still the same object."""
-        parts = []
+    def _body_chunks(self, writes: Sequence[tuple[str, Any]]) -> list[list[list[Any]]]:
+        """The entry's writes in chunks of about ``chunk_chars`` of JSON each (a write is never
+        split: each fits a record, ``_check``). Each chunk is a record of the writes themselves,
+        encoded once when it is written, not a JSON text inside JSON."""
+        chunks: list[list[list[Any]]] = [[]]
+        size = total = 0
         for key, value in writes:
-            hit = self._encoded.get(id(value))
-            text = hit[1] if hit is not None and hit[0] is value else _json(value)
-            parts.append(f"[{_json(key)},{text}]")
+            known = self._encoded.get(id(value))
+            value_size = known[1] if known is not None and known[0] is value else _size(value)
+            write_size = len(key) + value_size + 6
+            if chunks[-1] and size + write_size > self.chunk_chars:
+                chunks.append([])
+                size = 0
+            chunks[-1].append([key, value])
+            size += write_size
+            total += write_size
         self._encoded.clear()
-        return f'{{"seq":{seq},"writes":[{",".join(parts)}]}}'
+        JOURNAL_ENTRY_BYTES.labels(flow=self.flow).observe(total)
+        return chunks
 
     def _forget(self, partition: int, txn: Txn, message_id: str, parts: int | None = None) -> None:
         """Delete a kept message's outputs; ``parts`` unknown (a slot written before slots
@@ -577,7 +579,8 @@ class Journal:
         txn.delete(self._key(partition, "e", message_id))
 
     def _body(self, partition: int, head: Mapping[str, Any]) -> dict[str, Any]:
-        parts = []
+        writes: list[Any] = []
+        parts = []  # an earlier version's chunks: pieces of the body's JSON text
         for i in range(int(head["chunks"])):
             chunk = self.store.get(self._chunk(partition, int(head["seq"]), i))
             if chunk is None or chunk.get("seq") != head["seq"]:
@@ -585,9 +588,14 @@ class Journal:
                     f"{self.flow}: journal entry {head['seq']} of partition {partition} "
                     f"lacks chunk {i}"
                 )
-            parts.append(str(chunk["part"]))
-        body: dict[str, Any] = orjson.loads("".join(parts))
-        return body
+            if "writes" in chunk:
+                writes += chunk["writes"]
+            else:
+                parts.append(str(chunk["part"]))
+        if parts:
+            body: dict[str, Any] = orjson.loads("".join(parts))
+            return body
+        return {"seq": head["seq"], "writes": writes}
 
     @classmethod
     def _chunk(cls, partition: int, seq: int, index: int) -> str:

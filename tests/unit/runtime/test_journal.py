@@ -322,3 +322,19 @@ async def test_outputs_an_earlier_version_kept_per_message_are_found_and_then_fo
         await restarted.run(0, f"m{n}", lambda n=n: _put(restarted, f"k{n}", n))
     assert not [k for k in store.data if "|e|" in k]
     assert sorted(k for k in store.data if "|q|" in k) == ["~j|0|q|3", "~j|0|q|4"]
+
+
+async def test_an_entry_an_earlier_version_wrote_as_json_text_is_still_completed() -> None:
+    """Before, an entry's body was one JSON text cut into string chunks; a head of that kind
+    left by a crash just before an upgrade is completed from them."""
+    text = '{"seq":4,"writes":[["x|a",{"n":1}],["x|gone",null]]}'
+    store = MemoryStore(
+        {
+            "~j|0|h": {"seq": 4, "chunks": 2, "q": 0, "o": 0, "k": 0},
+            "~j|0|b|0|0": {"seq": 4, "part": text[:20]},
+            "~j|0|b|0|1": {"seq": 4, "part": text[20:]},
+            "x|gone": 5,
+        }
+    )
+    Journal(store, "test").recover(0)
+    assert user_state(store) == {"x|a": {"n": 1}}
