@@ -86,11 +86,19 @@ class RecordBatches:
         return self.added - self.handed_over
 
     async def publish(self) -> None:
-        """Return once every record added before the call is in the Kafka client's hands."""
-        target = self.added
+        """Return once every record added before the call is in the Kafka client's hands.
+
+        Shielded: a caller cancelled while records are being handed over (an agent stopped at
+        shutdown) leaves the hand-over to finish, under the lock, so no record taken from the
+        list is lost and none is handed over out of order."""
+        await asyncio.shield(self._publish(self.added))
+
+    async def _publish(self, target: int) -> None:
         async with self._lock:
             while self.handed_over < target and self.error is None:
                 records, self._pending = self._pending, []
+                if not records:
+                    break
                 try:
                     await self._hand_over(records)
                 except Exception as exc:
