@@ -78,11 +78,12 @@ FULL = Sizes(
 )
 
 
-def flow_group(flow: HubFlow) -> dict[str, str]:
-    """The worker's ``HUB_FLOWS`` for ``flow`` (none: every flow, as with BENCH_ALL_FLOWS=1)."""
+def flow_groups(flow: HubFlow) -> list[dict[str, str]]:
+    """Each worker's ``HUB_FLOWS`` for ``flow``, one worker per flow group (``|`` between
+    groups); none: one worker of every flow, as with BENCH_ALL_FLOWS=1."""
     if not flow.flows or os.environ.get("BENCH_ALL_FLOWS", "").strip() == "1":
-        return {}
-    return {"HUB_FLOWS": flow.flows}
+        return [{}]
+    return [{"HUB_FLOWS": group} for group in flow.flows.split("|")]
 
 
 def reference_loaded(metrics: str) -> float:
@@ -239,22 +240,28 @@ class Bench:
         sizes = self.sizes
         total = sizes.warmup + sizes.burst + (sizes.at_rate if flow.latency_run else 0)
         warm, burst, steady = self.split(flow.slug, [flow.make(i) for i in range(total)])
-        worker = WorkerProcess(
-            self.bootstrap,
-            self.work / flow.slug,
-            topic_prefix=prefix,
-            app_id=f"bench-{flow.slug}-{self.run_id}",
-            env={"HUB_PARTNER_CENTER_URL": self.simulator_url, **flow_group(flow)},
-        )
+        groups = flow_groups(flow)
+        workers = [
+            WorkerProcess(
+                self.bootstrap,
+                self.work / flow.slug / f"w{k}",
+                topic_prefix=prefix,
+                app_id=f"bench-{flow.slug}-{self.run_id}",
+                env={"HUB_PARTNER_CENTER_URL": self.simulator_url, **group},
+            )
+            for k, group in enumerate(groups)
+        ]
         sinks = sorted({topics.name(m.topic) for m in flow.milestones})
         kinds = [m.event_type for m in flow.milestones]
         source = topics.name(flow.source)
         try:
-            await asyncio.to_thread(worker.start().wait_ready)
-            await asyncio.to_thread(wait_reference, worker, loaded)
-            assert worker.proc is not None
+            for worker in workers:
+                await asyncio.to_thread(worker.start().wait_ready)
+            for worker in workers:
+                await asyncio.to_thread(wait_reference, worker, loaded)
+            pids = [worker.proc.pid for worker in workers if worker.proc is not None]
             arrivals = Arrivals(self.bootstrap, sinks, PARTITIONS)
-            async with Driver(self.bootstrap, arrivals, worker.proc.pid) as d:
+            async with Driver(self.bootstrap, arrivals, pids) as d:
                 await d.measure(source, warm, kinds, timeout_s=WARMUP_TIMEOUT_S)
                 bursts = await d.measure(source, burst, kinds)
                 steady_runs = (
@@ -263,7 +270,8 @@ class Bench:
                     else []
                 )
         finally:
-            await asyncio.to_thread(worker.stop)
+            for worker in workers:
+                await asyncio.to_thread(worker.stop)
         results = [
             measured(
                 m.scenario,

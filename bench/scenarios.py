@@ -42,7 +42,8 @@ class HubFlow:
     handled_by: str = ""  # the hub flow consuming the inputs (its metrics' ``flow`` label)
     # The worker's flow group (HUB_FLOWS), as a distributor runs the hub at size: the flow alone
     # in its worker, not every flow reading the same events beside it. BENCH_ALL_FLOWS=1 runs
-    # every flow in each worker instead (how runs before 20261205T1640Z measured).
+    # every flow in each worker instead (how runs before 20261205T1640Z measured). Several
+    # groups, each a worker of its own: ``|`` between them.
     flows: str = ""
 
 
@@ -64,8 +65,11 @@ def orders() -> HubFlow:
             ),
         ),
         latency_run=True,
-        note="one worker (the orders flow) for both rows: its CPU covers intake and provisioning",
-        flows="orders",
+        note=(
+            "two workers, order intake and fulfilment each in its flow group, as a distributor "
+            "runs them at size; CPU of both for both rows"
+        ),
+        flows="order-intake|fulfilment",
     )
 
 

@@ -29,8 +29,10 @@ from hub.web_access import web_application_options, web_bind
 StreamModule = Callable[[faust.App, Context], None]
 
 # Ops commands that no flow of a partial worker handles and that no flow of the hub declares are
-# dead-lettered by the flow group that runs this flow (one outcome, not one per group).
+# dead-lettered by the flow group that runs this flow, or the part of it named here (one
+# outcome, not one per group).
 OPS_COMMAND_OWNER = "orders"
+OPS_COMMAND_OWNER_PART = "order-intake"
 
 
 def stream_modules() -> Mapping[str, StreamModule]:
@@ -55,16 +57,49 @@ def stream_modules() -> Mapping[str, StreamModule]:
     }
 
 
+def flow_parts() -> Mapping[str, tuple[str, StreamModule]]:
+    """Parts of a flow that ``HUB_FLOWS`` may name instead of the flow, each then run by a flow
+    group of its own: order intake (the credit decision, whose latency resellers see) apart from
+    fulfilment (provisioning at Microsoft, which takes what CPU it gets while it has a backlog).
+    Name -> (the flow it is part of, its ``register``)."""
+    from hub.streams import orders
+
+    return {
+        OPS_COMMAND_OWNER_PART: ("orders", orders.register_intake),
+        "fulfilment": ("orders", orders.register_fulfilment),
+    }
+
+
 def selected_modules(settings: Settings) -> Sequence[StreamModule]:
-    """The flows ``settings.flows`` names (every flow when it names none)."""
+    """The flows ``settings.flows`` names (every flow when it names none), a flow's parts in
+    the flow's place."""
     modules = stream_modules()
+    parts = flow_parts()
     wanted = settings.flow_names
-    unknown = [name for name in wanted if name not in modules]
+    unknown = [name for name in wanted if name not in modules and name not in parts]
     if unknown:
         raise ConfigError(
-            f"HUB_FLOWS names {', '.join(unknown)}: the flows are {', '.join(modules)}"
+            f"HUB_FLOWS names {', '.join(unknown)}: the flows are {', '.join(modules)}, "
+            f"and parts of a flow {', '.join(f'{p} ({o})' for p, (o, _) in parts.items())}"
         )
-    return [register for name, register in modules.items() if not wanted or name in wanted]
+    for part, (flow, _) in parts.items():
+        if part in wanted and flow in wanted:
+            raise ConfigError(
+                f"HUB_FLOWS names {flow} and {part}, which is part of it: name one or the other"
+            )
+    chosen: list[StreamModule] = []
+    for name, register in modules.items():
+        if not wanted or name in wanted:
+            chosen.append(register)
+        else:
+            chosen += [part for p, (flow, part) in parts.items() if flow == name and p in wanted]
+    return chosen
+
+
+def owns_unknown_commands(settings: Settings) -> bool:
+    """Whether this worker's group dead-letters an ops command no flow declares."""
+    names = settings.flow_names
+    return not names or OPS_COMMAND_OWNER in names or OPS_COMMAND_OWNER_PART in names
 
 
 def build_codec(settings: Settings) -> Codec:
@@ -155,6 +190,6 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
         app,
         ctx,
         every_flow=modules is not None or not settings.flow_names,
-        owns_unknown=OPS_COMMAND_OWNER in (settings.flow_names or (OPS_COMMAND_OWNER,)),
+        owns_unknown=owns_unknown_commands(settings),
     )
     return app

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from hub.app import OPS_COMMAND_OWNER, selected_modules, stream_modules
+from hub.app import (
+    OPS_COMMAND_OWNER,
+    OPS_COMMAND_OWNER_PART,
+    flow_parts,
+    owns_unknown_commands,
+    selected_modules,
+    stream_modules,
+)
 from hub.errors import ConfigError, ValidationFailed
 from hub.runtime.emit import Emit
 from hub.schemas.envelope import Event
@@ -115,3 +122,30 @@ def test_a_flow_that_handles_an_undeclared_command_fails_at_build() -> None:
     assert "Unlisted" not in COMMANDS
     with pytest.raises(ValueError, match="Unlisted are not declared"):
         dispatcher({Unlisted: _handled}, every_flow=True, owns_unknown=True)
+
+
+def test_a_part_of_a_flow_runs_in_the_flows_place_in_a_group_of_its_own(tmp_path: Path) -> None:
+    parts = flow_parts()
+    modules = stream_modules()
+    intake = _settings(tmp_path, "billing,order-intake")
+    assert list(selected_modules(intake)) == [parts["order-intake"][1], modules["billing"]]
+    fulfilment = _settings(tmp_path, "fulfilment")
+    assert list(selected_modules(fulfilment)) == [parts["fulfilment"][1]]
+    assert fulfilment.worker_group == "hub.fulfilment"
+    assert intake.worker_group == "hub.billing-order-intake"
+    # Every flow by default: the flow itself, never its parts again.
+    assert parts["fulfilment"][1] not in selected_modules(_settings(tmp_path))
+
+
+def test_a_flow_and_its_part_in_one_setting_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="names orders and fulfilment, which is part of it"):
+        selected_modules(_settings(tmp_path, "orders,fulfilment"))
+
+
+def test_unknown_ops_commands_are_dead_lettered_by_intakes_group_only(tmp_path: Path) -> None:
+    assert owns_unknown_commands(_settings(tmp_path))
+    assert owns_unknown_commands(_settings(tmp_path, "orders,billing"))
+    assert owns_unknown_commands(_settings(tmp_path, "order-intake"))
+    assert not owns_unknown_commands(_settings(tmp_path, "fulfilment"))
+    assert not owns_unknown_commands(_settings(tmp_path, "billing"))
+    assert flow_parts()[OPS_COMMAND_OWNER_PART][0] == OPS_COMMAND_OWNER

@@ -52,6 +52,11 @@ class OrderAccepted(Event):
     lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=50)
     commitment_minor: NonNegative = Field(description="the new commitment the credit check saw")
     currency: Currency
+    requested_at: UtcDatetime | None = Field(
+        default=None,
+        description="the request's time (v2), which prices its lines; v1 decisions have none",
+    )
+    schema_version: int = Field(default=2, ge=1, description="version of this event's contract")
 
 
 HoldReason = Literal["over_credit_limit", "reseller_on_credit_hold", "manual_review"]

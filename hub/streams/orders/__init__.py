@@ -21,6 +21,7 @@ from hub.connectors.partner_center import PartnerCenterClient, PartnerCenterConf
 from hub.domain.credit import CreditPolicy
 from hub.runtime.dead_letter import SourceMessage
 from hub.runtime.emit import Emit
+from hub.runtime.journal import Journal
 from hub.runtime.pipeline import FailureHandler, Handler, Outcome, ParkedRoute, Pipeline
 from hub.runtime.state import FaustStore
 from hub.schemas.envelope import Event
@@ -30,7 +31,12 @@ from hub.streams.context import Context
 from hub.streams.lifecycle import close_at_shutdown
 from hub.streams.orders.intake import OrderIntake
 from hub.streams.orders.lifecycle import Lifecycle
-from hub.streams.orders.provisioning import PARKED_PAGE, PROVISIONING_RETRY, Provisioning
+from hub.streams.orders.provisioning import (
+    PARKED_PAGE,
+    PROVISIONING_RETRY,
+    Provisioning,
+    no_requests,
+)
 from hub.streams.orders.state import FulfilmentState, IntakeState
 from hub.streams.orders.web import register_pages
 from hub.topics import Topic, TopicCatalog
@@ -130,27 +136,31 @@ def intake_routes(
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    """Registers the orders flow's agents, tables, Partner Center client and web pages."""
-    client = PartnerCenterClient(PartnerCenterConfig.from_settings(ctx.settings))
-    # One HTTP session per worker: opened at start (or first use), closed at shutdown.
-    close_at_shutdown(app, client.stop, start=client.start)
-
+    """Registers the orders flow: intake and fulfilment in this worker, and the order pages,
+    which show an order's record and its subscriptions' state."""
     intake_journal = ctx.journal("orders")
-    fulfilment_journal = ctx.journal("fulfilment")
     intake_state = IntakeState.of(intake_journal)
-    fulfilment_state = FulfilmentState.of(fulfilment_journal)
 
     def request_of(reseller_id: str, order_id: str) -> OrderRequested | None:
         record = intake_state.order(reseller_id, order_id)  # a read: intake's only writer
         return None if record is None else record.order_requested()
 
+    fulfilment_state = fulfilment_agent(app, ctx, requests=request_of)
+    register_intake(app, ctx, fulfilment_state, intake_journal)
+
+
+def register_intake(
+    app: faust.App,
+    ctx: Context,
+    fulfilment_state: FulfilmentState | None = None,
+    intake_journal: Journal | None = None,
+) -> None:
+    """Registers ``orders.intake`` and the order pages (flow ``order-intake`` alone: the pages
+    list an order's subscription ids without their state, which the fulfilment group holds)."""
+    intake_journal = intake_journal or ctx.journal("orders")
+    intake_state = IntakeState.of(intake_journal)
     policy = CreditPolicy(reject_on_hold_with_overdue=ctx.settings.credit_hold_rejects_orders)
     intake = OrderIntake(ctx.topics, intake_state, ctx.reference.view, policy)
-    provisioning = Provisioning(
-        ctx.topics, fulfilment_state, ctx.reference.view, client, requests=request_of
-    )
-    lifecycle = Lifecycle(ctx.topics, fulfilment_state, ctx.reference.view, client)
-
     owner = ctx.pipeline("orders", journal=intake_journal)
     observer = ctx.pipeline("orders", observer=True, journal=intake_journal)
     routes = intake_routes(ctx.topics, owner, observer, ingress.gate_for(ctx, Topic.ORDERS), intake)
@@ -168,6 +178,34 @@ def register(app: faust.App, ctx: Context) -> None:
     )
     async def order_intake(stream: Any) -> None:
         await run_routes(stream, routes, owner)
+
+    intake_table = cast(FaustStore, intake_journal.store).table
+    register_pages(app, intake_state, fulfilment_state, ctx, intake_table)
+
+
+def register_fulfilment(app: faust.App, ctx: Context) -> None:
+    """Registers ``orders.fulfilment`` alone (flow ``fulfilment``, a group of its own): the
+    decision carries the request it places (``OrderAccepted`` v2)."""
+    fulfilment_agent(app, ctx)
+
+
+def fulfilment_agent(
+    app: faust.App,
+    ctx: Context,
+    requests: Callable[[str, str], OrderRequested | None] = no_requests,
+) -> FulfilmentState:
+    """Registers ``orders.fulfilment``: provisioning at Microsoft and the subscription
+    lifecycle. ``requests`` reads intake's record of an order where intake runs in this
+    worker."""
+    client = PartnerCenterClient(PartnerCenterConfig.from_settings(ctx.settings))
+    # One HTTP session per worker: opened at start (or first use), closed at shutdown.
+    close_at_shutdown(app, client.stop, start=client.start)
+    fulfilment_journal = ctx.journal("fulfilment")
+    fulfilment_state = FulfilmentState.of(fulfilment_journal)
+    provisioning = Provisioning(
+        ctx.topics, fulfilment_state, ctx.reference.view, client, requests=requests
+    )
+    lifecycle = Lifecycle(ctx.topics, fulfilment_state, ctx.reference.view, client)
 
     # Not batched: its handlers place orders and changes with Microsoft. While Partner Center
     # is down or throttling, a placement or change waits parked in the fulfilment state instead
@@ -221,8 +259,7 @@ def register(app: faust.App, ctx: Context) -> None:
     async def fulfil(stream: Any) -> None:
         await run_routes(stream, fulfilment_routes, provisioning_pipeline)
 
-    intake_table = cast(FaustStore, intake_journal.store).table
-    register_pages(app, intake_state, fulfilment_state, ctx, intake_table)
+    return fulfilment_state
 
 
 async def leave_to_intake(event: Event) -> Sequence[Emit]:

@@ -194,6 +194,7 @@ class OrderIntake:
             lines=request.lines,
             commitment_minor=commitment,
             currency=reseller.currency,
+            requested_at=request.requested_at,
         )
 
     @staticmethod

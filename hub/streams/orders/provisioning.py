@@ -295,7 +295,9 @@ def _subject(event: Event) -> str:
 
 
 def _request_of(accepted: OrderAccepted) -> OrderRequested:
-    """The request as the decision carries it, when the intake record is not in this worker."""
+    """The request as the decision carries it, when the intake record is not in this worker
+    (fulfilment in a flow group of its own). A v1 decision has no request time: its own time
+    stands in for it."""
     return OrderRequested(
         event_id=accepted.causation_id or accepted.event_id,
         event_time=accepted.event_time,
@@ -304,5 +306,5 @@ def _request_of(accepted: OrderAccepted) -> OrderRequested:
         order_id=accepted.order_id,
         customer_id=accepted.customer_id,
         lines=accepted.lines,
-        requested_at=accepted.event_time,
+        requested_at=accepted.requested_at or accepted.event_time,
     )

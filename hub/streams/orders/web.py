@@ -26,13 +26,18 @@ from hub.web_access import bearer_headers
 
 
 def order_view(
-    intake: IntakeState, fulfilment: FulfilmentState, reseller_id: str, order_id: str
+    intake: IntakeState, fulfilment: FulfilmentState | None, reseller_id: str, order_id: str
 ) -> dict[str, Any] | None:
-    """The order's record plus the current state of each subscription placed for it."""
+    """The order's record plus the current state of each subscription placed for it. Where
+    fulfilment runs in a flow group of its own (``fulfilment``), this worker has no state of the
+    subscriptions: ``subscriptions`` is null and the record's ``subscription_ids`` name them."""
     record = intake.order(reseller_id, order_id)
     if record is None:
         return None
     doc = record.model_dump(mode="json")
+    if fulfilment is None:
+        doc["subscriptions"] = None
+        return doc
     placed = fulfilment.placed_order(reseller_id, order_id)
     # What provisioning placed is known before intake reads the outcome from its topic.
     ids = placed.subscription_ids if placed is not None else record.subscription_ids
@@ -84,7 +89,7 @@ def _same_worker(app: faust.App, url: str) -> bool:
 def register_pages(
     app: faust.App,
     intake: IntakeState,
-    fulfilment: FulfilmentState,
+    fulfilment: FulfilmentState | None,
     ctx: Context,
     intake_table: Any,
 ) -> None:

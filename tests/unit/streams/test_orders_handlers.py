@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -487,6 +488,13 @@ async def test_intake_learns_the_provisioning_and_the_order_view_shows_its_subsc
     assert shown["microsoft_order_id"] == provisioned.microsoft_order_id
     assert flow.exposure() == (5 * SEAT_YEAR, 0)
     assert order_view(flow.state, flow.fulfilment, "fabrikam", order.order_id) is None
+    # A worker of order intake alone: the ids, not the state held by the fulfilment group.
+    alone = order_view(flow.state, None, "contoso", order.order_id)
+    assert alone is not None
+    assert (alone["subscriptions"], alone["subscription_ids"]) == (
+        None,
+        [provisioned.subscription_id],
+    )
 
 
 async def test_retriable_failures_past_the_budget_report_failure_and_dead_letter(
@@ -811,3 +819,41 @@ async def test_partner_center_windows_win_when_the_hubs_own_count_has_closed_the
     rejected = (await flow.change(_change(late, START + timedelta(days=8))))[0].event
     assert isinstance(rejected, SubscriptionChangeRejected)
     assert rejected.code == "CancellationWindowClosed"
+
+
+async def test_fulfilment_in_a_group_of_its_own_prices_a_decision_as_of_its_request(
+    sim: SimulatorHandle, client: PartnerCenterClient
+) -> None:
+    """``HUB_FLOWS=fulfilment``: intake's record of the order is in another group, so the
+    decision (v2) carries the request's time, which prices the lines as the credit check did."""
+    flow = Flow(client)
+    accepted = (await flow.order(_order(5)))[0].event
+    assert isinstance(accepted, OrderAccepted)
+    assert accepted.requested_at == START
+    released = START + timedelta(days=400)  # held, then released by finance much later
+
+    def reference() -> ReferenceView:
+        ref = _reference()
+        (old,) = ref.prices[ITEM.catalog_item_id]
+        raised = old.model_copy(
+            update={"unit_cost_minor": 900, "effective_from": (START + timedelta(days=200)).date()}
+        )
+        return replace(ref, prices={ITEM.catalog_item_id: [old, raised]})
+
+    alone = Provisioning(TOPICS, flow.fulfilment, reference, client, clock=lambda: released)
+
+    async def provision(decision: OrderAccepted) -> SubscriptionProvisioned:
+        emits = await flow.fulfilment_journal.run(
+            0, str(decision.event_id), lambda: alone.on_decision(decision)
+        )
+        event = emits[0].event
+        assert isinstance(event, SubscriptionProvisioned)
+        return event
+
+    decision = accepted.model_copy(update={"event_time": released})
+    assert (await provision(decision)).unit_cost_minor == 600
+    # A v1 decision has no request time: its own time prices it.
+    v1 = decision.model_copy(
+        update={"event_id": uuid.uuid4(), "order_id": "PO-v1", "requested_at": None}
+    )
+    assert (await provision(v1)).unit_cost_minor == 900
