@@ -86,6 +86,12 @@ def flow_groups(flow: HubFlow) -> list[dict[str, str]]:
     return [{"HUB_FLOWS": group} for group in flow.flows.split("|")]
 
 
+def background_nice() -> int:
+    """The nice value of a flow's background group (``HubFlow.background``): 19, the OS's
+    lowest priority, unless ``BENCH_BACKGROUND_NICE`` says otherwise (0: as equals)."""
+    return int(os.environ.get("BENCH_BACKGROUND_NICE", "").strip() or 19)
+
+
 def reference_loaded(metrics: str) -> float:
     """How many reference events the worker has consumed, from its Prometheus page."""
     total = 0.0
@@ -257,6 +263,8 @@ class Bench:
         try:
             for worker in workers:
                 await asyncio.to_thread(worker.start().wait_ready)
+                if worker.proc is not None and worker.env.get("HUB_FLOWS") == flow.background:
+                    os.setpriority(os.PRIO_PROCESS, worker.proc.pid, background_nice())
             for worker in workers:
                 await asyncio.to_thread(wait_reference, worker, loaded)
             pids = [worker.proc.pid for worker in workers if worker.proc is not None]
