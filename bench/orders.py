@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from bench.harness import (
     given_or_session_broker,
     send_timed,
 )
-from bench.runs import PARTITIONS
+from bench.runs import PARTITIONS, background_nice
 from hub.connectors.kafka_io import Outgoing
 from hub.domain.enums import BillingCycle, BillingMode, SupportMode, Term
 from hub.domain.reference import CatalogItem, Customer, PriceListEntry, ResellerProfile
@@ -204,7 +205,9 @@ def _wait_reference(port: int, timeout_s: float = 60) -> None:
 
 @contextlib.contextmanager
 def simulator() -> Iterator[str]:
-    """The Partner Center simulator as its own process (no injected latency or faults)."""
+    """The Partner Center simulator as its own process (no injected latency or faults), at
+    the background priority of the bench (``runs.background_nice``): Microsoft's side, which
+    has hosts of its own, takes what the hub's workers leave of this machine's cores."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "sim", "partner-center", "--port", str(port)],
@@ -212,6 +215,7 @@ def simulator() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    os.setpriority(os.PRIO_PROCESS, proc.pid, background_nice())
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_http(url + "/admin/state")
