@@ -178,6 +178,9 @@ class Journal:
         self._completed: dict[int, int] = {}
         # partition -> message id -> the ring slot keeping its outputs (``_index``).
         self._indexes: dict[int, dict[str, int]] = {}
+        # Per partition, the message ids each kept slot of this version names (read with the
+        # index): a slot evicted is forgotten without reading its record back, outputs and all.
+        self._slot_ids: dict[int, dict[int, list[str]]] = {}
 
     # --- what handlers see -------------------------------------------------------------------
 
@@ -388,6 +391,7 @@ class Journal:
         if index is not None:
             return index
         index = self._indexes[partition] = {}
+        slot_ids = self._slot_ids[partition] = {}
         head = self.store.get(self._key(partition, "h"))
         if head is None:
             return index
@@ -398,8 +402,11 @@ class Journal:
         for slot in range(int(head.get("o", 0)), int(head.get("q", 0))):
             record = self.store.get(self._key(partition, "q", str(slot)))
             where = slot if _is_slot(record) else _LEGACY
-            for message_id in _named(record):
+            named = _named(record)
+            for message_id in named:
                 index[message_id] = where
+            if _is_slot(record):
+                slot_ids[slot] = named
         return index
 
     def recover(self, partition: int) -> None:
@@ -415,6 +422,7 @@ class Journal:
         self._completed[partition] = seq
         # Another process wrote here since (a rebalance): the index is read again when needed.
         self._indexes.pop(partition, None)
+        self._slot_ids.pop(partition, None)
 
     def commit(
         self,
@@ -483,17 +491,22 @@ class Journal:
         records = self._slot_records(partition, q, seq, entries)
         for message_id in outputs:
             index[message_id] = q
+        slot_ids = self._slot_ids.setdefault(partition, {})
+        slot_ids[q] = list(outputs)
         q, k = q + 1, k + len(outputs)
         while o < q - 1:
             key = self._key(partition, "q", str(o))
-            oldest = txn.get(key)
-            named = _named(oldest)
+            known = slot_ids.get(o)
+            # A slot of this version this process knows: its ids, without reading it back.
+            oldest = None if known is not None else txn.get(key)
+            named = known if known is not None else _named(oldest)
             if k - len(named) < self.keep:
                 break
             if oldest is not None and not _is_slot(oldest):  # an earlier version's slot
                 for old_id, old_parts in oldest["ids"]:
                     if old_id not in current:
                         self._forget(partition, txn, old_id, old_parts)
+            slot_ids.pop(o, None)
             # Its parts, and any a crash left of an entry that never landed under this number.
             for part_key, _ in txn.scan(self._key(partition, "q", f"{o}|")):
                 txn.delete(part_key)

@@ -222,6 +222,35 @@ async def test_only_the_latest_kept_outputs_of_a_partition_are_kept() -> None:
     assert store.data["x|k3"] == 3  # m3 is kept: not handled again
 
 
+class _SlotReads(MemoryStore):
+    """Counts reads of ring slots (``|q|`` keys)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slot_reads = 0
+
+    def get(self, key: str) -> Any | None:
+        self.slot_reads += "|q|" in key
+        return super().get(key)
+
+
+async def test_an_evicted_slot_is_not_read_back_by_the_process_that_knows_its_ids() -> None:
+    store = _SlotReads()
+    journal = Journal(store, "test", keep=3)
+    for n in range(20):
+        await journal.run(0, f"m{n}", lambda n=n: _put(journal, f"k{n}", n))
+    # Each slot's outputs (a batch's, up to megabytes) were evicted without a read of them.
+    assert store.slot_reads == 0
+    assert sorted(k for k in store.data if "|q|" in k) == ["~j|0|q|17", "~j|0|q|18", "~j|0|q|19"]
+    again = Journal(store, "test", keep=3)  # a new process reads the kept slots once
+    for n in range(20, 25):
+        await again.run(0, f"m{n}", lambda n=n: _put(again, f"k{n}", n))
+    assert store.slot_reads == 3
+    assert sorted(k for k in store.data if "|q|" in k) == ["~j|0|q|22", "~j|0|q|23", "~j|0|q|24"]
+    assert await again.run(0, "m23", lambda: _put(again, "k23", "again")) == []
+    assert store.data["x|k23"] == 23
+
+
 async def test_many_outputs_are_kept_in_parts_that_each_fit_a_record() -> None:
     store = MemoryStore()
     journal = Journal(store, "test", max_value_bytes=20_000)
