@@ -6,8 +6,11 @@ one dead-lettered once."""
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 from hub.connectors.kafka_admin import apply_topics
 from hub.connectors.kafka_io import Outgoing, publish, read_all
@@ -15,12 +18,13 @@ from hub.ops.worker_process import WorkerProcess
 from hub.schemas.codec import Codec
 from hub.schemas.envelope import Event
 from hub.schemas.events.ingress import PaymentConfirmed
-from hub.schemas.events.orders import OrderAccepted, OrderHeld
+from hub.schemas.events.orders import OrderAccepted, OrderHeld, SubscriptionProvisioned
 from hub.schemas.events.support import TicketOpened
 from hub.topics import Topic, TopicCatalog
 from tests.support.broker import BrokerInfo
 from tests.support.e2e import read_events, wait_until
 from tests.support.ingress_world import PROBE_SEATS, confirmation, order, payment, reference, ticket
+from tests.support.simulator import partner_center
 
 CODEC = Codec()
 RID = "fgA"
@@ -111,3 +115,73 @@ def test_billing_and_the_other_flows_in_groups_of_their_own(
     finally:
         for worker in (billing, others):
             worker.stop()
+
+
+def _page(port: int, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_order_intake_and_fulfilment_in_groups_of_their_own(
+    kafka: BrokerInfo, tmp_path: Path
+) -> None:
+    """``HUB_FLOWS=order-intake`` and ``HUB_FLOWS=fulfilment``: the decision crosses to
+    fulfilment through Kafka carrying the request's time, the provisioning crosses back, and
+    intake's order page names the subscriptions whose state the other group holds."""
+    prefix = f"t.parts.{uuid.uuid4().hex[:8]}."
+    catalog = TopicCatalog(prefix)
+    asyncio.run(apply_topics(kafka.bootstrap, catalog.all([RID])))
+    asyncio.run(publish(kafka.bootstrap, CODEC, reference(catalog, [RID])))
+    app_id = f"parts-{uuid.uuid4().hex[:8]}"
+    with partner_center(tmp_path) as url:
+        intake, fulfilment = (
+            WorkerProcess(
+                kafka.bootstrap,
+                tmp_path,
+                topic_prefix=prefix,
+                app_id=app_id,
+                name=flows,
+                env={"HUB_FLOWS": flows, "HUB_PARTNER_CENTER_URL": url},
+            )
+            for flows in ("order-intake", "fulfilment")
+        )
+        try:
+            for worker in (intake, fulfilment):
+                worker.start()
+            for worker in (intake, fulfilment):
+                worker.wait_ready()
+            groups = sorted(p.name for p in (tmp_path / "tables").iterdir())
+            assert groups == [f"{app_id}.fulfilment", f"{app_id}.order-intake"]
+            placed = order(RID, 2)
+            asyncio.run(
+                publish(kafka.bootstrap, CODEC, [Outgoing(catalog.name(Topic.ORDERS), RID, placed)])
+            )
+
+            def provisioned() -> list[SubscriptionProvisioned]:
+                events = read_events(kafka.bootstrap, catalog.name(Topic.PROVISIONING))
+                return [
+                    e
+                    for e in events
+                    if isinstance(e, SubscriptionProvisioned) and e.order_id == placed.order_id
+                ]
+
+            wait_until("the order provisioned by the fulfilment group", provisioned, fulfilment)
+            (decision,) = [
+                e
+                for e in read_events(kafka.bootstrap, catalog.name(Topic.ORDER_DECISIONS))
+                if isinstance(e, OrderAccepted) and e.order_id == placed.order_id
+            ]
+            assert decision.requested_at == placed.requested_at
+            (sub,) = provisioned()
+            path = f"/orders/{RID}/{placed.order_id}/"
+            wait_until(
+                "intake to learn the provisioning",
+                lambda: _page(intake.web_port, path)["status"] == "provisioned",
+                intake,
+            )
+            page = _page(intake.web_port, path)
+            assert page["subscription_ids"] == [sub.subscription_id]
+            assert page["subscriptions"] is None  # their state is the fulfilment group's
+        finally:
+            for worker in (intake, fulfilment):
+                worker.stop()
