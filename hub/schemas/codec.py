@@ -16,6 +16,7 @@ from fastavro.schema import to_parsing_canonical_form
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import HubError, SchemaError
+from hub.schemas.avro_writer import Writer, compile_writer
 from hub.schemas.catalog import Catalog, Contract, SchemaVersion, default_catalog
 from hub.schemas.envelope import Event
 from hub.schemas.framing import confluent_header, read_header, single_object_header
@@ -57,17 +58,31 @@ class Codec:
         self._ids: dict[str, int] = {}
         self._by_id: dict[int, _Writer] = {}
         self._by_fingerprint: dict[bytes, _Writer] = {}
+        self._writers: dict[str, Writer | None] = {}
 
     def encode(self, event: BaseModel) -> bytes:
         contract = self.catalog.for_model(type(event))
         header = self._header(contract)
-        out = io.BytesIO()
-        out.write(header)
+        writer = self.writer_for(contract)
         try:
-            schemaless_writer(out, contract.schema, event.model_dump(warnings=False))
-        except Exception as exc:  # fastavro raises ValueError/TypeError/... on a bad datum
+            datum = event.model_dump(warnings=False)
+            if writer is not None:
+                return header + writer(datum)
+            out = io.BytesIO()
+            out.write(header)
+            schemaless_writer(out, contract.schema, datum)
+        except Exception as exc:  # ValueError/TypeError/AttributeError... on a bad datum
             raise SchemaError(f"{contract.name} cannot be encoded: {exc}") from exc
         return out.getvalue()
+
+    def writer_for(self, contract: Contract) -> Writer | None:
+        """The writer compiled for ``contract``'s current schema (``hub.schemas.avro_writer``),
+        or None where fastavro writes it; compiled once per contract."""
+        try:
+            return self._writers[contract.name]
+        except KeyError:
+            writer = self._writers[contract.name] = compile_writer(contract.schema)
+            return writer
 
     def decode(self, data: bytes) -> Event:
         header = read_header(data)
