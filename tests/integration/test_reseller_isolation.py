@@ -38,6 +38,7 @@ from hub.schemas.events.orders import OrderAccepted, OrderHeld
 from hub.streams.ingress import WRITER_HEADER
 from hub.topics import INGRESS, PartnerTopic, Topic, TopicCatalog
 from tests.support import ingress_world as world
+from tests.support.e2e import counter_total
 
 PREFIX = "iso."
 CODEC = Codec()
@@ -452,9 +453,16 @@ async def test_a_reseller_can_act_only_for_itself_and_forged_hub_documents_chang
 
         async def confirmed() -> Any:
             collections = await _events(secure_broker, catalog.name(Topic.COLLECTIONS))
-            return [e for e in collections if isinstance(e, PaymentConfirmed)]
+            found = [e for e in collections if isinstance(e, PaymentConfirmed)]
+            # Taken in by order intake, so the next order comes after it: intake reads the
+            # collections and orders topics in one agent, in no order between the two (a CI run
+            # under load decided the next order first and held it).
+            taken = counter_total(
+                worker, "hub_events_in_total", flow="orders", event_type="PaymentConfirmed"
+            )
+            return found if taken >= 1 else None
 
-        await _wait("the confirmation", confirmed, worker)
+        await _wait("the confirmation, taken in by order intake", confirmed, worker)
         again = world.order("A", world.PROBE_SEATS)
         await _send_as(
             secure_broker, "reseller-A", [(catalog.ingress("A", Topic.ORDERS), "A", again, [])]
