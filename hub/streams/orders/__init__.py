@@ -7,6 +7,10 @@ Each agent owns one journaled table and is its only writer (``hub/streams/orders
 into ``orders-state``; ``orders.fulfilment`` reads the decisions and subscription-change topics
 into ``fulfilment-state``. Every topic read here is keyed by ``reseller_id`` with the tables'
 partition count, so a message's writes go to its own partition's changelog.
+
+``register`` runs both agents in one worker (flow ``orders``); ``register_intake`` and
+``register_fulfilment`` run one each (``HUB_FLOWS`` parts ``order-intake`` and ``fulfilment``,
+``hub.app.flow_parts``), each part then in a flow group of its own.
 """
 
 from __future__ import annotations
