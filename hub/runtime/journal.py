@@ -401,11 +401,11 @@ class Journal:
                 index[older if isinstance(older, str) else older["id"]] = _LEGACY
         for slot in range(int(head.get("o", 0)), int(head.get("q", 0))):
             record = self.store.get(self._key(partition, "q", str(slot)))
-            where = slot if _is_slot(record) else _LEGACY
+            current = _is_slot(record)
             named = _named(record)
             for message_id in named:
-                index[message_id] = where
-            if _is_slot(record):
+                index[message_id] = slot if current else _LEGACY
+            if current:
                 slot_ids[slot] = named
         return index
 
