@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("BENCH_BURST", "").strip():
         # A longer burst: time to attach a profiler to a flow's worker (bench/PROFILE.md).
         sizes = replace(sizes, burst=int(os.environ["BENCH_BURST"]))
+    if os.environ.get("BENCH_RATE_SECONDS", "").strip():
+        # A longer run at the fixed rate: a profile of a worker at rate, or a steadier p99.
+        sizes = replace(sizes, rate_seconds=float(os.environ["BENCH_RATE_SECONDS"]))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
     with broker() as bootstrap, simulator() as sim, tempfile.TemporaryDirectory() as tmp:

@@ -230,6 +230,21 @@ def combined(each: Sequence[Usage]) -> Usage:
     return Usage(sum(u.cpu_s for u in each), max(u.peak_rss_bytes for u in each))
 
 
+def _dump_latencies(
+    kinds: Sequence[str], start: float, sent: Mapping[str, float], seen: Mapping[Any, float]
+) -> None:
+    """With ``BENCH_DUMP_LATENCIES=<file>``: each message's send time (from the run's start) and
+    latency per kind, in send order, appended to the file (bench/PROFILE.md: latency over time)."""
+    dump = os.environ.get("BENCH_DUMP_LATENCIES", "").strip()
+    if not dump:
+        return
+    with open(dump, "a") as out:
+        out.write(f"start {time.time() - (time.monotonic() - start):.3f} 0\n")
+        for kind in kinds:
+            for i in sent:
+                out.write(f"{kind} {sent[i] - start:.4f} {seen[(kind, i)] - sent[i]:.4f}\n")
+
+
 class Driver:
     """Sends into one source topic and waits for milestones on the sinks ``arrivals`` watches;
     CPU and peak RSS are those of ``pids``: one process, or the workers of one group."""
@@ -280,6 +295,7 @@ class Driver:
         after = tuple(usage(pid) for pid in self.pids)
         cpu = sum(a.cpu_s - b.cpu_s for a, b in zip(after, before, strict=True))
         seen = self.arrivals.seen
+        _dump_latencies(kinds, start, sent, seen)
         return [
             Measured(
                 Run(len(messages), end - start, tuple(seen[(kind, i)] - sent[i] for i in sent)),

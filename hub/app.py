@@ -13,7 +13,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from hub.connectors.kafka_auth import auth_from_settings
 from hub.errors import ConfigError
-from hub.runtime import health, lag
+from hub.runtime import collector, health, lag
 from hub.runtime.faust_table import HubTable
 from hub.runtime.faust_transport import HubApp
 from hub.runtime.kafka_client import track_produced_topics
@@ -181,6 +181,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
 
     register_books(app, ctx)
     health.register(app, ctx.is_ready)
+    collector.register(app, ctx.ready)
     lag.register(
         app, settings.kafka_bootstrap_servers, settings.lag_interval_s, auth_from_settings(settings)
     )
