@@ -318,6 +318,7 @@ def _run_worker(settings: Settings, loglevel: str) -> int:
         )
         worker = ReportingWorker(app, loglevel=loglevel, quiet=True)
         worker.log_format = settings.log_format
+        worker.shutdown_grace_s = settings.shutdown_grace_s
         # faust's start-up spinner sets the root logger to DEBUG (it spins on every record), so
         # each debug call in faust, aiokafka and mode built a record only to drop it, per
         # message. Without it the root logger stays at ``loglevel``.

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
     # How often the worker measures its consumer lag for Prometheus.
     lag_interval_s: float = Field(default=15.0, gt=0)
+    # A worker told to stop (SIGTERM, SIGINT) that has not stopped after this long exits anyway,
+    # saying why (hub/runtime/shutdown.py): below the 60 s a supervisor gives before SIGKILL.
+    shutdown_grace_s: float = Field(default=45.0, gt=0)
     # Webhooks (hub/webhooks): the bridge's consumer group, the pause before each retry in
     # seconds (the last repeats) until retries stop webhook_retry_for_s after the first attempt
     # (3 days), one attempt's timeout, and after how many failed attempts in a row an endpoint

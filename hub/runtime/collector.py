@@ -8,11 +8,12 @@ worker handled nothing, and the order intake's p99 latency rose with each (bench
 ``gc.freeze()`` moves what exists at that moment into a permanent generation the collector no
 longer walks; the full collections that follow took 2-4 ms.
 
-Done once, when the worker is ready (its reference data read): what is frozen then is what the
-worker keeps for its life. Objects that die later are still freed by reference counting, so the
-only cost of freezing is that a reference cycle among those objects, should one be dropped later,
-is never collected; doing it once bounds that to what existed at readiness. Later objects are
-collected as always.
+Done once, when the worker is first ready (its reference data read, its partitions assigned and
+their tables recovered), so that little of what is frozen is passing through: what exists then is
+mostly what the worker keeps for its life. Objects that die later are still freed by reference
+counting; what freezing costs is that a reference cycle among frozen objects, should one be
+dropped later, is never collected, with whatever it still refers to. Freezing once bounds that
+to what existed at that moment; later objects are collected as always.
 
 Each collection's pause is measured (``hub_gc_pause_seconds{generation}``), so a dashboard shows
 whether a worker's pauses grow.
@@ -20,6 +21,7 @@ whether a worker's pauses grow.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -61,13 +63,22 @@ def freeze_what_is_held() -> int:
     return gc.get_freeze_count()
 
 
-def register(app: faust.App, ready: Callable[[], Awaitable[object]]) -> None:
-    """Time every collection, and freeze what the worker holds once ``ready`` has returned."""
+def register(
+    app: faust.App,
+    ready: Callable[[], Awaitable[object]],
+    settled: Callable[[], bool],
+    poll_s: float = 1.0,
+) -> None:
+    """Time every collection, and freeze what the worker holds once ``ready`` has returned and
+    then ``settled()`` is true (checked every ``poll_s``)."""
     if not any(isinstance(cb, PauseTimer) for cb in gc.callbacks):
         gc.callbacks.append(PauseTimer())
 
     async def freeze_when_ready() -> None:
         await ready()
+        # faust has no one event for "assigned, not rebalancing, recovered" to wait on
+        while not settled():  # noqa: ASYNC110
+            await asyncio.sleep(poll_s)
         frozen = freeze_what_is_held()
         log.info("worker ready: %d objects kept out of the cycle collector's scans", frozen)
 

@@ -5,17 +5,22 @@ Kafka client's position and pause state, faust's read, acked and committed offse
 partitions faust has taken out of fetching (flow control, full buffers), each stream's queue
 depth and whether recovery is running. Reading it answers "is the record fetched, queued,
 processed or acked?" without a debugger. Best-effort: a field that cannot be read says so.
+
+The worker class here also gives its stop a deadline (hub/runtime/shutdown.py).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 
 from hub.logging_setup import LogFormat, reformat_handlers
+from hub.runtime.shutdown import start_deadline
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +113,9 @@ class ReportingWorker(faust.Worker):
     """
 
     log_format: LogFormat = "text"
+    # A stop that takes longer ends the process (hub/runtime/shutdown.py; HUB_SHUTDOWN_GRACE_S).
+    shutdown_grace_s: float = 45.0
+    stopped_in_time: threading.Event | None = None
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         # mode replaces the root logger's handlers at start (colour, its own format): the
@@ -117,3 +125,17 @@ class ReportingWorker(faust.Worker):
 
     def _on_sigusr2(self) -> None:
         log_report(self.app)
+
+    def _schedule_shutdown(self, signum: signal.Signals) -> None:
+        first = not self._signal_stop_time
+        super()._schedule_shutdown(signum)
+        if first:
+            self.stopped_in_time = threading.Event()
+            start_deadline(self.shutdown_grace_s, signum.name, stopped=self.stopped_in_time)
+
+    def execute_from_commandline(self) -> NoReturn:
+        try:
+            super().execute_from_commandline()
+        finally:  # however the worker ended, its stop did not outlive the deadline
+            if self.stopped_in_time is not None:
+                self.stopped_in_time.set()

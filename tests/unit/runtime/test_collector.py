@@ -51,6 +51,7 @@ def no_timers() -> Iterator[None]:
 
 def test_each_full_collection_is_timed_under_its_generation(no_timers: None) -> None:
     gc.callbacks.append(collector.PauseTimer())
+    enabled = gc.isenabled()
     gc.disable()  # only the two collections asked for below
     try:
         before = _count(2), _count(0)
@@ -58,33 +59,39 @@ def test_each_full_collection_is_timed_under_its_generation(no_timers: None) -> 
         gc.collect(2)
         after = _count(2), _count(0)
     finally:
-        gc.enable()
+        if enabled:
+            gc.enable()
     assert after == (before[0] + 2, before[1])
 
 
 def test_register_adds_one_timer_however_often_it_is_called(no_timers: None) -> None:
-    collector.register(_App(), asyncio.sleep)  # type: ignore[arg-type]
-    collector.register(_App(), asyncio.sleep)  # type: ignore[arg-type]
+    collector.register(_App(), asyncio.Event().wait, lambda: True)  # type: ignore[arg-type]
+    collector.register(_App(), asyncio.Event().wait, lambda: True)  # type: ignore[arg-type]
     assert sum(isinstance(cb, collector.PauseTimer) for cb in gc.callbacks) == 1
 
 
-def test_what_is_held_at_readiness_is_frozen_only_once_ready(
+def test_what_is_held_at_readiness_is_frozen_only_once_ready_and_settled(
     unfrozen: None, no_timers: None
 ) -> None:
     gc.unfreeze()
     ready = asyncio.Event()
+    settled = False
     app = _App()
-    collector.register(app, ready.wait)  # type: ignore[arg-type]
+    collector.register(app, ready.wait, lambda: settled, poll_s=0.01)  # type: ignore[arg-type]
     (freeze_when_ready,) = app.tasks
 
-    async def scenario() -> tuple[int, int]:
+    async def scenario() -> tuple[int, int, int]:
+        nonlocal settled
         task = asyncio.ensure_future(freeze_when_ready())
-        await asyncio.sleep(0.01)
-        waiting = gc.get_freeze_count()
+        await asyncio.sleep(0.05)
+        before_ready = gc.get_freeze_count()
         ready.set()
-        await task
-        return waiting, gc.get_freeze_count()
+        await asyncio.sleep(0.05)
+        before_settled = gc.get_freeze_count()  # ready, but still rebalancing or recovering
+        settled = True
+        await asyncio.wait_for(task, 10)
+        return before_ready, before_settled, gc.get_freeze_count()
 
-    waiting, frozen = asyncio.run(scenario())
-    assert waiting == 0
+    before_ready, before_settled, frozen = asyncio.run(scenario())
+    assert (before_ready, before_settled) == (0, 0)
     assert frozen > 1000  # the modules, classes and objects of this process
