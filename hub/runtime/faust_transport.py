@@ -320,8 +320,13 @@ class _Consumer(faust_aiokafka.Consumer):
         when the consumer stayed in its group without one (a coordinator lost and found again
         in the cluster crash test), nothing fetched it again, and rule 3 held the partition's
         commit at it for good. Fetching again from it delivers the acknowledged records after it
-        a second time too; processing is idempotent."""
+        a second time too; processing is idempotent. A partition never committed counts its
+        start as its committed offset, as ``_new_offset`` does (the cluster crash test: record
+        0 of a partition delivered, never acknowledged, records 1..200 acknowledged, nothing
+        ever committed)."""
         committed = self._committed_offset.get(tp)
+        if committed is None:
+            committed = self._commit_floor.get(tp)
         acked = self._acked.get(tp)
         if committed is None or not acked or min(acked) <= committed:
             return None

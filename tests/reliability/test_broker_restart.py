@@ -41,21 +41,6 @@ EVENTS = int(os.environ.get("HUB_RESTART_EVENTS", "1500"))
 OUTAGE_S = 20.0
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Any:
-    data_dir = tmp_path / "kafka"
-    handle = local_kafka.start_broker(
-        data_dir,
-        port=local_kafka.free_port(),
-        controller_port=local_kafka.free_port(),
-        die_with_parent=True,
-    )
-    try:
-        yield handle
-    finally:
-        local_kafka.stop_broker(data_dir)
-
-
 def test_worker_rides_out_a_broker_outage_without_loss_or_duplicates(
     own_broker: Any, topic_name: Any, tmp_path: Path
 ) -> None:

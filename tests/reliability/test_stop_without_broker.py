@@ -25,27 +25,11 @@ pytestmark = [pytest.mark.e2e]
 GRACE_S = 8.0
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Any:
-    data_dir = tmp_path / "kafka"
-    handle = local_kafka.start_broker(
-        data_dir,
-        port=local_kafka.free_port(),
-        controller_port=local_kafka.free_port(),
-        die_with_parent=True,
-    )
-    try:
-        yield data_dir, handle
-    finally:
-        local_kafka.stop_broker(data_dir)
-
-
 def test_a_worker_whose_broker_is_gone_ends_within_its_grace_after_sigterm(
     own_broker: Any, topic_name: Any, tmp_path: Path
 ) -> None:
-    data_dir, handle = own_broker
     worker = WorkerProcess(
-        handle.bootstrap,
+        own_broker.bootstrap,
         tmp_path / "worker",
         topic_prefix=topic_name("stop") + ".",
         app_id="stop-without-broker",
@@ -53,7 +37,7 @@ def test_a_worker_whose_broker_is_gone_ends_within_its_grace_after_sigterm(
     )
     try:
         worker.start().wait_ready()
-        local_kafka.stop_broker(data_dir)
+        local_kafka.stop_broker(Path(own_broker.data_dir))
         time.sleep(2)  # the worker notices: its fetches and heartbeats fail
         assert worker.proc is not None
         sent = time.monotonic()

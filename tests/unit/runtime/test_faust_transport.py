@@ -620,6 +620,31 @@ async def test_an_idle_consumer_fetches_again_a_delivered_record_never_acknowled
     assert seeks == []
 
 
+async def test_an_idle_consumer_fetches_again_an_unacknowledged_first_record_never_committed(
+    app: HubApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition never committed: its start (0) stands in for the committed offset. Record 0
+    was delivered and its ack refused, 1..200 were acknowledged, and nothing was ever committed
+    (the cluster crash test after a worker restart with its state deleted: lag 201 for good).
+    An idle sweep fetches again from 0."""
+    from hub.runtime import faust_transport
+
+    monkeypatch.setattr(faust_transport, "SWEEP_S", 0.0)
+    seeks = answer_seeks(app)
+    consumer: Any = app.consumer
+    consumer._committed_offset[PART] = None
+    consumer._commit_floor[PART] = 0
+    consumer.ack(message(0, 2))  # fetched in the generation before: refused
+    for offset in range(1, 201):
+        consumer.ack(message(offset, 3))
+    consumer._active_partitions = {PART, OTHER}
+    consumer._expected[PART] = 201
+    positions(app)[PART] = 201
+    assert consumer._new_offset(PART) is None  # rule 3: nothing passes record 0
+    await consumer._fetch_undelivered()
+    assert seeks == [(PART, 0)]
+
+
 async def test_the_livelock_check_skips_a_partition_whose_position_is_being_looked_up(
     app: HubApp,
 ) -> None:
