@@ -35,7 +35,8 @@
    no offset to expect, so a dropped record 0 went unnoticed and the commit passed it: a
    two-worker trial lost an order so). The crash test lost in-flight records and stalled this way.
    And an idle consumer fetches again from a committed offset whose record was delivered but
-   will never be acknowledged (``_unacknowledged_at``; the cluster crash test stalled so).
+   will never be acknowledged (``_unacknowledged_at``; the cluster crash test stalled so), the
+   start of a partition never committed counting as its committed offset here too.
 
 4. **A commit covers only table writes already handed to Kafka** (``hub/runtime/faust_producer``).
 
