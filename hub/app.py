@@ -181,7 +181,7 @@ def build_app(settings: Settings, modules: Sequence[StreamModule] | None = None)
 
     register_books(app, ctx)
     health.register(app, ctx.is_ready)
-    collector.register(app, ctx.ready, lambda: all(health.readiness(app, ctx.is_ready).values()))
+    collector.register(app, lambda: all(health.readiness(app, ctx.is_ready).values()))
     lag.register(
         app, settings.kafka_bootstrap_servers, settings.lag_interval_s, auth_from_settings(settings)
     )

@@ -25,7 +25,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -63,21 +63,15 @@ def freeze_what_is_held() -> int:
     return gc.get_freeze_count()
 
 
-def register(
-    app: faust.App,
-    ready: Callable[[], Awaitable[object]],
-    settled: Callable[[], bool],
-    poll_s: float = 1.0,
-) -> None:
-    """Time every collection, and freeze what the worker holds once ``ready`` has returned and
-    then ``settled()`` is true (checked every ``poll_s``)."""
+def register(app: faust.App, ready: Callable[[], bool], poll_s: float = 1.0) -> None:
+    """Time every collection, and freeze what the worker holds once ``ready()`` (the worker's
+    readiness: hub/runtime/health.py) is first true, checked every ``poll_s``."""
     if not any(isinstance(cb, PauseTimer) for cb in gc.callbacks):
         gc.callbacks.append(PauseTimer())
 
     async def freeze_when_ready() -> None:
-        await ready()
         # faust has no one event for "assigned, not rebalancing, recovered" to wait on
-        while not settled():  # noqa: ASYNC110
+        while not ready():  # noqa: ASYNC110
             await asyncio.sleep(poll_s)
         frozen = freeze_what_is_held()
         log.info("worker ready: %d objects kept out of the cycle collector's scans", frozen)

@@ -65,33 +65,29 @@ def test_each_full_collection_is_timed_under_its_generation(no_timers: None) -> 
 
 
 def test_register_adds_one_timer_however_often_it_is_called(no_timers: None) -> None:
-    collector.register(_App(), asyncio.Event().wait, lambda: True)  # type: ignore[arg-type]
-    collector.register(_App(), asyncio.Event().wait, lambda: True)  # type: ignore[arg-type]
+    collector.register(_App(), lambda: True)  # type: ignore[arg-type]
+    collector.register(_App(), lambda: True)  # type: ignore[arg-type]
     assert sum(isinstance(cb, collector.PauseTimer) for cb in gc.callbacks) == 1
 
 
-def test_what_is_held_at_readiness_is_frozen_only_once_ready_and_settled(
+def test_what_is_held_is_frozen_only_once_the_worker_is_ready(
     unfrozen: None, no_timers: None
 ) -> None:
     gc.unfreeze()
-    ready = asyncio.Event()
-    settled = False
+    ready = False
     app = _App()
-    collector.register(app, ready.wait, lambda: settled, poll_s=0.01)  # type: ignore[arg-type]
+    collector.register(app, lambda: ready, poll_s=0.01)  # type: ignore[arg-type]
     (freeze_when_ready,) = app.tasks
 
-    async def scenario() -> tuple[int, int, int]:
-        nonlocal settled
+    async def scenario() -> tuple[int, int]:
+        nonlocal ready
         task = asyncio.ensure_future(freeze_when_ready())
         await asyncio.sleep(0.05)
-        before_ready = gc.get_freeze_count()
-        ready.set()
-        await asyncio.sleep(0.05)
-        before_settled = gc.get_freeze_count()  # ready, but still rebalancing or recovering
-        settled = True
+        before = gc.get_freeze_count()  # still loading, rebalancing or recovering
+        ready = True
         await asyncio.wait_for(task, 10)
-        return before_ready, before_settled, gc.get_freeze_count()
+        return before, gc.get_freeze_count()
 
-    before_ready, before_settled, frozen = asyncio.run(scenario())
-    assert (before_ready, before_settled) == (0, 0)
+    before, frozen = asyncio.run(scenario())
+    assert before == 0
     assert frozen > 1000  # the modules, classes and objects of this process
